@@ -1,0 +1,115 @@
+/* tests/testutil.c -- shared test helpers (see testutil.h). */
+#include "tests/testutil.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+static const char *env_or(const char *name, const char *fallback) {
+    const char *v = getenv(name);
+    return (v != NULL && v[0] != '\0') ? v : fallback;
+}
+
+const char *tu_source_dir(void) { return env_or("TLM_SOURCE_DIR", "."); }
+const char *tu_tmp_dir(void) { return env_or("TLM_TEST_TMP", "/tmp"); }
+const char *tu_tlm_bin(void) { return env_or("TLM_BIN", "tlm"); }
+
+const char *tu_shared_dir(void) {
+    const char *d = getenv("TLM_SHARED_DIR");
+    struct stat st;
+    if (d == NULL || stat(d, &st) != 0 || !S_ISDIR(st.st_mode))
+        return NULL;
+    return d;
+}
+
+void tu_skip(const char *why) {
+    printf("SKIPPED: %s\n", why);
+    fflush(stdout);
+    exit(TU_SKIP);
+}
+
+const char *tu_path(const char *a, const char *b) {
+    static char bufs[8][4096];
+    static int next;
+    char *buf = bufs[next++ % 8];
+    snprintf(buf, sizeof bufs[0], "%s/%s", a, b);
+    return buf;
+}
+
+char *tu_read_file(const char *path, size_t *n_bytes) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf == NULL)
+        return NULL;
+    buf[n] = '\0';
+    if (n_bytes != NULL)
+        *n_bytes = (size_t)n;
+    return buf;
+}
+
+int64_t tu_compare(const char *label, const float *got, const float *want, int64_t n,
+                   double atol, double rtol) {
+    int64_t bad = 0, worst = 0;
+    double max_abs = 0, max_rel = 0, worst_excess = -1;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - (double)want[i]);
+        double lim = atol + rtol * fabs((double)want[i]);
+        double rel = d / (fabs((double)want[i]) + 1e-30);
+        if (d > max_abs)
+            max_abs = d;
+        if (rel > max_rel && fabs((double)want[i]) > atol)
+            max_rel = rel;
+        if (!(d <= lim)) { /* also catches NaN */
+            if (bad < 5)
+                printf("  %s[%lld]: got %.9g want %.9g\n", label, (long long)i, got[i], want[i]);
+            bad++;
+        }
+        if (d - lim > worst_excess || isnan(d)) {
+            worst_excess = d - lim;
+            worst = i;
+        }
+    }
+    if (bad > 0 || getenv("TLM_TEST_VERBOSE") != NULL)
+        printf("%s: %lld/%lld outside atol %.1e rtol %.1e; max abs %.3e, max rel %.3e, "
+               "worst at %lld\n",
+               label, (long long)bad, (long long)n, atol, rtol, max_abs, max_rel,
+               (long long)worst);
+    return bad;
+}
+
+double tu_rel_norm_err(const float *got, const float *want, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = (double)got[i] - (double)want[i];
+        num += d * d;
+        den += (double)want[i] * (double)want[i];
+    }
+    if (den == 0)
+        return num == 0 ? 0 : INFINITY;
+    return sqrt(num / den);
+}
+
+int tu_system(const char *fmt, ...) {
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    if (rc == -1)
+        return -1;
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs every Debian package tlm needs to build and test (idempotent; run as root).
+# CUDA (nvcc, cuBLAS, NCCL) is not installed here: the CUDA backend builds where the
+# toolkit already is, and the CPU build needs none of it.
+set -euo pipefail
+packages=(
+  build-essential cmake pkg-config git
+  libopenmpi-dev openmpi-bin          # launcher, comm (MPI)
+  libhdf5-dev hdf5-tools              # checkpoints; h5dump
+  libyaml-dev                         # job files
+  libjansson-dev                      # JSON: safetensors headers, config, tokenizer, data
+  libpcre2-dev                        # tokenizer split regex
+  libutf8proc-dev                     # NFC normalization
+  libopenblas-dev                     # CPU matmul
+  libcmocka-dev                       # unit tests
+  python3                             # small tools/ scripts
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all ${#packages[@]} packages present"
+fi
