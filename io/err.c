@@ -25,11 +25,15 @@ int err_prefix(Err *err, const char *fmt, ...) {
     va_start(ap, fmt);
     int n = vsnprintf(head, sizeof head, fmt, ap);
     va_end(ap);
-    if (n < 0)
+    if (n <= 0)
         return -1;
-    char joined[ERR_MSG_BYTES];
-    snprintf(joined, sizeof joined, "%s%s", head, err->msg);
-    memcpy(err->msg, joined, sizeof err->msg);
+    size_t head_len = (size_t)n < sizeof head ? (size_t)n : sizeof head - 1;
+    size_t old_len = strnlen(err->msg, sizeof err->msg - 1);
+    if (head_len + old_len > sizeof err->msg - 1) /* keep the head; trim the old tail */
+        old_len = sizeof err->msg - 1 - head_len;
+    memmove(err->msg + head_len, err->msg, old_len);
+    memcpy(err->msg, head, head_len);
+    err->msg[head_len + old_len] = '\0';
     return -1;
 }
 

@@ -40,6 +40,10 @@ StTensor st_at(const SafeTensors *st, int i);
 /* Finds name; when ndim >= 0 also checks the shape. Errors name file, tensor, shapes. */
 int st_get(const SafeTensors *st, const char *name, int ndim, const int64_t *shape,
            StTensor *out, Err *err);
+/* 1 when the file holds a tensor of that name. */
+int st_has(const SafeTensors *st, const char *name);
+/* The path the file was opened with (borrowed, valid until st_close). */
+const char *st_path(const SafeTensors *st);
 
 /* Opens dir/model.safetensors or dir/model.safetensors.index.json and its shards. */
 StDir *st_dir_open(const char *dir, Err *err);
@@ -49,6 +53,10 @@ int st_dir_get(const StDir *d, const char *name, int ndim, const int64_t *shape,
                StTensor *out, Err *err);
 /* 1 when the directory holds a tensor of that name. */
 int st_dir_has(const StDir *d, const char *name);
+/* The directory's files (1 for model.safetensors, else the shards in index order);
+ * borrowed, valid until st_dir_close. Lets a loader walk every tensor with st_at. */
+int st_dir_n_files(const StDir *d);
+const SafeTensors *st_dir_file(const StDir *d, int i);
 
 /* A tensor to write: name and data borrowed; data is host memory of shape x dtype. */
 typedef struct StOut {
