@@ -140,9 +140,11 @@ typedef struct Ops {
     void (*sumsq)(double *out, const float *x, int64_t n);
     /* x (n) *= s. */
     void (*scale)(float *x, float s, int64_t n);
-    /* torch.optim.AdamW step t (1-based) on p with gradient g and moments m, v. */
-    void (*adamw)(float *p, const float *g, float *m, float *v, int64_t n, float lr,
-                  float beta1, float beta2, float eps, float weight_decay, int64_t t);
+    /* torch.optim.AdamW step t (1-based) on p with gradient g and moments m, v. The
+     * hyper-parameters are doubles, as torch's Python floats are: the step factors
+     * (1 - beta2, bias corrections) are formed in double and rounded once. */
+    void (*adamw)(float *p, const float *g, float *m, float *v, int64_t n, double lr,
+                  double beta1, double beta2, double eps, double weight_decay, int64_t t);
 } Ops;
 
 /* The CPU backend (always built). */

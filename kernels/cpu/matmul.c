@@ -1,0 +1,57 @@
+/* kernels/cpu/matmul.c -- dense layers through OpenBLAS sgemm.
+ * Weights are (out, in) as Hugging Face stores them (nn.Linear: y = x W^T + b), so the
+ * forward multiplies by W transposed and the backward by W as is. Frozen weights: there
+ * is no weight gradient. sgemm runs its own threads; never call these from inside an
+ * OpenMP region. */
+#include "kernels/cpu/cpu_ops.h"
+
+#include <cblas.h>
+#include <string.h>
+
+/* Fills (or adds) the bias into every row of out, so sgemm can then accumulate on top
+ * with beta = 1: one pass over out instead of a second one after the product. */
+static void put_bias(float *out, const float *bias, int64_t M, int64_t N, int accumulate) {
+#pragma omp parallel for schedule(static) if (M * N >= CPU_PAR_MIN)
+    for (int64_t m = 0; m < M; m++) {
+        float *row = out + m * N;
+        if (accumulate) {
+            for (int64_t n = 0; n < N; n++)
+                row[n] += bias[n];
+        } else {
+            memcpy(row, bias, (size_t)N * sizeof(float));
+        }
+    }
+}
+
+void cpu_matmul_fwd(void *out, const void *x, const void *w, const void *bias, int64_t M,
+                    int64_t N, int64_t K, int accumulate) {
+    if (M <= 0 || N <= 0)
+        return;
+    float beta = accumulate ? 1.0f : 0.0f;
+    if (bias != NULL) {
+        put_bias(out, bias, M, N, accumulate);
+        beta = 1.0f;
+    }
+    if (K <= 0) { /* empty product: BLAS rejects lda = 0, and the result is just beta*out */
+        if (beta == 0.0f)
+            memset(out, 0, (size_t)(M * N) * sizeof(float));
+        return;
+    }
+    /* out (M,N) = x (M,K) . w (N,K)^T */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)M, (blasint)N, (blasint)K,
+                1.0f, x, (blasint)K, w, (blasint)K, beta, out, (blasint)N);
+}
+
+void cpu_matmul_bwd(void *dx, const void *dy, const void *w, int64_t M, int64_t N, int64_t K,
+                    int accumulate) {
+    if (M <= 0 || K <= 0)
+        return;
+    if (N <= 0) {
+        if (!accumulate)
+            memset(dx, 0, (size_t)(M * K) * sizeof(float));
+        return;
+    }
+    /* dx (M,K) = dy (M,N) . w (N,K) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)M, (blasint)K, (blasint)N,
+                1.0f, dy, (blasint)N, w, (blasint)K, accumulate ? 1.0f : 0.0f, dx, (blasint)K);
+}
