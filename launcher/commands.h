@@ -6,6 +6,5 @@
 
 int cmd_convert(int argc, char **argv);  /* launcher/cmd_convert.c */
 int cmd_tokenize(int argc, char **argv); /* launcher/cmd_tokenize.c */
-int cmd_bench(int argc, char **argv);    /* launcher/cmd_bench.c */
 
 #endif

@@ -17,8 +17,6 @@ static const Command COMMANDS[] = {
      "turn a llama2.c checkpoint and tokenizer into a Hugging Face model directory"},
     {"tokenize", cmd_tokenize, "tokenize MODEL_DIR [--special]",
      "encode one JSON string per stdin line into a JSON array of token ids"},
-    {"bench", cmd_bench, "bench [--model DIR|--random NAME] [--threads N] [--backend B]",
-     "measure forward, update-step and generation tokens/s"},
 };
 #define N_COMMANDS ((int)(sizeof COMMANDS / sizeof COMMANDS[0]))
 
