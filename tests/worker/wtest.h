@@ -1,0 +1,48 @@
+/* tests/worker/wtest.h -- helpers for the worker tests: a tiny random model written as a
+ * Hugging Face directory, typed reads from safetensors files (golden files), setting an
+ * adapter's parameters from host arrays, and reporting. Single-threaded test code; checks
+ * return their failure count, which the test sums and turns into its exit status. */
+#ifndef TLM_TESTS_WORKER_WTEST_H
+#define TLM_TESTS_WORKER_WTEST_H
+
+#include <stdint.h>
+
+#include "io/safetensors.h"
+#include "worker/lora.h"
+
+/* A tiny Llama-family model's shape; qkv_bias makes it Qwen2ForCausalLM. */
+typedef struct TinySpec {
+    int64_t L, D, H, KVH, HD, F, V, max_pos;
+    int qkv_bias, tie;
+    uint64_t seed;
+} TinySpec;
+
+/* Writes dir/config.json and dir/model.safetensors (F32, weights ~ U(-s, s) with
+ * scales that keep activations O(1)); creates dir. Exits the test on failure. */
+void wt_make_tiny_model(const char *dir, const TinySpec *spec);
+
+/* Uniform floats in [lo, hi) from splitmix64 state *s. */
+void wt_fill(float *x, int64_t n, uint64_t *s, double lo, double hi);
+
+/* Opens path or exits the test with the error (exit 1). */
+SafeTensors *wt_st_open(const char *path);
+/* Copies tensor name of n elements into a new host array (owned-after-return, free()),
+ * widened to fp32 (F32/F16/BF16) or kept as int32 (I32/I64 narrowed); exits on a missing
+ * tensor or wrong element count (n < 0 accepts any, *n_out gets it). */
+float *wt_get_f32(const SafeTensors *st, const char *name, int64_t n, int64_t *n_out);
+int32_t *wt_get_i32(const SafeTensors *st, const char *name, int64_t n, int64_t *n_out);
+/* 1 when the file has the tensor. */
+int wt_has(const SafeTensors *st, const char *name);
+
+/* Sets every view's A and B of l to uniform values in [-s, s) (host -> backend). */
+void wt_lora_randomize(Lora *l, uint64_t seed, float s);
+
+/* Prints "FAIL: <message>" and returns 1 (one failure, for the caller's count). */
+int wt_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "ok: <message>" (for the report: measured errors). */
+void wt_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Exits 1 with the message when rc != 0 (setup steps that must work). */
+void wt_check_rc(int rc, const char *what, const char *err_msg);
+
+#endif

@@ -1,0 +1,45 @@
+/* worker/optim.c -- clip by global norm, then AdamW, on the whole LoRA block. */
+#include "worker/optim.h"
+
+#include <math.h>
+
+OptimConfig optim_defaults(void) {
+    return (OptimConfig){.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.0f,
+                         .max_grad_norm = 1.0f};
+}
+
+void optim_init(Optim *o, const OptimConfig *cfg) {
+    o->cfg = cfg != NULL ? *cfg : optim_defaults();
+    o->step = 0;
+}
+
+double optim_grad_sumsq(const Lora *lora) {
+    double s = 0.0;
+    lora->ops->sumsq(&s, lora->grads, lora->n_params);
+    return s;
+}
+
+void optim_apply(Optim *o, Lora *lora, double norm, float lr) {
+    const Ops *ops = lora->ops;
+    if (o->cfg.max_grad_norm > 0.0f) {
+        /* torch.nn.utils.clip_grad_norm_: the norm is an fp32 tensor, so is the coef;
+         * clamp(max=1) then multiply -- a multiply by 1 changes nothing, so skip it. */
+        const float coef = o->cfg.max_grad_norm / ((float)norm + 1e-6f);
+        if (coef < 1.0f)
+            ops->scale(lora->grads, coef, lora->n_params);
+    }
+    o->step++;
+    ops->adamw(lora->params, lora->grads, lora->adam_m, lora->adam_v, lora->n_params, lr,
+               o->cfg.beta1, o->cfg.beta2, o->cfg.eps, o->cfg.weight_decay, o->step);
+}
+
+double optim_step(Optim *o, Lora *lora, float lr) {
+    const double norm = sqrt(optim_grad_sumsq(lora));
+    optim_apply(o, lora, norm, lr);
+    return norm;
+}
+
+void optim_reset(Optim *o, Lora *lora) {
+    lora_reset_moments(lora);
+    o->step = 0;
+}

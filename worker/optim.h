@@ -1,0 +1,48 @@
+/* worker/optim.h -- the update of the LoRA parameters: global-norm gradient clipping
+ * (torch.nn.utils.clip_grad_norm_) then AdamW (torch.optim.AdamW) with a step counter.
+ * Works on the whole params | grads | adam_m | adam_v block of a Lora at once through
+ * the op table (ops->sumsq, ops->scale, ops->adamw). It does not reduce gradients across
+ * ranks (the caller all-reduces lora->grads first; under tp it sums the squared norms of
+ * sharded parts, which is why the norm and the update are also separate calls) and it
+ * does not schedule lr (the caller passes each step's lr). Not thread-safe. */
+#ifndef TLM_WORKER_OPTIM_H
+#define TLM_WORKER_OPTIM_H
+
+#include <stdint.h>
+
+#include "worker/lora.h"
+
+/* Plain data. */
+typedef struct OptimConfig {
+    float beta1, beta2;   /* 0.9, 0.999 */
+    float eps;            /* 1e-8 */
+    float weight_decay;   /* 0 */
+    float max_grad_norm;  /* 1.0; <= 0 disables clipping */
+} OptimConfig;
+
+typedef struct Optim {
+    OptimConfig cfg;
+    int64_t step;         /* AdamW steps taken since the last reset (torch's state step) */
+} Optim;
+
+/* The reference's settings: betas (0.9, 0.999), eps 1e-8, weight decay 0, clip 1.0. */
+OptimConfig optim_defaults(void);
+
+/* Sets cfg (borrowed, copied; NULL = optim_defaults()) and step 0. */
+void optim_init(Optim *o, const OptimConfig *cfg);
+
+/* Sum of squares of every LoRA gradient (accumulated in double); synchronizes. */
+double optim_grad_sumsq(const Lora *lora);
+
+/* Clips with the global norm `norm` (torch: coef = max_norm / (norm + 1e-6), applied
+ * when < 1), then one AdamW step at lr; increments the step counter. */
+void optim_apply(Optim *o, Lora *lora, double norm, float lr);
+
+/* optim_grad_sumsq + optim_apply for one process; returns the pre-clip global norm. */
+double optim_step(Optim *o, Lora *lora, float lr);
+
+/* Zeroes AdamW's moments and the step counter, as a freshly built torch optimizer (the
+ * TLM online setting does this at every stream batch). */
+void optim_reset(Optim *o, Lora *lora);
+
+#endif
