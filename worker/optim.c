@@ -4,8 +4,8 @@
 #include <math.h>
 
 OptimConfig optim_defaults(void) {
-    return (OptimConfig){.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.0f,
-                         .max_grad_norm = 1.0f};
+    return (OptimConfig){.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.0,
+                         .max_grad_norm = 1.0};
 }
 
 void optim_init(Optim *o, const OptimConfig *cfg) {
@@ -19,12 +19,12 @@ double optim_grad_sumsq(const Lora *lora) {
     return s;
 }
 
-void optim_apply(Optim *o, Lora *lora, double norm, float lr) {
+void optim_apply(Optim *o, Lora *lora, double norm, double lr) {
     const Ops *ops = lora->ops;
-    if (o->cfg.max_grad_norm > 0.0f) {
+    if (o->cfg.max_grad_norm > 0.0) {
         /* torch.nn.utils.clip_grad_norm_: the norm is an fp32 tensor, so is the coef;
          * clamp(max=1) then multiply -- a multiply by 1 changes nothing, so skip it. */
-        const float coef = o->cfg.max_grad_norm / ((float)norm + 1e-6f);
+        const float coef = (float)o->cfg.max_grad_norm / ((float)norm + 1e-6f);
         if (coef < 1.0f)
             ops->scale(lora->grads, coef, lora->n_params);
     }
@@ -33,7 +33,7 @@ void optim_apply(Optim *o, Lora *lora, double norm, float lr) {
                o->cfg.beta1, o->cfg.beta2, o->cfg.eps, o->cfg.weight_decay, o->step);
 }
 
-double optim_step(Optim *o, Lora *lora, float lr) {
+double optim_step(Optim *o, Lora *lora, double lr) {
     const double norm = sqrt(optim_grad_sumsq(lora));
     optim_apply(o, lora, norm, lr);
     return norm;

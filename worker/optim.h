@@ -12,12 +12,13 @@
 
 #include "worker/lora.h"
 
-/* Plain data. */
+/* Plain data. Doubles, as the job file's (and torch's Python) values are: AdamW forms its
+ * step factors from them before rounding to fp32. */
 typedef struct OptimConfig {
-    float beta1, beta2;   /* 0.9, 0.999 */
-    float eps;            /* 1e-8 */
-    float weight_decay;   /* 0 */
-    float max_grad_norm;  /* 1.0; <= 0 disables clipping */
+    double beta1, beta2;   /* 0.9, 0.999 */
+    double eps;            /* 1e-8 */
+    double weight_decay;   /* 0 */
+    double max_grad_norm;  /* 1.0; <= 0 disables clipping */
 } OptimConfig;
 
 typedef struct Optim {
@@ -36,10 +37,10 @@ double optim_grad_sumsq(const Lora *lora);
 
 /* Clips with the global norm `norm` (torch: coef = max_norm / (norm + 1e-6), applied
  * when < 1), then one AdamW step at lr; increments the step counter. */
-void optim_apply(Optim *o, Lora *lora, double norm, float lr);
+void optim_apply(Optim *o, Lora *lora, double norm, double lr);
 
 /* optim_grad_sumsq + optim_apply for one process; returns the pre-clip global norm. */
-double optim_step(Optim *o, Lora *lora, float lr);
+double optim_step(Optim *o, Lora *lora, double lr);
 
 /* Zeroes AdamW's moments and the step counter, as a freshly built torch optimizer (the
  * TLM online setting does this at every stream batch). */

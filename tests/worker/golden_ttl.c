@@ -36,12 +36,12 @@ int wg_check_ttl(GoldenCase *gc) {
     float *w_norm = wt_get_f32(gc->st, "ttl.grad_norm", n, NULL);
     const double thr = wg_num(gc, "ttl", "threshold", 3.0);
     const double lamb = wg_num(gc, "ttl", "lamb", 0.1);
-    const float lr = (float)wg_num(gc, "ttl", "lr", 5e-5);
+    const double lr = wg_num(gc, "ttl", "lr", 5e-5);
     LoraConfig lc = {.rank = (int32_t)wg_num(gc, "ttl", "lora_r", 8),
                      .alpha = (float)wg_num(gc, "ttl", "lora_alpha", 16),
                      .targets = wg_targets(gc, "ttl", LORA_BIT(LORA_Q) | LORA_BIT(LORA_V))};
     OptimConfig oc = optim_defaults();
-    oc.max_grad_norm = (float)wg_num(gc, "ttl", "max_grad_norm", 1.0);
+    oc.max_grad_norm = wg_num(gc, "ttl", "max_grad_norm", 1.0);
     Lora l;
     wt_check_rc(lora_alloc(&l, &lc, model_config(gc->m), gc->ops, &err), "lora", err.msg);
     wt_check_rc(lora_load(&l, tu_path(gc->dir, "golden.safetensors"), "ttl.init.", &err),

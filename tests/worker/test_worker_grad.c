@@ -91,7 +91,7 @@ static int check_step(Lora *l, const char *label) {
     Optim opt;
     optim_init(&opt, NULL);
     lora_reset_moments(l);
-    const float lr = 1e-3f;
+    const double lr = 1e-3;
     const double norm = optim_step(&opt, l, lr);
     int fails = 0;
     if (fabs(norm - sqrt(ss)) > 1e-6 * sqrt(ss))
