@@ -6,5 +6,6 @@
 
 int cmd_convert(int argc, char **argv);  /* launcher/cmd_convert.c */
 int cmd_tokenize(int argc, char **argv); /* launcher/cmd_tokenize.c */
+int cmd_eval(int argc, char **argv);     /* launcher/cmd_eval.c */
 
 #endif

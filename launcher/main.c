@@ -15,6 +15,8 @@ typedef struct Command {
 static const Command COMMANDS[] = {
     {"convert", cmd_convert, "convert llama2c MODEL.bin TOKENIZER.bin OUTDIR",
      "turn a llama2.c checkpoint and tokenizer into a Hugging Face model directory"},
+    {"eval", cmd_eval, "eval PREDICTIONS.jsonl --metric rouge|bleu|gsm8k|logiqa|metamath",
+     "score predictions with the paper's metrics"},
     {"tokenize", cmd_tokenize, "tokenize MODEL_DIR [--special]",
      "encode one JSON string per stdin line into a JSON array of token ids"},
 };
