@@ -1,0 +1,335 @@
+/* jobs/job.c -- reading a job file with libyaml's document API into a JobSpec, --set
+ * overrides, validation, and writing the resolved spec back (see job.h). The key table
+ * and the typed setters live in job_schema.c; this file walks YAML and places messages. */
+#include "jobs/job.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "jobs/job_schema.h"
+
+void job_defaults(JobSpec *spec) {
+    memset(spec, 0, sizeof *spec);
+    strcpy(spec->model.template_name, "llama3");
+    spec->data.n_prompt = 2; /* Alpaca: instruction, input (converter.py defaults) */
+    strcpy(spec->data.prompt[0], "instruction");
+    strcpy(spec->data.prompt[1], "input");
+    strcpy(spec->data.response, "output");
+    spec->data.max_samples = -1;
+    spec->data.cutoff_len = 4096;
+    spec->data.on_error = JOB_FAIL;
+    spec->method.name = JOB_TLM;
+    spec->method.setting = JOB_ONLINE;
+    spec->method.threshold = 3.0;
+    spec->method.lamb = 0.1;
+    spec->method.stream_batch = 100; /* the paper; the reference's example job uses 8 */
+    spec->lora.rank = 8;
+    spec->lora.alpha = 16.0;
+    spec->lora.n_targets = 2;
+    strcpy(spec->lora.targets[0], "q_proj");
+    strcpy(spec->lora.targets[1], "v_proj");
+    spec->optim.lr = 5e-5;
+    spec->optim.schedule = JOB_CONSTANT;
+    spec->optim.warmup_ratio = 0.0;
+    spec->optim.batch_size = 1;
+    spec->optim.max_grad_norm = 1.0;
+    spec->optim.reset_per_batch = 1;
+    spec->optim.beta1 = 0.9; /* AdamW as HF Trainer's defaults */
+    spec->optim.beta2 = 0.999;
+    spec->optim.eps = 1e-8;
+    spec->optim.weight_decay = 0.0;
+    spec->generate.max_new_tokens = 512;
+    spec->parallel.tp = 1;
+    spec->backend = JOB_AUTO;
+    strcpy(spec->output.dir, "out");
+    spec->output.checkpoint_every = 50;
+    spec->output.keep = 3;
+    spec->seed = 42;
+}
+
+/* The reference's example jobs: online uses a constant lr without warmup, offline a
+ * cosine schedule with warmup_ratio 0.1 (examples/train_lora/{online,offline}_ttl.yaml).
+ * Applies to the keys the job did not give. */
+static void resolve_defaults(JobSpec *spec) {
+    int offline = spec->method.setting == JOB_OFFLINE;
+    if (!spec->optim.schedule_given)
+        spec->optim.schedule = offline ? JOB_COSINE : JOB_CONSTANT;
+    if (!spec->optim.warmup_given)
+        spec->optim.warmup_ratio = offline ? 0.1 : 0.0;
+}
+
+static void note_given(JobSpec *spec, const JobField *f) {
+    if (strcmp(f->key, "optim.schedule") == 0)
+        spec->optim.schedule_given = 1;
+    if (strcmp(f->key, "optim.warmup_ratio") == 0)
+        spec->optim.warmup_given = 1;
+}
+
+static const char *node_kind(const yaml_node_t *n) {
+    return n->type == YAML_MAPPING_NODE ? "a mapping" : n->type == YAML_SEQUENCE_NODE ? "a list" : "a scalar";
+}
+
+/* Sets field f from a YAML node; fills why on failure and leaves spec as it was. */
+static int set_from_node(const JobField *f, yaml_document_t *doc, yaml_node_t *v,
+                         JobSpec *spec, char *why, size_t why_bytes) {
+    char want[200];
+    if (v->type == YAML_SCALAR_NODE) {
+        if (jf_set_scalar(f, spec, (const char *)v->data.scalar.value,
+                          v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE, why, why_bytes) != 0)
+            return -1;
+        note_given(spec, f);
+        return 0;
+    }
+    jf_expect(f, want, sizeof want);
+    if (v->type != YAML_SEQUENCE_NODE || f->kind != JF_LIST) {
+        snprintf(why, why_bytes, "expected %s, got %s", want, node_kind(v));
+        return -1;
+    }
+    const char *items[JOB_MAX_FIELDS + JOB_MAX_TARGETS];
+    int n = 0;
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+        yaml_node_t *item = yaml_document_get_node(doc, *it);
+        if (item->type != YAML_SCALAR_NODE || n == (int)(sizeof items / sizeof items[0])) {
+            snprintf(why, why_bytes, "expected %s, got %s in the list", want,
+                     item->type != YAML_SCALAR_NODE ? node_kind(item) : "too many items");
+            return -1;
+        }
+        items[n++] = (const char *)item->data.scalar.value;
+    }
+    return jf_set_list(f, spec, items, n, why, why_bytes);
+}
+
+/* Walking state for one document. */
+typedef struct Walk {
+    const char *name; /* file name for messages */
+    yaml_document_t *doc;
+    JobSpec *spec;
+    int first_line[64]; /* 1-based line where each field was given; 0: not yet */
+    Err *err;
+} Walk;
+
+static int walk_key(Walk *w, const char *key, yaml_node_t *kn, yaml_node_t *vn) {
+    int line = (int)kn->start_mark.line + 1, col = (int)kn->start_mark.column + 1;
+    const JobField *f = jf_find(key);
+    if (f == NULL) {
+        char hint[300];
+        jf_suggest(key, hint, sizeof hint);
+        return err_set(w->err, "%s:%d:%d: %s: unknown key%s", w->name, line, col, key, hint);
+    }
+    int n_fields;
+    int idx = (int)(f - jf_table(&n_fields));
+    if (w->first_line[idx] != 0)
+        return err_set(w->err, "%s:%d:%d: %s: duplicate key (first given on line %d)", w->name,
+                       line, col, key, w->first_line[idx]);
+    w->first_line[idx] = line;
+    char why[400];
+    if (set_from_node(f, w->doc, vn, w->spec, why, sizeof why) != 0)
+        return err_set(w->err, "%s:%d:%d: %s: %s", w->name, (int)vn->start_mark.line + 1,
+                       (int)vn->start_mark.column + 1, key, why);
+    return 0;
+}
+
+static int walk_root(Walk *w, yaml_node_t *root) {
+    if (root == NULL)
+        return err_set(w->err, "%s: empty job file (model.path and data.path are required)",
+                       w->name);
+    if (root->type != YAML_MAPPING_NODE)
+        return err_set(w->err, "%s:%d:%d: expected a mapping of sections (model:, data:, ...)",
+                       w->name, (int)root->start_mark.line + 1, (int)root->start_mark.column + 1);
+    char seen[16][32] = {{0}};
+    int n_seen = 0;
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(w->doc, p->key);
+        yaml_node_t *vn = yaml_document_get_node(w->doc, p->value);
+        int line = (int)kn->start_mark.line + 1, col = (int)kn->start_mark.column + 1;
+        if (kn->type != YAML_SCALAR_NODE)
+            return err_set(w->err, "%s:%d:%d: expected a key, got %s", w->name, line, col,
+                           node_kind(kn));
+        const char *key = (const char *)kn->data.scalar.value;
+        if (!jf_is_section(key)) {
+            if (walk_key(w, key, kn, vn) != 0)
+                return -1;
+            continue;
+        }
+        for (int i = 0; i < n_seen; i++)
+            if (strcmp(seen[i], key) == 0)
+                return err_set(w->err, "%s:%d:%d: %s: duplicate section", w->name, line, col, key);
+        if (n_seen < 16)
+            snprintf(seen[n_seen++], sizeof seen[0], "%s", key);
+        if (vn->type == YAML_SCALAR_NODE && vn->data.scalar.length == 0)
+            continue; /* "lora:" with nothing under it */
+        if (vn->type != YAML_MAPPING_NODE)
+            return err_set(w->err, "%s:%d:%d: %s: expected a mapping of keys, got %s", w->name,
+                           (int)vn->start_mark.line + 1, (int)vn->start_mark.column + 1, key,
+                           node_kind(vn));
+        for (yaml_node_pair_t *q = vn->data.mapping.pairs.start; q < vn->data.mapping.pairs.top; q++) {
+            yaml_node_t *skn = yaml_document_get_node(w->doc, q->key);
+            yaml_node_t *svn = yaml_document_get_node(w->doc, q->value);
+            char full[160];
+            if (skn->type != YAML_SCALAR_NODE)
+                return err_set(w->err, "%s:%d:%d: %s: expected a key, got %s", w->name,
+                               (int)skn->start_mark.line + 1, (int)skn->start_mark.column + 1,
+                               key, node_kind(skn));
+            snprintf(full, sizeof full, "%s.%s", key, (const char *)skn->data.scalar.value);
+            if (walk_key(w, full, skn, svn) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+int job_validate(const JobSpec *spec, Err *err) {
+    const char *name = spec->source[0] != '\0' ? spec->source : "job";
+    if (spec->model.path[0] == '\0')
+        return err_set(err, "%s: model.path: required key missing", name);
+    if (spec->data.path[0] == '\0')
+        return err_set(err, "%s: data.path: required key missing", name);
+    /* An update step takes its samples from one stream batch (DESIGN §1/§3). */
+    if (spec->method.setting == JOB_ONLINE && spec->optim.batch_size > spec->method.stream_batch)
+        return err_set(err, "%s: optim.batch_size: %lld exceeds method.stream_batch %lld "
+                       "(an online update step takes its samples from one stream batch)",
+                       name, (long long)spec->optim.batch_size,
+                       (long long)spec->method.stream_batch);
+    return 0;
+}
+
+int job_load_string(const char *text, const char *name, JobSpec *spec, Err *err) {
+    job_defaults(spec);
+    snprintf(spec->source, sizeof spec->source, "%s", name);
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    if (!yaml_parser_initialize(&parser))
+        return err_set(err, "%s: cannot initialise the YAML parser", name);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
+    if (!yaml_parser_load(&parser, &doc)) {
+        err_set(err, "%s:%d:%d: YAML syntax error: %s%s%s", name,
+                (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
+                parser.problem ? parser.problem : "?", parser.context ? " " : "",
+                parser.context ? parser.context : "");
+        yaml_parser_delete(&parser);
+        return -1;
+    }
+    Walk w = {.name = name, .doc = &doc, .spec = spec, .err = err};
+    int rc = walk_root(&w, yaml_document_get_root_node(&doc));
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    if (rc != 0)
+        return -1;
+    resolve_defaults(spec);
+    return job_validate(spec, err);
+}
+
+int job_load(const char *path, JobSpec *spec, Err *err) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return err_set(err, "%s: cannot open job file: %s", path, strerror(errno));
+    size_t cap = 4096, n = 0;
+    char *text = malloc(cap);
+    for (size_t got; text != NULL && (got = fread(text + n, 1, cap - n - 1, f)) > 0;) {
+        n += got;
+        if (n + 1 == cap) {
+            char *grown = realloc(text, cap *= 2);
+            if (grown == NULL)
+                free(text);
+            text = grown;
+        }
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (text == NULL || bad) {
+        free(text);
+        return err_set(err, "%s: cannot read job file", path);
+    }
+    text[n] = '\0';
+    int rc = job_load_string(text, path, spec, err);
+    free(text);
+    return rc;
+}
+
+int job_set(JobSpec *spec, const char *assignment, Err *err) {
+    const char *eq = strchr(assignment, '=');
+    if (eq == NULL || eq == assignment)
+        return err_set(err, "--set %s: expected key=value", assignment);
+    char key[160];
+    snprintf(key, sizeof key, "%.*s", (int)(eq - assignment), assignment);
+    const JobField *f = jf_find(key);
+    if (f == NULL) {
+        char hint[300];
+        if (jf_is_section(key)) {
+            jf_section_keys(key, hint, sizeof hint);
+            return err_set(err, "--set %s: a section; set one of its keys%s", key, hint);
+        }
+        jf_suggest(key, hint, sizeof hint);
+        return err_set(err, "--set %s: unknown key%s", key, hint);
+    }
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    if (!yaml_parser_initialize(&parser))
+        return err_set(err, "--set %s: cannot initialise the YAML parser", key);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)(eq + 1), strlen(eq + 1));
+    if (!yaml_parser_load(&parser, &doc)) {
+        err_set(err, "--set %s: cannot read \"%s\" as a YAML value: %s", key, eq + 1,
+                parser.problem ? parser.problem : "?");
+        yaml_parser_delete(&parser);
+        return -1;
+    }
+    JobSpec next = *spec;
+    char why[400];
+    int rc;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (root == NULL) /* "key=" : an empty plain scalar */
+        rc = jf_set_scalar(f, &next, "", 1, why, sizeof why);
+    else
+        rc = set_from_node(f, &doc, root, &next, why, sizeof why);
+    if (rc == 0)
+        note_given(&next, f);
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    if (rc != 0)
+        return err_set(err, "--set %s: %s", key, why);
+    resolve_defaults(&next);
+    if (job_validate(&next, err) != 0)
+        return err_prefix(err, "after --set %s: ", key);
+    *spec = next;
+    return 0;
+}
+
+int job_diff(const JobSpec *a, const JobSpec *b, char *diff, size_t diff_bytes) {
+    int n_fields;
+    const JobField *t = jf_table(&n_fields);
+    for (int i = 0; i < n_fields; i++) {
+        char va[JOB_PATH_BYTES + 8], vb[JOB_PATH_BYTES + 8];
+        jf_format(&t[i], a, va, sizeof va);
+        jf_format(&t[i], b, vb, sizeof vb);
+        if (strcmp(va, vb) != 0) {
+            if (diff != NULL)
+                snprintf(diff, diff_bytes, "%s: %s vs %s", t[i].key, va, vb);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void job_dataset_config(const JobSpec *spec, DsConfig *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->path = spec->data.path;
+    cfg->n_prompt_fields = spec->data.n_prompt;
+    for (int i = 0; i < spec->data.n_prompt; i++)
+        cfg->prompt_fields[i] = spec->data.prompt[i];
+    cfg->response_field = spec->data.response[0] != '\0' ? spec->data.response : NULL;
+    cfg->max_samples = spec->data.max_samples;
+    cfg->skip_bad = spec->data.on_error == JOB_SKIP;
+}
+
+const char *job_method_name(JobMethod m) {
+    static const char *const names[] = {"tlm", "none", "tent", "eata", "come"};
+    return (unsigned)m < 5 ? names[m] : "?";
+}
+const char *job_setting_name(JobSetting s) { return s == JOB_OFFLINE ? "offline" : "online"; }
+const char *job_schedule_name(JobSchedule s) { return s == JOB_COSINE ? "cosine" : "constant"; }
+const char *job_backend_name(JobBackend b) {
+    return b == JOB_CPU ? "cpu" : b == JOB_CUDA ? "cuda" : "auto";
+}

@@ -1,0 +1,126 @@
+/* jobs/job.h -- the job spec (DESIGN.md §6): a YAML file read with libyaml into a
+ * validated JobSpec holding every default of §1/§6, `--set key=value` overrides with the
+ * same typing, and the resolved spec written back as YAML (stored in checkpoints and
+ * compared on resume). Unknown keys, wrong types and impossible values are errors naming
+ * file:line:column and the dotted key, with the nearest valid key suggested; values are
+ * never clamped. Paths are kept as written (relative ones are relative to the working
+ * directory, as in the reference's configs). JobSpec is plain data with fixed-size
+ * buffers: copy it freely, nothing to free. Not thread-safe while being modified. */
+#ifndef TLM_JOBS_JOB_H
+#define TLM_JOBS_JOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io/dataset.h"
+#include "io/err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define JOB_PATH_BYTES 1024
+#define JOB_NAME_BYTES 64
+#define JOB_MAX_FIELDS DS_MAX_PROMPT_FIELDS
+#define JOB_MAX_TARGETS 7
+
+typedef enum JobMethod { JOB_TLM = 0, JOB_NONE, JOB_TENT, JOB_EATA, JOB_COME } JobMethod;
+typedef enum JobSetting { JOB_ONLINE = 0, JOB_OFFLINE } JobSetting;
+typedef enum JobSchedule { JOB_CONSTANT = 0, JOB_COSINE } JobSchedule;
+typedef enum JobBackend { JOB_AUTO = 0, JOB_CPU, JOB_CUDA } JobBackend;
+typedef enum JobOnError { JOB_FAIL = 0, JOB_SKIP } JobOnError;
+
+typedef struct JobSpec {
+    char source[JOB_PATH_BYTES]; /* the file it was read from ("" for job_defaults) */
+    struct {
+        char path[JOB_PATH_BYTES];           /* required: HF model directory */
+        char template_name[JOB_NAME_BYTES]; /* llama3 (default) | llama2 | qwen | mistral | none */
+    } model;
+    struct {
+        char path[JOB_PATH_BYTES]; /* required: JSON array or JSONL */
+        int n_prompt;              /* default 2: instruction, input */
+        char prompt[JOB_MAX_FIELDS][JOB_NAME_BYTES];
+        char response[JOB_NAME_BYTES]; /* default output */
+        int64_t max_samples;           /* -1 (default): all records */
+        int64_t cutoff_len;            /* tokens, default 4096 */
+        JobOnError on_error;           /* default fail */
+    } data;
+    struct {
+        JobMethod name;       /* default tlm */
+        JobSetting setting;   /* default online */
+        double threshold;     /* ln P0, default 3.0 */
+        double lamb;          /* default 0.1 */
+        int64_t stream_batch; /* samples per online batch, default 100 (the paper) */
+    } method;
+    struct {
+        int64_t rank;  /* default 8 */
+        double alpha;  /* default 16; scale = alpha / rank */
+        int n_targets; /* default 2: q_proj, v_proj */
+        char targets[JOB_MAX_TARGETS][JOB_NAME_BYTES];
+    } lora;
+    struct {
+        double lr;            /* default 5e-5 */
+        JobSchedule schedule; /* default: constant online, cosine offline */
+        double warmup_ratio;  /* default: 0 online, 0.1 offline */
+        int64_t batch_size;   /* samples per update step, default 1 */
+        double max_grad_norm; /* default 1.0; 0 disables clipping */
+        int reset_per_batch;  /* restart AdamW moments every stream batch, default 1 */
+        double beta1, beta2, eps, weight_decay; /* 0.9, 0.999, 1e-8, 0 */
+        /* Bookkeeping: whether the job gave these; the setting-dependent defaults above
+         * apply only to keys it did not give. */
+        int schedule_given, warmup_given;
+    } optim;
+    struct {
+        int64_t max_new_tokens; /* default 512 */
+    } generate;
+    struct {
+        int64_t tp; /* tensor-parallel ranks, default 1 */
+    } parallel;
+    JobBackend backend; /* default auto */
+    struct {
+        char dir[JOB_PATH_BYTES]; /* default out */
+        int64_t checkpoint_every; /* update steps between checkpoints, default 50; 0: off */
+        int64_t keep;             /* checkpoints kept, default 3 */
+    } output;
+    uint64_t seed; /* default 42 */
+} JobSpec;
+
+/* Fills *spec with every default; model.path and data.path stay empty. */
+void job_defaults(JobSpec *spec);
+
+/* Reads and validates the job file at path into *spec (caller-owned). Errors look like
+ * "jobs/geo.yaml:12:5: lora.rnak: unknown key (did you mean lora.rank?)". */
+int job_load(const char *path, JobSpec *spec, Err *err);
+
+/* Parses YAML text as if read from a file named name (for tests and embedded jobs). */
+int job_load_string(const char *text, const char *name, JobSpec *spec, Err *err);
+
+/* Applies one `--set key=value` override (value typed as a YAML scalar or flow list),
+ * then re-validates the whole spec. Errors name `--set key`. */
+int job_set(JobSpec *spec, const char *assignment, Err *err);
+
+/* Cross-field checks and required keys; job_load and job_set call it. */
+int job_validate(const JobSpec *spec, Err *err);
+
+/* The resolved spec as YAML, every key written (owned-after-return, free()); NULL when
+ * out of memory. Loading it again gives an equal spec. */
+char *job_to_yaml(const JobSpec *spec);
+
+/* Compares two specs key by key; on the first difference writes "lora.rank: 8 vs 16"
+ * into diff (when not NULL) and returns 1; 0 when equal. The source file name and the
+ * given-or-defaulted bookkeeping are not compared. */
+int job_diff(const JobSpec *a, const JobSpec *b, char *diff, size_t diff_bytes);
+
+/* The dataset reader's view of the spec: pointers borrow from *spec. */
+void job_dataset_config(const JobSpec *spec, DsConfig *cfg);
+
+/* Names of the enum values ("tlm", "online", ...), borrowed, static. */
+const char *job_method_name(JobMethod m);
+const char *job_setting_name(JobSetting s);
+const char *job_schedule_name(JobSchedule s);
+const char *job_backend_name(JobBackend b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

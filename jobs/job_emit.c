@@ -1,0 +1,197 @@
+/* jobs/job_emit.c -- job_to_yaml: the resolved spec written with libyaml's emitter, so
+ * strings are quoted and escaped wherever YAML needs it. Every key is written, in the
+ * table's order, so two resolved specs compare as text. Also jf_format, the value text
+ * shared with job_diff. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+#include "jobs/job.h"
+#include "jobs/job_schema.h"
+
+/* Shortest %g text that reads back to the same double, always with a '.' or exponent
+ * dot so YAML 1.1 readers (PyYAML) also see a float. */
+static void format_real(double v, char *out, size_t out_bytes) {
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(out, out_bytes, "%.*g", prec, v);
+        if (strtod(out, NULL) == v)
+            break;
+    }
+    if (strchr(out, '.') != NULL)
+        return;
+    char tmp[64];
+    char *e = strpbrk(out, "eE");
+    if (e != NULL)
+        snprintf(tmp, sizeof tmp, "%.*s.0%s", (int)(e - out), out, e);
+    else
+        snprintf(tmp, sizeof tmp, "%s.0", out);
+    snprintf(out, out_bytes, "%s", tmp);
+}
+
+void jf_format(const JobField *f, const JobSpec *spec, char *out, size_t out_bytes) {
+    const char *at = (const char *)spec + f->off;
+    switch (f->kind) {
+    case JF_STRING:
+    case JF_CHOICE: snprintf(out, out_bytes, "%s", at); break;
+    case JF_ENUM: snprintf(out, out_bytes, "%s", f->choices[*(const int *)at]); break;
+    case JF_INT: snprintf(out, out_bytes, "%lld", (long long)*(const int64_t *)at); break;
+    case JF_SAMPLES:
+        if (*(const int64_t *)at < 0)
+            snprintf(out, out_bytes, "all");
+        else
+            snprintf(out, out_bytes, "%lld", (long long)*(const int64_t *)at);
+        break;
+    case JF_SEED: snprintf(out, out_bytes, "%llu", (unsigned long long)*(const uint64_t *)at); break;
+    case JF_REAL: format_real(*(const double *)at, out, out_bytes); break;
+    case JF_BOOL: snprintf(out, out_bytes, "%s", *(const int *)at ? "true" : "false"); break;
+    case JF_LIST: {
+        int n = *(const int *)((const char *)spec + f->count_off);
+        size_t len = (size_t)snprintf(out, out_bytes, "[");
+        for (int i = 0; i < n && len < out_bytes; i++)
+            len += (size_t)snprintf(out + len, out_bytes - len, "%s%s", i ? ", " : "",
+                                    at + (size_t)i * JOB_NAME_BYTES);
+        if (len < out_bytes)
+            snprintf(out + len, out_bytes - len, "]");
+        break;
+    }
+    }
+}
+
+typedef struct OutBuf {
+    char *data;
+    size_t n, cap;
+    int failed;
+} OutBuf;
+
+static int write_out(void *ctx, unsigned char *buf, size_t size) {
+    OutBuf *o = ctx;
+    if (o->n + size + 1 > o->cap) {
+        size_t cap = (o->cap ? o->cap * 2 : 4096) + size;
+        char *grown = realloc(o->data, cap);
+        if (grown == NULL) {
+            o->failed = 1;
+            return 0;
+        }
+        o->data = grown;
+        o->cap = cap;
+    }
+    memcpy(o->data + o->n, buf, size);
+    o->n += size;
+    o->data[o->n] = '\0';
+    return 1;
+}
+
+/* Strings a YAML reader would type as something else (null, a boolean, a number) are
+ * written quoted, so the file also reads back right in PyYAML/h5py tools. */
+static int looks_typed(const char *s) {
+    static const char *const words[] = {"", "~", "null", "true", "false", "yes", "no", "on", "off"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcasecmp(s, words[i]) == 0)
+            return 1;
+    char *end;
+    (void)strtod(s, &end);
+    return *end == '\0';
+}
+
+static int emit(yaml_emitter_t *em, yaml_event_t *ev) { return yaml_emitter_emit(em, ev); }
+
+static int emit_scalar(yaml_emitter_t *em, const char *text, int plain) {
+    yaml_event_t ev;
+    yaml_scalar_style_t style = plain               ? YAML_PLAIN_SCALAR_STYLE
+                                : looks_typed(text) ? YAML_SINGLE_QUOTED_SCALAR_STYLE
+                                                    : YAML_ANY_SCALAR_STYLE;
+    /* Numbers, booleans and enum names go out plain (the reader requires it); strings
+     * let the emitter pick, so a path like "123" or "" comes back quoted. */
+    yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)text, (int)strlen(text), 1,
+                                 1, style);
+    return emit(em, &ev);
+}
+
+static int emit_mapping_start(yaml_emitter_t *em) {
+    yaml_event_t ev;
+    yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
+    return emit(em, &ev);
+}
+
+static int emit_mapping_end(yaml_emitter_t *em) {
+    yaml_event_t ev;
+    yaml_mapping_end_event_initialize(&ev);
+    return emit(em, &ev);
+}
+
+static int emit_value(yaml_emitter_t *em, const JobField *f, const JobSpec *spec) {
+    if (f->kind == JF_LIST) {
+        yaml_event_t ev;
+        int n = *(const int *)((const char *)spec + f->count_off);
+        const char *items = (const char *)spec + f->off;
+        yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_FLOW_SEQUENCE_STYLE);
+        if (!emit(em, &ev))
+            return 0;
+        for (int i = 0; i < n; i++)
+            if (!emit_scalar(em, items + (size_t)i * JOB_NAME_BYTES, 0))
+                return 0;
+        yaml_sequence_end_event_initialize(&ev);
+        return emit(em, &ev);
+    }
+    char text[JOB_PATH_BYTES + 8];
+    jf_format(f, spec, text, sizeof text);
+    int is_string = f->kind == JF_STRING;
+    return emit_scalar(em, text, !is_string);
+}
+
+/* Emits the whole document; 1 on success. */
+static int emit_spec(yaml_emitter_t *em, const JobSpec *spec) {
+    yaml_event_t ev;
+    int n_fields;
+    const JobField *t = jf_table(&n_fields);
+    yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
+    if (!emit(em, &ev))
+        return 0;
+    yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
+    if (!emit(em, &ev) || !emit_mapping_start(em))
+        return 0;
+    char section[32] = "";
+    for (int i = 0; i < n_fields; i++) {
+        const char *dot = strchr(t[i].key, '.');
+        size_t ns = dot != NULL ? (size_t)(dot - t[i].key) : 0;
+        if (ns != strlen(section) || strncmp(section, t[i].key, ns) != 0) {
+            if (section[0] != '\0' && !emit_mapping_end(em))
+                return 0;
+            memcpy(section, t[i].key, ns);
+            section[ns] = '\0';
+            if (ns > 0 && (!emit_scalar(em, section, 1) || !emit_mapping_start(em)))
+                return 0;
+        }
+        if (!emit_scalar(em, dot != NULL ? dot + 1 : t[i].key, 1) || !emit_value(em, &t[i], spec))
+            return 0;
+    }
+    if (section[0] != '\0' && !emit_mapping_end(em))
+        return 0;
+    if (!emit_mapping_end(em))
+        return 0;
+    yaml_document_end_event_initialize(&ev, 1);
+    if (!emit(em, &ev))
+        return 0;
+    yaml_stream_end_event_initialize(&ev);
+    return emit(em, &ev);
+}
+
+char *job_to_yaml(const JobSpec *spec) {
+    yaml_emitter_t em;
+    OutBuf out = {0};
+    if (!yaml_emitter_initialize(&em))
+        return NULL;
+    yaml_emitter_set_output(&em, write_out, &out);
+    yaml_emitter_set_unicode(&em, 1);
+    yaml_emitter_set_width(&em, -1); /* never fold long paths */
+    int ok = emit_spec(&em, spec) && yaml_emitter_flush(&em) && !out.failed;
+    yaml_emitter_delete(&em);
+    if (!ok) {
+        free(out.data);
+        return NULL;
+    }
+    return out.data;
+}

@@ -1,0 +1,377 @@
+/* jobs/job_schema.c -- the key table of the job spec and its typed setters (see
+ * job_schema.h). Ranges are the values that make sense, never clamps: a value outside
+ * them is an error that names what was expected. */
+#include "jobs/job_schema.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(sizeof(JobMethod) == sizeof(int) && sizeof(JobSetting) == sizeof(int) &&
+                   sizeof(JobSchedule) == sizeof(int) && sizeof(JobBackend) == sizeof(int) &&
+                   sizeof(JobOnError) == sizeof(int),
+               "enums are stored through int pointers");
+
+/* The names io/chat_template.c registers (test_job checks each with tmpl_find). */
+static const char *const templates[] = {"llama3", "llama2", "qwen", "mistral", "none", NULL};
+static const char *const methods[] = {"tlm", "none", "tent", "eata", "come", NULL};
+static const char *const settings[] = {"online", "offline", NULL};
+static const char *const schedules[] = {"constant", "cosine", NULL};
+static const char *const backends[] = {"auto", "cpu", "cuda", NULL};
+static const char *const on_errors[] = {"fail", "skip", NULL};
+/* The projections DESIGN §1 allows LoRA on (Llama/Qwen2/Mistral names). */
+static const char *const projections[] = {"q_proj",    "k_proj", "v_proj",   "o_proj",
+                                          "gate_proj", "up_proj", "down_proj", NULL};
+
+#define AT(member) offsetof(JobSpec, member)
+#define STR(k, m, lo_) {.key = k, .kind = JF_STRING, .off = AT(m), .size = sizeof(((JobSpec *)0)->m), .lo = lo_}
+#define ENUM(k, m, c) {.key = k, .kind = JF_ENUM, .off = AT(m), .choices = c}
+#define INT(k, m, lo_) {.key = k, .kind = JF_INT, .off = AT(m), .lo = lo_}
+#define REAL(k, m, lo_, hi_, lop, hop) \
+    {.key = k, .kind = JF_REAL, .off = AT(m), .lo = lo_, .hi = hi_, .lo_open = lop, .hi_open = hop}
+#define BOOL(k, m) {.key = k, .kind = JF_BOOL, .off = AT(m)}
+#define LIST(k, m, n, c, maxn) \
+    {.key = k, .kind = JF_LIST, .off = AT(m), .count_off = AT(n), .choices = c, .max_items = maxn}
+
+static const JobField fields[] = {
+    STR("model.path", model.path, 1),
+    {.key = "model.template", .kind = JF_CHOICE, .off = AT(model.template_name),
+     .size = JOB_NAME_BYTES, .choices = templates},
+    STR("data.path", data.path, 1),
+    LIST("data.prompt", data.prompt, data.n_prompt, NULL, JOB_MAX_FIELDS),
+    STR("data.response", data.response, 0),
+    {.key = "data.max_samples", .kind = JF_SAMPLES, .off = AT(data.max_samples)},
+    INT("data.cutoff_len", data.cutoff_len, 1),
+    ENUM("data.on_error", data.on_error, on_errors),
+    ENUM("method.name", method.name, methods),
+    ENUM("method.setting", method.setting, settings),
+    REAL("method.threshold", method.threshold, -INFINITY, INFINITY, 0, 0),
+    REAL("method.lamb", method.lamb, 0, INFINITY, 0, 0),
+    INT("method.stream_batch", method.stream_batch, 1),
+    INT("lora.rank", lora.rank, 1),
+    REAL("lora.alpha", lora.alpha, 0, INFINITY, 1, 0),
+    LIST("lora.targets", lora.targets, lora.n_targets, projections, JOB_MAX_TARGETS),
+    REAL("optim.lr", optim.lr, 0, INFINITY, 1, 0),
+    ENUM("optim.schedule", optim.schedule, schedules),
+    REAL("optim.warmup_ratio", optim.warmup_ratio, 0, 1, 0, 1),
+    INT("optim.batch_size", optim.batch_size, 1),
+    REAL("optim.max_grad_norm", optim.max_grad_norm, 0, INFINITY, 0, 0),
+    BOOL("optim.reset_per_batch", optim.reset_per_batch),
+    REAL("optim.beta1", optim.beta1, 0, 1, 0, 1),
+    REAL("optim.beta2", optim.beta2, 0, 1, 0, 1),
+    REAL("optim.eps", optim.eps, 0, INFINITY, 1, 0),
+    REAL("optim.weight_decay", optim.weight_decay, 0, INFINITY, 0, 0),
+    INT("generate.max_new_tokens", generate.max_new_tokens, 1),
+    INT("parallel.tp", parallel.tp, 1),
+    ENUM("backend", backend, backends),
+    STR("output.dir", output.dir, 1),
+    INT("output.checkpoint_every", output.checkpoint_every, 0),
+    INT("output.keep", output.keep, 1),
+    {.key = "seed", .kind = JF_SEED, .off = AT(seed)},
+};
+#define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))
+
+const JobField *jf_table(int *n_fields) {
+    *n_fields = N_FIELDS;
+    return fields;
+}
+
+const JobField *jf_find(const char *key) {
+    for (int i = 0; i < N_FIELDS; i++)
+        if (strcmp(fields[i].key, key) == 0)
+            return &fields[i];
+    return NULL;
+}
+
+static size_t section_len(const char *key) {
+    const char *dot = strchr(key, '.');
+    return dot != NULL ? (size_t)(dot - key) : 0;
+}
+
+int jf_is_section(const char *name) {
+    size_t n = strlen(name);
+    for (int i = 0; i < N_FIELDS; i++)
+        if (section_len(fields[i].key) == n && strncmp(fields[i].key, name, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* Optimal-string-alignment distance (Levenshtein plus adjacent transpositions, so
+ * "rnak" is one edit from "rank"). Keys are short; longer inputs are capped. */
+static int edit_distance(const char *a, const char *b) {
+    enum { CAP = 64 };
+    int na = (int)strnlen(a, CAP - 1), nb = (int)strnlen(b, CAP - 1);
+    int d[CAP][CAP];
+    for (int i = 0; i <= na; i++)
+        d[i][0] = i;
+    for (int j = 0; j <= nb; j++)
+        d[0][j] = j;
+    for (int i = 1; i <= na; i++)
+        for (int j = 1; j <= nb; j++) {
+            int cost = a[i - 1] != b[j - 1];
+            int best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < best)
+                best = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[na][nb];
+}
+
+static const char *leaf(const char *key) {
+    const char *dot = strrchr(key, '.');
+    return dot != NULL ? dot + 1 : key;
+}
+
+void jf_suggest(const char *key, char *hint, size_t hint_bytes) {
+    /* Score every key: the whole dotted name, or the leaf alone when it matches a key
+     * filed under another section (lora.lr -> optim.lr). */
+    const char *best = NULL;
+    char best_sect[32] = "";
+    int best_d = 1 << 30;
+    for (int i = 0; i < N_FIELDS; i++) {
+        int d = edit_distance(key, fields[i].key);
+        int dl = edit_distance(leaf(key), leaf(fields[i].key)) + 1;
+        if (dl < d)
+            d = dl;
+        if (d < best_d) {
+            best_d = d;
+            best = fields[i].key;
+        }
+        size_t ns = section_len(fields[i].key); /* a misspelt section: "optm" -> optim */
+        if (ns > 0 && strchr(key, '.') == NULL && strlen(key) < 32) {
+            char sect[32];
+            snprintf(sect, sizeof sect, "%.*s", (int)ns, fields[i].key);
+            if ((d = edit_distance(key, sect)) < best_d) {
+                best_d = d;
+                best = NULL;
+                snprintf(best_sect, sizeof best_sect, "%s", sect);
+            }
+        }
+    }
+    size_t n_leaf = strlen(leaf(key));
+    int limit = n_leaf / 3 > 2 ? (int)(n_leaf / 3) : 2;
+    if (best_d <= limit) {
+        snprintf(hint, hint_bytes, " (did you mean %s?)", best != NULL ? best : best_sect);
+        return;
+    }
+    size_t ns = section_len(key);
+    hint[0] = '\0';
+    if (ns > 0) {
+        char sect[32];
+        snprintf(sect, sizeof sect, "%.*s", (int)ns, key);
+        jf_section_keys(sect, hint, hint_bytes);
+    }
+}
+
+void jf_section_keys(const char *section, char *out, size_t out_bytes) {
+    size_t ns = strlen(section);
+    size_t at = (size_t)snprintf(out, out_bytes, " (valid keys under %s:", section);
+    int first = 1;
+    for (int i = 0; i < N_FIELDS && at < out_bytes; i++)
+        if (section_len(fields[i].key) == ns && strncmp(fields[i].key, section, ns) == 0) {
+            at += (size_t)snprintf(out + at, out_bytes - at, "%s %s", first ? "" : ",",
+                                   leaf(fields[i].key));
+            first = 0;
+        }
+    if (at < out_bytes)
+        snprintf(out + at, out_bytes - at, ")");
+}
+
+static void join_choices(const char *const *c, char *out, size_t out_bytes) {
+    size_t at = 0;
+    out[0] = '\0';
+    for (int i = 0; c[i] != NULL && at < out_bytes; i++)
+        at += (size_t)snprintf(out + at, out_bytes - at, "%s%s", i ? "|" : "", c[i]);
+}
+
+void jf_expect(const JobField *f, char *out, size_t out_bytes) {
+    char names[160];
+    switch (f->kind) {
+    case JF_STRING: snprintf(out, out_bytes, f->lo > 0 ? "a non-empty string" : "a string"); break;
+    case JF_CHOICE:
+    case JF_ENUM:
+        join_choices(f->choices, names, sizeof names);
+        snprintf(out, out_bytes, "one of %s", names);
+        break;
+    case JF_INT: snprintf(out, out_bytes, f->lo > 0 ? "a positive integer" : "a non-negative integer"); break;
+    case JF_REAL:
+        if (isinf(f->lo) && isinf(f->hi))
+            snprintf(out, out_bytes, "a number");
+        else if (isinf(f->hi))
+            snprintf(out, out_bytes, f->lo_open ? "a positive number" : "a non-negative number");
+        else
+            snprintf(out, out_bytes, "a number in %c%g, %g%c", f->lo_open ? '(' : '[', f->lo,
+                     f->hi, f->hi_open ? ')' : ']');
+        break;
+    case JF_BOOL: snprintf(out, out_bytes, "true or false"); break;
+    case JF_LIST:
+        if (f->choices == NULL) {
+            snprintf(out, out_bytes, "a list of 1 to %d field names", f->max_items);
+        } else {
+            join_choices(f->choices, names, sizeof names);
+            snprintf(out, out_bytes, "a list of distinct names from %s", names);
+        }
+        break;
+    case JF_SAMPLES: snprintf(out, out_bytes, "a positive integer or all"); break;
+    case JF_SEED: snprintf(out, out_bytes, "a non-negative integer"); break;
+    }
+}
+
+static int fail_expect(const JobField *f, const char *text, int plain, char *why, size_t n) {
+    char want[200];
+    jf_expect(f, want, sizeof want);
+    snprintf(why, n, "expected %s, got \"%s\"%s", want, text,
+             plain ? "" : " (a quoted string)");
+    return -1;
+}
+
+/* Whole-string integer parse (optional sign, decimal digits). */
+static int parse_int(const char *s, long long *v) {
+    char *end;
+    if (s[0] == '\0' || strchr(s, ' ') != NULL)
+        return -1;
+    errno = 0;
+    *v = strtoll(s, &end, 10);
+    return (*end != '\0' || errno != 0) ? -1 : 0;
+}
+
+/* Whole-string finite real; hex floats and inf/nan spellings are refused. */
+static int parse_real(const char *s, double *v) {
+    char *end;
+    if (s[0] == '\0' || strpbrk(s, "xXpP ") != NULL)
+        return -1;
+    *v = strtod(s, &end);
+    return (*end != '\0' || !isfinite(*v)) ? -1 : 0;
+}
+
+static int in_range(const JobField *f, double v) {
+    if (f->lo_open ? !(v > f->lo) : !(v >= f->lo))
+        return 0;
+    return f->hi_open ? v < f->hi : v <= f->hi;
+}
+
+static int choice_index(const char *const *c, const char *s) {
+    for (int i = 0; c[i] != NULL; i++)
+        if (strcmp(c[i], s) == 0)
+            return i;
+    return -1;
+}
+
+int jf_set_scalar(const JobField *f, JobSpec *spec, const char *text, int plain, char *why,
+                  size_t why_bytes) {
+    char *at = (char *)spec + f->off;
+    long long iv = 0;
+    double dv = 0;
+    int idx;
+    switch (f->kind) {
+    case JF_STRING:
+    case JF_CHOICE:
+        if (plain && (strcmp(text, "null") == 0 || strcmp(text, "~") == 0))
+            return fail_expect(f, text, plain, why, why_bytes);
+        if ((f->kind == JF_STRING && f->lo > 0 && text[0] == '\0') ||
+            (f->kind == JF_CHOICE && choice_index(f->choices, text) < 0))
+            return fail_expect(f, text, plain, why, why_bytes);
+        if (strlen(text) >= f->size) {
+            snprintf(why, why_bytes, "longer than %zu bytes", f->size - 1);
+            return -1;
+        }
+        memset(at, 0, f->size);
+        memcpy(at, text, strlen(text));
+        return 0;
+    case JF_ENUM:
+        if ((idx = choice_index(f->choices, text)) < 0)
+            return fail_expect(f, text, plain, why, why_bytes);
+        *(int *)at = idx;
+        return 0;
+    case JF_INT:
+        if (!plain || parse_int(text, &iv) != 0 || (double)iv < f->lo)
+            return fail_expect(f, text, plain, why, why_bytes);
+        *(int64_t *)at = iv;
+        return 0;
+    case JF_SAMPLES:
+        if (plain && (strcmp(text, "all") == 0 || strcmp(text, "null") == 0 ||
+                      strcmp(text, "~") == 0 || text[0] == '\0')) {
+            *(int64_t *)at = -1;
+            return 0;
+        }
+        if (!plain || parse_int(text, &iv) != 0 || iv < 1)
+            return fail_expect(f, text, plain, why, why_bytes);
+        *(int64_t *)at = iv;
+        return 0;
+    case JF_SEED:
+        if (!plain || text[0] == '-' || parse_int(text, &iv) != 0)
+            return fail_expect(f, text, plain, why, why_bytes);
+        *(uint64_t *)at = (uint64_t)iv;
+        return 0;
+    case JF_REAL:
+        if (!plain || parse_real(text, &dv) != 0 || !in_range(f, dv))
+            return fail_expect(f, text, plain, why, why_bytes);
+        *(double *)at = dv;
+        return 0;
+    case JF_BOOL:
+        if (!plain)
+            return fail_expect(f, text, plain, why, why_bytes);
+        if (strcmp(text, "true") == 0 || strcmp(text, "True") == 0 || strcmp(text, "TRUE") == 0)
+            *(int *)at = 1;
+        else if (strcmp(text, "false") == 0 || strcmp(text, "False") == 0 ||
+                 strcmp(text, "FALSE") == 0)
+            *(int *)at = 0;
+        else
+            return fail_expect(f, text, plain, why, why_bytes);
+        return 0;
+    case JF_LIST: {
+        /* A scalar is a comma-separated list, as the reference writes lora_target. */
+        char buf[512], *items[JOB_MAX_TARGETS + JOB_MAX_FIELDS];
+        int n = 0;
+        snprintf(buf, sizeof buf, "%s", text);
+        for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok != NULL;
+             tok = strtok_r(NULL, ",", &save)) {
+            while (*tok == ' ')
+                tok++;
+            for (char *e = tok + strlen(tok); e > tok && e[-1] == ' '; e--)
+                e[-1] = '\0';
+            if (n == (int)(sizeof items / sizeof items[0]))
+                return fail_expect(f, text, plain, why, why_bytes);
+            items[n++] = tok;
+        }
+        return jf_set_list(f, spec, (const char *const *)items, n, why, why_bytes);
+    }
+    }
+    return -1;
+}
+
+int jf_set_list(const JobField *f, JobSpec *spec, const char *const *items, int n_items,
+                char *why, size_t why_bytes) {
+    char want[200];
+    jf_expect(f, want, sizeof want);
+    if (n_items < 1 || n_items > f->max_items) {
+        snprintf(why, why_bytes, "expected %s, got %d items", want, n_items);
+        return -1;
+    }
+    for (int i = 0; i < n_items; i++) {
+        if (items[i][0] == '\0' || strlen(items[i]) >= JOB_NAME_BYTES ||
+            (f->choices != NULL && choice_index(f->choices, items[i]) < 0)) {
+            snprintf(why, why_bytes, "expected %s, got \"%s\"", want, items[i]);
+            return -1;
+        }
+        for (int j = 0; j < i; j++)
+            if (strcmp(items[i], items[j]) == 0) {
+                snprintf(why, why_bytes, "\"%s\" is listed twice", items[i]);
+                return -1;
+            }
+    }
+    char(*dst)[JOB_NAME_BYTES] = (char(*)[JOB_NAME_BYTES])((char *)spec + f->off);
+    memset(dst, 0, (size_t)f->max_items * JOB_NAME_BYTES);
+    for (int i = 0; i < n_items; i++)
+        memcpy(dst[i], items[i], strlen(items[i]));
+    *(int *)((char *)spec + f->count_off) = n_items;
+    return 0;
+}
