@@ -31,8 +31,8 @@ void err_clear(Err *err);
 /* err_set(err, fmt, ...): the form every module uses; evaluates to -1. */
 #define err_set(err, ...) err_setf((err), TLM_SRC_FILE, __LINE__, __func__, __VA_ARGS__)
 
-/* Source path relative to the repository root, set per file by CMake; falls back to
- * __FILE__ when built outside CMake. */
+/* The source path in messages: __FILE__, which CMake's -fmacro-prefix-map makes relative
+ * to the repository root for C (nvcc has no such flag; kernels/cuda trims it itself). */
 #ifndef TLM_SRC_FILE
 #define TLM_SRC_FILE __FILE__
 #endif

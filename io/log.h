@@ -8,7 +8,10 @@
 #define TLM_IO_LOG_H
 
 #ifdef __cplusplus
+#define TLM_NORETURN [[noreturn]] /* C++ (nvcc) spelling */
 extern "C" {
+#else
+#define TLM_NORETURN _Noreturn
 #endif
 
 typedef enum LogLevel { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR } LogLevel;
@@ -24,7 +27,7 @@ typedef void (*LogAbortHook)(int status);
 void log_set_abort_hook(LogAbortHook hook);
 
 void log_msg(LogLevel level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-_Noreturn void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+TLM_NORETURN void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The "[r3/8 node-a gpu1]" prefix of this process (borrowed, static storage). */
 const char *log_identity(void);

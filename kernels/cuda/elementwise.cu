@@ -1,0 +1,119 @@
+/* kernels/cuda/elementwise.cu -- the memory-bound ops: SwiGLU and its gradient, residual
+ * add, embedding lookup, row scatter/gather (KV cache writes, last-token gathers).
+ * Grid-stride loops with 64-bit indices; fp32 math, one bf16 rounding per output.
+ * Enqueues on the backend stream; does not synchronize. */
+#include "kernels/cuda/cuda_common.cuh"
+
+#define EW_THREADS 256
+
+#define GRID_STRIDE(i, n)                                                                 \
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n);            \
+         i += (int64_t)gridDim.x * blockDim.x)
+
+__device__ __forceinline__ float sigmoidf_(float g) { return 1.0f / (1.0f + expf(-g)); }
+
+__global__ void swiglu_fwd_kernel(bf16 *out, const bf16 *gate, const bf16 *up, int64_t n) {
+    GRID_STRIDE(i, n) {
+        const float g = ld_bf(gate, i);
+        out[i] = to_bf(g * sigmoidf_(g) * ld_bf(up, i));
+    }
+}
+
+/* d/dg silu(g) = s (1 + g (1 - s)), s = sigmoid(g). dgate/dup may alias gate/up: each
+ * element is read before it is written by the same thread. */
+__global__ void swiglu_bwd_kernel(bf16 *dgate, bf16 *dup, const bf16 *dout, const bf16 *gate,
+                                  const bf16 *up, int64_t n) {
+    GRID_STRIDE(i, n) {
+        const float g = ld_bf(gate, i), u = ld_bf(up, i), d = ld_bf(dout, i);
+        const float s = sigmoidf_(g);
+        const float dg = d * u * s * (1.0f + g * (1.0f - s));
+        const float du = d * g * s;
+        dgate[i] = to_bf(dg);
+        dup[i] = to_bf(du);
+    }
+}
+
+__global__ void add_kernel(bf16 *y, const bf16 *x, int64_t n) {
+    GRID_STRIDE(i, n) y[i] = to_bf(ld_bf(y, i) + ld_bf(x, i));
+}
+
+__global__ void embed_kernel(bf16 *out, const int32_t *ids, const bf16 *table, int64_t T,
+                             int64_t D) {
+    GRID_STRIDE(i, T * D) {
+        const int64_t t = i / D, d = i % D;
+        out[i] = table[(int64_t)ids[t] * D + d];
+    }
+}
+
+/* scatter: dst[idx[r]] = src[r]; gather: dst[r] = src[idx[r]] (rows of row_elems). */
+__global__ void rows_move_kernel(bf16 *dst, const bf16 *src, const int32_t *idx,
+                                 int64_t n_rows, int64_t row_elems, int scatter) {
+    GRID_STRIDE(i, n_rows * row_elems) {
+        const int64_t r = i / row_elems, e = i % row_elems;
+        const int64_t other = (int64_t)idx[r] * row_elems + e;
+        if (scatter)
+            dst[other] = src[i];
+        else
+            dst[i] = src[other];
+    }
+}
+
+void cuda_swiglu_fwd(void *out, const void *gate, const void *up, int64_t n) {
+    if (n <= 0)
+        return;
+    CudaCtx *ctx = cuda_ctx();
+    swiglu_fwd_kernel<<<cuda_grid(n, EW_THREADS), EW_THREADS, 0, ctx->stream>>>(
+        (bf16 *)out, (const bf16 *)gate, (const bf16 *)up, n);
+    cuda_op_done(ctx, "swiglu_fwd");
+}
+
+void cuda_swiglu_bwd(void *dgate, void *dup, const void *dout, const void *gate,
+                     const void *up, int64_t n) {
+    if (n <= 0)
+        return;
+    CudaCtx *ctx = cuda_ctx();
+    swiglu_bwd_kernel<<<cuda_grid(n, EW_THREADS), EW_THREADS, 0, ctx->stream>>>(
+        (bf16 *)dgate, (bf16 *)dup, (const bf16 *)dout, (const bf16 *)gate, (const bf16 *)up,
+        n);
+    cuda_op_done(ctx, "swiglu_bwd");
+}
+
+void cuda_add(void *y, const void *x, int64_t n) {
+    if (n <= 0)
+        return;
+    CudaCtx *ctx = cuda_ctx();
+    add_kernel<<<cuda_grid(n, EW_THREADS), EW_THREADS, 0, ctx->stream>>>((bf16 *)y,
+                                                                         (const bf16 *)x, n);
+    cuda_op_done(ctx, "add");
+}
+
+void cuda_embed_fwd(void *out, const int32_t *ids, const void *table, int64_t T, int64_t D) {
+    if (T <= 0 || D <= 0)
+        return;
+    CudaCtx *ctx = cuda_ctx();
+    embed_kernel<<<cuda_grid(T * D, EW_THREADS), EW_THREADS, 0, ctx->stream>>>(
+        (bf16 *)out, ids, (const bf16 *)table, T, D);
+    cuda_op_done(ctx, "embed_fwd");
+}
+
+void cuda_rows_scatter(void *dst, const int32_t *idx, const void *src, int64_t n_rows,
+                       int64_t row_elems) {
+    if (n_rows <= 0 || row_elems <= 0)
+        return;
+    CudaCtx *ctx = cuda_ctx();
+    rows_move_kernel<<<cuda_grid(n_rows * row_elems, EW_THREADS), EW_THREADS, 0,
+                       ctx->stream>>>((bf16 *)dst, (const bf16 *)src, idx, n_rows, row_elems,
+                                      1);
+    cuda_op_done(ctx, "rows_scatter");
+}
+
+void cuda_rows_gather(void *dst, const void *src, const int32_t *idx, int64_t n_rows,
+                      int64_t row_elems) {
+    if (n_rows <= 0 || row_elems <= 0)
+        return;
+    CudaCtx *ctx = cuda_ctx();
+    rows_move_kernel<<<cuda_grid(n_rows * row_elems, EW_THREADS), EW_THREADS, 0,
+                       ctx->stream>>>((bf16 *)dst, (const bf16 *)src, idx, n_rows, row_elems,
+                                      0);
+    cuda_op_done(ctx, "rows_gather");
+}

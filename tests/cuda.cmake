@@ -1,0 +1,11 @@
+# CUDA backend tests (owner: kernels/cuda). Label gpu: they exit 77 (skipped) when the
+# CUDA runtime reports no device, so they build everywhere nvcc exists and run where a
+# GPU is lent. Run with TLM_CUDA_SYNC=1 to pin an asynchronous fault on its op.
+if(TLM_HAVE_CUDA)
+  tlm_add_test(test_ops_cuda
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/cuda/test_ops_cuda.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/cuda/cases_dense.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/cuda/cases_attn.c
+    LABELS gpu)
+  target_link_libraries(test_ops_cuda PRIVATE CUDA::cudart)
+endif()
