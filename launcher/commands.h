@@ -7,5 +7,6 @@
 int cmd_convert(int argc, char **argv);  /* launcher/cmd_convert.c */
 int cmd_tokenize(int argc, char **argv); /* launcher/cmd_tokenize.c */
 int cmd_eval(int argc, char **argv);     /* launcher/cmd_eval.c */
+int cmd_run(int argc, char **argv);      /* launcher/cmd_run.c */
 
 #endif
