@@ -8,5 +8,7 @@ int cmd_convert(int argc, char **argv);  /* launcher/cmd_convert.c */
 int cmd_tokenize(int argc, char **argv); /* launcher/cmd_tokenize.c */
 int cmd_eval(int argc, char **argv);     /* launcher/cmd_eval.c */
 int cmd_run(int argc, char **argv);      /* launcher/cmd_run.c */
+int cmd_inspect(int argc, char **argv);  /* launcher/cmd_inspect.c */
+int cmd_export(int argc, char **argv);   /* launcher/cmd_export.c */
 
 #endif

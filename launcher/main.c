@@ -19,6 +19,10 @@ static const Command COMMANDS[] = {
      "turn a llama2.c checkpoint and tokenizer into a Hugging Face model directory"},
     {"eval", cmd_eval, "eval PREDICTIONS.jsonl --metric rouge|bleu|gsm8k|logiqa|metamath",
      "score predictions with the paper's metrics"},
+    {"inspect", cmd_inspect, "inspect CKPT.h5",
+     "summarize a checkpoint: step, samples, selected %, ppl histogram, adapter, job"},
+    {"export", cmd_export, "export CKPT.h5 --peft DIR [--base MODEL]",
+     "write a checkpoint's adapter as a PEFT directory (PEFT, vLLM)"},
     {"tokenize", cmd_tokenize, "tokenize MODEL_DIR [--special]",
      "encode one JSON string per stdin line into a JSON array of token ids"},
 };
