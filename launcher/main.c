@@ -25,6 +25,8 @@ static const Command COMMANDS[] = {
      "write a checkpoint's adapter as a PEFT directory (PEFT, vLLM)"},
     {"tokenize", cmd_tokenize, "tokenize MODEL_DIR [--special]",
      "encode one JSON string per stdin line into a JSON array of token ids"},
+    {"bench", cmd_bench, "bench [--model DIR | --random NAME] [options]",
+     "measure forward, update-step and generation tokens/s"},
 };
 #define N_COMMANDS ((int)(sizeof COMMANDS / sizeof COMMANDS[0]))
 

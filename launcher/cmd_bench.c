@@ -1,0 +1,338 @@
+/* launcher/cmd_bench.c -- `tlm bench [options]`: forward, update-step and generation
+ * tokens/s of a model (worker/bench.h measures; this file picks the models, fixes the
+ * thread count, and prints). With no model argument it measures stories260K from the
+ * shared data (converted into a temp dir) when present, then the llama-4x512 random
+ * model. Thread counts: OpenBLAS (pthread build) and libgomp read OPENBLAS_NUM_THREADS /
+ * OMP_NUM_THREADS once, when the process loads them, and only kernels/ may call their
+ * APIs; so --threads N sets both variables and re-executes tlm once. */
+#include "launcher/commands.h"
+
+#include <dirent.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/llama2c.h"
+#include "io/llama2c_tokenizer.h"
+#include "io/model_config.h"
+#include "worker/bench.h"
+#include "worker/bench_model.h"
+
+/* The option table: getopt_long's array and the help text are both built from it. */
+typedef struct BenchOption {
+    const char *name, *arg, *help; /* arg NULL: a flag */
+} BenchOption;
+
+static const BenchOption k_options[] = {
+    {"model", "DIR", "a Hugging Face model directory (e.g. one `tlm convert` made)"},
+    {"random", "NAME", "a seeded random model: llama-4x512 (L 4, D 512, H 8, KVH 4, F 1376,\n"
+                       "                           V 32000, untied) or llama-2x64 (tiny)"},
+    {"save-model", "DIR", "write the random model here (kept) instead of a temp dir"},
+    {"backend", "cpu|cuda|auto", "op backend (default auto)"},
+    {"threads", "N", "OpenMP + OpenBLAS threads (default: the environment's)"},
+    {"tokens", "T", "tokens per sequence and per generation prompt (default 128)"},
+    {"batch", "B", "sequences of the forward, prompts of batched generation (default 4)"},
+    {"new-tokens", "N", "greedy tokens generated per prompt (default 64)"},
+    {"repeat", "R", "timed runs per workload after one warm-up; medians (default 5)"},
+    {"json", NULL, "also print one JSON line per model"},
+    {"help", NULL, "this text"},
+};
+#define N_OPTIONS ((int)(sizeof k_options / sizeof k_options[0]))
+
+static void usage(FILE *out) {
+    fputs("usage: tlm bench [--model DIR | --random NAME] [options]\n"
+          "  Measures, per model: forward tokens/s (B packed sequences of T tokens, no\n"
+          "  backward), update-step tokens/s (one TLM step on T tokens: train forward,\n"
+          "  backward into LoRA q_proj,v_proj r8, clip, AdamW) and greedy generation\n"
+          "  tokens/s (N new tokens, KV cache, batch 1 and batch B). Without --model or\n"
+          "  --random: stories260K from $TLM_SHARED_DIR (default ../shared) when present,\n"
+          "  then llama-4x512.\n", out);
+    for (int i = 0; i < N_OPTIONS; i++) {
+        char left[48];
+        snprintf(left, sizeof left, "--%s%s%s", k_options[i].name, k_options[i].arg ? " " : "",
+                 k_options[i].arg ? k_options[i].arg : "");
+        fprintf(out, "  %-24s %s\n", left, k_options[i].help);
+    }
+}
+
+typedef struct BenchArgs {
+    const char *model, *random, *save, *backend;
+    int threads, json;
+    BenchConfig cfg;
+} BenchArgs;
+
+/* A positive int option value, or -1 after printing why not. */
+static long parse_positive(const char *name, const char *s) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < 1 || v > 1000000) {
+        fprintf(stderr, "tlm bench: --%s: expected a positive integer, got \"%s\"\n", name, s);
+        return -1;
+    }
+    return v;
+}
+
+/* Fills *a from argv; returns -1 to exit 0 (--help), 2 on a usage error, else 0. */
+static int parse_args(int argc, char **argv, BenchArgs *a) {
+    struct option lo[N_OPTIONS + 1];
+    for (int i = 0; i < N_OPTIONS; i++)
+        lo[i] = (struct option){k_options[i].name, k_options[i].arg ? required_argument
+                                                                      : no_argument, NULL, i};
+    lo[N_OPTIONS] = (struct option){0, 0, 0, 0};
+    *a = (BenchArgs){.backend = "auto",
+                     .cfg = {.n_tokens = 128, .batch = 4, .new_tokens = 64, .repeat = 5,
+                             .seed = 42}};
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        if (c < 0 || c >= N_OPTIONS) {
+            usage(stderr);
+            return 2;
+        }
+        const char *name = k_options[c].name;
+        long v = 1;
+        if (!strcmp(name, "help")) { usage(stdout); return -1; }
+        else if (!strcmp(name, "model")) a->model = optarg;
+        else if (!strcmp(name, "random")) a->random = optarg;
+        else if (!strcmp(name, "save-model")) a->save = optarg;
+        else if (!strcmp(name, "backend")) a->backend = optarg;
+        else if (!strcmp(name, "json")) a->json = 1;
+        else if ((v = parse_positive(name, optarg)) < 0) return 2;
+        else if (!strcmp(name, "threads")) a->threads = (int)v;
+        else if (!strcmp(name, "tokens")) a->cfg.n_tokens = v;
+        else if (!strcmp(name, "batch")) a->cfg.batch = (int32_t)v;
+        else if (!strcmp(name, "new-tokens")) a->cfg.new_tokens = (int32_t)v;
+        else if (!strcmp(name, "repeat")) a->cfg.repeat = (int32_t)v;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tlm bench: unexpected argument \"%s\"\n", argv[optind]);
+        return 2;
+    }
+    if (a->model != NULL && a->random != NULL) {
+        fprintf(stderr, "tlm bench: give --model or --random, not both\n");
+        return 2;
+    }
+    if (a->random != NULL && bench_model_find(a->random) == NULL) {
+        fprintf(stderr, "tlm bench: --random %s: no such model (%s)\n", a->random,
+                bench_model_names());
+        return 2;
+    }
+    if (a->save != NULL && a->model != NULL) {
+        fprintf(stderr, "tlm bench: --save-model writes a random model; not with --model\n");
+        return 2;
+    }
+    return 0;
+}
+
+/* With --threads N and an environment that says otherwise: set OMP_NUM_THREADS and
+ * OPENBLAS_NUM_THREADS to N and re-execute (the libraries read them only at load). Returns
+ * only when no re-execution was needed, or 1 after printing why it failed. */
+static int pin_threads(int threads, int argc, char **argv) {
+    char want[16];
+    snprintf(want, sizeof want, "%d", threads);
+    const char *omp = getenv("OMP_NUM_THREADS"), *blas = getenv("OPENBLAS_NUM_THREADS");
+    if (omp != NULL && blas != NULL && !strcmp(omp, want) && !strcmp(blas, want))
+        return 0;
+    setenv("OMP_NUM_THREADS", want, 1);
+    setenv("OPENBLAS_NUM_THREADS", want, 1);
+    char **args = calloc((size_t)argc + 2, sizeof *args);
+    if (args == NULL) {
+        fprintf(stderr, "tlm bench: out of memory\n");
+        return 1;
+    }
+    args[0] = "tlm";
+    for (int i = 0; i < argc; i++) /* argv[0] is "bench" */
+        args[i + 1] = argv[i];
+    execv("/proc/self/exe", args); /* returns only on failure */
+    perror("tlm bench: re-executing with the thread variables set");
+    free(args);
+    return 1;
+}
+
+/* Removes dir's entries (a flat directory this file filled) and dir itself. */
+static void remove_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    if (d != NULL) {
+        struct dirent *e;
+        char path[4096];
+        while ((e = readdir(d)) != NULL)
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+                snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path)
+                unlink(path);
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+/* A fresh private directory under $TMPDIR (default /tmp) into buf (host, n_bytes). */
+static int make_temp_dir(char *buf, size_t n_bytes, Err *err) {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(buf, n_bytes, "%s/tlm-bench-XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
+    if (mkdtemp(buf) == NULL)
+        return err_set(err, "cannot create a temp dir %s", buf);
+    return 0;
+}
+
+/* The llama2.c conversion of `tlm convert llama2c` into dir (existing). */
+static int convert_stories(const char *bin, const char *tok, const char *dir, Err *err) {
+    L2cModel *m = l2c_open(bin, err);
+    if (m == NULL)
+        return -1;
+    int rc = l2c_write_safetensors(m, dir, err);
+    if (rc == 0)
+        rc = l2c_tokenizer_convert(tok, l2c_config(m)->vocab_size, dir, err);
+    if (rc == 0)
+        rc = l2c_write_configs(m, dir, err);
+    l2c_close(m);
+    return rc;
+}
+
+/* The 1-minute load average: other work on the machine skews every number. */
+static double load_avg(void) {
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = -1;
+        fclose(f);
+    }
+    return l;
+}
+
+/* Writes s as a JSON string (quotes, backslashes and control bytes escaped). */
+static void json_str(const char *s) {
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", (unsigned char)*s);
+        else
+            putchar(*s);
+    }
+    putchar('"');
+}
+
+/* Measures one model directory and prints its lines; returns 0 or 1. */
+static int bench_one(const BenchArgs *a, const Ops *ops, const char *label, const char *dir) {
+    ModelConfig mc;
+    BenchResult r;
+    Err err = {{0}};
+    const BenchConfig *k = &a->cfg;
+    /* the thread count as the runtime read it; only a plain number goes into the JSON */
+    const char *threads = getenv("OMP_NUM_THREADS");
+    if (threads != NULL && (*threads == '\0' || strspn(threads, "0123456789") != strlen(threads)))
+        threads = NULL;
+    const double load0 = load_avg();
+    if (cfg_load(dir, &mc, &err) != 0 || bench_run(dir, ops, k, &r, &err) != 0) {
+        fprintf(stderr, "tlm bench: %s: %s\n", label, err.msg);
+        return 1;
+    }
+    const double load1 = load_avg();
+    printf("model %s%s%s%s: L %lld, D %lld, H %lld, KVH %lld, F %lld, V %lld\n", label,
+           strcmp(label, dir) ? " (" : "", strcmp(label, dir) ? dir : "",
+           strcmp(label, dir) ? ")" : "",
+           (long long)mc.n_layers, (long long)mc.dim, (long long)mc.n_heads,
+           (long long)mc.n_kv_heads, (long long)mc.ffn_dim, (long long)mc.vocab_size);
+    printf("  backend %s, threads %s, T %lld, B %d, N %d, medians of %d, load %.2f -> %.2f\n",
+           ops->name, threads ? threads : "default", (long long)k->n_tokens, k->batch,
+           k->new_tokens, k->repeat, load0, load1);
+    printf("  %-40s %12.1f tok/s  %9.4f s\n", "forward (B x T, no backward)", r.fwd_tok_s,
+           r.fwd_s);
+    printf("  %-40s %12.1f tok/s  %9.4f s\n", "update step (T, LoRA q,v r8, AdamW)",
+           r.step_tok_s, r.step_s);
+    printf("  %-40s %12.1f tok/s  %9.4f s\n", "generation, batch 1", r.gen1_tok_s, r.gen1_s);
+    char gb[40];
+    snprintf(gb, sizeof gb, "generation, batch %d", k->batch);
+    printf("  %-40s %12.1f tok/s  %9.4f s\n", gb, r.genb_tok_s, r.genb_s);
+    if (a->json) {
+        printf("{\"model\": ");
+        json_str(label);
+        printf(", \"dir\": ");
+        json_str(dir);
+        printf(", \"backend\": \"%s\", \"threads\": %s, \"T\": %lld, \"B\": %d, \"N\": %d, "
+               "\"R\": %d, \"seed\": %llu, \"forward_tok_s\": %.6g, \"step_tok_s\": %.6g, "
+               "\"gen1_tok_s\": %.6g, \"genb_tok_s\": %.6g, \"forward_s\": %.6g, "
+               "\"step_s\": %.6g, \"gen1_s\": %.6g, \"genb_s\": %.6g, \"mean_ce\": %.6g, "
+               "\"grad_norm\": %.6g, \"load_before\": %.2f, \"load_after\": %.2f}\n",
+               ops->name, threads ? threads : "null", (long long)k->n_tokens, k->batch,
+               k->new_tokens, k->repeat, (unsigned long long)k->seed, r.fwd_tok_s,
+               r.step_tok_s, r.gen1_tok_s, r.genb_tok_s, r.fwd_s, r.step_s, r.gen1_s, r.genb_s,
+               r.mean_ce, r.grad_norm, load0, load1);
+    }
+    fflush(stdout);
+    return 0;
+}
+
+/* Writes the random model name into --save-model DIR or a temp dir, measures it, and
+ * removes the temp dir. */
+static int bench_random(const BenchArgs *a, const Ops *ops, const char *name) {
+    char dir[4096];
+    Err err = {{0}};
+    if (a->save != NULL) {
+        snprintf(dir, sizeof dir, "%s", a->save);
+        if (mkdir(dir, 0777) != 0 && access(dir, W_OK) != 0) {
+            fprintf(stderr, "tlm bench: --save-model %s: cannot create or write it\n", dir);
+            return 1;
+        }
+    } else if (make_temp_dir(dir, sizeof dir, &err) != 0) {
+        fprintf(stderr, "tlm bench: %s\n", err.msg);
+        return 1;
+    }
+    int rc = 0;
+    if (bench_model_write(bench_model_find(name), a->cfg.seed, dir, &err) != 0) {
+        fprintf(stderr, "tlm bench: %s\n", err.msg);
+        rc = 1;
+    }
+    if (rc == 0)
+        rc = bench_one(a, ops, name, dir);
+    if (a->save == NULL)
+        remove_dir(dir);
+    return rc;
+}
+
+/* stories260K from the shared data, when present (else a note and 0). */
+static int bench_stories(const BenchArgs *a, const Ops *ops) {
+    const char *shared = getenv("TLM_SHARED_DIR");
+    char bin[4096], tok[4096], dir[4096];
+    snprintf(bin, sizeof bin, "%s/models/stories260K/stories260K.bin", shared ? shared : "../shared");
+    snprintf(tok, sizeof tok, "%s/models/stories260K/tok512.bin", shared ? shared : "../shared");
+    if (access(bin, R_OK) != 0 || access(tok, R_OK) != 0) {
+        fprintf(stderr, "tlm bench: %s not found: skipping stories260K\n", bin);
+        return 0;
+    }
+    Err err = {{0}};
+    int rc = 0;
+    if (make_temp_dir(dir, sizeof dir, &err) != 0 || convert_stories(bin, tok, dir, &err) != 0) {
+        fprintf(stderr, "tlm bench: stories260K: %s\n", err.msg);
+        rc = 1;
+    }
+    if (rc == 0)
+        rc = bench_one(a, ops, "stories260K", dir);
+    remove_dir(dir);
+    return rc;
+}
+
+int cmd_bench(int argc, char **argv) {
+    BenchArgs a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+    if (a.threads > 0 && pin_threads(a.threads, argc, argv) != 0)
+        return 1;
+    Err err = {{0}};
+    const Ops *ops = ops_select(a.backend, 0, &err);
+    if (ops == NULL) {
+        fprintf(stderr, "tlm bench: --backend %s: %s\n", a.backend, err.msg);
+        return 1;
+    }
+    if (a.model != NULL)
+        return bench_one(&a, ops, a.model, a.model);
+    if (a.random != NULL)
+        return bench_random(&a, ops, a.random);
+    rc = bench_stories(&a, ops);
+    return bench_random(&a, ops, "llama-4x512") != 0 ? 1 : rc;
+}
