@@ -135,6 +135,51 @@ typedef struct Ops {
     /* ids (T) = argmax over each row of logits (T,V), lowest index on ties (torch.argmax). */
     void (*argmax)(int32_t *ids, const void *logits, int64_t T, int64_t V);
 
+    /* ---- vocabulary-parallel variants (DESIGN §3, Megatron-LM's VocabParallelEmbedding
+     * and vocab_parallel_cross_entropy): this rank holds rows [v0, v0 + V) of the
+     * vocabulary, so table, logits and dlogits have V (the slice's) columns or rows, and
+     * ids / targets stay global. The worker combines the per-rank results over tp. With
+     * v0 = 0 and V the whole vocabulary they agree with the ops above. */
+    /* out (T,D) = table[ids[t] - v0] when v0 <= ids[t] < v0 + V, else 0 (the other ranks
+     * hold that row; an all-reduce sum over tp completes the lookup). table (V,D). */
+    void (*embed_slice_fwd)(void *out, const int32_t *ids, const void *table, int64_t T,
+                            int64_t D, int64_t v0, int64_t V);
+    /* Per row of logits (T,V): lse[t] = log-sum-exp of the row (this slice only) and
+     * tgt[t] = logits[t][targets[t] - v0] when the target lies in the slice, else 0. */
+    void (*xent_slice_fwd)(float *lse, float *tgt, const void *logits, const int32_t *targets,
+                           int64_t T, int64_t V, int64_t v0);
+    /* dlogits (T,V) = dloss[t] * (exp(logits[t] - lse[t]) - onehot(targets[t] - v0)),
+     * lse the log-sum-exp over the whole vocabulary; the onehot term only where the target
+     * lies in the slice. Rows with target < 0 or dloss 0 become 0. dlogits may alias
+     * logits. */
+    void (*xent_slice_bwd)(void *dlogits, const void *logits, const float *lse,
+                           const int32_t *targets, const float *dloss, int64_t T, int64_t V,
+                           int64_t v0);
+    /* Per row of logits (T,V): val[t] = the largest logit and ids[t] = v0 + its column,
+     * lowest column on ties (as argmax). */
+    void (*argmax_slice)(float *val, int32_t *ids, const void *logits, int64_t T, int64_t V,
+                         int64_t v0);
+
+    /* ---- entropy of the next-token distributions (the tent / eata / come objectives,
+     * worker/method_*.c). Each row of logits (T,V) is extended by one constant logit
+     * `extra` (-INFINITY: none) and q = softmax of the extended row; H = -sum q log q over
+     * all V + 1 entries. extra = -INFINITY gives the softmax entropy (Tent, Wang et al.
+     * 2021, Eqn. 2); extra = log V gives the entropy of COME's Dirichlet opinion
+     * (Zhang et al. 2025: evidence e = exp(z), belief e_k / (sum e + V), uncertainty
+     * mass V / (sum e + V)), whose beliefs and mass are exactly that extended softmax. */
+    /* ent[t] = H of row t and lse[t] = log-sum-exp of the extended row (kept for the
+     * backward), computed relative to the row max (no overflow, no cancellation of large
+     * logits); rows with mask[t] == 0 are skipped and get ent = lse = 0. */
+    void (*entropy_fwd)(float *ent, float *lse, const void *logits, const int32_t *mask,
+                        float extra, int64_t T, int64_t V);
+    /* dlogits (T,V) = dent[t] * dH/dz = -dent[t] q_j (log q_j + H) from the lse and ent of
+     * entropy_fwd (same extra). radial != 0 removes the component along z of each row's
+     * gradient: the gradient of H(z / |z| * sg(|z|)), COME's conservative constraint
+     * (the logit norm cannot change, which bounds the uncertainty mass from below).
+     * Rows with dent 0 become 0. dlogits may alias logits (computed in place). */
+    void (*entropy_bwd)(void *dlogits, const void *logits, const float *lse, const float *ent,
+                        const float *dent, float extra, int radial, int64_t T, int64_t V);
+
     /* ---- optimizer (fp32) */
     /* *out (host) = sum of x[i]^2 over n, accumulated in double; synchronizes. */
     void (*sumsq)(double *out, const float *x, int64_t n);

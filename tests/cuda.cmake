@@ -6,6 +6,8 @@ if(TLM_HAVE_CUDA)
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/cuda/test_ops_cuda.c
             ${CMAKE_CURRENT_SOURCE_DIR}/cuda/cases_dense.c
             ${CMAKE_CURRENT_SOURCE_DIR}/cuda/cases_attn.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/cuda/cases_entropy.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/cuda/cases_vocab_slice.c
     LABELS gpu)
   target_link_libraries(test_ops_cuda PRIVATE CUDA::cudart)
 endif()

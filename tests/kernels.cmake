@@ -7,3 +7,6 @@ tlm_add_test(test_ops_cpu_grad SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/kernels/test_
              ${TLM_KREF} LABELS cpu)
 tlm_add_test(test_ops_cpu_adamw SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/kernels/test_ops_cpu_adamw.c
              LABELS cpu)
+tlm_add_test(test_ops_cpu_entropy
+             SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/kernels/test_ops_cpu_entropy.c ${TLM_KREF}
+             LABELS cpu)

@@ -42,6 +42,12 @@ const Ops *ops_cpu(void) {
         .xent_fwd = cpu_xent_fwd,
         .xent_bwd = cpu_xent_bwd,
         .argmax = cpu_argmax,
+        .embed_slice_fwd = cpu_embed_slice_fwd,
+        .xent_slice_fwd = cpu_xent_slice_fwd,
+        .xent_slice_bwd = cpu_xent_slice_bwd,
+        .argmax_slice = cpu_argmax_slice,
+        .entropy_fwd = cpu_entropy_fwd,
+        .entropy_bwd = cpu_entropy_bwd,
 
         .sumsq = cpu_sumsq,
         .scale = cpu_scale,

@@ -73,6 +73,23 @@ void cpu_xent_bwd(void *dlogits, const void *logits, const float *lse,
                   const int32_t *targets, const float *dloss, int64_t T, int64_t V);
 void cpu_argmax(int32_t *ids, const void *logits, int64_t T, int64_t V);
 
+/* vocab_slice.c: the vocabulary-parallel ops (this rank's rows [v0, v0 + V)) */
+void cpu_embed_slice_fwd(void *out, const int32_t *ids, const void *table, int64_t T,
+                         int64_t D, int64_t v0, int64_t V);
+void cpu_xent_slice_fwd(float *lse, float *tgt, const void *logits, const int32_t *targets,
+                        int64_t T, int64_t V, int64_t v0);
+void cpu_xent_slice_bwd(void *dlogits, const void *logits, const float *lse,
+                        const int32_t *targets, const float *dloss, int64_t T, int64_t V,
+                        int64_t v0);
+void cpu_argmax_slice(float *val, int32_t *ids, const void *logits, int64_t T, int64_t V,
+                      int64_t v0);
+
+/* entropy.c */
+void cpu_entropy_fwd(float *ent, float *lse, const void *logits, const int32_t *mask,
+                     float extra, int64_t T, int64_t V);
+void cpu_entropy_bwd(void *dlogits, const void *logits, const float *lse, const float *ent,
+                     const float *dent, float extra, int radial, int64_t T, int64_t V);
+
 /* optim.c */
 void cpu_sumsq(double *out, const float *x, int64_t n);
 void cpu_scale(float *x, float s, int64_t n);

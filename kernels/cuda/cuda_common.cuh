@@ -195,6 +195,21 @@ void cuda_xent_bwd(void *dlogits, const void *logits, const float *lse,
                    const int32_t *targets, const float *dloss, int64_t T, int64_t V);
 /* argmax.cu */
 void cuda_argmax(int32_t *ids, const void *logits, int64_t T, int64_t V);
+/* vocab_slice.cu: the vocabulary-parallel ops (this rank's rows [v0, v0 + V)) */
+void cuda_embed_slice_fwd(void *out, const int32_t *ids, const void *table, int64_t T,
+                          int64_t D, int64_t v0, int64_t V);
+void cuda_xent_slice_fwd(float *lse, float *tgt, const void *logits, const int32_t *targets,
+                         int64_t T, int64_t V, int64_t v0);
+void cuda_xent_slice_bwd(void *dlogits, const void *logits, const float *lse,
+                         const int32_t *targets, const float *dloss, int64_t T, int64_t V,
+                         int64_t v0);
+void cuda_argmax_slice(float *val, int32_t *ids, const void *logits, int64_t T, int64_t V,
+                       int64_t v0);
+/* entropy.cu */
+void cuda_entropy_fwd(float *ent, float *lse, const void *logits, const int32_t *mask,
+                      float extra, int64_t T, int64_t V);
+void cuda_entropy_bwd(void *dlogits, const void *logits, const float *lse, const float *ent,
+                      const float *dent, float extra, int radial, int64_t T, int64_t V);
 /* optim.cu */
 void cuda_sumsq(double *out, const float *x, int64_t n);
 void cuda_scale(float *x, float s, int64_t n);

@@ -80,6 +80,8 @@ int cases_norm_rope(void);
 int cases_elementwise(void);
 int cases_attention(void);
 int cases_xent_argmax(void);
+int cases_entropy(void); /* cases_entropy.c */
+int cases_vocab_slice(void); /* cases_vocab_slice.c */
 int cases_optim(void);
 
 #endif

@@ -151,6 +151,8 @@ int main(void) {
     fails += cases_elementwise();
     fails += cases_attention();
     fails += cases_xent_argmax();
+    fails += cases_entropy();
+    fails += cases_vocab_slice();
     fails += cases_optim();
     h_gpu->sync();
     printf("%s: %d failed check(s)\n", fails ? "FAIL" : "PASS", fails);

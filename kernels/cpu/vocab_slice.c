@@ -1,0 +1,88 @@
+/* kernels/cpu/vocab_slice.c -- the vocabulary-parallel ops (DESIGN §3): embedding lookup,
+ * cross-entropy statistics and its backward, and argmax over this rank's slice
+ * [v0, v0 + V) of the vocabulary, with global token ids. The worker combines the ranks'
+ * results over tp (Megatron-LM VocabParallelEmbedding / vocab_parallel_cross_entropy),
+ * so the full (T, vocabulary) logits never exist on one rank. Same numerics as xent.c
+ * (exponentials summed in double); rows split across threads. */
+#include "kernels/cpu/cpu_ops.h"
+
+#include <math.h>
+#include <string.h>
+
+void cpu_embed_slice_fwd(void *out, const int32_t *ids, const void *table, int64_t T,
+                         int64_t D, int64_t v0, int64_t V) {
+    float *o = out;
+    const float *tab = table;
+#pragma omp parallel for schedule(static) if (T * D >= CPU_PAR_MIN)
+    for (int64_t t = 0; t < T; t++) {
+        const int64_t r = (int64_t)ids[t] - v0;
+        if (r >= 0 && r < V)
+            memcpy(o + t * D, tab + r * D, (size_t)D * sizeof(float));
+        else
+            memset(o + t * D, 0, (size_t)D * sizeof(float));
+    }
+}
+
+/* The target's column in this slice, or -1 when it has none or another rank holds it. */
+static int64_t local_col(int32_t target, int64_t V, int64_t v0) {
+    const int64_t c = (int64_t)target - v0;
+    return target >= 0 && c >= 0 && c < V ? c : -1;
+}
+
+void cpu_xent_slice_fwd(float *lse, float *tgt, const void *logits, const int32_t *targets,
+                        int64_t T, int64_t V, int64_t v0) {
+    const float *lg = logits;
+#pragma omp parallel for schedule(static) if (T * V >= CPU_PAR_MIN)
+    for (int64_t t = 0; t < T; t++) {
+        const float *row = lg + t * V;
+        float mx = -INFINITY;
+        for (int64_t j = 0; j < V; j++)
+            mx = row[j] > mx ? row[j] : mx;
+        double sum = 0.0;
+        if (mx != -INFINITY)
+            for (int64_t j = 0; j < V; j++)
+                sum += (double)expf(row[j] - mx);
+        lse[t] = mx == -INFINITY ? mx : (float)((double)mx + log(sum));
+        const int64_t c = local_col(targets[t], V, v0);
+        tgt[t] = c >= 0 ? row[c] : 0.0f;
+    }
+}
+
+/* Reads row[j] before writing dl[j] at the same index, so dlogits may be logits. */
+void cpu_xent_slice_bwd(void *dlogits, const void *logits, const float *lse,
+                        const int32_t *targets, const float *dloss, int64_t T, int64_t V,
+                        int64_t v0) {
+    float *dl = dlogits;
+    const float *lg = logits;
+#pragma omp parallel for schedule(static) if (T * V >= CPU_PAR_MIN)
+    for (int64_t t = 0; t < T; t++) {
+        float *drow = dl + t * V;
+        const float *row = lg + t * V;
+        const float g = dloss[t];
+        if (targets[t] < 0 || g == 0.0f) {
+            memset(drow, 0, (size_t)V * sizeof(float));
+            continue;
+        }
+        const float l = lse[t];
+        for (int64_t j = 0; j < V; j++)
+            drow[j] = g * expf(row[j] - l);
+        const int64_t c = local_col(targets[t], V, v0);
+        if (c >= 0)
+            drow[c] -= g;
+    }
+}
+
+void cpu_argmax_slice(float *val, int32_t *ids, const void *logits, int64_t T, int64_t V,
+                      int64_t v0) {
+    const float *lg = logits;
+#pragma omp parallel for schedule(static) if (T * V >= CPU_PAR_MIN)
+    for (int64_t t = 0; t < T; t++) {
+        const float *row = lg + t * V;
+        int64_t best = 0;
+        for (int64_t j = 1; j < V; j++) /* strict >: the first of equal maxima wins */
+            if (row[j] > row[best])
+                best = j;
+        val[t] = V > 0 ? row[best] : -INFINITY;
+        ids[t] = (int32_t)(v0 + best);
+    }
+}

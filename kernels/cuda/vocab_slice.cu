@@ -1,0 +1,190 @@
+/* kernels/cuda/vocab_slice.cu -- the vocabulary-parallel ops (DESIGN §3) on bf16: the
+ * embedding lookup, cross-entropy statistics and backward, and argmax over this rank's
+ * rows [v0, v0 + V) of the vocabulary, with global ids. The same block-per-row online
+ * (max, sum-exp) reduction as xent.cu and the same tie rule as argmax.cu, so with v0 = 0
+ * and the whole vocabulary they agree with those ops. The worker combines ranks over tp.
+ * Enqueues on the backend stream; does not synchronize. */
+#include "kernels/cuda/cuda_common.cuh"
+
+#define VS_THREADS 512
+#define VS_EW_THREADS 256
+
+__global__ void embed_slice_kernel(bf16 *out, const int32_t *ids, const bf16 *table,
+                                   int64_t T, int64_t D, int64_t v0, int64_t V) {
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < T * D;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t t = i / D, d = i % D, r = (int64_t)ids[t] - v0;
+        out[i] = (r >= 0 && r < V) ? table[r * D + d] : to_bf(0.0f);
+    }
+}
+
+/* The target's column in this slice, or -1. */
+__device__ __forceinline__ int64_t vs_col(int32_t target, int64_t V, int64_t v0) {
+    const int64_t c = (int64_t)target - v0;
+    return (target >= 0 && c >= 0 && c < V) ? c : -1;
+}
+
+__device__ __forceinline__ void vs_merge(float &m, float &s, float m2, float s2) {
+    if (m2 == -INFINITY)
+        return;
+    if (m == -INFINITY) {
+        m = m2;
+        s = s2;
+        return;
+    }
+    const float mx = fmaxf(m, m2);
+    s = s * expf(m - mx) + s2 * expf(m2 - mx);
+    m = mx;
+}
+
+__global__ void xent_slice_fwd_kernel(float *lse_out, float *tgt_out, const bf16 *logits,
+                                      const int32_t *targets, int64_t V, int64_t v0) {
+    __shared__ float sm[32], ss[32];
+    const int64_t t = blockIdx.x;
+    const bf16 *row = logits + t * V;
+    float m = -INFINITY, s = 0.0f;
+    for (int64_t i = threadIdx.x; i < V; i += blockDim.x) {
+        const float z = ld_bf(row, i);
+        if (z > m) {
+            s = s * expf(m - z) + 1.0f;
+            m = z;
+        } else {
+            s += expf(z - m);
+        }
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        const float m2 = __shfl_xor_sync(0xffffffffu, m, o);
+        const float s2 = __shfl_xor_sync(0xffffffffu, s, o);
+        vs_merge(m, s, m2, s2);
+    }
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (lane == 0) {
+        sm[warp] = m;
+        ss[warp] = s;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        float bm = -INFINITY, bs = 0.0f;
+        for (int w = 0; w < (int)(blockDim.x >> 5); w++) /* fixed order: reproducible */
+            vs_merge(bm, bs, sm[w], ss[w]);
+        lse_out[t] = bm == -INFINITY ? bm : bm + logf(bs);
+        const int64_t c = vs_col(targets[t], V, v0);
+        tgt_out[t] = c >= 0 ? ld_bf(row, c) : 0.0f;
+    }
+}
+
+__global__ void xent_slice_bwd_kernel(bf16 *dlogits, const bf16 *logits, const float *lse,
+                                      const int32_t *targets, const float *dloss, int64_t V,
+                                      int64_t v0) {
+    const int64_t t = blockIdx.x;
+    const float d = dloss[t];
+    const bf16 *row = logits + t * V;
+    bf16 *drow = dlogits + t * V;
+    if (targets[t] < 0 || d == 0.0f) {
+        for (int64_t i = threadIdx.x; i < V; i += blockDim.x)
+            drow[i] = to_bf(0.0f);
+        return;
+    }
+    const int64_t c = vs_col(targets[t], V, v0);
+    const float l = lse[t];
+    for (int64_t i = threadIdx.x; i < V; i += blockDim.x) {
+        const float p = expf(ld_bf(row, i) - l);
+        drow[i] = to_bf(d * (p - (i == c ? 1.0f : 0.0f)));
+    }
+}
+
+/* (v, i) beats (bv, bi): larger, NaN over number, or equal and lower index (argmax.cu). */
+__device__ __forceinline__ bool vs_beats(float v, int64_t i, float bv, int64_t bi) {
+    const bool vn = isnan(v), bn = isnan(bv);
+    if (vn != bn)
+        return vn;
+    if (!vn && v != bv)
+        return v > bv;
+    return i < bi;
+}
+
+__global__ void argmax_slice_kernel(float *val, int32_t *ids, const bf16 *logits, int64_t V,
+                                    int64_t v0) {
+    __shared__ float sv[32];
+    __shared__ int64_t si[32];
+    const int64_t t = blockIdx.x;
+    const bf16 *row = logits + t * V;
+    float bv = -INFINITY;
+    int64_t bi = INT64_MAX;
+    for (int64_t i = threadIdx.x; i < V; i += blockDim.x) {
+        const float v = ld_bf(row, i);
+        if (vs_beats(v, i, bv, bi)) {
+            bv = v;
+            bi = i;
+        }
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        const float v2 = __shfl_xor_sync(0xffffffffu, bv, o);
+        const int64_t i2 = __shfl_xor_sync(0xffffffffu, bi, o);
+        if (vs_beats(v2, i2, bv, bi)) {
+            bv = v2;
+            bi = i2;
+        }
+    }
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (lane == 0) {
+        sv[warp] = bv;
+        si[warp] = bi;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        for (int w = 1; w < (int)(blockDim.x >> 5); w++)
+            if (vs_beats(sv[w], si[w], bv, bi)) {
+                bv = sv[w];
+                bi = si[w];
+            }
+        val[t] = bv;
+        ids[t] = (int32_t)(v0 + bi);
+    }
+}
+
+void cuda_embed_slice_fwd(void *out, const int32_t *ids, const void *table, int64_t T,
+                          int64_t D, int64_t v0, int64_t V) {
+    if (T <= 0 || D <= 0)
+        return;
+    CudaCtx *ctx = cuda_ctx();
+    embed_slice_kernel<<<cuda_grid(T * D, VS_EW_THREADS), VS_EW_THREADS, 0, ctx->stream>>>(
+        (bf16 *)out, ids, (const bf16 *)table, T, D, v0, V);
+    cuda_op_done(ctx, "embed_slice_fwd");
+}
+
+void cuda_xent_slice_fwd(float *lse, float *tgt, const void *logits, const int32_t *targets,
+                         int64_t T, int64_t V, int64_t v0) {
+    if (T <= 0)
+        return;
+    if (V <= 0)
+        log_fatal("kernels/cuda: xent_slice_fwd: vocabulary slice of %lld", (long long)V);
+    CudaCtx *ctx = cuda_ctx();
+    xent_slice_fwd_kernel<<<(unsigned)cuda_int(T, "xent T"), VS_THREADS, 0, ctx->stream>>>(
+        lse, tgt, (const bf16 *)logits, targets, V, v0);
+    cuda_op_done(ctx, "xent_slice_fwd");
+}
+
+void cuda_xent_slice_bwd(void *dlogits, const void *logits, const float *lse,
+                         const int32_t *targets, const float *dloss, int64_t T, int64_t V,
+                         int64_t v0) {
+    if (T <= 0 || V <= 0)
+        return;
+    CudaCtx *ctx = cuda_ctx();
+    xent_slice_bwd_kernel<<<(unsigned)cuda_int(T, "xent T"), VS_THREADS, 0, ctx->stream>>>(
+        (bf16 *)dlogits, (const bf16 *)logits, lse, targets, dloss, V, v0);
+    cuda_op_done(ctx, "xent_slice_bwd");
+}
+
+void cuda_argmax_slice(float *val, int32_t *ids, const void *logits, int64_t T, int64_t V,
+                       int64_t v0) {
+    if (T <= 0)
+        return;
+    if (V <= 0 || v0 + V > INT32_MAX)
+        log_fatal("kernels/cuda: argmax_slice: vocabulary slice %lld + %lld", (long long)v0,
+                  (long long)V);
+    CudaCtx *ctx = cuda_ctx();
+    argmax_slice_kernel<<<(unsigned)cuda_int(T, "argmax T"), VS_THREADS, 0, ctx->stream>>>(
+        val, ids, (const bf16 *)logits, V, v0);
+    cuda_op_done(ctx, "argmax_slice");
+}
