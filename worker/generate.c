@@ -89,8 +89,10 @@ void gen_close(Generator *g) {
 }
 
 /* After a cached pass of n rows: final norm and lm_head on each row's last position
- * (gathered unless every row is one token), argmax into g->h_ids. */
-static void head_argmax(Generator *g, int32_t n, int gather) {
+ * (gathered unless every row is one token), argmax into g->h_ids. Under tp the logits
+ * are this rank's vocabulary slice (n, V/tp) and the argmax is vocabulary-parallel
+ * (model_argmax_tp): collective over tp. */
+static int head_argmax(Generator *g, int32_t n, int gather, Err *err) {
     Model *m = g->m;
     const Ops *o = m->ops;
     const void *x = m->x_final;
@@ -100,8 +102,11 @@ static void head_argmax(Generator *g, int32_t n, int gather) {
     }
     o->rmsnorm_fwd(g->xn_last, g->rstd_last, x, m->final_norm, n, m->D, m->cfg.rms_eps);
     o->matmul_fwd(m->logits, g->xn_last, m->lm_head, NULL, n, m->V, m->D, 0);
+    if (m->tp > 1)
+        return model_argmax_tp(m, n, g->h_ids, err);
     o->argmax(g->d_ids, m->logits, n, m->V);
     o->download_raw(g->h_ids, g->d_ids, (size_t)n * sizeof(int32_t));
+    return 0;
 }
 
 static int is_stop(int32_t id, const int32_t *stop_ids, int32_t n_stop) {
@@ -152,8 +157,9 @@ static int prefill(Generator *g, const Lora *lora, const int32_t *prompts, const
         }
         if (model_pass_set(m, g->h_tok, g->h_len, g->h_pos0, g->h_kv, rows, err) != 0)
             return -1;
-        model_layers_fwd(m, lora, 0, g->k_cache, g->v_cache);
-        head_argmax(g, rows, 1);
+        if (model_layers_fwd(m, lora, 0, g->k_cache, g->v_cache, err) != 0 ||
+            head_argmax(g, rows, 1, err) != 0)
+            return -1;
         for (int32_t r = 0; r < rows; r++)
             if (g->h_owner[r] >= 0)
                 emit(g, g->h_owner[r], g->h_ids[r], out, max_new, stop_ids, n_stop);
@@ -185,8 +191,9 @@ static int run_wave(Generator *g, const Lora *lora, const int32_t *prompts,
             return 0;
         if (model_pass_set(g->m, g->h_tok, g->h_len, g->h_pos0, g->h_kv, rows, err) != 0)
             return -1;
-        model_layers_fwd(g->m, lora, 0, g->k_cache, g->v_cache);
-        head_argmax(g, rows, 0); /* one token per row: x_final rows are the last ones */
+        if (model_layers_fwd(g->m, lora, 0, g->k_cache, g->v_cache, err) != 0 ||
+            head_argmax(g, rows, 0, err) != 0) /* one token per row: x_final rows are last */
+            return -1;
         for (int32_t r = 0; r < rows; r++)
             emit(g, g->h_owner[r], g->h_ids[r], out, max_new, stop_ids, n_stop);
     }

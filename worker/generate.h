@@ -6,7 +6,10 @@
  * sequence per step; only each sequence's last position reaches the lm_head. Greedy
  * only (argmax, lowest id on ties, as torch.argmax); no sampling, no beam search.
  * Borrows the Model (which must outlive it) and uses the Model's activation workspace,
- * so a Model's passes and gen_run must not interleave. Not thread-safe. */
+ * so a Model's passes and gen_run must not interleave. Not thread-safe. Under tp
+ * (DESIGN §3) the KV cache holds this rank's KVH/tp kv heads and the argmax is
+ * vocabulary-parallel; gen_run is then collective over tp: every tp rank of the model
+ * must call it with the same prompts (and gen_open sizes). */
 #ifndef TLM_WORKER_GENERATE_H
 #define TLM_WORKER_GENERATE_H
 

@@ -1,7 +1,6 @@
-/* worker/lora.c -- the adapter's block, its views, PEFT's initialization, resets, and
- * the adapter from and to safetensors under PEFT's key names (peft.utils.save_and_load:
- * "base_model.model.<module path>.lora_A.weight", the adapter name stripped), so
- * adapter_model.safetensors files move between tlm, PEFT and vLLM. */
+/* worker/lora.c -- the adapter's block, its views (this rank's slice under tp, DESIGN §3),
+ * PEFT's initialization and the resets. Moving the full adapter in and out (gather,
+ * scatter, safetensors load/save under PEFT's key names) is worker/lora_io.c. */
 #include "worker/lora.h"
 
 #include <math.h>
@@ -9,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/safetensors.h"
 
 static const char *const TARGET_NAMES[LORA_N_TARGETS] = {
     "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
@@ -45,38 +43,121 @@ static void target_dims(const ModelConfig *c, LoraTarget t, int64_t *n_in, int64
     }
 }
 
-int lora_alloc(Lora *out, const LoraConfig *lc, const ModelConfig *cfg, const Ops *ops,
-               Err *err) {
-    *out = (Lora){0};
-    if (lc->rank < 1 || (lc->targets & LORA_ALL_TARGETS) == 0 ||
-        (lc->targets & ~LORA_ALL_TARGETS) != 0)
-        return err_set(err, "LoRA rank %d, targets 0x%x: need rank >= 1 and at least one "
-                            "of q,k,v,o,gate,up,down", lc->rank, lc->targets);
-    out->cfg = *lc;
-    out->scale = lc->alpha / (float)lc->rank;
-    out->n_layers = cfg->n_layers;
-    out->ops = ops;
-    out->views = calloc((size_t)cfg->n_layers * LORA_N_TARGETS, sizeof *out->views);
-    if (out->views == NULL)
-        return err_set(err, "out of host memory for %lld LoRA views", (long long)cfg->n_layers);
-    /* size table: per layer, per target, A (R, in) then B (out, R) */
-    int64_t n = 0;
+int lora_target_row_parallel(LoraTarget t) { return t == LORA_O || t == LORA_DOWN; }
+
+/* The region (0..3, see Lora) of A (is_b 0) or B of target t. */
+static int region_of(LoraTarget t, int is_b) {
+    const int row = lora_target_row_parallel(t);
+    if (!is_b)
+        return row ? 3 : 0;
+    return row ? 1 : 2;
+}
+
+/* Sets every targeted view's dims (this rank's slice) and full-layout offset; returns the
+ * full layout's size. Under tp the sharded dimension must divide (DESIGN §3). */
+static int64_t plan_views(Lora *out, const LoraConfig *lc, const ModelConfig *cfg) {
+    int64_t full = 0;
     for (int64_t l = 0; l < cfg->n_layers; l++)
         for (int t = 0; t < LORA_N_TARGETS; t++) {
             if (!(lc->targets & LORA_BIT(t)))
                 continue;
             LoraView *v = &out->views[l * LORA_N_TARGETS + t];
-            target_dims(cfg, (LoraTarget)t, &v->n_in, &v->n_out);
-            n += lc->rank * (v->n_in + v->n_out);
+            target_dims(cfg, (LoraTarget)t, &v->n_in_full, &v->n_out_full);
+            v->n_in = v->n_in_full;
+            v->n_out = v->n_out_full;
+            if (lora_target_row_parallel((LoraTarget)t)) /* A by input columns */
+                v->n_in = v->n_in_full / out->tp;
+            else /* B by output rows */
+                v->n_out = v->n_out_full / out->tp;
+            v->in0 = v->n_in == v->n_in_full ? 0 : out->tp_rank * v->n_in;
+            v->out0 = v->n_out == v->n_out_full ? 0 : out->tp_rank * v->n_out;
+            v->full_off = full;
+            full += lc->rank * (v->n_in_full + v->n_out_full);
         }
+    return full;
+}
+
+/* Carves the block: each region in turn, layer-major, targets in order (see Lora). */
+static void carve_views(Lora *out, int64_t n_layers) {
+    const int64_t R = out->cfg.rank, n = out->n_params;
+    int64_t off = 0;
+    for (int region = 0; region < 4; region++) {
+        if (region == 1)
+            out->n_reduce = off;
+        if (region == 2)
+            out->n_replicated = off;
+        for (int64_t l = 0; l < n_layers; l++)
+            for (int t = 0; t < LORA_N_TARGETS; t++) {
+                LoraView *v = &out->views[l * LORA_N_TARGETS + t];
+                if (!(out->cfg.targets & LORA_BIT(t)))
+                    continue;
+                if (region_of((LoraTarget)t, 0) == region) {
+                    v->a = out->params + off;
+                    v->da = out->params + n + off;
+                    off += R * v->n_in;
+                }
+                if (region_of((LoraTarget)t, 1) == region) {
+                    v->b = out->params + off;
+                    v->db = out->params + n + off;
+                    off += v->n_out * R;
+                }
+            }
+    }
+}
+
+/* tp must divide every dimension the adapter shards (the model checks the same). */
+static int check_tp(const ModelConfig *c, int tp, Err *err) {
+    if (c->n_heads % tp == 0 && c->n_kv_heads % tp == 0 && c->ffn_dim % tp == 0)
+        return 0;
+    return err_set(err, "LoRA under tp = %d: num_attention_heads %lld, num_key_value_heads "
+                        "%lld and intermediate_size %lld must all be divisible by tp", tp,
+                   (long long)c->n_heads, (long long)c->n_kv_heads, (long long)c->ffn_dim);
+}
+
+int lora_alloc_tp(Lora *out, const LoraConfig *lc, const ModelConfig *cfg, const Ops *ops,
+                  Comm *comm, Err *err) {
+    *out = (Lora){0};
+    if (lc->rank < 1 || (lc->targets & LORA_ALL_TARGETS) == 0 ||
+        (lc->targets & ~LORA_ALL_TARGETS) != 0)
+        return err_set(err, "LoRA rank %d, targets 0x%x: need rank >= 1 and at least one "
+                            "of q,k,v,o,gate,up,down", lc->rank, lc->targets);
+    const int tp = comm != NULL ? comm_size(comm, COMM_TP) : 1;
+    if (check_tp(cfg, tp, err) != 0)
+        return -1;
+    out->cfg = *lc;
+    out->scale = lc->alpha / (float)lc->rank;
+    out->n_layers = cfg->n_layers;
+    out->ops = ops;
+    out->comm = tp > 1 ? comm : NULL;
+    out->tp = tp;
+    out->tp_rank = tp > 1 ? comm_rank(comm, COMM_TP) : 0;
+    out->views = calloc((size_t)cfg->n_layers * LORA_N_TARGETS, sizeof *out->views);
+    if (out->views == NULL)
+        return err_set(err, "out of host memory for %lld LoRA views", (long long)cfg->n_layers);
+    out->n_full = plan_views(out, lc, cfg);
+    int64_t n = 0;
+    for (int64_t i = 0; i < cfg->n_layers * LORA_N_TARGETS; i++)
+        n += lc->rank * (out->views[i].n_in + out->views[i].n_out);
     out->n_params = n;
     out->block = ops->alloc(4 * (size_t)n * sizeof(float), err);
+    if (out->block == NULL) {
+        err_prefix(err, "LoRA block (4 x %lld floats): ", (long long)n);
+        lora_free(out);
+        return -1;
+    }
+    out->sumsq_dev = ops->alloc(sizeof(double), err);
+    if (out->sumsq_dev == NULL || (tp > 1 && (out->gather_dev = ops->alloc(
+                                       (size_t)tp * (size_t)n * sizeof(float), err)) == NULL)) {
+        err_prefix(err, "LoRA tp workspace (%d x %lld floats): ", tp, (long long)n);
+        lora_free(out);
+        return -1;
+    }
     out->host = malloc((size_t)n * sizeof(float));
-    if (out->block == NULL || out->host == NULL) {
-        if (out->block != NULL)
-            err_set(err, "out of host memory for LoRA staging (%lld floats)", (long long)n);
-        else
-            err_prefix(err, "LoRA block (4 x %lld floats): ", (long long)n);
+    out->full = malloc((size_t)out->n_full * sizeof(float));
+    if (tp > 1)
+        out->gather_host = malloc((size_t)tp * (size_t)n * sizeof(float));
+    if (out->host == NULL || out->full == NULL || (tp > 1 && out->gather_host == NULL)) {
+        err_set(err, "out of host memory for LoRA staging (%lld floats)", (long long)n);
         lora_free(out);
         return -1;
     }
@@ -84,29 +165,27 @@ int lora_alloc(Lora *out, const LoraConfig *lc, const ModelConfig *cfg, const Op
     out->grads = out->block + n;
     out->adam_m = out->block + 2 * n;
     out->adam_v = out->block + 3 * n;
-    int64_t off = 0;
-    for (int64_t l = 0; l < cfg->n_layers; l++)
-        for (int t = 0; t < LORA_N_TARGETS; t++) {
-            LoraView *v = &out->views[l * LORA_N_TARGETS + t];
-            if (!(lc->targets & LORA_BIT(t)))
-                continue;
-            const int64_t na = lc->rank * v->n_in, nb = v->n_out * lc->rank;
-            v->a = out->params + off;
-            v->b = out->params + off + na;
-            v->da = out->grads + off;
-            v->db = out->grads + off + na;
-            off += na + nb;
-        }
+    carve_views(out, cfg->n_layers);
     return 0;
+}
+
+int lora_alloc(Lora *out, const LoraConfig *lc, const ModelConfig *cfg, const Ops *ops,
+               Err *err) {
+    return lora_alloc_tp(out, lc, cfg, ops, NULL, err);
 }
 
 void lora_free(Lora *l) {
     if (l == NULL)
         return;
-    if (l->ops != NULL)
+    if (l->ops != NULL) {
+        l->ops->release(l->gather_dev);
+        l->ops->release(l->sumsq_dev);
         l->ops->release(l->block);
+    }
     free(l->views);
     free(l->host);
+    free(l->full);
+    free(l->gather_host);
     *l = (Lora){0};
 }
 
@@ -126,8 +205,9 @@ static uint64_t splitmix64(uint64_t *s) {
 void lora_init(Lora *l, uint64_t seed) {
     /* torch.nn.init.kaiming_uniform_(A, a=sqrt(5)) as PEFT's reset_lora_parameters calls
      * it: gain = sqrt(2 / (1 + a^2)) = sqrt(1/3), bound = gain * sqrt(3 / fan_in)
-     * = 1 / sqrt(fan_in), fan_in = in. B = 0, so the adapter starts as the identity. */
-    memset(l->host, 0, (size_t)l->n_params * sizeof(float));
+     * = 1 / sqrt(fan_in), fan_in = in. B = 0, so the adapter starts as the identity.
+     * Drawn in the full layout and then sliced: the values do not depend on tp. */
+    memset(l->full, 0, (size_t)l->n_full * sizeof(float));
     for (int64_t layer = 0; layer < l->n_layers; layer++)
         for (int t = 0; t < LORA_N_TARGETS; t++) {
             const LoraView *v = lora_view(l, layer, (LoraTarget)t);
@@ -135,14 +215,14 @@ void lora_init(Lora *l, uint64_t seed) {
                 continue;
             uint64_t state = seed ^ (0xD1B54A32D192ED03ull *
                                      (uint64_t)(layer * LORA_N_TARGETS + t + 1));
-            const double bound = 1.0 / sqrt((double)v->n_in);
-            float *a = l->host + (v->a - l->params);
-            for (int64_t i = 0; i < l->cfg.rank * v->n_in; i++) {
+            const double bound = 1.0 / sqrt((double)v->n_in_full);
+            float *a = l->full + v->full_off;
+            for (int64_t i = 0; i < l->cfg.rank * v->n_in_full; i++) {
                 const double u = (double)(splitmix64(&state) >> 11) * 0x1.0p-53; /* [0,1) */
                 a[i] = (float)((2.0 * u - 1.0) * bound);
             }
         }
-    l->ops->upload_raw(l->params, l->host, (size_t)l->n_params * sizeof(float));
+    lora_scatter(l, LORA_PARAMS, l->full);
     lora_zero_grads(l);
     lora_reset_moments(l);
     l->ops->sync();
@@ -163,84 +243,3 @@ void lora_reset_moments(Lora *l) {
     l->ops->zero(l->adam_m, 2 * (size_t)l->n_params * sizeof(float));
 }
 
-/* Reads one tensor of shape (rows, cols) under prefix + key into dst (host fp32). */
-static int read_tensor(const SafeTensors *st, const char *path, const char *prefix,
-                       const char *key, int64_t rows, int64_t cols, float *dst, Err *err) {
-    char name[320];
-    snprintf(name, sizeof name, "%s%s", prefix, key);
-    const int64_t shape[2] = {rows, cols};
-    StTensor t;
-    if (st_get(st, name, 2, shape, &t, err) != 0)
-        return -1;
-    if (t.dtype != DTYPE_F32 && t.dtype != DTYPE_F16 && t.dtype != DTYPE_BF16)
-        return err_set(err, "%s: tensor \"%s\": dtype %s, expected F32, F16 or BF16", path,
-                       name, dtype_name(t.dtype));
-    dtype_to_f32(dst, t.data, t.dtype, rows * cols);
-    return 0;
-}
-
-int lora_load(Lora *l, const char *path, const char *key_prefix, Err *err) {
-    SafeTensors *st = st_open(path, err);
-    if (st == NULL)
-        return err_prefix(err, "loading LoRA adapter: ");
-    const int64_t R = l->cfg.rank;
-    char key[256];
-    for (int64_t layer = 0; layer < l->n_layers; layer++)
-        for (int t = 0; t < LORA_N_TARGETS; t++) {
-            const LoraView *v = lora_view(l, layer, (LoraTarget)t);
-            if (v == NULL)
-                continue;
-            float *a = l->host + (v->a - l->params), *b = l->host + (v->b - l->params);
-            lora_key(key, sizeof key, layer, (LoraTarget)t, 0);
-            if (read_tensor(st, path, key_prefix, key, R, v->n_in, a, err) != 0)
-                goto fail;
-            lora_key(key, sizeof key, layer, (LoraTarget)t, 1);
-            if (read_tensor(st, path, key_prefix, key, v->n_out, R, b, err) != 0)
-                goto fail;
-        }
-    st_close(st);
-    l->ops->upload_raw(l->params, l->host, (size_t)l->n_params * sizeof(float));
-    l->ops->sync();
-    return 0;
-fail:
-    st_close(st);
-    return err_prefix(err, "loading LoRA adapter: ");
-}
-
-int lora_save(Lora *l, const char *path, Err *err) {
-    const int64_t R = l->cfg.rank;
-    int n_views = 0;
-    for (int64_t layer = 0; layer < l->n_layers; layer++)
-        for (int t = 0; t < LORA_N_TARGETS; t++)
-            n_views += lora_view(l, layer, (LoraTarget)t) != NULL;
-    StOut *outs = calloc(2 * (size_t)n_views, sizeof *outs);
-    char *names = calloc(2 * (size_t)n_views, 256);
-    if (outs == NULL || names == NULL) {
-        free(outs);
-        free(names);
-        return err_set(err, "%s: out of host memory for %d tensors", path, 2 * n_views);
-    }
-    l->ops->download_raw(l->host, l->params, (size_t)l->n_params * sizeof(float));
-    int i = 0;
-    for (int64_t layer = 0; layer < l->n_layers; layer++)
-        for (int t = 0; t < LORA_N_TARGETS; t++) {
-            const LoraView *v = lora_view(l, layer, (LoraTarget)t);
-            if (v == NULL)
-                continue;
-            for (int is_b = 0; is_b < 2; is_b++, i++) {
-                char *name = names + (size_t)i * 256;
-                lora_key(name, 256, layer, (LoraTarget)t, is_b);
-                const float *src = is_b ? v->b : v->a;
-                outs[i] = (StOut){.name = name, .dtype = DTYPE_F32, .ndim = 2,
-                                  .shape = {is_b ? v->n_out : R, is_b ? R : v->n_in},
-                                  .data = l->host + (src - l->params)};
-            }
-        }
-    static const char *const meta[2] = {"format", "pt"}; /* what PEFT writes */
-    int rc = st_write(path, outs, 2 * n_views, meta, 1, err);
-    free(outs);
-    free(names);
-    if (rc != 0)
-        return err_prefix(err, "saving LoRA adapter: ");
-    return 0;
-}

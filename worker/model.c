@@ -1,11 +1,13 @@
-/* worker/model.c -- Model lifecycle: limits, the size-table allocator every lifetime
- * group uses, the activation / backward workspaces (one allocation), rope tables,
- * accessors. Weights: model_load.c; passes: forward.c, backward.c. */
+/* worker/model.c -- Model lifecycle: limits, this rank's tp slice of the dims (DESIGN
+ * §3), the size-table allocator every lifetime group uses, the activation / backward
+ * workspaces (one allocation), rope tables, accessors. Weights: model_load.c; passes:
+ * forward.c, backward.c; the vocabulary-parallel head: model_tp.c. */
 #include "worker/model.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/log.h"
 #include "worker/model_impl.h"
 
 /* Every view starts on a 256-byte boundary: enough for any element type, vector loads
@@ -69,7 +71,7 @@ void *block_alloc(BlockPlan *p, const Ops *ops, const char *what, Err *err) {
     return base;
 }
 
-static ModelOptions resolve_options(const ModelOptions *o, const ModelConfig *cfg) {
+ModelOptions model_resolve_options(const ModelOptions *o, const ModelConfig *cfg) {
     ModelOptions r = o != NULL ? *o : (ModelOptions){0};
     if (r.max_tokens <= 0)
         r.max_tokens = 512;
@@ -146,6 +148,10 @@ static int alloc_workspaces(Model *m, Err *err) {
     block_add(&p, &m->logits, t * m->V * e);
     block_add(&p, &m->tok_loss, t * f);
     block_add(&p, &m->tok_lse, t * f);
+    if (m->tp > 1) { /* the vocabulary-parallel head's per-row statistics (model_tp.c) */
+        block_add(&p, &m->tok_part, 2 * t * f);
+        block_add(&p, &m->tok_gath, (size_t)m->tp * 2 * t * f);
+    }
     block_add(&p, &m->pass.dev, table_ints * sizeof(int32_t));
     block_add(&p, &m->rope_cos, (size_t)m->opt.max_pos * (m->HD / 2) * f);
     block_add(&p, &m->rope_sin, (size_t)m->opt.max_pos * (m->HD / 2) * f);
@@ -160,6 +166,9 @@ static int alloc_workspaces(Model *m, Err *err) {
     m->h_loss = calloc(t, f);
     m->h_dloss = calloc(t, f);
     m->h_seq_lens = calloc((size_t)B, sizeof(int32_t));
+    if (m->tp > 1 && (m->h_gath = calloc((size_t)m->tp * 2 * t, f)) == NULL)
+        return err_set(err, "out of host memory for the tp statistics (%zu floats)",
+                       (size_t)m->tp * 2 * t);
     if (m->pass.host == NULL || m->h_loss == NULL || m->h_dloss == NULL ||
         m->h_seq_lens == NULL)
         return err_set(err, "out of host memory for the pass tables (%zu ints)", table_ints);
@@ -185,6 +194,43 @@ static int upload_rope(Model *m, Err *err) {
     return 0;
 }
 
+/* Takes this rank's slice of the heads, kv heads, ffn and vocabulary (DESIGN §3). Every
+ * rank reads the same config.json, so every rank refuses a bad tp with the same message. */
+static int set_tp(Model *m, const char *dir, Err *err) {
+    Comm *c = m->opt.comm;
+    m->tp = c != NULL ? comm_size(c, COMM_TP) : 1;
+    m->tp_rank = c != NULL ? comm_rank(c, COMM_TP) : 0;
+    m->comm = m->tp > 1 ? c : NULL;
+    const struct { const char *key; int64_t n; } dims[] = {
+        {"num_attention_heads", m->H}, {"num_key_value_heads", m->KVH},
+        {"intermediate_size", m->F}};
+    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
+        if (dims[i].n % m->tp != 0)
+            return err_set(err, "%s/config.json: %s = %lld is not divisible by tp = %d: "
+                                "tensor parallelism splits it evenly across the tp ranks "
+                                "(DESIGN §3); choose a tp that divides it", dir, dims[i].key,
+                           (long long)dims[i].n, m->tp);
+    m->H /= m->tp;
+    m->KVH /= m->tp;
+    m->F /= m->tp;
+    /* A vocabulary tp does not divide is split unevenly (slices differ by one row), not
+     * padded: every vocabulary-parallel op takes this rank's V and v0. */
+    m->v0 = model_split_begin(m->cfg.vocab_size, m->tp, m->tp_rank);
+    m->V = model_split_begin(m->cfg.vocab_size, m->tp, m->tp_rank + 1) - m->v0;
+    return 0;
+}
+
+static void log_memory(const Model *m, const char *dir) {
+    const ModelMemory e = model_memory_estimate(&m->cfg, &m->opt, m->tp, m->ops->elem_bytes);
+    const double mib = 1024.0 * 1024.0;
+    log_info("model %s on %s, tp rank %d/%d (H %lld, KVH %lld, F %lld, vocab [%lld, %lld)): "
+             "memory estimate %.1f MiB = weights %.1f + LoRA+AdamW %.1f + KV cache %.1f + "
+             "activations %.1f", dir, m->ops->name, m->tp_rank, m->tp, (long long)m->H,
+             (long long)m->KVH, (long long)m->F, (long long)m->v0, (long long)(m->v0 + m->V),
+             (double)e.total_bytes / mib, (double)e.weights_bytes / mib,
+             (double)e.lora_bytes / mib, (double)e.kv_bytes / mib, (double)e.act_bytes / mib);
+}
+
 Model *model_open(const char *dir, const Ops *ops, const ModelOptions *options, Err *err) {
     Model *m = calloc(1, sizeof *m);
     if (m == NULL) {
@@ -194,7 +240,7 @@ Model *model_open(const char *dir, const Ops *ops, const ModelOptions *options, 
     m->ops = ops;
     if (cfg_load(dir, &m->cfg, err) != 0)
         goto fail;
-    m->opt = resolve_options(options, &m->cfg);
+    m->opt = model_resolve_options(options, &m->cfg);
     m->L = m->cfg.n_layers;
     m->D = m->cfg.dim;
     m->H = m->cfg.n_heads;
@@ -209,6 +255,8 @@ Model *model_open(const char *dir, const Ops *ops, const ModelOptions *options, 
                      "head_dim %lld", dir, (long long)m->H, (long long)m->KVH, (long long)m->HD);
         goto fail;
     }
+    if (set_tp(m, dir, err) != 0)
+        goto fail;
     if (m->opt.max_seqs > m->opt.max_tokens) {
         err_set(err, "max_seqs %d exceeds max_tokens %lld", m->opt.max_seqs,
                 (long long)m->opt.max_tokens);
@@ -224,6 +272,7 @@ Model *model_open(const char *dir, const Ops *ops, const ModelOptions *options, 
     if (model_load_weights(m, dir, err) != 0 || alloc_workspaces(m, err) != 0 ||
         upload_rope(m, err) != 0)
         goto fail;
+    log_memory(m, dir);
     return m;
 fail:
     err_prefix(err, "opening model %s: ", dir);
@@ -242,6 +291,7 @@ void model_close(Model *m) {
     free(m->h_loss);
     free(m->h_dloss);
     free(m->h_seq_lens);
+    free(m->h_gath);
     free(m->train);
     free(m->layers);
     free(m);
@@ -257,9 +307,35 @@ const void *model_logits(const Model *m, int64_t *n_tok) {
     return m->logits;
 }
 
+void model_vocab_range(const Model *m, int64_t *v0, int64_t *n_vocab) {
+    if (v0 != NULL)
+        *v0 = m->v0;
+    if (n_vocab != NULL)
+        *n_vocab = m->V;
+}
+
+int model_tp(const Model *m, int *rank) {
+    if (rank != NULL)
+        *rank = m->tp_rank;
+    return m->tp;
+}
+
+int model_tp_sum(Model *m, void *buf, int64_t count, CommType type, const char *what,
+                 Err *err) {
+    if (m->tp == 1)
+        return 0;
+    if (comm_all_reduce(m->comm, COMM_TP, buf, count, type, COMM_SUM, err) != 0)
+        return err_prefix(err, "summing %s over tp: ", what);
+    return 0;
+}
+
 int model_check_lora(const Model *m, const Lora *lora, Err *err) {
     if (lora == NULL)
         return 0;
+    if (lora->tp != m->tp || lora->tp_rank != m->tp_rank)
+        return err_set(err, "adapter sharded for tp rank %d of %d, model for rank %d of %d: "
+                            "allocate it with lora_alloc_tp and the model's comm",
+                       lora->tp_rank, lora->tp, m->tp_rank, m->tp);
     if (lora->cfg.rank > m->opt.max_lora_rank)
         return err_set(err, "adapter rank %d exceeds the model's max_lora_rank %d",
                        lora->cfg.rank, m->opt.max_lora_rank);

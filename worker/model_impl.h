@@ -1,5 +1,6 @@
 /* worker/model_impl.h -- the Model's insides, shared by model.c, model_load.c,
- * forward.c, backward.c and generate.c only (nothing outside worker/ includes it).
+ * forward.c, backward.c, model_tp.c and generate.c only (nothing outside worker/
+ * includes it).
  * Memory comes in lifetime groups, each one backend allocation carved by a size table
  * (BlockPlan below, llm.c style): frozen weights (whole run), activations + pass tables +
  * backward workspace (whole run, reused by every pass), a generator's KV cache. */
@@ -31,8 +32,9 @@ void block_add(BlockPlan *p, void *slot, size_t n_bytes);
 void *block_alloc(BlockPlan *p, const Ops *ops, const char *what, Err *err);
 
 /* The frozen weights of one decoder layer, backend elem type, (out, in) as HF stores
- * them. Under tp these become this rank's rows (column parallel) or columns (row
- * parallel); model_load.c's spec table is the one place that says which. */
+ * them, shapes with this rank's H, KVH, F (H/tp etc. under tp): this rank's rows of the
+ * column-parallel ones, its columns of the row-parallel wo / w_down; model_load.c's spec
+ * table is the one place that says which. */
 typedef struct LayerWeights {
     void *attn_norm;          /* (D) input_layernorm */
     void *wq, *wk, *wv;       /* (H*HD, D), (KVH*HD, D), (KVH*HD, D) */
@@ -88,7 +90,11 @@ struct Model {
     ModelConfig cfg;
     const Ops *ops;
     ModelOptions opt;         /* resolved limits */
-    int64_t D, H, KVH, HD, F, V, L; /* this rank's dims (tp = 1: the config's) */
+    int64_t D, H, KVH, HD, F, V, L; /* this rank's dims: H/tp, KVH/tp, F/tp, the vocabulary
+                                     * slice's V (tp = 1: the config's) */
+    Comm *comm;               /* borrowed tp group; NULL when tp == 1 */
+    int tp, tp_rank;          /* 1, 0 without tp */
+    int64_t v0;               /* first vocabulary row of this rank's slice */
     int64_t T_any;            /* max(max_tokens, max_train_tokens): shared buffers' rows */
 
     /* frozen weights: one allocation */
@@ -108,7 +114,12 @@ struct Model {
     float *rstdf;             /* (T_any) */
     void *logits;             /* (T_any, V) */
     float *tok_loss;          /* (T_any) per-token cross-entropy */
-    float *tok_lse;           /* (T_any) logsumexp of each logits row */
+    float *tok_lse;           /* (T_any) logsumexp of each logits row (under tp: over the
+                               * whole vocabulary, combined from every rank) */
+    float *tok_part;          /* (2, T_any) tp > 1: this slice's (lse, target logit) per
+                               * row, or (max logit, global id) for argmax; else NULL */
+    float *tok_gath;          /* (tp, 2, T_any) tp > 1: tok_part of every tp rank */
+    float *h_gath;            /* host (tp, 2, T_any) tp > 1: tok_gath downloaded */
     PassTables pass;
     float *h_loss;            /* host (T_any) */
     float *h_dloss;           /* host (T_any) */
@@ -127,11 +138,41 @@ int model_pass_set(Model *m, const int32_t *tokens, const int32_t *len, const in
                    const int32_t *kv_base, int32_t n_seqs, Err *err);
 
 /* Runs embedding + every layer over m->pass, leaving the residual stream in x_final.
- * k_cache/v_cache (host (L) arrays of backend (rows, KVH*HD) buffers) are NULL for a
- * packed pass; otherwise each layer scatters its k/v to pass.kv_idx and attends over
- * the cache with pass.spans. */
-void model_layers_fwd(Model *m, const Lora *lora, int train, void *const *k_cache,
-                      void *const *v_cache);
+ * k_cache/v_cache (host (L) arrays of backend (rows, KVH*HD) buffers, KVH this rank's)
+ * are NULL for a packed pass; otherwise each layer scatters its k/v to pass.kv_idx and
+ * attends over the cache with pass.spans. Collective over tp: every tp rank must call.
+ * Errors: a failed collective. */
+int model_layers_fwd(Model *m, const Lora *lora, int train, void *const *k_cache,
+                     void *const *v_cache, Err *err);
+
+/* buf (count elements of type, backend memory) becomes its sum over the tp group; a no-op
+ * without tp. Collective over tp: every tp rank must call. what names it in errors. */
+int model_tp_sum(Model *m, void *buf, int64_t count, CommType type, const char *what,
+                 Err *err);
+
+/* Vocabulary-parallel argmax (DESIGN §3) of the first n rows of m->logits (n, V/tp):
+ * each rank's (max, global id) per row, all-gathered over tp; the largest wins, the lowest
+ * global id on ties (as torch.argmax over the whole row). ids: host (n), written on every
+ * rank. Collective over tp: every tp rank must call. */
+int model_argmax_tp(Model *m, int64_t n, int32_t *ids, Err *err);
+
+/* Vocabulary-parallel cross-entropy of m->logits over the pass's targets without
+ * gathering logits: per row this slice's (lse, target logit), all-gathered over tp and
+ * combined in double on the host. Writes m->h_loss (host, T: lse - target logit, 0 where
+ * no target) and m->tok_lse (the whole vocabulary's lse, for xent_slice_bwd).
+ * Collective over tp: every tp rank must call. */
+int model_xent_tp(Model *m, Err *err);
+
+/* The CommType of the backend's `void *` elements, for tp sums of activations. */
+static inline CommType model_elem_comm(const Model *m) {
+    return m->ops->elem == DTYPE_BF16 ? COMM_BF16 : COMM_F32;
+}
+
+/* ModelOptions with the defaults resolved (model.c). */
+ModelOptions model_resolve_options(const ModelOptions *o, const ModelConfig *cfg);
+
+/* [r n / tp, (r + 1) n / tp) is rank r's part of n rows (model_load.c). */
+int64_t model_split_begin(int64_t n, int tp, int r);
 
 /* Checks an adapter against the model's limits (NULL passes). */
 int model_check_lora(const Model *m, const Lora *lora, Err *err);

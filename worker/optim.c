@@ -1,7 +1,10 @@
-/* worker/optim.c -- clip by global norm, then AdamW, on the whole LoRA block. */
+/* worker/optim.c -- clip by global norm (summed over tp for a sharded adapter, DESIGN
+ * §3), then AdamW, on the whole LoRA block. */
 #include "worker/optim.h"
 
 #include <math.h>
+
+#include "io/log.h"
 
 OptimConfig optim_defaults(void) {
     return (OptimConfig){.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.0,
@@ -13,9 +16,30 @@ void optim_init(Optim *o, const OptimConfig *cfg) {
     o->step = 0;
 }
 
+int optim_grad_sumsq_tp(const Lora *lora, double *sumsq, Err *err) {
+    const Ops *ops = lora->ops;
+    if (lora->tp == 1) {
+        ops->sumsq(sumsq, lora->grads, lora->n_params);
+        return 0;
+    }
+    /* Replicated gradients are identical on every tp rank (dA of column-parallel targets
+     * was summed over tp by the backward), so they count once; the shards add up. */
+    double rep = 0.0, shard = 0.0;
+    ops->sumsq(&rep, lora->grads, lora->n_replicated);
+    ops->sumsq(&shard, lora->grads + lora->n_replicated, lora->n_params - lora->n_replicated);
+    ops->upload_raw(lora->sumsq_dev, &shard, sizeof shard);
+    if (comm_all_reduce(lora->comm, COMM_TP, lora->sumsq_dev, 1, COMM_F64, COMM_SUM, err) != 0)
+        return err_prefix(err, "LoRA gradient norm over tp: ");
+    ops->download_raw(&shard, lora->sumsq_dev, sizeof shard);
+    *sumsq = rep + shard;
+    return 0;
+}
+
 double optim_grad_sumsq(const Lora *lora) {
     double s = 0.0;
-    lora->ops->sumsq(&s, lora->grads, lora->n_params);
+    Err err = {{0}};
+    if (optim_grad_sumsq_tp(lora, &s, &err) != 0)
+        log_fatal("%s", err.msg);
     return s;
 }
 

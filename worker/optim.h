@@ -2,8 +2,9 @@
  * (torch.nn.utils.clip_grad_norm_) then AdamW (torch.optim.AdamW) with a step counter.
  * Works on the whole params | grads | adam_m | adam_v block of a Lora at once through
  * the op table (ops->sumsq, ops->scale, ops->adamw). It does not reduce gradients across
- * ranks (the caller all-reduces lora->grads first; under tp it sums the squared norms of
- * sharded parts, which is why the norm and the update are also separate calls) and it
+ * ranks (the caller all-reduces lora->grads over dp first); under tp the squared norm
+ * sums the sharded parts over the tp group (optim_grad_sumsq_tp), which is why the norm
+ * and the update are also separate calls. It
  * does not schedule lr (the caller passes each step's lr). Not thread-safe. */
 #ifndef TLM_WORKER_OPTIM_H
 #define TLM_WORKER_OPTIM_H
@@ -32,14 +33,24 @@ OptimConfig optim_defaults(void);
 /* Sets cfg (borrowed, copied; NULL = optim_defaults()) and step 0. */
 void optim_init(Optim *o, const OptimConfig *cfg);
 
-/* Sum of squares of every LoRA gradient (accumulated in double); synchronizes. */
+/* Sum of squares of every LoRA gradient (accumulated in double); synchronizes. On a
+ * tp-sharded adapter (lora->tp > 1) this is optim_grad_sumsq_tp, and a failed collective
+ * stops the job (log_fatal); callers that handle errors use optim_grad_sumsq_tp. */
 double optim_grad_sumsq(const Lora *lora);
+
+/* The global sum of squares under tp (DESIGN §3): the sharded region of the gradients
+ * (B of column-parallel, A of row-parallel targets) summed over the tp group, the
+ * replicated region counted once. Equals optim_grad_sumsq of the tp = 1 adapter up to
+ * rounding. Collective over tp: every tp rank must call (no communication when
+ * lora->tp == 1). Writes *sumsq (host); synchronizes. */
+int optim_grad_sumsq_tp(const Lora *lora, double *sumsq, Err *err);
 
 /* Clips with the global norm `norm` (torch: coef = max_norm / (norm + 1e-6), applied
  * when < 1), then one AdamW step at lr; increments the step counter. */
 void optim_apply(Optim *o, Lora *lora, double norm, double lr);
 
-/* optim_grad_sumsq + optim_apply for one process; returns the pre-clip global norm. */
+/* optim_grad_sumsq + optim_apply; returns the pre-clip global norm. Collective over tp
+ * when the adapter is sharded (see optim_grad_sumsq). */
 double optim_step(Optim *o, Lora *lora, double lr);
 
 /* Zeroes AdamW's moments and the step counter, as a freshly built torch optimizer (the
