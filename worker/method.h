@@ -1,11 +1,12 @@
-/* worker/method.h -- the test-time objectives (DESIGN §1: tlm, none; later tent, eata,
+/* worker/method.h -- the test-time objectives (DESIGN §1: tlm, none, tent, eata,
  * come) behind one small interface, one file per objective (worker/method_<name>.c).
  * A method sees one update step's samples on this rank: `score` runs the forward that
  * gives each sample its score (ce, ppl, selected, weight) and the step's local loss;
  * `backward` turns the step's loss into LoRA gradients once the loop knows the global
  * selected count. The loop (worker/ttl_step.c) owns everything else: the order of
  * samples, the dp all-reduces, clipping, AdamW, the lr schedule and the output files.
- * Methods never allocate, never talk to other ranks and never touch the optimizer.
+ * Methods allocate only in `open` (once per run: workspaces, EATA's Fisher), never talk
+ * to other ranks and never touch the optimizer.
  * Not thread-safe (they drive the Model, which is single-threaded). */
 #ifndef TLM_WORKER_METHOD_H
 #define TLM_WORKER_METHOD_H
@@ -48,6 +49,9 @@ typedef struct MethodStep {
     double loss_sum;   /* sum over selected of weight * loss term (divided later) */
     /* workspace (n): d loss / d ce for model_backward */
     float *dce;
+    void *state;     /* the method's own state (Method.open), NULL without one */
+    int32_t dp_rank; /* this rank in the dp group: a step-level term (EATA's regulariser)
+                      * is added on dp rank 0 only, so the dp sum counts it once */
 } MethodStep;
 
 typedef struct Method {
@@ -60,13 +64,28 @@ typedef struct Method {
     /* Adds d(loss)/d(LoRA) to lora->grads (zeroed by the loop), where loss = (this rank's
      * loss_sum) / n_sel_global; n_sel_global >= 1 (the loop skips backward at 0). */
     int (*backward)(MethodStep *s, int64_t n_sel_global, Err *err);
+    /* Generated tokens per sample the objective trains on (tent/eata/come: 80, the TLM
+     * paper's setting; 0 for tlm/none): the train pass must hold batch_size samples of
+     * cutoff_len + gen_tokens tokens (worker/ttl.c sizes max_train_tokens with it). */
+    int32_t gen_tokens;
+    /* Optional (NULL: stateless). Allocates the method's per-run state for steps of up to
+     * max_seqs samples of up to max_len input tokens, so score and backward allocate
+     * nothing; m and lora borrowed (must outlive the state); *state owned, released by
+     * close (which accepts NULL). Called once by ttl_core_init. */
+    int (*open)(void **state, Model *m, Lora *lora, const MethodParams *p, int32_t max_seqs,
+                int64_t max_len, Err *err);
+    void (*close)(void *state);
 } Method;
 
-/* The method registered under name ("tlm", "none"), or NULL (borrowed, static). */
+/* The method registered under name ("tlm", "none", "tent", "eata", "come"), or NULL
+ * (borrowed, static). */
 const Method *method_find(const char *name);
 
 /* The objectives, one file each. */
 extern const Method method_tlm;  /* worker/method_tlm.c */
 extern const Method method_none; /* worker/method_none.c */
+extern const Method method_tent; /* worker/method_tent.c */
+extern const Method method_eata; /* worker/method_eata.c */
+extern const Method method_come; /* worker/method_come.c */
 
 #endif

@@ -79,7 +79,8 @@ const Method method_tlm = {
 };
 
 const Method *method_find(const char *name) {
-    static const Method *const k_methods[] = {&method_tlm, &method_none};
+    static const Method *const k_methods[] = {&method_tlm, &method_none, &method_tent,
+                                                &method_eata, &method_come};
     for (size_t i = 0; i < sizeof k_methods / sizeof k_methods[0]; i++)
         if (strcmp(k_methods[i]->name, name) == 0)
             return k_methods[i];
