@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io/ckpt_h5.h"
@@ -153,6 +154,17 @@ static void dir_of(const char *path, char *dir, size_t n_bytes) {
         snprintf(dir, n_bytes, "%.*s", (int)(slash - path), path);
 }
 
+/* Test hook: TLM_CKPT_DELAY_MS=N sleeps N ms between the finished temp file and the
+ * rename, so a test can kill the writer inside a checkpoint write (tests/resume). */
+static void debug_delay(void) {
+    const char *v = getenv("TLM_CKPT_DELAY_MS");
+    const long ms = v != NULL ? strtol(v, NULL, 10) : 0;
+    if (ms > 0) {
+        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 int ckpt_write(const char *path, const CkptState *st, Err *err) {
     char tmp[CKPT_PATH_BYTES + 32], dir[CKPT_PATH_BYTES];
     if (check_state(path, st, err) < 0)
@@ -176,6 +188,7 @@ int ckpt_write(const char *path, const CkptState *st, Err *err) {
     H5_CHECK_GOTO(&h, "file", H5Fclose(file), out);
     if (fsync_path(tmp, "the checkpoint", err) < 0)
         goto out;
+    debug_delay();
     if (rename(tmp, path) != 0) {
         err_set(err, "%s: rename from %s failed: %s", path, tmp, strerror(errno));
         goto out;

@@ -1,9 +1,11 @@
-/* launcher/cmd_run.c -- `tlm run JOB.yaml [--set key=value]...`: loads and validates the
- * job, applies the overrides, prints the resolved job, and runs the TTL loop
- * (worker/ttl.h) in this process. Errors are one message on stderr and exit status 1.
- * SIGINT/SIGTERM ask the loop to stop after the current batch's outputs are written
- * (exit 130); a second signal kills at once. One process for now: the process grid
- * (mpirun, tp/dp) and --resume arrive with the distributed and checkpoint issues. */
+/* launcher/cmd_run.c -- `tlm run JOB.yaml [--set key=value]... [--resume auto|PATH]`:
+ * loads and validates the job, applies the overrides, prints the resolved job, and runs
+ * the TTL loop (worker/ttl.h) in this process, resuming from a checkpoint when asked.
+ * Errors are one message on stderr and exit status 1. SIGTERM, SIGUSR1 and a first SIGINT
+ * (launcher/signals.h) stop the loop at its next stream-batch boundary with a checkpoint
+ * and exit 0 (130 when checkpoints are off: nothing to resume from); a second SIGINT kills
+ * at once. One process for now: the process grid (mpirun, tp/dp) arrives with the
+ * distributed issue; the loop already agrees on the stop flag over a Comm. */
 #include "launcher/commands.h"
 
 #include <signal.h>
@@ -13,28 +15,23 @@
 
 #include "io/log.h"
 #include "io/model_config.h"
+#include "io/ckpt.h"
 #include "jobs/job.h"
+#include "launcher/signals.h"
 #include "worker/ttl.h"
 
 static const char k_usage[] =
-    "usage: tlm run JOB.yaml [--set key=value]...\n"
+    "usage: tlm run JOB.yaml [--set key=value]... [--resume auto|PATH]\n"
     "  Runs test-time learning on the job's stream: answers every prompt while adapting\n"
     "  LoRA adapters to the prompts (DESIGN.md §1), writing generated_predictions.jsonl,\n"
     "  scores.jsonl, metrics.jsonl and summary.json to output.dir.\n"
     "  --set key=value  override one job key (dotted, e.g. --set optim.lr=1e-4); repeatable\n"
-    "  Ctrl-C stops after the current stream batch's outputs are written.\n";
-
-/* The one flag a signal handler may touch: written by the handler, read by the loop
- * between batches (the loop only polls it through TtlHooks.stop). */
-static volatile sig_atomic_t g_stop;
-
-static void on_signal(int sig) {
-    if (g_stop) { /* second signal: the user means it */
-        signal(sig, SIG_DFL);
-        raise(sig);
-    }
-    g_stop = 1;
-}
+    "  --resume auto    continue from the newest valid checkpoint in output.dir (a corrupt\n"
+    "                   newest falls back to the one before; none: start from the beginning)\n"
+    "  --resume PATH    continue from that checkpoint; the model and every result-relevant\n"
+    "                   job key must match (output.* and parallel.tp may change)\n"
+    "  SIGTERM, SIGUSR1 or Ctrl-C stop after the current stream batch, write a checkpoint\n"
+    "  (output.checkpoint_every > 0) and exit 0; a second Ctrl-C stops at once.\n";
 
 static void print_job(const JobSpec *j) {
     ModelConfig cfg;
@@ -75,7 +72,7 @@ static void print_job(const JobSpec *j) {
 }
 
 int cmd_run(int argc, char **argv) {
-    const char *path = NULL;
+    const char *path = NULL, *resume = NULL;
     const char *sets[256];
     int n_sets = 0;
     for (int i = 1; i < argc; i++) {
@@ -86,6 +83,10 @@ int cmd_run(int argc, char **argv) {
             sets[n_sets++] = argv[++i];
         } else if (strncmp(argv[i], "--set=", 6) == 0 && n_sets < 256) {
             sets[n_sets++] = argv[i] + 6;
+        } else if (strcmp(argv[i], "--resume") == 0 && i + 1 < argc) {
+            resume = argv[++i];
+        } else if (strncmp(argv[i], "--resume=", 9) == 0) {
+            resume = argv[i] + 9;
         } else if (argv[i][0] == '-' || path != NULL) {
             fprintf(stderr, "tlm run: unexpected argument \"%s\"\n%s", argv[i], k_usage);
             return 2;
@@ -115,24 +116,37 @@ int cmd_run(int argc, char **argv) {
     }
     print_job(&job);
 
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    TtlHooks hooks = {.comm = NULL, .stop = &g_stop, .progress = 1};
+    if (resume != NULL && resume[0] == '\0') {
+        fprintf(stderr, "tlm run: --resume needs auto or a checkpoint path\n%s", k_usage);
+        return 2;
+    }
+    volatile sig_atomic_t *stop = sig_install();
+    TtlHooks hooks = {.comm = NULL, .stop = stop, .progress = 1, .resume = resume};
     TtlSummary sum;
     const int rc = ttl_run(&job, &hooks, &sum, &err);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
+    sig_restore();
     if (rc != 0) {
         log_error("tlm run: %s", err.msg);
         return 1;
     }
     if (sum.interrupted) {
-        log_warn("tlm run: stopped by a signal after %lld samples; the outputs hold every "
-                 "finished batch", (long long)sum.samples);
-        return 130;
+        char ck[CKPT_PATH_BYTES] = "";
+        Err e2 = {{0}};
+        if (sum.ckpt_step >= 0 && ckpt_path(job.output.dir, sum.ckpt_step, ck, sizeof ck, &e2))
+            ck[0] = '\0';
+        if (ck[0] == '\0') {
+            log_warn("tlm run: stopped by %s after %lld samples; no checkpoint "
+                     "(output.checkpoint_every is 0, the method trains no adapter, or no batch was "
+                     "finished); the "
+                     "outputs hold every finished batch", sig_name((int)*stop),
+                     (long long)sum.samples);
+            return 130;
+        }
+        log_info("tlm run: stopped by %s after %lld samples at step %lld; checkpoint %s; "
+                 "resume with: tlm run %s --resume auto (and the same --set options)",
+                 sig_name((int)*stop), (long long)sum.samples, (long long)sum.ckpt_step, ck,
+                 path);
+        return 0;
     }
     return 0;
 }

@@ -13,7 +13,7 @@ typedef struct Command {
 } Command;
 
 static const Command COMMANDS[] = {
-    {"run", cmd_run, "run JOB.yaml [--set key=value]...",
+    {"run", cmd_run, "run JOB.yaml [--set key=value]... [--resume auto|PATH]",
      "test-time learning on a job's stream: adapt, answer, score"},
     {"convert", cmd_convert, "convert llama2c MODEL.bin TOKENIZER.bin OUTDIR",
      "turn a llama2.c checkpoint and tokenizer into a Hugging Face model directory"},

@@ -76,7 +76,8 @@ static int ttl_open(Ttl *t, const Method *method, Err *err) {
     const int32_t slots = (int32_t)(job->method.stream_batch < TTL_GEN_SLOTS
                                         ? job->method.stream_batch : TTL_GEN_SLOTS);
     ModelOptions mo = {.max_tokens = bs * L > slots ? bs * L : slots,
-                       .max_train_tokens = method->updates ? bs * L : -1,
+                       .max_train_tokens =
+                           method->updates ? bs * (L + method->gen_tokens) : -1,
                        .max_seqs = (int32_t)(bs > slots ? bs : slots),
                        .max_pos = L + new_tok,
                        .max_lora_rank = (int32_t)(job->lora.rank > 16 ? job->lora.rank : 16)};
@@ -126,13 +127,17 @@ static int ttl_open(Ttl *t, const Method *method, Err *err) {
     t->core.hook_ctx = t;
     int dr, ds;
     ttl_comm_grid(t->hooks.comm, &dr, &ds, &t->writer);
-    if (t->writer && ttl_out_open(&t->out, job->output.dir, err) != 0)
+    /* the outputs: fresh, or cut back to a checkpoint's counts (--resume) */
+    if (ttl_ckpt_open(t, err) != 0)
         return -1;
     prog_init(&t->prog, stderr, t->writer && t->hooks.progress, t->expected);
+    if (t->sum.samples > 0) /* resumed: the bar starts where the checkpoint stopped */
+        prog_scored(&t->prog, t->sum.samples, t->sum.selected, t->sum.input_tokens, 0.0);
     return 0;
 }
 
 static void ttl_close(Ttl *t) {
+    ttl_ckpt_close(t);
     ttl_out_close(&t->out);
     ttl_core_free(&t->core);
     ttl_batch_free(&t->b);
@@ -175,7 +180,8 @@ static TtlSamples samples_of(const TtlBatch *b, int with_gen) {
                         .gen_lens = with_gen ? b->gen_lens : NULL, .gen_stride = b->gen_stride};
 }
 
-static int stop_requested(const Ttl *t) { return t->hooks.stop != NULL && *t->hooks.stop; }
+/* Collective: every rank gets the same answer (worker/ttl_ckpt.c). */
+static int stop_requested(Ttl *t) { return ttl_ckpt_stop(t); }
 
 static int run_online(Ttl *t, Err *err) {
     const JobSpec *job = t->job;
@@ -183,14 +189,14 @@ static int run_online(Ttl *t, Err *err) {
     for (int64_t k = 0;; k++) {
         if (stop_requested(t)) {
             t->sum.interrupted = 1;
-            return 0;
+            return ttl_ckpt_maybe(t, 1, t->sum.samples, err);
         }
         int32_t n;
         prog_phase(&t->prog, "read");
         if (ttl_batch_load(t, (int32_t)job->method.stream_batch, &n, err) != 0)
             return -1;
-        if (n == 0)
-            return 0;
+        if (n == 0) /* the end: a last checkpoint holds the final adapter */
+            return ttl_ckpt_maybe(t, 1, t->sum.samples, err);
         double t0 = now_s();
         prog_phase(&t->prog, "generate");
         if (ttl_batch_generate(t, 0, n, err) != 0)
@@ -200,15 +206,18 @@ static int run_online(Ttl *t, Err *err) {
          * reset_per_batch one schedule and one AdamW state span the whole stream. */
         if (job->optim.reset_per_batch)
             ttl_core_begin(&t->core, (n + bs - 1) / bs, 1);
-        else if (k == 0)
+        else if (t->b.first == 0) /* not on resume: the checkpoint restored it */
             ttl_core_begin(&t->core, (t->expected + bs - 1) / bs, 1);
         prog_phase(&t->prog, "update");
         const TtlSamples s = samples_of(&t->b, 1);
         if (ttl_core_epoch(&t->core, &s, t->b.scores, err) != 0 ||
             ttl_comm_gather(t->hooks.comm, &t->b, 0, n, 1, 1, err) != 0 ||
-            account(t, 0, n, err) != 0)
+            account(t, 0, n, err) != 0 || ttl_ckpt_scores(t, 0, n, err) != 0)
             return -1;
         if (t->writer && ttl_out_batch(&t->out, t, 0, n, 1, 1, err) != 0)
+            return -1;
+        /* a consistent point: the batch's outputs are on disk (ttl_impl.h) */
+        if (ttl_ckpt_maybe(t, 0, t->sum.samples, err) != 0)
             return -1;
     }
 }
@@ -220,20 +229,30 @@ static int run_offline(Ttl *t, Err *err) {
     prog_phase(&t->prog, "read");
     if (ttl_batch_load(t, INT32_MAX, &n, err) != 0)
         return -1;
-    ttl_core_begin(&t->core, (n + bs - 1) / bs, 1);
-    prog_phase(&t->prog, "update");
-    const TtlSamples s = samples_of(&t->b, 0);
-    if (ttl_core_epoch(&t->core, &s, t->b.scores, err) != 0 ||
-        ttl_comm_gather(t->hooks.comm, &t->b, 0, n, 0, 1, err) != 0 || account(t, 0, n, err))
-        return -1;
-    if (t->writer && ttl_out_batch(&t->out, t, 0, n, 0, 1, err) != 0)
-        return -1;
+    /* A resumed offline run restarts after the epoch: checkpoints are taken only after
+     * it (the scores are in the file, the totals restored), at `answered` predictions. */
+    int64_t answered = 0;
+    const int resumed = ttl_ckpt_resumed(t, &answered);
+    t->b.first = 0;
+    if (!resumed) {
+        ttl_core_begin(&t->core, (n + bs - 1) / bs, 1);
+        prog_phase(&t->prog, "update");
+        const TtlSamples s = samples_of(&t->b, 0);
+        if (ttl_core_epoch(&t->core, &s, t->b.scores, err) != 0 ||
+            ttl_comm_gather(t->hooks.comm, &t->b, 0, n, 0, 1, err) != 0 ||
+            account(t, 0, n, err) || ttl_ckpt_scores(t, 0, n, err) != 0)
+            return -1;
+        if (t->writer && ttl_out_batch(&t->out, t, 0, n, 0, 1, err) != 0)
+            return -1;
+        if (ttl_ckpt_maybe(t, 1, 0, err) != 0)
+            return -1;
+    }
     /* Answers with the final model, appended one stream batch at a time. */
     const int32_t chunk = (int32_t)job->method.stream_batch;
-    for (int32_t from = 0; from < n; from += chunk) {
+    for (int32_t from = (int32_t)answered; from < n; from += chunk) {
         if (stop_requested(t)) {
             t->sum.interrupted = 1;
-            return 0;
+            return ttl_ckpt_maybe(t, 1, from, err);
         }
         const int32_t to = from + chunk < n ? from + chunk : n;
         double t0 = now_s();
@@ -245,7 +264,7 @@ static int run_offline(Ttl *t, Err *err) {
         if (t->writer && ttl_out_batch(&t->out, t, from, to, 1, 0, err) != 0)
             return -1;
     }
-    return 0;
+    return ttl_ckpt_maybe(t, 1, n, err);
 }
 
 /* Mean of exp(ce) over [from, to) of the history. */
@@ -291,7 +310,8 @@ int ttl_run(const JobSpec *job, const TtlHooks *hooks, TtlSummary *summary, Err 
     const double t_start = now_s();
     const Method *method = method_find(job_method_name(job->method.name));
     if (method == NULL)
-        return err_set(err, "method.name: %s is not implemented yet (available: tlm, none)",
+        return err_set(err, "method.name: %s is not implemented (available: tlm, none, "
+                       "tent, eata, come)",
                        job_method_name(job->method.name));
     Ttl *t = calloc(1, sizeof *t);
     if (t == NULL)

@@ -8,8 +8,9 @@
  * usable without a job (the golden test drives it directly).
  * Distributed seam: sample i of a stream batch belongs to dp rank i mod dp; the
  * collectives go through comm/comm.h when a Comm is given, none when it is NULL (one
- * process). It does not checkpoint (io/ckpt.h, the resume issue) and does not install
- * signal handlers (the launcher passes a stop flag). Not thread-safe: one thread per rank. */
+ * process). It checkpoints at stream-batch boundaries and resumes (worker/ttl_ckpt.c,
+ * worker/ttl_resume.c) but does not install signal handlers (the launcher passes a stop
+ * flag). Not thread-safe: one thread per rank. */
 #ifndef TLM_WORKER_TTL_H
 #define TLM_WORKER_TTL_H
 
@@ -88,6 +89,7 @@ typedef struct TtlCore {
     float *ce, *weight, *dce;
     uint8_t *sel;
     int32_t *idx;                      /* (batch_size) batch index of each local sample */
+    void *method_state;                /* owned: method->open's state, or NULL */
 } TtlCore;
 
 /* Sets up the engine for m and lora (both borrowed, must outlive it; lora may be NULL
@@ -119,6 +121,8 @@ typedef struct TtlSummary {
     int64_t n_first, n_last;    /* samples in those tenths */
     double t_generate, t_score, t_update, t_total; /* seconds */
     int interrupted;            /* stopped early by the stop flag, after a whole batch */
+    int64_t ckpt_step;          /* step of the last checkpoint written or resumed from,
+                                 * -1 when none (output.dir/ckpt-<step>.h5) */
 } TtlSummary;
 
 /* How the launcher runs the loop. */
@@ -128,6 +132,9 @@ typedef struct TtlHooks {
                                         * loop finishes the current batch's outputs and
                                         * returns 0 with summary->interrupted set */
     int progress;                      /* 1: progress on stderr (bar on a TTY) */
+    const char *resume;                /* borrowed, or NULL: "auto" (the newest valid
+                                        * checkpoint of output.dir, fresh when none) or a
+                                        * checkpoint path (--resume) */
 } TtlHooks;
 
 /* Runs the job (borrowed; validated by job_load) to the end of its stream, writing

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "io/chat_template.h"
+#include "io/ckpt.h"
 #include "io/dataset.h"
 #include "io/tokenizer.h"
 #include "worker/generate.h"
@@ -65,6 +66,7 @@ typedef struct Ttl {
     int64_t n_all, cap_all;
     int64_t expected;        /* records the stream will deliver (ds_total) */
     TtlSummary sum;
+    struct TtlCkpt *ck;      /* owned: checkpoint/resume state (worker/ttl_ckpt.c) */
 } Ttl;
 
 /* ---- worker/ttl_batch.c: loading and generating one stream batch */
@@ -100,5 +102,38 @@ int ttl_comm_grad_sumsq(Comm *c, const Lora *lora, double *sumsq, Err *err);
  * scores of samples [from, to) of b that other dp ranks produced. */
 int ttl_comm_gather(Comm *c, TtlBatch *b, int32_t from, int32_t to, int gen, int scores,
                     Err *err);
+
+/* ---- worker/ttl_ckpt.c, worker/ttl_resume.c: checkpoints and exact resume (DESIGN §5)
+ * Consistent points: online, the end of a stream batch (its answers, scores and metrics
+ * are written and fsync'd, the adapter has taken the batch's whole epoch); offline, the
+ * end of the update epoch and the end of each generation chunk. All ranks call these
+ * (the adapter gather is collective over tp); world rank 0 writes. */
+/* Sets up the checkpoint state and the output files: fresh (ttl_out_open truncates) or,
+ * with hooks.resume, restored from a checkpoint (ttl_resume). Call after the adapter,
+ * dataset and core are open. */
+int ttl_ckpt_open(Ttl *t, Err *err);
+void ttl_ckpt_close(Ttl *t); /* accepts t->ck == NULL; safe twice */
+/* The stop decision, the same on every rank: the max of every rank's flag over the world
+ * (one all-reduce when a Comm exists). Call at the same point on all ranks. */
+int ttl_ckpt_stop(Ttl *t);
+/* Appends the scores of batch samples [from, to) to the checkpoint's score table. */
+int ttl_ckpt_scores(Ttl *t, int32_t from, int32_t to, Err *err);
+/* At a consistent point where `answered` samples have their predictions written: writes
+ * output.dir/ckpt-<step>.h5 when `force` (stop, end of run) or checkpoint_every update
+ * steps have passed since the last checkpoint; then keeps the newest output.keep.
+ * Nothing when output.checkpoint_every is 0 or the method trains no adapter. */
+int ttl_ckpt_maybe(Ttl *t, int force, int64_t answered, Err *err);
+/* After a resume: 1 and the samples answered at the checkpoint, else 0. */
+int ttl_ckpt_resumed(const Ttl *t, int64_t *answered);
+/* worker/ttl_resume.c: restores the run from hooks.resume ("auto" or a path); sets
+ * *fresh = 1 when "auto" finds no checkpoint (nothing restored, outputs not opened). */
+int ttl_resume(Ttl *t, int *fresh, Err *err);
+/* For ttl_resume: the checkpoint's tensor list in PEFT order (*n of them), pointing into
+ * the three host full-layout buffers full[0..2] (params, adam_m, adam_v) that
+ * ttl_ckpt_open allocated; and the restored state's bookkeeping, which takes over
+ * *scores (zeroed on return). */
+CkptTensor *ttl_ckpt_tensors(Ttl *t, int *n, float **full);
+void ttl_ckpt_mark_resumed(Ttl *t, int64_t step, int64_t answered,
+                           CkptScores *scores);
 
 #endif

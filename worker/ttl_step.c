@@ -50,10 +50,19 @@ int ttl_core_init(TtlCore *c, Model *m, Lora *lora, const Method *method,
         return err_set(err, "out of memory for steps of %lld samples x %lld tokens",
                        (long long)cfg->batch_size, (long long)cfg->max_len);
     }
+    if (method->open != NULL &&
+        method->open(&c->method_state, m, c->lora, &c->mp, (int32_t)cfg->batch_size,
+                     cfg->max_len, err) != 0) {
+        ttl_core_free(c);
+        return err_prefix(err, "method %s: ", method->name);
+    }
     return 0;
 }
 
 void ttl_core_free(TtlCore *c) {
+    if (c->method != NULL && c->method->close != NULL)
+        c->method->close(c->method_state);
+    c->method_state = NULL;
     free(c->tok);
     free(c->lens);
     free(c->idx);
@@ -113,7 +122,8 @@ static int run_step(TtlCore *c, const TtlSamples *b, int32_t from, int32_t to,
     MethodStep s = {.m = c->m, .lora = c->lora, .p = &c->mp, .n = n, .tokens = c->tok,
                     .lens = c->lens, .gen = NULL, .gen_lens = NULL,
                     .gen_stride = b->gen_stride, .ce = c->ce, .selected = c->sel,
-                    .weight = c->weight, .dce = c->dce};
+                    .weight = c->weight, .dce = c->dce, .state = c->method_state,
+                    .dp_rank = c->dp_rank};
     /* The method reads generated rows by step position; without a staging copy that is
      * only possible for one sample per step, which is what tent/eata will use. */
     if (b->gen != NULL && n == 1) {
