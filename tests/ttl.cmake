@@ -20,3 +20,8 @@ if(COMMAND tlm_add_mpi_test)
       COMMAND ${TLM_MPIEXEC} -n 2 $<TARGET_FILE:test_ttl_dp> ${bs})
   endforeach()
 endif()
+
+# The TLM effect on stories260K over 1,000 GSM8K samples (two ~20 s runs).
+tlm_add_test(test_ttl_effect SOURCES ${TLM_TTL_TEST_DIR}/test_ttl_effect.c
+             LABELS "cpu;shared" TIMEOUT 900)
+add_dependencies(test_ttl_effect tlm)
