@@ -4,8 +4,10 @@
  * Errors are one message on stderr and exit status 1. SIGTERM, SIGUSR1 and a first SIGINT
  * (launcher/signals.h) stop the loop at its next stream-batch boundary with a checkpoint
  * and exit 0 (130 when checkpoints are off: nothing to resume from); a second SIGINT kills
- * at once. One process for now: the process grid (mpirun, tp/dp) arrives with the
- * distributed issue; the loop already agrees on the stop flag over a Comm. */
+ * at once. Under mpirun/srun it builds the process grid (parallel.tp ranks per tensor-
+ * parallel group inside a node, dp = world / tp) and the collectives; a plain `tlm run`
+ * is one process and never initializes MPI. After the grid exists, an error on one rank
+ * stops every rank (comm_abort) rather than leaving the others in a collective. */
 #include "launcher/commands.h"
 
 #include <signal.h>
@@ -13,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "comm/comm.h"
+#include "comm/grid.h"
 #include "io/log.h"
 #include "io/model_config.h"
 #include "io/ckpt.h"
@@ -71,6 +75,39 @@ static void print_job(const JobSpec *j) {
              (long long)j->parallel.tp, j->output.dir, (unsigned long long)j->seed);
 }
 
+/* 1 when an MPI launcher (mpirun, srun with PMI/PMIx) started this process. */
+static int under_mpi_launcher(void) {
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK",
+                                       "MPI_LOCALNRANKS"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        if (getenv(vars[i]) != NULL)
+            return 1;
+    return 0;
+}
+
+/* The process grid and collectives of a multi-rank run; a lone process gets neither
+ * (*comm stays NULL, grid zeroed with local_rank 0). Errors end every rank. */
+static int open_grid(const JobSpec *job, const char *path, Grid *grid, Comm **comm) {
+    Err err = {{0}};
+    if (!under_mpi_launcher()) {
+        if (job->parallel.tp == 1)
+            return 0;
+        log_error("tlm run: %s: parallel.tp = %lld needs %lld ranks: start it with mpirun "
+                  "-np N (N a multiple of %lld) or srun", path, (long long)job->parallel.tp,
+                  (long long)job->parallel.tp, (long long)job->parallel.tp);
+        return -1;
+    }
+    if (grid_init(NULL, NULL, (int)job->parallel.tp, grid, &err) != 0)
+        log_fatal("tlm run: %s: %s", path, err.msg); /* same verdict on every rank */
+    const Ops *ops = ops_select(job_backend_name(job->backend), grid->local_rank, &err);
+    if (ops == NULL || comm_open(grid, ops, comm, &err) != 0)
+        log_fatal("tlm run: %s", err.msg);
+    if (grid->rank == 0)
+        log_info("tlm run: %d ranks = tp %d x dp %d on %d node(s)", grid->world, grid->tp,
+                 grid->dp, grid->n_nodes);
+    return 0;
+}
+
 int cmd_run(int argc, char **argv) {
     const char *path = NULL, *resume = NULL;
     const char *sets[256];
@@ -109,26 +146,34 @@ int cmd_run(int argc, char **argv) {
             log_error("tlm run: %s", err.msg);
             return 1;
         }
-    if (job.parallel.tp != 1) {
-        log_error("tlm run: %s: parallel.tp = %lld needs the multi-rank launcher, which this "
-                  "build does not have yet; use tp: 1", path, (long long)job.parallel.tp);
-        return 1;
-    }
-    print_job(&job);
-
     if (resume != NULL && resume[0] == '\0') {
         fprintf(stderr, "tlm run: --resume needs auto or a checkpoint path\n%s", k_usage);
         return 2;
     }
+    Grid grid = {0};
+    Comm *comm = NULL;
+    if (open_grid(&job, path, &grid, &comm) != 0)
+        return 1;
+    if (grid.rank == 0)
+        print_job(&job);
+
     volatile sig_atomic_t *stop = sig_install();
-    TtlHooks hooks = {.comm = NULL, .stop = stop, .progress = 1, .resume = resume};
+    TtlHooks hooks = {.comm = comm, .device = grid.local_rank, .stop = stop,
+                      .progress = grid.rank == 0, .resume = resume};
     TtlSummary sum;
     const int rc = ttl_run(&job, &hooks, &sum, &err);
     sig_restore();
     if (rc != 0) {
+        if (comm != NULL) /* the other ranks may wait in a collective: stop them all */
+            log_fatal("tlm run: %s", err.msg);
         log_error("tlm run: %s", err.msg);
         return 1;
     }
+    const int rank = grid.rank;
+    comm_close(&comm);
+    grid_free(&grid);
+    if (rank != 0)
+        return 0;
     if (sum.interrupted) {
         char ck[CKPT_PATH_BYTES] = "";
         Err e2 = {{0}};

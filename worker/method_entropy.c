@@ -13,6 +13,10 @@
 
 int ent_open(EntState *st, Model *m, Lora *lora, const MethodParams *p, int32_t max_seqs,
              int64_t max_len, float extra, int radial, Err *err) {
+    if (model_tp(m, NULL) > 1)
+        return err_set(err, "the entropy objectives (tent, eata, come) need the whole "
+                            "vocabulary's distribution, and under parallel.tp > 1 each rank "
+                            "holds a slice: use parallel.tp: 1 (dp still scales them)");
     memset(st, 0, sizeof *st);
     if (p->offline)
         return err_set(err, "the entropy objectives need the answers generated before the "

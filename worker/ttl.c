@@ -46,6 +46,12 @@ static void collect_stop_ids(Ttl *t) {
     }
 }
 
+/* The Comm whose tp group shards model and adapter, or NULL when tp = 1. */
+static Comm *tp_comm(const Ttl *t) {
+    Comm *c = t->hooks.comm;
+    return c != NULL && comm_size(c, COMM_TP) > 1 ? c : NULL;
+}
+
 static int open_adapter(Ttl *t, Err *err) {
     const JobSpec *job = t->job;
     LoraConfig lc = {.rank = (int32_t)job->lora.rank, .alpha = (float)job->lora.alpha};
@@ -55,7 +61,7 @@ static int open_adapter(Ttl *t, Err *err) {
             return err_set(err, "lora.targets: unknown projection \"%s\"", job->lora.targets[i]);
         lc.targets |= LORA_BIT(tg);
     }
-    if (lora_alloc(&t->lora, &lc, model_config(t->m), t->ops, err) != 0)
+    if (lora_alloc_tp(&t->lora, &lc, model_config(t->m), t->ops, tp_comm(t), err) != 0)
         return err_prefix(err, "lora: ");
     lora_init(&t->lora, job->seed); /* PEFT's init from our seeded RNG (worker/lora.h) */
     return 0;
@@ -65,7 +71,7 @@ static int open_adapter(Ttl *t, Err *err) {
 static int ttl_open(Ttl *t, const Method *method, Err *err) {
     const JobSpec *job = t->job;
     const char *mdir = job->model.path;
-    if ((t->ops = ops_select(job_backend_name(job->backend), 0, err)) == NULL)
+    if ((t->ops = ops_select(job_backend_name(job->backend), t->hooks.device, err)) == NULL)
         return err_prefix(err, "backend %s: ", job_backend_name(job->backend));
     ModelConfig cfg;
     if (cfg_load(mdir, &cfg, err) != 0)
@@ -80,7 +86,8 @@ static int ttl_open(Ttl *t, const Method *method, Err *err) {
                            method->updates ? bs * (L + method->gen_tokens) : -1,
                        .max_seqs = (int32_t)(bs > slots ? bs : slots),
                        .max_pos = L + new_tok,
-                       .max_lora_rank = (int32_t)(job->lora.rank > 16 ? job->lora.rank : 16)};
+                       .max_lora_rank = (int32_t)(job->lora.rank > 16 ? job->lora.rank : 16),
+                       .comm = tp_comm(t)};
     if ((t->m = model_open(mdir, t->ops, &mo, err)) == NULL)
         return -1;
     char path[JOB_PATH_BYTES + 32];

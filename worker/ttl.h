@@ -127,7 +127,11 @@ typedef struct TtlSummary {
 
 /* How the launcher runs the loop. */
 typedef struct TtlHooks {
-    Comm *comm;                        /* borrowed; NULL: one process */
+    Comm *comm;                        /* borrowed; NULL: one process. Its tp group (size
+                                        * parallel.tp) shards the model and adapter, its dp
+                                        * group splits the stream */
+    int device;                        /* this rank's GPU on its node (the grid's local
+                                        * rank) for the CUDA backend */
     volatile sig_atomic_t *stop;       /* borrowed, or NULL: when it becomes nonzero the
                                         * loop finishes the current batch's outputs and
                                         * returns 0 with summary->interrupted set */

@@ -3,8 +3,8 @@
  * gather that brings every dp rank's answers and scores to the writer. With comm == NULL
  * (one process, today's `tlm run`) every function is a no-op, so a single process never
  * needs MPI. Sample i of a stream batch belongs to dp rank i mod dp. Under tp each rank
- * of a tp group holds the same samples; only the gradient norm needs the tp group
- * (sharded LoRA parts), which the distributed issue adds in ttl_comm_grad_sumsq. */
+ * of a tp group holds the same samples; the model's and adapter's tp collectives live in
+ * the worker (forward, backward, optim_grad_sumsq sums the sharded parts over tp). */
 #include "worker/ttl_impl.h"
 
 #include <stdlib.h>
@@ -34,9 +34,9 @@ int ttl_comm_sum_grads(Comm *c, Lora *lora, Err *err) {
 }
 
 int ttl_comm_grad_sumsq(Comm *c, const Lora *lora, double *sumsq, Err *err) {
-    (void)c; /* tp = 1: every rank holds the whole adapter, the local sum is global */
+    (void)c; /* dp replicas hold identical (summed) gradients: the tp-global sum suffices */
     (void)err;
-    *sumsq = optim_grad_sumsq(lora);
+    *sumsq = optim_grad_sumsq(lora); /* sums sharded parts over tp when the adapter is */
     return 0;
 }
 

@@ -1,0 +1,12 @@
+# `tlm run` under mpiexec against one process (tests/launcher/). Needs the MPI settings of
+# tests/comm.cmake (TLM_MPIEXEC, TLM_MPI_ENV).
+add_executable(test_run_ranks ${CMAKE_CURRENT_SOURCE_DIR}/launcher/test_run_ranks.c)
+target_link_libraries(test_run_ranks PRIVATE tlm_testutil)
+add_dependencies(test_run_ranks tlm)
+string(REPLACE ";" " " TLM_MPIEXEC_LINE "${TLM_MPIEXEC}")
+foreach(layout "2;2" "2;1" "4;2")
+  list(GET layout 0 n)
+  list(GET layout 1 tp)
+  tlm_add_mpi_test(test_run_n${n}_tp${tp} RANKS ${n} LABELS "mpi;cpu"
+    COMMAND $<TARGET_FILE:test_run_ranks> "${TLM_MPIEXEC_LINE}" ${n} ${tp})
+endforeach()
