@@ -10,3 +10,7 @@ foreach(layout "2;2" "2;1" "4;2")
   tlm_add_mpi_test(test_run_n${n}_tp${tp} RANKS ${n} LABELS "mpi;cpu"
     COMMAND $<TARGET_FILE:test_run_ranks> "${TLM_MPIEXEC_LINE}" ${n} ${tp})
 endforeach()
+
+# One rank killed with SIGKILL mid-run: the job must end with an error within 60 s.
+tlm_add_mpi_test(test_run_dead_rank RANKS 2 LABELS "mpi;cpu"
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/launcher/dead_rank.sh $<TARGET_FILE:tlm> ${TLM_MPIEXEC})
