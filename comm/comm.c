@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "comm/comm_impl.h"
 #include "io/log.h"
@@ -14,6 +15,12 @@
  * abort hook, which takes no argument) can ncclCommAbort them before MPI_Abort. Written
  * only by comm_open/comm_close on the FUNNELED thread. */
 #define COMM_MAX_OPEN 8
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static Comm *g_open[COMM_MAX_OPEN];
 
 int comm_mpi_fail(Err *err, const char *file, int line, const char *func, const char *what,
@@ -173,7 +180,7 @@ static int check_call(const Comm *c, CommGroup g, const void *buf, int64_t count
     return 0;
 }
 
-int comm_all_reduce(Comm *c, CommGroup g, void *buf, int64_t count, CommType type, CommOp op,
+static int all_reduce_impl(Comm *c, CommGroup g, void *buf, int64_t count, CommType type, CommOp op,
                     Err *err) {
     char what[128];
     if (check_call(c, g, buf, count, type, "all_reduce", comm_op_name(op), what, sizeof what,
@@ -193,7 +200,7 @@ int comm_all_reduce(Comm *c, CommGroup g, void *buf, int64_t count, CommType typ
     return 0;
 }
 
-int comm_all_gather(Comm *c, CommGroup g, const void *send, void *recv, int64_t count,
+static int all_gather_impl(Comm *c, CommGroup g, const void *send, void *recv, int64_t count,
                     CommType type, Err *err) {
     char what[128];
     if (check_call(c, g, send, count, type, "all_gather", "", what, sizeof what, err) != 0)
@@ -215,7 +222,7 @@ int comm_all_gather(Comm *c, CommGroup g, const void *send, void *recv, int64_t 
     return 0;
 }
 
-int comm_broadcast(Comm *c, CommGroup g, void *buf, int64_t count, CommType type, int root,
+static int broadcast_impl(Comm *c, CommGroup g, void *buf, int64_t count, CommType type, int root,
                    Err *err) {
     char what[128], extra[32];
     snprintf(extra, sizeof extra, "root %d", root);
@@ -234,7 +241,7 @@ int comm_broadcast(Comm *c, CommGroup g, void *buf, int64_t count, CommType type
     return 0;
 }
 
-int comm_barrier(Comm *c, CommGroup g, Err *err) {
+static int barrier_impl(Comm *c, CommGroup g, Err *err) {
     char what[64];
     if ((unsigned)g >= COMM_N_GROUPS)
         return err_set(err, "barrier: group %d is not COMM_WORLD, COMM_TP or COMM_DP",
@@ -246,3 +253,40 @@ int comm_barrier(Comm *c, CommGroup g, Err *err) {
     MPI_CHECK(MPI_Barrier(c->mpi[g]), what, err);
     return 0;
 }
+
+int comm_all_reduce(Comm *c, CommGroup g, void *buf, int64_t count, CommType type, CommOp op,
+                    Err *err) {
+    const double t0 = now_s();
+    const int rc = all_reduce_impl(c, g, buf, count, type, op, err);
+    if (c != NULL)
+        c->busy_s += now_s() - t0;
+    return rc;
+}
+
+int comm_all_gather(Comm *c, CommGroup g, const void *send, void *recv, int64_t count,
+                    CommType type, Err *err) {
+    const double t0 = now_s();
+    const int rc = all_gather_impl(c, g, send, recv, count, type, err);
+    if (c != NULL)
+        c->busy_s += now_s() - t0;
+    return rc;
+}
+
+int comm_broadcast(Comm *c, CommGroup g, void *buf, int64_t count, CommType type, int root,
+                   Err *err) {
+    const double t0 = now_s();
+    const int rc = broadcast_impl(c, g, buf, count, type, root, err);
+    if (c != NULL)
+        c->busy_s += now_s() - t0;
+    return rc;
+}
+
+int comm_barrier(Comm *c, CommGroup g, Err *err) {
+    const double t0 = now_s();
+    const int rc = barrier_impl(c, g, err);
+    if (c != NULL)
+        c->busy_s += now_s() - t0;
+    return rc;
+}
+
+double comm_busy_seconds(const Comm *c) { return c != NULL ? c->busy_s : 0.0; }

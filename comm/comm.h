@@ -46,6 +46,9 @@ void comm_close(Comm **c);
 /* This rank's index in group g and the group's size (0 and 1 for a bad group). */
 int comm_rank(const Comm *c, CommGroup g);
 int comm_size(const Comm *c, CommGroup g);
+/* Wall seconds this rank has spent inside collectives since comm_open, waiting for its
+ * peers included: the communication share of a run (0 for c == NULL). */
+double comm_busy_seconds(const Comm *c);
 
 /* The CommType of the backend's `void *` elements (Ops.elem): F32 on CPU, BF16 on CUDA. */
 CommType comm_elem_type(const Comm *c);

@@ -16,6 +16,7 @@ struct Comm {
     int rank[COMM_N_GROUPS];        /* my rank in each group */
     int size[COMM_N_GROUPS];        /* each group's size */
     CommNccl *nccl;                 /* NULL on the CPU backend */
+    double busy_s;                  /* wall seconds inside collectives (comm_busy_seconds) */
 };
 
 /* Fills err with "what: <MPI error string> [call]" at file:line func; returns -1. */

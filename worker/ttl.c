@@ -204,11 +204,12 @@ static int run_online(Ttl *t, Err *err) {
             return -1;
         if (n == 0) /* the end: a last checkpoint holds the final adapter */
             return ttl_ckpt_maybe(t, 1, t->sum.samples, err);
-        double t0 = now_s();
+        double t0 = now_s(), comm0 = comm_busy_seconds(t->hooks.comm);
         prog_phase(&t->prog, "generate");
         if (ttl_batch_generate(t, 0, n, err) != 0)
             return -1;
         t->sum.t_generate += now_s() - t0;
+        t->sum.t_comm_generate += comm_busy_seconds(t->hooks.comm) - comm0;
         /* A new trainer per batch (the reference): its schedule covers this batch. Without
          * reset_per_batch one schedule and one AdamW state span the whole stream. */
         if (job->optim.reset_per_batch)
@@ -262,12 +263,13 @@ static int run_offline(Ttl *t, Err *err) {
             return ttl_ckpt_maybe(t, 1, from, err);
         }
         const int32_t to = from + chunk < n ? from + chunk : n;
-        double t0 = now_s();
+        double t0 = now_s(), comm0 = comm_busy_seconds(t->hooks.comm);
         prog_phase(&t->prog, "generate");
         if (ttl_batch_generate(t, from, to, err) != 0 ||
             ttl_comm_gather(t->hooks.comm, &t->b, from, to, 1, 0, err) != 0)
             return -1;
         t->sum.t_generate += now_s() - t0;
+        t->sum.t_comm_generate += comm_busy_seconds(t->hooks.comm) - comm0;
         if (t->writer && ttl_out_batch(&t->out, t, from, to, 1, 0, err) != 0)
             return -1;
     }
@@ -291,6 +293,7 @@ static void finish_summary(Ttl *t, double t_start) {
     s->skipped = t->ds != NULL ? ds_skipped(t->ds) : 0;
     s->t_score = t->core.t_score;
     s->t_update = t->core.t_update;
+    s->t_comm_steps = t->core.t_comm;
     s->t_total = now_s() - t_start;
 }
 
@@ -309,6 +312,14 @@ static void print_summary(const Ttl *t) {
     log_info("tlm run: time %.2f s: generate %.2f s (%lld tokens), score %.2f s, update "
              "%.2f s, other %.2f s", s->t_total, s->t_generate, (long long)s->gen_tokens,
              s->t_score, s->t_update, other > 0 ? other : 0.0);
+    if (t->hooks.comm != NULL) {
+        const double steps = s->t_score + s->t_update;
+        log_info("tlm run: collectives (rank 0): %.3f s of the update steps' %.2f s (%.1f%%), "
+                 "%.3f s of generation's %.2f s (%.1f%%)", s->t_comm_steps, steps,
+                 steps > 0 ? 100.0 * s->t_comm_steps / steps : 0.0, s->t_comm_generate,
+                 s->t_generate, s->t_generate > 0 ? 100.0 * s->t_comm_generate / s->t_generate
+                                                   : 0.0);
+    }
     log_info("tlm run: outputs in %s/: generated_predictions.jsonl scores.jsonl "
              "metrics.jsonl summary.json", t->job->output.dir);
 }

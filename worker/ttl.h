@@ -84,6 +84,7 @@ typedef struct TtlCore {
     TtlStepHook on_step;               /* called after every step, or NULL */
     void *hook_ctx;
     double t_score, t_update;          /* seconds spent in forwards / backward+update */
+    double t_comm;                     /* of which inside collectives (dp and tp) */
     /* host buffers sized at init for batch_size samples of max_len tokens */
     int32_t *tok, *lens;
     float *ce, *weight, *dce;
@@ -120,6 +121,7 @@ typedef struct TtlSummary {
     double ppl_first, ppl_last; /* mean input ppl of the first and last 10% of the stream */
     int64_t n_first, n_last;    /* samples in those tenths */
     double t_generate, t_score, t_update, t_total; /* seconds */
+    double t_comm_steps, t_comm_generate; /* of those, inside collectives (this rank) */
     int interrupted;            /* stopped early by the stop flag, after a whole batch */
     int64_t ckpt_step;          /* step of the last checkpoint written or resumed from,
                                  * -1 when none (output.dir/ckpt-<step>.h5) */

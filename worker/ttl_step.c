@@ -117,7 +117,7 @@ static int32_t pack_step(TtlCore *c, const TtlSamples *b, int32_t from, int32_t 
 /* One step over batch positions [from, to). */
 static int run_step(TtlCore *c, const TtlSamples *b, int32_t from, int32_t to,
                     TtlScore *scores, Err *err) {
-    const double t0 = now_s();
+    const double t0 = now_s(), comm0 = comm_busy_seconds(c->comm);
     const int32_t n = pack_step(c, b, from, to);
     MethodStep s = {.m = c->m, .lora = c->lora, .p = &c->mp, .n = n, .tokens = c->tok,
                     .lens = c->lens, .gen = NULL, .gen_lens = NULL,
@@ -153,6 +153,7 @@ static int run_step(TtlCore *c, const TtlSamples *b, int32_t from, int32_t to,
                        .samples = (int64_t)llround(st[3]), .tokens = (int64_t)llround(st[4])};
     if (!c->method->updates) { /* scored only: no gradient, no optimizer step */
         ss.seconds = t1 - t0;
+        c->t_comm += comm_busy_seconds(c->comm) - comm0;
         if (c->on_step != NULL)
             c->on_step(c->hook_ctx, &ss);
         return 0;
@@ -171,6 +172,7 @@ static int run_step(TtlCore *c, const TtlSamples *b, int32_t from, int32_t to,
     c->sched_step++;
     const double t2 = now_s();
     c->t_update += t2 - t1;
+    c->t_comm += comm_busy_seconds(c->comm) - comm0;
     ss.seconds = t2 - t0;
     ss.updated = 1;
     if (c->on_step != NULL)
