@@ -95,7 +95,13 @@ static int add_sample(Ttl *t, const DsSample *s, Err *err) {
     if (rc == 0)
         rc = encode_target(t, s, &tgt, &n_tgt, err);
     if (rc == 0) {
-        tmpl_infer_seqlen(n_src, n_tgt, t->job->data.cutoff_len, &keep_src, &keep_tgt);
+        /* The label is cut as the reference cuts it (LLaMA-Factory's infer_seqlen), so the
+         * predictions file carries the reference's labels. The input is cut to cutoff_len
+         * alone: infer_seqlen would shorten a prompt by its answer's length, and DESIGN §1
+         * keeps the answer -- its length included -- out of the adaptation. */
+        int64_t ref_src = 0;
+        tmpl_infer_seqlen(n_src, n_tgt, t->job->data.cutoff_len, &ref_src, &keep_tgt);
+        keep_src = n_src < t->job->data.cutoff_len ? n_src : t->job->data.cutoff_len;
         if (keep_src < 1)
             rc = err_set(err, "the input is empty after the %s template and cutoff_len %lld",
                          tmpl_name(t->tmpl), (long long)t->job->data.cutoff_len);
