@@ -4,13 +4,10 @@
  * must end exactly after the last tensor: anything else means another format. */
 #include "io/llama2c.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "io/mapped_file.h"
 
 /* llama2.c's newer export versions start with this magic ("ak42" little-endian). */
 #define L2C_MAGIC 0x616b3432
@@ -110,32 +107,15 @@ L2cModel *l2c_open(const char *path, Err *err) {
         err_set(err, "%s: out of memory", path);
         return NULL;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) != 0) {
-        err_set(err, "%s: cannot open: %s", path, strerror(errno));
+    MappedFile mf;
+    if (mf_map(path, 28, "the 28-byte llama2.c header", &mf, err) != 0)
         goto fail;
-    }
-    if (sb.st_size < 28) {
-        err_set(err, "%s: %lld bytes, shorter than the 28-byte llama2.c header", path,
-                (long long)sb.st_size);
-        goto fail;
-    }
-    m->map_bytes = (size_t)sb.st_size;
-    void *p = mmap(NULL, m->map_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
-        err_set(err, "%s: mmap failed: %s", path, strerror(errno));
-        goto fail;
-    }
-    m->map = p;
-    close(fd);
-    fd = -1;
+    m->map = mf.data;
+    m->map_bytes = mf.n_bytes;
     if (read_header(m, err) != 0 || carve(m, err) != 0)
         goto fail;
     return m;
 fail:
-    if (fd >= 0)
-        close(fd);
     l2c_close(m);
     return NULL;
 }
@@ -143,8 +123,7 @@ fail:
 void l2c_close(L2cModel *m) {
     if (m == NULL)
         return;
-    if (m->map != NULL)
-        munmap((void *)m->map, m->map_bytes);
+    mf_unmap(&(MappedFile){.data = m->map, .n_bytes = m->map_bytes});
     free(m->path);
     free(m);
 }

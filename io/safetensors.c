@@ -4,16 +4,13 @@
  * No dtype conversion and no device copies here (worker/model.c does those). */
 #include "io/safetensors.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "io/mapped_file.h"
 
 /* The reference reader's limit; a larger header means a corrupt length field. */
 #define ST_MAX_HEADER_BYTES ((uint64_t)100 * 1000 * 1000)
@@ -194,26 +191,11 @@ SafeTensors *st_open(const char *path, Err *err) {
         err_set(err, "%s: out of memory", path);
         return NULL;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) != 0) {
-        err_set(err, "%s: cannot open: %s", path, strerror(errno));
+    MappedFile mf;
+    if (mf_map(path, 8, "a safetensors file (8-byte header length first)", &mf, err) != 0)
         goto fail;
-    }
-    if (sb.st_size < 8) {
-        err_set(err, "%s: %lld bytes, too short for a safetensors file (8-byte header length "
-                "first)", path, (long long)sb.st_size);
-        goto fail;
-    }
-    st->map_bytes = (size_t)sb.st_size;
-    void *m = mmap(NULL, st->map_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (m == MAP_FAILED) {
-        err_set(err, "%s: mmap of %zu bytes failed: %s", path, st->map_bytes, strerror(errno));
-        goto fail;
-    }
-    st->map = m;
-    close(fd);
-    fd = -1;
+    st->map = mf.data;
+    st->map_bytes = mf.n_bytes;
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) /* little-endian on every host */
         hlen = (hlen << 8) | st->map[i];
@@ -229,8 +211,6 @@ SafeTensors *st_open(const char *path, Err *err) {
     sort_names(st);
     return st;
 fail:
-    if (fd >= 0)
-        close(fd);
     st_close(st);
     return NULL;
 }
@@ -238,8 +218,7 @@ fail:
 void st_close(SafeTensors *st) {
     if (st == NULL)
         return;
-    if (st->map != NULL)
-        munmap((void *)st->map, st->map_bytes);
+    mf_unmap(&(MappedFile){.data = st->map, .n_bytes = st->map_bytes});
     for (int i = 0; i < st->n_entries; i++)
         free(st->entries[i].name);
     free(st->entries);
