@@ -10,3 +10,4 @@ tlm_add_test(test_ckpt_export SOURCES ${TLM_CKPT_TESTS}/test_ckpt_export.c LABEL
 target_link_libraries(test_ckpt PRIVATE tlm_ckpt_fixture)
 target_link_libraries(test_ckpt_dir PRIVATE tlm_ckpt_fixture)
 target_link_libraries(test_ckpt_export PRIVATE tlm_ckpt_fixture)
+add_dependencies(test_ckpt_export tlm) # test_commands runs the tlm binary
