@@ -4,7 +4,7 @@
  * (max, sum-exp) reduction as xent.cu and the same tie rule as argmax.cu, so with v0 = 0
  * and the whole vocabulary they agree with those ops. The worker combines ranks over tp.
  * Enqueues on the backend stream; does not synchronize. */
-#include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/argmax.cuh"
 
 #define VS_THREADS 512
 #define VS_EW_THREADS 256
@@ -93,53 +93,14 @@ __global__ void xent_slice_bwd_kernel(bf16 *dlogits, const bf16 *logits, const f
     }
 }
 
-/* (v, i) beats (bv, bi): larger, NaN over number, or equal and lower index (argmax.cu). */
-__device__ __forceinline__ bool vs_beats(float v, int64_t i, float bv, int64_t bi) {
-    const bool vn = isnan(v), bn = isnan(bv);
-    if (vn != bn)
-        return vn;
-    if (!vn && v != bv)
-        return v > bv;
-    return i < bi;
-}
-
 __global__ void argmax_slice_kernel(float *val, int32_t *ids, const bf16 *logits, int64_t V,
                                     int64_t v0) {
-    __shared__ float sv[32];
-    __shared__ int64_t si[32];
-    const int64_t t = blockIdx.x;
-    const bf16 *row = logits + t * V;
-    float bv = -INFINITY;
-    int64_t bi = INT64_MAX;
-    for (int64_t i = threadIdx.x; i < V; i += blockDim.x) {
-        const float v = ld_bf(row, i);
-        if (vs_beats(v, i, bv, bi)) {
-            bv = v;
-            bi = i;
-        }
-    }
-    for (int o = 16; o > 0; o >>= 1) {
-        const float v2 = __shfl_xor_sync(0xffffffffu, bv, o);
-        const int64_t i2 = __shfl_xor_sync(0xffffffffu, bi, o);
-        if (vs_beats(v2, i2, bv, bi)) {
-            bv = v2;
-            bi = i2;
-        }
-    }
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    if (lane == 0) {
-        sv[warp] = bv;
-        si[warp] = bi;
-    }
-    __syncthreads();
+    float bv;
+    int64_t bi;
+    argmax_row(logits + blockIdx.x * V, V, &bv, &bi);
     if (threadIdx.x == 0) {
-        for (int w = 1; w < (int)(blockDim.x >> 5); w++)
-            if (vs_beats(sv[w], si[w], bv, bi)) {
-                bv = sv[w];
-                bi = si[w];
-            }
-        val[t] = bv;
-        ids[t] = (int32_t)(v0 + bi);
+        val[blockIdx.x] = bv;
+        ids[blockIdx.x] = (int32_t)(v0 + bi);
     }
 }
 
