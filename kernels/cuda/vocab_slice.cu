@@ -5,6 +5,7 @@
  * and the whole vocabulary they agree with those ops. The worker combines ranks over tp.
  * Enqueues on the backend stream; does not synchronize. */
 #include "kernels/cuda/argmax.cuh"
+#include "kernels/cuda/lse.cuh"
 
 #define VS_THREADS 512
 #define VS_EW_THREADS 256
@@ -24,50 +25,13 @@ __device__ __forceinline__ int64_t vs_col(int32_t target, int64_t V, int64_t v0)
     return (target >= 0 && c >= 0 && c < V) ? c : -1;
 }
 
-__device__ __forceinline__ void vs_merge(float &m, float &s, float m2, float s2) {
-    if (m2 == -INFINITY)
-        return;
-    if (m == -INFINITY) {
-        m = m2;
-        s = s2;
-        return;
-    }
-    const float mx = fmaxf(m, m2);
-    s = s * expf(m - mx) + s2 * expf(m2 - mx);
-    m = mx;
-}
-
 __global__ void xent_slice_fwd_kernel(float *lse_out, float *tgt_out, const bf16 *logits,
                                       const int32_t *targets, int64_t V, int64_t v0) {
-    __shared__ float sm[32], ss[32];
     const int64_t t = blockIdx.x;
     const bf16 *row = logits + t * V;
-    float m = -INFINITY, s = 0.0f;
-    for (int64_t i = threadIdx.x; i < V; i += blockDim.x) {
-        const float z = ld_bf(row, i);
-        if (z > m) {
-            s = s * expf(m - z) + 1.0f;
-            m = z;
-        } else {
-            s += expf(z - m);
-        }
-    }
-    for (int o = 16; o > 0; o >>= 1) {
-        const float m2 = __shfl_xor_sync(0xffffffffu, m, o);
-        const float s2 = __shfl_xor_sync(0xffffffffu, s, o);
-        vs_merge(m, s, m2, s2);
-    }
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    if (lane == 0) {
-        sm[warp] = m;
-        ss[warp] = s;
-    }
-    __syncthreads();
+    const float lse = lse_row(row, V);
     if (threadIdx.x == 0) {
-        float bm = -INFINITY, bs = 0.0f;
-        for (int w = 0; w < (int)(blockDim.x >> 5); w++) /* fixed order: reproducible */
-            vs_merge(bm, bs, sm[w], ss[w]);
-        lse_out[t] = bm == -INFINITY ? bm : bm + logf(bs);
+        lse_out[t] = lse;
         const int64_t c = vs_col(targets[t], V, v0);
         tgt_out[t] = c >= 0 ? ld_bf(row, c) : 0.0f;
     }

@@ -5,55 +5,16 @@
  * saved lse and writes the bf16 gradient over the logits in place (dlogits may alias
  * logits: each element is read then written by the same thread).
  * Enqueues on the backend stream; does not synchronize. */
-#include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/lse.cuh"
 
 #define XENT_THREADS 512
 
-/* Merges (m2, s2) into (m, s): the sum-exp of the union, relative to the new max. */
-__device__ __forceinline__ void lse_merge(float &m, float &s, float m2, float s2) {
-    if (m2 == -INFINITY)
-        return;
-    if (m == -INFINITY) {
-        m = m2;
-        s = s2;
-        return;
-    }
-    const float mx = fmaxf(m, m2);
-    s = s * expf(m - mx) + s2 * expf(m2 - mx);
-    m = mx;
-}
-
 __global__ void xent_fwd_kernel(float *loss, float *lse_out, const bf16 *logits,
                                 const int32_t *targets, int64_t V) {
-    __shared__ float sm[32], ss[32];
     const int64_t t = blockIdx.x;
     const bf16 *row = logits + t * V;
-    float m = -INFINITY, s = 0.0f;
-    for (int64_t i = threadIdx.x; i < V; i += blockDim.x) {
-        const float z = ld_bf(row, i);
-        if (z > m) {
-            s = s * expf(m - z) + 1.0f; /* expf(-inf) = 0 on the first element */
-            m = z;
-        } else {
-            s += expf(z - m);
-        }
-    }
-    for (int o = 16; o > 0; o >>= 1) {
-        const float m2 = __shfl_xor_sync(0xffffffffu, m, o);
-        const float s2 = __shfl_xor_sync(0xffffffffu, s, o);
-        lse_merge(m, s, m2, s2);
-    }
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    if (lane == 0) {
-        sm[warp] = m;
-        ss[warp] = s;
-    }
-    __syncthreads();
+    const float lse = lse_row(row, V);
     if (threadIdx.x == 0) {
-        float bm = -INFINITY, bs = 0.0f;
-        for (int w = 0; w < (int)(blockDim.x >> 5); w++) /* fixed order: reproducible */
-            lse_merge(bm, bs, sm[w], ss[w]);
-        const float lse = bm + logf(bs);
         lse_out[t] = lse;
         const int32_t tg = targets[t];
         loss[t] = tg >= 0 ? lse - ld_bf(row, tg) : 0.0f;
