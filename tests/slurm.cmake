@@ -1,5 +1,5 @@
-# Slurm tests (owner: slurm/). A real one-node Slurm cluster on 127.0.0.1 (installed with
-# apt-get when missing, so root and Debian; skipped otherwise): a trivial batch job, the
+# Slurm tests (owner: slurm/). A real one-node Slurm cluster on 127.0.0.1 (its packages
+# come from tools/setup.sh; root and Debian, skipped otherwise): a trivial batch job, the
 # sbatch scripts' SIGUSR1 -> checkpoint -> requeue path with a stand-in tlm, and the demo
 # job run on 2 ranks, requeued after its first checkpoint, resuming to the same outputs
 # and adapter as an uninterrupted run. ~1 to 3 minutes, most of it the two demo runs.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian package tlm needs to build and test (idempotent; run as root).
+# Installs every Debian package tlm needs to build, test and run its demo (idempotent; run
+# as root). Nothing is installed later: tests only check for what this brought.
 # CUDA (nvcc, cuBLAS, NCCL) is not installed here: the CUDA backend builds where the
 # toolkit already is, and the CPU build needs none of it.
 set -euo pipefail
@@ -11,9 +12,12 @@ packages=(
   libjansson-dev                      # JSON: safetensors headers, config, tokenizer, data
   libpcre2-dev                        # tokenizer split regex
   libutf8proc-dev                     # NFC normalization
-  libopenblas-dev                     # CPU matmul
+  # CPU matmul: OpenBLAS built for OpenMP. libopenblas-dev alone brings the pthread build,
+  # whose thread pool fights libgomp's (2-3x slower here); CMake links this one by path.
+  libopenblas-openmp-dev
   libcmocka-dev                       # unit tests
-  python3                             # small tools/ scripts
+  python3                             # small tools/ scripts, check-setup
+  munge slurmctld slurmd slurm-client # the Slurm test's one-node cluster (tests/slurm)
 )
 missing=()
 for p in "${packages[@]}"; do

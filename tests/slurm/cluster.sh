@@ -4,7 +4,7 @@
 # temp dir, so it neither needs nor disturbs a Slurm or munge the machine may already run.
 # Functions return non-zero (after saying why) instead of exiting: the caller turns a
 # cluster that cannot start into "skipped" (77).
-#   cluster_install         apt-get the daemons and clients when missing (idempotent)
+#   cluster_install         checks that tools/setup.sh brought the daemons and clients
 #   cluster_start DIR NGPU  munged + slurmctld + slurmd, node idle; exports SLURM_CONF
 #   cluster_stop            kills exactly the daemons cluster_start started
 
@@ -17,13 +17,9 @@ cluster_install() {
       missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
-  command -v apt-get >/dev/null || { echo "slurm test: apt-get not found"; return 1; }
-  echo "slurm test: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  # A fresh CI machine may have no package lists yet; update only when install fails.
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
-    { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } ||
-    { echo "slurm test: apt-get install ${missing[*]} failed"; return 1; }
+  echo "slurm test: ${missing[*]} not installed (tools/setup.sh installs them)"
+  return 1
+}
 }
 
 # Polls CMD (a string for eval) once a second until it succeeds or SECS have passed.

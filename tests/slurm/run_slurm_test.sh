@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/slurm/run_slurm_test.sh -- the sbatch scripts on a real one-node Slurm cluster
-# (tests/slurm/cluster.sh: installed with apt-get when missing, started on 127.0.0.1,
+# (tests/slurm/cluster.sh: the packages tools/setup.sh installs, started on 127.0.0.1,
 # torn down on exit):
 #   (a) a trivial batch job completes;
 #   (b) slurm/tlm-1node.sbatch with a stand-in tlm: SIGUSR1 (what --signal=B:USR1@120
@@ -10,7 +10,7 @@
 #   (c) slurm/tlm-1node.sbatch with the real tlm, 2 ranks on the demo model: requeued
 #       (`scontrol requeue`) after its first checkpoint, the job resumes and its
 #       predictions, scores and final adapter equal an uninterrupted run's.
-# Exit 77 (skipped) when it cannot run: not root, no apt-get, the daemons do not start,
+# Exit 77 (skipped) when it cannot run: not root, Slurm not installed, the daemons do not start,
 # or tlm lacks what (c) needs. Env (set by CTest): TLM_BIN, TLM_SOURCE_DIR.
 set -euo pipefail
 
@@ -18,7 +18,7 @@ skip() { echo "slurm test: SKIPPED: $*"; exit 77; }
 fail() { echo "slurm test: FAILED: $*"; exit 1; }
 step() { echo "slurm test: [${SECONDS}s] $*"; }
 
-[ "$(id -u)" -eq 0 ] || skip "needs root (apt-get, and slurmd runs jobs as root)"
+[ "$(id -u)" -eq 0 ] || skip "needs root (slurmd runs jobs as root)"
 command -v dpkg-query >/dev/null || skip "not a Debian system (no dpkg-query)"
 src=${TLM_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 tlm=${TLM_BIN:?set TLM_BIN to the tlm executable}
@@ -27,7 +27,7 @@ command -v mpirun >/dev/null || skip "no mpirun"
 # shellcheck source=tests/slurm/cluster.sh
 source "$src/tests/slurm/cluster.sh"
 cd "$src" # job files name their paths relative to the repository root
-cluster_install || skip "could not install Slurm and munge"
+cluster_install || skip "Slurm and munge are not installed (tools/setup.sh installs them)"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tlm-slurm.XXXXXX")
 cleanup() {
