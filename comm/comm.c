@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "comm/comm_impl.h"
-#include "io/log.h"
+#include "io/base/log.h"
 
 /* The one global state of comm/: the Comms currently open, so that comm_abort (the log
  * abort hook, which takes no argument) can ncclCommAbort them before MPI_Abort. Written

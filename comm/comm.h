@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "comm/grid.h"
-#include "io/err.h"
+#include "io/base/err.h"
 #include "kernels/ops.h"
 
 #ifdef __cplusplus

@@ -8,7 +8,7 @@
 
 #include "comm/comm.h"
 #include "comm/comm_impl.h"
-#include "io/log.h"
+#include "io/base/log.h"
 
 /* A communicator handle worth freeing: neither MPI_COMM_NULL nor a zeroed field. */
 static int comm_handle_live(MPI_Comm c) { return c != MPI_COMM_NULL && c != (MPI_Comm)0; }

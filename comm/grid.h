@@ -10,7 +10,7 @@
 
 #include <mpi.h>
 
-#include "io/err.h"
+#include "io/base/err.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "io/dataset.h"
-#include "io/err.h"
+#include "io/data/dataset.h"
+#include "io/base/err.h"
 
 #ifdef __cplusplus
 extern "C" {

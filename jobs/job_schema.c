@@ -15,7 +15,7 @@ _Static_assert(sizeof(JobMethod) == sizeof(int) && sizeof(JobSetting) == sizeof(
                    sizeof(JobOnError) == sizeof(int),
                "enums are stored through int pointers");
 
-/* The names io/chat_template.c registers (test_job checks each with tmpl_find). */
+/* The names io/text/chat_template.c registers (test_job checks each with tmpl_find). */
 static const char *const templates[] = {"llama3", "llama2", "qwen", "mistral", "none", NULL};
 static const char *const methods[] = {"tlm", "none", "tent", "eata", "come", NULL};
 static const char *const settings[] = {"online", "offline", NULL};

@@ -13,7 +13,7 @@
  * Streams: CUDA ops enqueue on the backend's stream and do not synchronize; results read
  * on the host go through download(), which synchronizes. CPU ops complete on return.
  *
- * Shapes use the vocabulary of worker/model.h: T tokens (packed over all sequences of a
+ * Shapes use the vocabulary of worker/model/model.h: T tokens (packed over all sequences of a
  * batch), D hidden, H heads, KVH kv heads, HD head dim, F ffn dim, V vocab, R LoRA rank.
  * Matrices are row-major; weights are stored as Hugging Face stores them, (out, in). */
 #ifndef TLM_KERNELS_OPS_H
@@ -22,8 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "io/dtype.h"
-#include "io/err.h"
+#include "io/base/dtype.h"
+#include "io/base/err.h"
 
 #ifdef __cplusplus
 extern "C" {

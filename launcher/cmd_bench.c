@@ -1,5 +1,5 @@
 /* launcher/cmd_bench.c -- `tlm bench [options]`: forward, update-step and generation
- * tokens/s of a model (worker/bench.h measures; this file picks the models, fixes the
+ * tokens/s of a model (launcher/bench/bench.h measures; this file picks the models, fixes the
  * thread count, and prints). With no model argument it measures stories260K from the
  * shared data (converted into a temp dir) when present, then the llama-4x512 random
  * model. Thread counts: OpenBLAS (pthread build) and libgomp read OPENBLAS_NUM_THREADS /
@@ -15,11 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io/llama2c.h"
-#include "io/llama2c_tokenizer.h"
-#include "io/model_config.h"
-#include "worker/bench.h"
-#include "worker/bench_model.h"
+#include "io/convert/llama2c.h"
+#include "io/convert/llama2c_tokenizer.h"
+#include "io/model/model_config.h"
+#include "launcher/bench/bench.h"
+#include "launcher/bench/bench_model.h"
 
 /* The option table: getopt_long's array and the help text are both built from it. */
 typedef struct BenchOption {

@@ -8,9 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io/err.h"
-#include "io/llama2c.h"
-#include "io/llama2c_tokenizer.h"
+#include "io/base/err.h"
+#include "io/convert/llama2c.h"
+#include "io/convert/llama2c_tokenizer.h"
 #include "launcher/commands.h"
 
 static const char USAGE[] =

@@ -1,6 +1,6 @@
 /* launcher/cmd_eval.c -- `tlm eval PREDICTIONS.jsonl --metric M`: the paper's metrics
  * over a generated_predictions.jsonl ({"prompt","label","predict"} per line), as the
- * TLM reference's scripts/eval/ compute them (see io/eval.h). Prints one JSON object
+ * TLM reference's scripts/eval/ compute them (see io/eval/eval.h). Prints one JSON object
  * on stdout and a human-readable line on stderr; errors name file:line. Exit status:
  * 0 scored, 1 bad input, 2 bad usage. */
 #include "launcher/commands.h"
@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "io/err.h"
-#include "io/eval.h"
-#include "io/log.h"
+#include "io/base/err.h"
+#include "io/eval/eval.h"
+#include "io/base/log.h"
 
 static const char k_usage[] =
     "usage: tlm eval PREDICTIONS.jsonl --metric rouge|bleu|gsm8k|logiqa|metamath\n"

@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "io/ckpt.h"
-#include "io/err.h"
-#include "io/log.h"
+#include "io/ckpt/ckpt.h"
+#include "io/base/err.h"
+#include "io/base/log.h"
 
 static const char k_usage[] =
     "usage: tlm export CKPT.h5 --peft DIR [--base MODEL]\n"

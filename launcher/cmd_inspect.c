@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/ckpt.h"
-#include "io/err.h"
-#include "io/log.h"
+#include "io/ckpt/ckpt.h"
+#include "io/base/err.h"
+#include "io/base/log.h"
 #include "jobs/job.h"
 
 #define HIST_BINS 12

@@ -1,6 +1,6 @@
 /* launcher/cmd_run.c -- `tlm run JOB.yaml [--set key=value]... [--resume auto|PATH]`:
  * loads and validates the job, applies the overrides, prints the resolved job, and runs
- * the TTL loop (worker/ttl.h) in this process, resuming from a checkpoint when asked.
+ * the TTL loop (worker/loop/ttl.h) in this process, resuming from a checkpoint when asked.
  * Errors are one message on stderr and exit status 1. SIGTERM, SIGUSR1 and a first SIGINT
  * (launcher/signals.h) stop the loop at its next stream-batch boundary with a checkpoint
  * and exit 0 (130 when checkpoints are off: nothing to resume from); a second SIGINT kills
@@ -17,12 +17,12 @@
 
 #include "comm/comm.h"
 #include "comm/grid.h"
-#include "io/log.h"
-#include "io/model_config.h"
-#include "io/ckpt.h"
+#include "io/base/log.h"
+#include "io/model/model_config.h"
+#include "io/ckpt/ckpt.h"
 #include "jobs/job.h"
 #include "launcher/signals.h"
-#include "worker/ttl.h"
+#include "worker/loop/ttl.h"
 
 static const char k_usage[] =
     "usage: tlm run JOB.yaml [--set key=value]... [--resume auto|PATH]\n"

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/err.h"
-#include "io/log.h"
-#include "io/tokenizer.h"
+#include "io/base/err.h"
+#include "io/base/log.h"
+#include "io/text/tokenizer.h"
 
 static const char k_usage[] =
     "usage: tlm tokenize MODEL_DIR [--special]\n"

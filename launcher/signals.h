@@ -4,7 +4,7 @@
  * point, write a checkpoint and exit 0; the first SIGINT does the same, a second SIGINT
  * kills the process at once (status 130). The handlers only store the signal number in
  * the flag, the one global of the program; the loop polls it through TtlHooks.stop and
- * agrees on it across ranks (worker/ttl_ckpt.c). Install once, from the main thread. */
+ * agrees on it across ranks (worker/loop/ttl_ckpt.c). Install once, from the main thread. */
 #ifndef TLM_LAUNCHER_SIGNALS_H
 #define TLM_LAUNCHER_SIGNALS_H
 

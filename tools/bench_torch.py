@@ -32,7 +32,7 @@ MASK64 = (1 << 64) - 1
 
 
 def bench_tokens(n, vocab_size, seed):
-    """worker/bench.c bench_tokens: 3 + splitmix64 draw i mod (V - 3)."""
+    """launcher/bench/bench.c bench_tokens: 3 + splitmix64 draw i mod (V - 3)."""
     out, state = [], seed
     span = vocab_size - 3 if vocab_size > 3 else 1
     for _ in range(n):

@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "io/log.h"
+#include "io/base/log.h"
 #include "kernels/ops.h"
 
 typedef __nv_bfloat16 bf16;

@@ -1,5 +1,5 @@
 /* kernels/cuda/memory.cu -- device memory: allocation, host <-> device copies with
- * conversion to and from bf16, device copies. Uploads convert on the host with io/dtype.h
+ * conversion to and from bf16, device copies. Uploads convert on the host with io/base/dtype.h
  * (round to nearest even, as torch does) through a bounded (16 MiB) host staging buffer,
  * so loading a 70B shard never doubles host memory. Uploads and downloads synchronize the backend
  * stream before returning (the host buffer may be reused at once); zero and copy only

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "comm/comm.h"
-#include "io/log.h"
+#include "io/base/log.h"
 
 int main(int argc, char **argv) {
     const int tp = argc > 1 ? atoi(argv[1]) : 1;

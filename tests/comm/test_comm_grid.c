@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "comm/comm.h"
-#include "io/log.h"
+#include "io/base/log.h"
 
 static long long g_checks, g_bad;
 

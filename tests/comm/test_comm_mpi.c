@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "comm/comm.h"
-#include "io/log.h"
+#include "io/base/log.h"
 #include "kernels/ops.h"
 #include "tests/testutil.h"
 

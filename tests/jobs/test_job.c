@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
-#include "io/chat_template.h"
+#include "io/text/chat_template.h"
 #include "jobs/job.h"
 #include "tests/testutil.h"
 
@@ -119,7 +119,7 @@ static void test_defaults(void **state) {
                                      &err), 0);
     assert_int_equal(s.optim.schedule, JOB_COSINE);
     assert_true(s.optim.warmup_ratio == 0.0);
-    /* Every template name the schema accepts is one io/chat_template.c knows. */
+    /* Every template name the schema accepts is one io/text/chat_template.c knows. */
     const char *names[] = {"llama3", "llama2", "qwen", "mistral", "none"};
     for (int i = 0; i < 5; i++) {
         char set[64];

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/safetensors.h"
+#include "io/model/safetensors.h"
 #include "tests/testutil.h"
 
 /* The demo, short, with a final checkpoint to export. */

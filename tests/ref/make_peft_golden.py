@@ -13,7 +13,7 @@ with PeftModel.from_pretrained, runs batch.tokens per sequence in float64 and as
 the logits equal batch.logits_lora to 1e-5; records the result in tests/data/peft/meta.json.
 
 --check-ckpt CKPT.h5: reads a tlm checkpoint with h5py (an independent HDF5 reader) and
-checks its layout (io/ckpt.h) and the CRC32 attributes with Python's zlib.crc32.
+checks its layout (io/ckpt/ckpt.h) and the CRC32 attributes with Python's zlib.crc32.
 
 Usage: python tests/ref/make_peft_golden.py [--check-export DIR] [--check-ckpt CKPT.h5]
 """

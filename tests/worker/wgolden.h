@@ -7,8 +7,8 @@
 
 #include <jansson.h>
 
-#include "io/safetensors.h"
-#include "worker/model.h"
+#include "io/model/safetensors.h"
+#include "worker/model/model.h"
 
 typedef struct GoldenCase {
     const char *dir, *name; /* borrowed */

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "io/dtype.h"
+#include "io/base/dtype.h"
 
 void wt_check_rc(int rc, const char *what, const char *err_msg) {
     if (rc == 0)

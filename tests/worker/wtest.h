@@ -7,8 +7,8 @@
 
 #include <stdint.h>
 
-#include "io/safetensors.h"
-#include "worker/lora.h"
+#include "io/model/safetensors.h"
+#include "worker/adapter/lora.h"
 
 /* A tiny Llama-family model's shape; qkv_bias makes it Qwen2ForCausalLM. */
 typedef struct TinySpec {

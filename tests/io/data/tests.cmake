@@ -1,0 +1,5 @@
+# io/data tests: the test stream (JSON / JSONL, field mapping, malformed records).
+tlm_add_test(test_dataset SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_dataset.c LABELS cpu)
+# The four AdaptEval files of the paper, read whole (exits 77 without ../shared).
+tlm_add_test(test_dataset_adapteval COMMAND $<TARGET_FILE:test_dataset> ARGS --adapteval
+             LABELS cpu shared)

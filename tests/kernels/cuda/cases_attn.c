@@ -1,0 +1,159 @@
+/* tests/kernels/cuda/cases_attn.c -- test_ops_cuda cases for attention (packed training spans
+ * incl. a length-1 span, decode spans with pos0 > 0 reading KV-cache slots, head dims
+ * 16/64/80/128/256 and GQA groups 1-4), cross-entropy, argmax and the optimizer ops. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tests/kernels/cuda/harness.h"
+
+static int attn_case(const char *what, const SeqSpan *spans, int32_t n_spans, int64_t Tq,
+                     int64_t rows, int64_t H, int64_t KVH, int64_t HD) {
+    float *hq = h_rand(Tq * H * HD, -2, 2), *hk = h_rand(rows * KVH * HD, -2, 2);
+    float *hv = h_rand(rows * KVH * HD, -1, 1), *hdo = h_rand(Tq * H * HD, -1, 1);
+    Dual q = dual_new(BUF_ELEM, Tq * H * HD, hq), k = dual_new(BUF_ELEM, rows * KVH * HD, hk);
+    Dual v = dual_new(BUF_ELEM, rows * KVH * HD, hv), dout = dual_new(BUF_ELEM, Tq * H * HD, hdo);
+    Dual out = dual_new(BUF_ELEM, Tq * H * HD, NULL), lse = dual_new(BUF_F32, Tq * H, NULL);
+    Dual dq = dual_new(BUF_ELEM, Tq * H * HD, NULL), dk = dual_new(BUF_ELEM, rows * KVH * HD, NULL);
+    Dual dv = dual_new(BUF_ELEM, rows * KVH * HD, NULL);
+    Dual sp = dual_new(BUF_I32, n_spans * 4, spans); /* SeqSpan = 4 x int32 */
+    char label[128];
+    int fails = 0;
+    h_cpu->attn_fwd(out.c, lse.c, q.c, k.c, v.c, sp.c, n_spans, Tq, H, KVH, HD);
+    h_gpu->attn_fwd(out.g, lse.g, q.g, k.g, v.g, sp.g, n_spans, Tq, H, KVH, HD);
+    snprintf(label, sizeof label, "attn_fwd %s H=%lld KVH=%lld HD=%lld out", what, (long long)H,
+             (long long)KVH, (long long)HD);
+    fails += check(label, &out, -1, TOL_BF16);
+    fails += check("attn_fwd lse", &lse, -1, TOL_F32);
+    h_cpu->attn_bwd(dq.c, dk.c, dv.c, dout.c, q.c, k.c, v.c, out.c, lse.c, sp.c, n_spans, Tq, H,
+                    KVH, HD);
+    h_gpu->attn_bwd(dq.g, dk.g, dv.g, dout.g, q.g, k.g, v.g, out.g, lse.g, sp.g, n_spans, Tq, H,
+                    KVH, HD);
+    fails += check("attn_bwd dq", &dq, -1, TOL_BF16_BWD);
+    fails += check("attn_bwd dk", &dk, -1, TOL_BF16_BWD);
+    fails += check("attn_bwd dv", &dv, -1, TOL_BF16_BWD);
+    dual_free(&q), dual_free(&k), dual_free(&v), dual_free(&dout), dual_free(&out);
+    dual_free(&lse), dual_free(&dq), dual_free(&dk), dual_free(&dv), dual_free(&sp);
+    free(hq), free(hk), free(hv), free(hdo);
+    return fails;
+}
+
+int cases_attention(void) {
+    int fails = 0;
+    /* training: packed, kv rows = query rows, one span of length 1 */
+    const SeqSpan packed[3] = {{0, 33, 0, 0}, {33, 1, 0, 33}, {34, 70, 0, 34}};
+    fails += attn_case("packed 33+1+70", packed, 3, 104, 104, 4, 2, 16);
+    fails += attn_case("packed 33+1+70", packed, 3, 104, 104, 6, 3, 64);
+    fails += attn_case("packed 33+1+70", packed, 3, 104, 104, 2, 1, 80);
+    const SeqSpan two[2] = {{0, 40, 0, 0}, {40, 9, 0, 40}};
+    fails += attn_case("packed 40+9", two, 2, 49, 49, 2, 1, 256); /* largest head dim */
+    const SeqSpan one[1] = {{0, 300, 0, 0}};
+    fails += attn_case("single T=300", one, 1, 300, 300, 8, 2, 128);
+    const SeqSpan tiny[1] = {{0, 1, 0, 0}};
+    fails += attn_case("single T=1", tiny, 1, 1, 1, 1, 1, 16);
+    /* decoding from a KV cache of 3 slots x 40 rows: one token at pos 37, one at pos 0,
+     * and a 5-token chunk at pos 11 */
+    const SeqSpan decode[3] = {{0, 1, 37, 0}, {1, 1, 0, 40}, {2, 5, 11, 80}};
+    fails += attn_case("decode pos0>0", decode, 3, 7, 120, 8, 2, 128);
+    fails += attn_case("decode pos0>0", decode, 3, 7, 120, 4, 4, 64);
+    return fails;
+}
+
+int cases_xent_argmax(void) {
+    int fails = 0;
+    static const int64_t cfg[][2] = {{7, 4097}, {3, 50000}, {1, 1}}; /* T, V */
+    for (int c = 0; c < 3; c++) {
+        const int64_t T = cfg[c][0], V = cfg[c][1];
+        float *hl = h_rand(T * V, -8, 8), *hdl = malloc((size_t)T * sizeof(float));
+        int32_t *ht = h_rand_ids(T, 0, (int32_t)V);
+        for (int64_t t = 0; t < T; t++)
+            hdl[t] = 0.25f + 0.5f * (float)t;
+        if (T > 2) {
+            ht[1] = -1;    /* ignored row */
+            hdl[2] = 0.0f; /* row with zero upstream gradient */
+        }
+        Dual lg = dual_new(BUF_ELEM, T * V, hl), tg = dual_new(BUF_I32, T, ht);
+        Dual loss = dual_new(BUF_F32, T, NULL), lse = dual_new(BUF_F32, T, NULL);
+        Dual dl = dual_new(BUF_F32, T, hdl);
+        char label[96];
+        h_cpu->xent_fwd(loss.c, lse.c, lg.c, tg.c, T, V);
+        h_gpu->xent_fwd(loss.g, lse.g, lg.g, tg.g, T, V);
+        snprintf(label, sizeof label, "xent_fwd T=%lld V=%lld loss", (long long)T, (long long)V);
+        fails += check(label, &loss, -1, TOL_F32);
+        /* lse is only specified for rows with a target */
+        float *lg_gpu = dual_get(&lse, 1), *lg_cpu = dual_get(&lse, 0);
+        int64_t n = 0;
+        for (int64_t t = 0; t < T; t++)
+            if (ht[t] >= 0) {
+                lg_gpu[n] = lg_gpu[t];
+                lg_cpu[n++] = lg_cpu[t];
+            }
+        fails += check_host("xent_fwd lse (rows with a target)", lg_gpu, lg_cpu, n, TOL_F32);
+        free(lg_gpu), free(lg_cpu);
+        h_cpu->xent_bwd(lg.c, lg.c, lse.c, tg.c, dl.c, T, V); /* in place, as documented */
+        h_gpu->xent_bwd(lg.g, lg.g, lse.g, tg.g, dl.g, T, V);
+        fails += check("xent_bwd dlogits (in place)", &lg, -1, TOL_BF16);
+        dual_free(&lg), dual_free(&tg), dual_free(&loss), dual_free(&lse), dual_free(&dl);
+        free(hl), free(hdl), free(ht);
+    }
+    /* argmax: planted ties (lowest index wins), a maximum at the last index, a flat row;
+     * checked against the CPU op and against the planted answers. */
+    const int64_t T = 5, V = 4097;
+    float *hl = h_rand(T * V, -4, 4);
+    hl[1 * V + 100] = hl[1 * V + 3000] = 10.0f;
+    hl[2 * V + V - 1] = 10.0f;
+    for (int64_t i = 0; i < V; i++)
+        hl[3 * V + i] = 1.0f;
+    Dual lg = dual_new(BUF_ELEM, T * V, hl), ids = dual_new(BUF_I32, T, NULL);
+    h_cpu->argmax(ids.c, lg.c, T, V);
+    h_gpu->argmax(ids.g, lg.g, T, V);
+    fails += check("argmax T=5 V=4097 vs cpu", &ids, -1, TOL_EXACT);
+    float *got = dual_get(&ids, 1);
+    const float planted[3] = {100.0f, (float)(V - 1), 0.0f};
+    fails += check_host("argmax planted ties/last/flat", got + 1, planted, 3, TOL_EXACT);
+    free(got);
+    dual_free(&lg), dual_free(&ids);
+    free(hl);
+    return fails;
+}
+
+int cases_optim(void) {
+    int fails = 0;
+    const int64_t sizes[] = {1, 3 * 4097 + 5, (1 << 20) + 3};
+    for (int s = 0; s < 3; s++) {
+        const int64_t n = sizes[s];
+        float *hx = h_rand(n, -1, 1);
+        Dual x = dual_new(BUF_F32, n, hx);
+        double got = 0, want = 0;
+        h_gpu->sumsq(&got, x.g, n);
+        h_cpu->sumsq(&want, x.c, n);
+        const double rel = fabs(got - want) / (fabs(want) + 1e-300);
+        const int ok = rel <= 1e-12;
+        printf("%-4s sumsq n=%lld got %.17g want %.17g rel %.3g (tol 1e-12)\n",
+               ok ? "ok" : "FAIL", (long long)n, got, want, rel);
+        fails += !ok;
+        h_cpu->scale(x.c, 0.37f, n);
+        h_gpu->scale(x.g, 0.37f, n);
+        fails += check("scale", &x, -1, TOL_EXACT);
+        dual_free(&x);
+        free(hx);
+    }
+    /* five AdamW steps with fresh gradients, weight decay on */
+    const int64_t n = 4097;
+    float *hp = h_rand(n, -1, 1);
+    Dual p = dual_new(BUF_F32, n, hp), g = dual_new(BUF_F32, n, NULL);
+    Dual m = dual_new(BUF_F32, n, NULL), v = dual_new(BUF_F32, n, NULL);
+    for (int64_t t = 1; t <= 5; t++) {
+        float *hg = h_rand(n, -1e-2f, 1e-2f);
+        dual_set(&g, hg);
+        h_cpu->adamw(p.c, g.c, m.c, v.c, n, 1e-2, 0.9, 0.999, 1e-8, 0.01, t);
+        h_gpu->adamw(p.g, g.g, m.g, v.g, n, 1e-2, 0.9, 0.999, 1e-8, 0.01, t);
+        free(hg);
+    }
+    fails += check("adamw 5 steps p", &p, -1, TOL_OPT);
+    fails += check("adamw 5 steps m", &m, -1, TOL_OPT);
+    fails += check("adamw 5 steps v", &v, -1, TOL_OPT);
+    dual_free(&p), dual_free(&g), dual_free(&m), dual_free(&v);
+    free(hp);
+    return fails;
+}

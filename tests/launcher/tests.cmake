@@ -1,0 +1,22 @@
+# `tlm run` under mpiexec against one process (tests/launcher/). Uses the MPI settings of
+# tests/CMakeLists.txt (TLM_MPIEXEC, TLM_MPI_ENV, tlm_add_mpi_test).
+add_executable(test_run_ranks ${CMAKE_CURRENT_LIST_DIR}/test_run_ranks.c)
+target_link_libraries(test_run_ranks PRIVATE tlm_testutil)
+add_dependencies(test_run_ranks tlm)
+string(REPLACE ";" " " TLM_MPIEXEC_LINE "${TLM_MPIEXEC}")
+foreach(layout "2;2" "2;1" "4;2")
+  list(GET layout 0 n)
+  list(GET layout 1 tp)
+  tlm_add_mpi_test(test_run_n${n}_tp${tp} RANKS ${n} LABELS "mpi;cpu"
+    COMMAND $<TARGET_FILE:test_run_ranks> "${TLM_MPIEXEC_LINE}" ${n} ${tp})
+endforeach()
+
+# One rank killed with SIGKILL mid-run: the job must end with an error within 60 s.
+tlm_add_mpi_test(test_run_dead_rank RANKS 2 LABELS "mpi;cpu"
+  COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/dead_rank.sh $<TARGET_FILE:tlm> ${TLM_MPIEXEC})
+
+# tlm bench: correctness only (it runs, writes a loadable random model, prints valid JSON,
+# rejects bad options). Benchmarks are programs, never timed tests (DESIGN §8).
+tlm_add_test(test_bench_json
+             COMMAND ${CMAKE_COMMAND} -P ${CMAKE_CURRENT_LIST_DIR}/bench/check_bench_json.cmake
+             LABELS cpu TIMEOUT 120)

@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# tests/worker/loop/test_resume.sh -- exact resume of `tlm run` (DESIGN §5) on the bundled demo
+# job (jobs/demo.yaml, 2 CPU seconds per pass). Cases (first argument):
+#   signal   (AdamW state and cosine schedule across batches) SIGTERM mid-run -> exit 0 +
+#            checkpoint -> --resume auto, SIGUSR1 during the resumed run -> resume again: adapter (tlm export, cmp), predictions, scores and
+#            metrics (minus timings) equal the uninterrupted run's
+#   kill9    kill -9 at >= 20 moments (every other one inside a checkpoint write, held open
+#            by TLM_CKPT_DELAY_MS), --resume auto each time until done: the same equalities
+#   refuse   a checkpoint of another model and a job with another optim.lr are refused,
+#            the message naming the difference
+#   offline  the offline setting, SIGTERM during generation, resumed: the same equalities
+#   corrupt  a truncated newest checkpoint: --resume auto falls back to the previous one,
+#            says so, and the run still ends equal to the uninterrupted one
+# Needs TLM_BIN, TLM_SOURCE_DIR, TLM_TEST_TMP (set by CTest, tests/CMakeLists.txt).
+# Exit 0 pass, 1 fail.
+set -u
+case_name=${1:?usage: test_resume.sh signal|kill9|refuse|offline|corrupt}
+BIN=${TLM_BIN:?}
+cd "${TLM_SOURCE_DIR:?}" || exit 1
+TMP="${TLM_TEST_TMP:?}/resume-$case_name"
+rm -rf "$TMP" && mkdir -p "$TMP"
+FAILS=0
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+
+# A small demo: 32 samples in stream batches of 4, short answers, a checkpoint per batch.
+SETS=(--set data.max_samples=32 --set method.stream_batch=4 --set generate.max_new_tokens=8
+      --set output.checkpoint_every=4 --set output.keep=2)
+run() { # run OUTDIR [args...]: the demo job into OUTDIR
+    local dir=$1; shift
+    "$BIN" run jobs/demo.yaml "${SETS[@]}" --set "output.dir=$dir" "$@"
+}
+start() { # start LOG OUTDIR [args...]: run in the background; $! is tlm's own pid
+    local log=$1 dir=$2; shift 2
+    "$BIN" run jobs/demo.yaml "${SETS[@]}" --set "output.dir=$dir" "$@" > "$log" 2>&1 &
+}
+
+# The uninterrupted reference run.
+reference() {
+    run "$TMP/ref" > "$TMP/ref.log" 2>&1 || { fail "reference run failed"; cat "$TMP/ref.log"; exit 1; }
+    "$BIN" export "$(ls "$TMP"/ref/ckpt-*.h5 | sort -V | tail -1)" --peft "$TMP/ref-peft" \
+        > /dev/null || fail "export of the reference checkpoint"
+}
+
+# Metrics without their timings (tokens_per_s is wall-clock).
+strip_metrics() { sed -E 's/, "tokens_per_s": [^,}]*//' "$1"; }
+
+# compare DIR: outputs and final adapter of DIR against the reference.
+compare() {
+    local dir=$1
+    for f in generated_predictions.jsonl scores.jsonl; do
+        cmp -s "$TMP/ref/$f" "$dir/$f" || fail "$dir/$f differs from the uninterrupted run's"
+    done
+    cmp -s <(strip_metrics "$TMP/ref/metrics.jsonl") <(strip_metrics "$dir/metrics.jsonl") ||
+        fail "$dir/metrics.jsonl differs (timings aside)"
+    local last
+    last=$(ls "$dir"/ckpt-*.h5 2>/dev/null | sort -V | tail -1)
+    [ -n "$last" ] || { fail "$dir: no final checkpoint"; return; }
+    rm -rf "$dir-peft"
+    "$BIN" export "$last" --peft "$dir-peft" > /dev/null || { fail "export $last"; return; }
+    cmp -s "$TMP/ref-peft/adapter_model.safetensors" "$dir-peft/adapter_model.safetensors" ||
+        fail "final adapter of $dir ($last) is not bit-identical to the uninterrupted run's"
+    echo "compared $dir: $(wc -l < "$dir/generated_predictions.jsonl") predictions," \
+         "$(wc -l < "$dir/scores.jsonl") scores, adapter from $last"
+}
+
+wait_for() { # wait_for GLOB SECONDS [PID]: 0 when a file matching GLOB appears in time
+    local end=$((SECONDS + $2))
+    while [ $SECONDS -lt $end ]; do
+        compgen -G "$1" > /dev/null && return 0
+        [ -n "${3:-}" ] && ! kill -0 "$3" 2> /dev/null && return 1
+        sleep 0.02
+    done
+    return 1
+}
+
+wait_gone() { # wait_gone GLOB SECONDS [PID]: 0 when no file matches GLOB any more
+    local end=$((SECONDS + $2))
+    while [ $SECONDS -lt $end ]; do
+        compgen -G "$1" > /dev/null || return 0
+        [ -n "${3:-}" ] && ! kill -0 "$3" 2> /dev/null && return 1
+        sleep 0.02
+    done
+    return 1
+}
+
+case_signal() {
+    # one AdamW state and one cosine schedule over the whole stream: the moments, the
+    # optimizer step and the schedule position must all survive the checkpoint
+    SETS+=(--set optim.reset_per_batch=false --set optim.schedule=cosine
+           --set optim.warmup_ratio=0.1)
+    reference
+    local d="$TMP/sig"
+    start "$TMP/sig1.log" "$d"; local pid=$!
+    wait_for "$d/ckpt-8.h5" 60 || fail "no first checkpoint"
+    kill -TERM $pid; wait $pid; local rc=$?
+    [ $rc -eq 0 ] || fail "SIGTERM: exit $rc, expected 0"
+    grep -q "stopped by SIGTERM.*--resume auto" "$TMP/sig1.log" || fail "no stop/resume line"
+    local n1; n1=$(wc -l < "$d/scores.jsonl")
+    [ "$n1" -lt 32 ] || fail "SIGTERM landed after the end ($n1 samples); test proves nothing"
+    start "$TMP/sig2.log" "$d" --resume auto; pid=$!
+    wait_for "$d/ckpt-$((n1 + 4)).h5" 60
+    kill -USR1 $pid; wait $pid; rc=$?
+    [ $rc -eq 0 ] || fail "SIGUSR1: exit $rc, expected 0"
+    grep -q "resumed from $d/ckpt-$n1.h5" "$TMP/sig2.log" || fail "did not resume from ckpt-$n1"
+    run "$d" --resume auto > "$TMP/sig3.log" 2>&1 || fail "final resume failed"
+    echo "SIGTERM after $n1 samples, SIGUSR1 after $(grep -o 'stopped by SIGUSR1 after [0-9]*' "$TMP/sig2.log" | grep -o '[0-9]*$')"
+    compare "$d"
+}
+
+case_kill9() {
+    # the whole demo stream in batches of 1: 64 checkpoints to land between
+    SETS+=(--set data.max_samples=64 --set method.stream_batch=1 --set output.checkpoint_every=1)
+    reference
+    local d="$TMP/k9" kills=0 in_write=0 runs=0 rc
+    while [ $kills -lt 20 ] && [ $runs -lt 60 ]; do
+        # even kills: checkpoint writes held open 150 ms to land inside one; odd: 60 ms,
+        # which bounds the progress between two kills (a demo sample takes ~5 ms) so that
+        # 20 kills land before the 64-sample stream ends, on any machine load
+        export TLM_CKPT_DELAY_MS=$(( kills % 2 == 0 ? 150 : 60 ))
+        start "$TMP/k9-$runs.log" "$d" --resume auto; local pid=$!
+        runs=$((runs + 1))
+        local tmpf="$d/ckpt-*.h5.tmp.$pid"
+        if [ $((kills % 5)) -eq 4 ]; then # early: loading, resuming, first batch
+            sleep "0.$((RANDOM % 3))$((RANDOM % 10))"
+        elif wait_for "$tmpf" 20 $pid && wait_gone "$tmpf" 20 $pid; then
+            # this run's first checkpoint has landed (progress); now either inside its
+            # second checkpoint write (temp file there, rename not yet done: the write is
+            # held open TLM_CKPT_DELAY_MS) or at a random moment of the next batch
+            if [ $((kills % 2)) -eq 0 ]; then
+                wait_for "$tmpf" 20 $pid && sleep 0.0$((RANDOM % 10))
+            else
+                sleep "0.0$((RANDOM % 5))"
+            fi
+        fi
+        if kill -9 $pid 2> /dev/null; then
+            kills=$((kills + 1))
+            compgen -G "$d/ckpt-*.h5.tmp.$pid" > /dev/null && in_write=$((in_write + 1))
+            wait $pid 2> /dev/null
+        else
+            wait $pid && break # it finished before the kill: done
+        fi
+    done
+    unset TLM_CKPT_DELAY_MS
+    run "$d" --resume auto > "$TMP/k9-final.log" 2>&1 || fail "final resume failed"
+    rc=$(grep -c "resumed from" "$TMP"/k9-*.log | awk -F: '{s += $2} END {print s}')
+    echo "kill -9: $kills kills ($in_write inside a checkpoint write), $runs runs, $rc resumes"
+    [ "$kills" -ge 20 ] || fail "only $kills kills before the run finished"
+    ! compgen -G "$d/ckpt-*.h5.tmp.*" > /dev/null || fail "stale checkpoint temp files left"
+    [ "$in_write" -ge 1 ] || fail "no kill landed inside a checkpoint write"
+    compare "$d"
+}
+
+case_refuse() {
+    local d="$TMP/x"
+    run "$d" > "$TMP/x.log" 2>&1 || fail "run failed"
+    local ck; ck=$(ls "$d"/ckpt-*.h5 | sort -V | tail -1)
+    # another model: the demo model with another rms_norm_eps (another config hash)
+    cp -r jobs/demo/model "$TMP/other-model"
+    sed -i 's/"rms_norm_eps": 1e-05/"rms_norm_eps": 1e-06/' "$TMP/other-model/config.json"
+    run "$d" --set "model.path=$TMP/other-model" --resume "$ck" > "$TMP/x-model.log" 2>&1
+    local rc=$?
+    [ $rc -ne 0 ] || fail "a checkpoint of another model was accepted"
+    grep -q "was written for model dir jobs/demo/model (config hash [0-9a-f]*), this job uses $TMP/other-model" \
+        "$TMP/x-model.log" || { fail "model refusal message"; cat "$TMP/x-model.log"; }
+    run "$d" --set optim.lr=0.02 --resume "$ck" > "$TMP/x-lr.log" 2>&1
+    rc=$?
+    [ $rc -ne 0 ] || fail "a job with another optim.lr was accepted"
+    grep -q "optim.lr" "$TMP/x-lr.log" || { fail "lr refusal does not name optim.lr"; cat "$TMP/x-lr.log"; }
+    # output.* may change: the same checkpoint resumes into another directory's files
+    grep -h "error" "$TMP"/x-*.log
+}
+
+case_corrupt() {
+    reference
+    local d="$TMP/cor"
+    cp -r "$TMP/ref" "$d"
+    rm -f "$d"/ckpt-32.h5 # leave ckpt-28 (valid) and make a truncated newest
+    cp "$TMP/ref/ckpt-32.h5" "$d/ckpt-32.h5"
+    truncate -s 3000 "$d/ckpt-32.h5"
+    run "$d" --resume auto > "$TMP/cor.log" 2>&1 || { fail "resume past a corrupt checkpoint failed"; cat "$TMP/cor.log"; }
+    grep -q "skipping checkpoint $d/ckpt-32.h5" "$TMP/cor.log" || fail "no message about the corrupt ckpt-32"
+    grep -q "resumed from $d/ckpt-28.h5" "$TMP/cor.log" || fail "did not fall back to ckpt-28"
+    compare "$d"
+}
+
+case_offline() {
+    # offline checkpoints: after the update epoch and per generation chunk (of stream_batch).
+    # Long answers keep the generation phase long enough (~1 s) for the signal to land in
+    # it; the signal goes after the first answered chunk, not after a guessed sleep.
+    SETS+=(--set method.setting=offline --set generate.max_new_tokens=200)
+    reference
+    local d="$TMP/off"
+    start "$TMP/off1.log" "$d"; local pid=$!
+    wait_for "$d/ckpt-32.h5" 60 $pid
+    for _ in $(seq 600); do
+        [ "$(wc -l < "$d/generated_predictions.jsonl" 2>/dev/null || echo 0)" -ge 4 ] && break
+        sleep 0.01
+    done
+    kill -TERM $pid; wait $pid; local rc=$?
+    [ $rc -eq 0 ] || fail "SIGTERM offline: exit $rc, expected 0"
+    local n1; n1=$(wc -l < "$d/generated_predictions.jsonl")
+    [ "$n1" -lt 32 ] || fail "SIGTERM landed after the end ($n1 answers); test proves nothing"
+    run "$d" --resume auto > "$TMP/off2.log" 2>&1 || fail "offline resume failed"
+    grep -q "resumed from $d/ckpt-32.h5: step 32, 32 samples done, $n1 answered" \
+        "$TMP/off2.log" || fail "offline: did not resume at $n1 answers"
+    echo "offline: SIGTERM after $n1 of 32 answers"
+    compare "$d"
+}
+
+"case_$case_name"
+[ $FAILS -eq 0 ] && echo "PASS: $case_name" || echo "FAILED: $case_name ($FAILS)"
+[ $FAILS -eq 0 ]

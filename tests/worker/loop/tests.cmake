@@ -1,0 +1,34 @@
+# TTL loop tests (worker/ttl*.c, worker/method_*.c, tlm run): the update path against the
+# golden 20-step run of tests/ref/make_golden.py; the bundled demo end to end through the
+# tlm binary; the offline setting; malformed data (fail and skip).
+set(TLM_TTL_TEST_DIR ${CMAKE_CURRENT_LIST_DIR})
+tlm_add_test(test_ttl_golden SOURCES ${TLM_TTL_TEST_DIR}/test_ttl_golden.c
+             ${CMAKE_SOURCE_DIR}/tests/worker/wtest.c LABELS "cpu;golden")
+tlm_add_test(test_ttl_run SOURCES ${TLM_TTL_TEST_DIR}/test_ttl_run.c LABELS cpu)
+add_dependencies(test_ttl_run tlm)
+tlm_add_test(test_ttl_shared SOURCES ${TLM_TTL_TEST_DIR}/test_ttl_shared.c
+             LABELS "cpu;shared")
+add_dependencies(test_ttl_shared tlm)
+
+# The dp seam under mpiexec: dp = 2 equals one process for batch_size 1 and 2
+# (tlm_add_mpi_test and the MPI environment come from tests/CMakeLists.txt).
+add_executable(test_ttl_dp ${TLM_TTL_TEST_DIR}/test_ttl_dp.c)
+target_link_libraries(test_ttl_dp PRIVATE tlm_testutil)
+foreach(bs 1 2)
+  tlm_add_mpi_test(test_ttl_dp_n2_bs${bs} RANKS 2 LABELS mpi
+    COMMAND ${TLM_MPIEXEC} -n 2 $<TARGET_FILE:test_ttl_dp> ${bs})
+endforeach()
+
+# The TLM effect on stories260K over 1,000 GSM8K samples (two ~20 s runs).
+tlm_add_test(test_ttl_effect SOURCES ${TLM_TTL_TEST_DIR}/test_ttl_effect.c
+             LABELS "cpu;shared" TIMEOUT 900)
+add_dependencies(test_ttl_effect tlm)
+
+# Resume tests (worker/loop/ttl_ckpt.c, worker/loop/ttl_resume.c, launcher/signals.c): the bundled
+# demo job through the tlm binary, interrupted by SIGTERM/SIGUSR1 and by kill -9 at 20
+# moments, resumed with --resume auto and compared bit for bit with an uninterrupted run;
+# mismatched checkpoints refused; a corrupt newest checkpoint skipped.
+foreach(case signal kill9 refuse offline corrupt)
+  tlm_add_test(test_resume_${case} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_resume.sh
+               ARGS ${case} LABELS cpu TIMEOUT 180)
+endforeach()

@@ -1,0 +1,41 @@
+# worker/model tests: the full model's LoRA gradients against finite differences, generation
+# against a recompute-everything decoder, the golden files of tests/ref/make_golden.py
+# (logits, per-sample ce, LoRA gradients, 20 online TLM steps, greedy generations), and
+# the bundled stories260K model (label shared: skipped without ../shared).
+set(TLM_WTEST ${CMAKE_SOURCE_DIR}/tests/worker/wtest.c)
+tlm_add_test(test_worker_grad SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_grad.c
+             ${TLM_WTEST} LABELS cpu)
+tlm_add_test(test_worker_generate
+             SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_generate.c ${TLM_WTEST}
+             LABELS cpu)
+tlm_add_test(test_worker_golden
+             SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_golden.c
+             ${CMAKE_CURRENT_LIST_DIR}/golden_ttl.c ${TLM_WTEST}
+             LABELS "cpu;golden")
+tlm_add_test(test_worker_stories
+             SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_stories.c ${TLM_WTEST}
+             LABELS "cpu;shared;golden")
+tlm_add_test(test_worker_cuda SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_cuda.c
+             ${TLM_WTEST} LABELS "gpu;golden")
+
+# Tensor-parallel tests (owner: worker/, DESIGN §3): tp = 2 and tp = 4, and tp = 2 x dp = 2,
+# against the single-rank engine each rank also runs and against the goldens; refusals
+# of a tp that does not divide the kv heads. Registered as MPI tests
+# (tests/CMakeLists.txt: tlm_add_mpi_test).
+set(TLM_TP_TESTS ${CMAKE_CURRENT_LIST_DIR})
+add_executable(test_tp ${TLM_TP_TESTS}/test_tp.c ${TLM_TP_TESTS}/tp_checks.c
+               ${TLM_TP_TESTS}/tptest.c ${TLM_WTEST})
+target_link_libraries(test_tp PRIVATE tlm_testutil)
+
+# (name, ranks, tp, cases, labels)
+tlm_add_mpi_test(test_tp_n2_tp2 RANKS 2 LABELS "mpi;cpu;golden"
+  COMMAND ${TLM_MPIEXEC} -n 2 $<TARGET_FILE:test_tp> 2 llama_gqa qwen2_bias uneven)
+tlm_add_mpi_test(test_tp_n4_tp2_dp2 RANKS 4 LABELS "mpi;cpu;golden"
+  COMMAND ${TLM_MPIEXEC} -n 4 $<TARGET_FILE:test_tp> 2 llama_gqa qwen2_bias)
+tlm_add_mpi_test(test_tp_n4_tp4 RANKS 4 LABELS "mpi;cpu;golden"
+  COMMAND ${TLM_MPIEXEC} -n 4 $<TARGET_FILE:test_tp> 4 uneven refuse:qwen2_bias
+          refuse:llama_gqa)
+foreach(n 2 4)
+  tlm_add_mpi_test(test_tp_stories_n${n}_tp${n} RANKS ${n} LABELS "mpi;cpu;shared;golden"
+    COMMAND ${TLM_MPIEXEC} -n ${n} $<TARGET_FILE:test_tp> ${n} stories260k)
+endforeach()

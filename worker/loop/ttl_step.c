@@ -1,0 +1,195 @@
+/* worker/loop/ttl_step.c -- the update epoch (TtlCore, see ttl.h): steps of batch_size
+ * samples in stream order; per step this rank scores its samples through the method,
+ * the step's statistics are summed over dp (so every rank knows the global selected
+ * count before its backward: d loss / d ce = w / n_sel_global, DESIGN §3), the method's
+ * backward fills the LoRA gradients, they are summed over dp, clipped at the global norm
+ * and applied by AdamW at the scheduled lr. As the reference (HF Trainer +
+ * CustomSeq2SeqTrainer), a step with nothing selected still takes its AdamW step with a
+ * zero gradient (the step counter advances and the moments decay). Stream order replaces
+ * HF's seeded RandomSampler order within a batch: deterministic and the same for any dp. */
+#include "worker/loop/ttl_impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int ttl_core_init(TtlCore *c, Model *m, Lora *lora, const Method *method,
+                  const MethodParams *mp, const TtlCoreConfig *cfg, Comm *comm, Err *err) {
+    memset(c, 0, sizeof *c);
+    if (cfg->batch_size < 1 || cfg->max_len < 1)
+        return err_set(err, "update steps of %lld samples of up to %lld tokens: both must "
+                       "be >= 1", (long long)cfg->batch_size, (long long)cfg->max_len);
+    if (method->updates && lora == NULL)
+        return err_set(err, "method %s trains an adapter but none was given", method->name);
+    c->m = m;
+    c->lora = method->updates ? lora : NULL;
+    c->method = method;
+    c->mp = *mp;
+    c->cfg = *cfg;
+    c->comm = comm;
+    int writer;
+    ttl_comm_grid(comm, &c->dp_rank, &c->dp_size, &writer);
+    optim_init(&c->opt, &cfg->optim);
+    const size_t B = (size_t)cfg->batch_size;
+    c->tok = malloc(B * (size_t)cfg->max_len * sizeof *c->tok);
+    c->lens = malloc(B * sizeof *c->lens);
+    c->idx = malloc(B * sizeof *c->idx);
+    c->ce = calloc(B, sizeof *c->ce);
+    c->weight = calloc(B, sizeof *c->weight);
+    c->dce = calloc(B, sizeof *c->dce);
+    c->sel = calloc(B, sizeof *c->sel);
+    if (!c->tok || !c->lens || !c->idx || !c->ce || !c->weight || !c->dce || !c->sel) {
+        ttl_core_free(c);
+        return err_set(err, "out of memory for steps of %lld samples x %lld tokens",
+                       (long long)cfg->batch_size, (long long)cfg->max_len);
+    }
+    if (method->open != NULL &&
+        method->open(&c->method_state, m, c->lora, &c->mp, (int32_t)cfg->batch_size,
+                     cfg->max_len, err) != 0) {
+        ttl_core_free(c);
+        return err_prefix(err, "method %s: ", method->name);
+    }
+    return 0;
+}
+
+void ttl_core_free(TtlCore *c) {
+    if (c->method != NULL && c->method->close != NULL)
+        c->method->close(c->method_state);
+    c->method_state = NULL;
+    free(c->tok);
+    free(c->lens);
+    free(c->idx);
+    free(c->ce);
+    free(c->weight);
+    free(c->dce);
+    free(c->sel);
+    c->tok = c->lens = c->idx = NULL;
+    c->ce = c->weight = c->dce = NULL;
+    c->sel = NULL;
+}
+
+void ttl_core_begin(TtlCore *c, int64_t n_steps, int reset_moments) {
+    c->sched_step = 0;
+    c->sched_steps = n_steps;
+    if (reset_moments && c->lora != NULL)
+        optim_reset(&c->opt, c->lora);
+}
+
+/* HF's schedules as LLaMA-Factory builds them: constant, or cosine with linear warmup
+ * over ceil(warmup_ratio * steps) steps (transformers get_cosine_schedule_with_warmup;
+ * the first step runs at lr_lambda(0), i.e. lr 0 when there is a warmup). A constant
+ * schedule with a warmup ratio is HF's constant_with_warmup. */
+double ttl_core_lr(const TtlCore *c) {
+    const double cur = (double)c->sched_step, total = (double)c->sched_steps;
+    const double warm = ceil(c->cfg.warmup_ratio * total);
+    if (cur < warm)
+        return c->cfg.lr * cur / (warm > 1 ? warm : 1);
+    if (!c->cfg.cosine)
+        return c->cfg.lr;
+    const double span = total - warm > 1 ? total - warm : 1;
+    const double progress = (cur - warm) / span;
+    const double f = 0.5 * (1.0 + cos(M_PI * 2.0 * 0.5 * progress));
+    return c->cfg.lr * (f > 0 ? f : 0);
+}
+
+/* Packs this rank's samples of batch positions [from, to) into the step buffers. */
+static int32_t pack_step(TtlCore *c, const TtlSamples *b, int32_t from, int32_t to) {
+    int32_t n = 0;
+    int64_t t = 0;
+    for (int32_t i = from; i < to; i++) {
+        if (i % c->dp_size != c->dp_rank)
+            continue;
+        memcpy(c->tok + t, b->tokens + b->off[i], (size_t)b->lens[i] * sizeof *c->tok);
+        t += b->lens[i];
+        c->lens[n] = b->lens[i];
+        c->idx[n++] = i;
+    }
+    return n;
+}
+
+/* One step over batch positions [from, to). */
+static int run_step(TtlCore *c, const TtlSamples *b, int32_t from, int32_t to,
+                    TtlScore *scores, Err *err) {
+    const double t0 = now_s(), comm0 = comm_busy_seconds(c->comm);
+    const int32_t n = pack_step(c, b, from, to);
+    MethodStep s = {.m = c->m, .lora = c->lora, .p = &c->mp, .n = n, .tokens = c->tok,
+                    .lens = c->lens, .gen = NULL, .gen_lens = NULL,
+                    .gen_stride = b->gen_stride, .ce = c->ce, .selected = c->sel,
+                    .weight = c->weight, .dce = c->dce, .state = c->method_state,
+                    .dp_rank = c->dp_rank};
+    /* The method reads generated rows by step position; without a staging copy that is
+     * only possible for one sample per step, which is what tent/eata will use. */
+    if (b->gen != NULL && n == 1) {
+        s.gen = b->gen + (int64_t)c->idx[0] * b->gen_stride;
+        s.gen_lens = b->gen_lens + c->idx[0];
+    }
+    if (c->method->score(&s, err) != 0)
+        return err_prefix(err, "scoring samples %d..%d of the batch: ", from, to - 1);
+    c->step++;
+    /* stats, summed over dp: n_sel, loss_sum, ce_sum, samples, tokens */
+    double st[5] = {0, s.loss_sum, 0, (double)n, 0};
+    for (int32_t j = 0; j < n; j++) {
+        TtlScore *sc = &scores[c->idx[j]];
+        *sc = (TtlScore){.step = c->step, .ce = c->ce[j], .weight = c->weight[j],
+                         .tokens = c->lens[j], .rank = c->dp_rank, .selected = c->sel[j]};
+        st[0] += c->sel[j];
+        st[2] += c->ce[j];
+        st[4] += c->lens[j];
+    }
+    if (ttl_comm_sum(c->comm, st, 5, err) != 0)
+        return -1;
+    const double t1 = now_s();
+    c->t_score += t1 - t0;
+    const int64_t n_sel = (int64_t)llround(st[0]);
+    TtlStepStats ss = {.step = c->step, .loss = n_sel > 0 ? st[1] / (double)n_sel : 0.0,
+                       .mean_ce = st[3] > 0 ? st[2] / st[3] : 0.0, .selected = n_sel,
+                       .samples = (int64_t)llround(st[3]), .tokens = (int64_t)llround(st[4])};
+    if (!c->method->updates) { /* scored only: no gradient, no optimizer step */
+        ss.seconds = t1 - t0;
+        c->t_comm += comm_busy_seconds(c->comm) - comm0;
+        if (c->on_step != NULL)
+            c->on_step(c->hook_ctx, &ss);
+        return 0;
+    }
+
+    lora_zero_grads(c->lora);
+    if (n_sel > 0 && c->method->backward(&s, n_sel, err) != 0)
+        return err_prefix(err, "backward of samples %d..%d of the batch: ", from, to - 1);
+    double sumsq = 0;
+    if (ttl_comm_sum_grads(c->comm, c->lora, err) != 0 ||
+        ttl_comm_grad_sumsq(c->comm, c->lora, &sumsq, err) != 0)
+        return -1;
+    ss.grad_norm = sqrt(sumsq);
+    ss.lr = ttl_core_lr(c);
+    optim_apply(&c->opt, c->lora, ss.grad_norm, ss.lr);
+    c->sched_step++;
+    const double t2 = now_s();
+    c->t_update += t2 - t1;
+    c->t_comm += comm_busy_seconds(c->comm) - comm0;
+    ss.seconds = t2 - t0;
+    ss.updated = 1;
+    if (c->on_step != NULL)
+        c->on_step(c->hook_ctx, &ss);
+    return 0;
+}
+
+int ttl_core_epoch(TtlCore *c, const TtlSamples *b, TtlScore *scores, Err *err) {
+    const int32_t bs = (int32_t)c->cfg.batch_size;
+    for (int32_t from = 0; from < b->n; from += bs) {
+        const int32_t to = from + bs < b->n ? from + bs : b->n;
+        for (int32_t i = from; i < to; i++)
+            if (b->lens[i] > c->cfg.max_len)
+                return err_set(err, "sample %d of the batch has %d tokens; steps were sized "
+                               "for %lld", i, b->lens[i], (long long)c->cfg.max_len);
+        if (run_step(c, b, from, to, scores, err) != 0)
+            return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,91 @@
+/* worker/methods/method.h -- the test-time objectives (DESIGN §1: tlm, none, tent, eata,
+ * come) behind one small interface, one file per objective (worker/method_<name>.c).
+ * A method sees one update step's samples on this rank: `score` runs the forward that
+ * gives each sample its score (ce, ppl, selected, weight) and the step's local loss;
+ * `backward` turns the step's loss into LoRA gradients once the loop knows the global
+ * selected count. The loop (worker/loop/ttl_step.c) owns everything else: the order of
+ * samples, the dp all-reduces, clipping, AdamW, the lr schedule and the output files.
+ * Methods allocate only in `open` (once per run: workspaces, EATA's Fisher), never talk
+ * to other ranks and never touch the optimizer.
+ * Not thread-safe (they drive the Model, which is single-threaded). */
+#ifndef TLM_WORKER_METHOD_H
+#define TLM_WORKER_METHOD_H
+
+#include <stdint.h>
+
+#include "io/base/err.h"
+#include "worker/adapter/lora.h"
+#include "worker/model/model.h"
+
+/* Plain data: the method's hyper-parameters, from the job's `method` section. */
+typedef struct MethodParams {
+    double threshold; /* ln P0: selected when ce > threshold (TLM Eqn. 6) */
+    double lamb;      /* weight scale: w = lamb * exp(ce - threshold) */
+    int offline;      /* 1: select on the base model's ce (adapter off), DESIGN §1 */
+} MethodParams;
+
+/* One update step's samples on this rank; the loop fills the inputs, the method the
+ * outputs. Every pointer is host memory borrowed from the loop's buffers (sized once for
+ * the job's maxima) unless said otherwise. n may be 0 (a dp rank without a sample in
+ * this step): score and backward must then do nothing and leave the outputs zero. */
+typedef struct MethodStep {
+    Model *m;                /* borrowed */
+    Lora *lora;              /* borrowed; the adapter being trained */
+    const MethodParams *p;   /* borrowed */
+    int32_t n;               /* samples of this step on this rank */
+    const int32_t *tokens;   /* (sum lens) the samples' input ids, packed */
+    const int32_t *lens;     /* (n) */
+    /* The samples' generated tokens, for objectives over the answer (tent/eata: entropy
+     * of the first 80 generated tokens): row i is gen[i * gen_stride ..], gen_lens[i]
+     * long. Online they are generated before the update epoch; offline generation comes
+     * after it, so gen is NULL there. */
+    const int32_t *gen;
+    const int32_t *gen_lens;
+    int32_t gen_stride;
+    /* outputs of score (n each) */
+    float *ce;         /* the sample's score: mean input ce of the model it is scored by */
+    uint8_t *selected; /* 1: the sample contributes to the loss */
+    float *weight;     /* its loss weight (0 when not selected) */
+    double loss_sum;   /* sum over selected of weight * loss term (divided later) */
+    /* workspace (n): d loss / d ce for model_backward */
+    float *dce;
+    void *state;     /* the method's own state (Method.open), NULL without one */
+    int32_t dp_rank; /* this rank in the dp group: a step-level term (EATA's regulariser)
+                      * is added on dp rank 0 only, so the dp sum counts it once */
+} MethodStep;
+
+typedef struct Method {
+    const char *name; /* the job's method.name */
+    int updates;      /* 0: never trains (no backward, no optimizer step, no adapter) */
+    /* Forward over the step's samples: fills ce, selected, weight, loss_sum. When the
+     * method updates, the forward it leaves last must be the training pass backward
+     * differentiates. */
+    int (*score)(MethodStep *s, Err *err);
+    /* Adds d(loss)/d(LoRA) to lora->grads (zeroed by the loop), where loss = (this rank's
+     * loss_sum) / n_sel_global; n_sel_global >= 1 (the loop skips backward at 0). */
+    int (*backward)(MethodStep *s, int64_t n_sel_global, Err *err);
+    /* Generated tokens per sample the objective trains on (tent/eata/come: 80, the TLM
+     * paper's setting; 0 for tlm/none): the train pass must hold batch_size samples of
+     * cutoff_len + gen_tokens tokens (worker/loop/ttl.c sizes max_train_tokens with it). */
+    int32_t gen_tokens;
+    /* Optional (NULL: stateless). Allocates the method's per-run state for steps of up to
+     * max_seqs samples of up to max_len input tokens, so score and backward allocate
+     * nothing; m and lora borrowed (must outlive the state); *state owned, released by
+     * close (which accepts NULL). Called once by ttl_core_init. */
+    int (*open)(void **state, Model *m, Lora *lora, const MethodParams *p, int32_t max_seqs,
+                int64_t max_len, Err *err);
+    void (*close)(void *state);
+} Method;
+
+/* The method registered under name ("tlm", "none", "tent", "eata", "come"), or NULL
+ * (borrowed, static). */
+const Method *method_find(const char *name);
+
+/* The objectives, one file each. */
+extern const Method method_tlm;  /* worker/methods/method_tlm.c */
+extern const Method method_none; /* worker/methods/method_none.c */
+extern const Method method_tent; /* worker/methods/method_tent.c */
+extern const Method method_eata; /* worker/methods/method_eata.c */
+extern const Method method_come; /* worker/methods/method_come.c */
+
+#endif

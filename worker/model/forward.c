@@ -1,0 +1,213 @@
+/* worker/model/forward.c -- the forward pass over a packed batch: index tables, the decoder
+ * layers (modeling_llama.py LlamaModel.forward / LlamaDecoderLayer.forward, with PEFT's
+ * LoRA Linear.forward on the wrapped projections), the final norm, logits and the
+ * per-sample causal-LM loss (LlamaForCausalLM.forward's shifted cross-entropy, one
+ * sample at a time). Under tp (DESIGN §3) the same pass on this rank's heads, ffn
+ * columns and vocabulary slice, with the all-reduces Megatron-LM places: after the
+ * embedding and each row-parallel projection; the loss is vocabulary-parallel
+ * (model_tp.c). */
+#include "worker/model/model_impl.h"
+
+#include <string.h>
+
+int model_pass_set(Model *m, const int32_t *tokens, const int32_t *len, const int32_t *pos0,
+                   const int32_t *kv_base, int32_t n_seqs, Err *err) {
+    if (n_seqs < 1 || n_seqs > m->opt.max_seqs)
+        return err_set(err, "%d sequences in a pass; the model was opened for 1..%d", n_seqs,
+                       m->opt.max_seqs);
+    int64_t T = 0;
+    for (int32_t s = 0; s < n_seqs; s++) {
+        if (len[s] < 1)
+            return err_set(err, "sequence %d has length %d", s, len[s]);
+        const int64_t p0 = pos0 != NULL ? pos0[s] : 0;
+        if (p0 + len[s] > m->opt.max_pos)
+            return err_set(err, "sequence %d reaches position %lld; the model was opened "
+                                "for max_pos %lld", s, (long long)(p0 + len[s] - 1),
+                           (long long)m->opt.max_pos);
+        T += len[s];
+    }
+    if (T > m->T_any)
+        return err_set(err, "%lld tokens in a pass; the model was opened for %lld",
+                       (long long)T, (long long)m->T_any);
+    PassTables *p = &m->pass;
+    m->last_train = 0; /* the tables a train forward left for its backward are replaced */
+    int32_t *h_tok = p->host, *h_pos = h_tok + T, *h_tgt = h_pos + T, *h_kv = h_tgt + T;
+    SeqSpan *h_span = (SeqSpan *)(h_kv + T);
+    int32_t *h_last = h_kv + T + 4 * n_seqs;
+    int64_t t = 0;
+    for (int32_t s = 0; s < n_seqs; s++) {
+        const int32_t p0 = pos0 != NULL ? pos0[s] : 0;
+        h_span[s] = (SeqSpan){.q_start = (int32_t)t, .q_len = len[s], .pos0 = p0,
+                              .kv_start = kv_base != NULL ? kv_base[s] : (int32_t)t};
+        for (int32_t i = 0; i < len[s]; i++, t++) {
+            if (tokens[t] < 0 || tokens[t] >= m->cfg.vocab_size)
+                return err_set(err, "token %lld (sequence %d) is %d, outside the vocabulary "
+                                    "0..%lld", (long long)t, s, tokens[t],
+                               (long long)m->cfg.vocab_size - 1);
+            h_tok[t] = tokens[t];
+            h_pos[t] = p0 + i;
+            h_tgt[t] = (kv_base == NULL && i + 1 < len[s]) ? tokens[t + 1] : -1;
+            h_kv[t] = kv_base != NULL ? kv_base[s] + p0 + i : (int32_t)t;
+        }
+        h_last[s] = (int32_t)t - 1;
+    }
+    const size_t n_ints = (size_t)(4 * T + 5 * (int64_t)n_seqs);
+    m->ops->upload_raw(p->dev, p->host, n_ints * sizeof(int32_t));
+    p->n_tok = T;
+    p->n_seqs = n_seqs;
+    p->tokens = p->dev;
+    p->pos = p->dev + T;
+    p->targets = p->dev + 2 * T;
+    p->kv_idx = p->dev + 3 * T;
+    p->spans = (const SeqSpan *)(p->dev + 4 * T);
+    p->last = p->dev + 4 * T + 4 * n_seqs;
+    return 0;
+}
+
+/* y (T, N) (+)= x (T, K) @ W^T + bias, plus scale * (x @ A^T) @ B^T when the adapter
+ * wraps this projection (PEFT lora.Linear.forward: base result + lora_B(lora_A(x)) *
+ * scaling; dropout 0). h (T, R) keeps x @ A^T for the backward. */
+static void proj_fwd(const Model *m, const Lora *lora, int64_t l, LoraTarget tg, float *h,
+                     void *y, const void *x, const void *w, const void *bias, int64_t N,
+                     int64_t K, int accumulate) {
+    const int64_t T = m->pass.n_tok;
+    m->ops->matmul_fwd(y, x, w, bias, T, N, K, accumulate);
+    const LoraView *v = lora != NULL ? lora_view(lora, l, tg) : NULL;
+    if (v != NULL)
+        m->ops->lora_fwd(y, h, x, v->a, v->b, lora->scale, T, N, K, lora->cfg.rank);
+}
+
+/* A row-parallel projection's output (Megatron-LM RowParallelLinear, DESIGN §3): y
+ * (T, D) = residual + sum over tp of x_r (T, in/tp) @ W_r^T (+ its LoRA term). Rank 0
+ * accumulates onto the residual already in y, the others start from zero, and one
+ * all-reduce over tp adds them up, so the residual enters once. The LoRA term
+ * scale * (x_r A_r^T) B^T is linear in the partial h_r = x_r A_r^T, so each rank adds its
+ * own into its partial sum and the all-reduce completes it, added once in all (not tp
+ * times). A training pass also all-reduces h (T, R): dB needs the whole x A^T. */
+static int row_parallel_fwd(Model *m, const Lora *lora, int64_t l, LoraTarget tg, float *h,
+                            void *y, const void *x, const void *w, int64_t K, int train,
+                            Err *err) {
+    const int64_t T = m->pass.n_tok;
+    proj_fwd(m, lora, l, tg, h, y, x, w, NULL, m->D, K, m->tp_rank == 0);
+    if (m->tp == 1)
+        return 0;
+    const LoraView *v = lora != NULL ? lora_view(lora, l, tg) : NULL;
+    if (train && v != NULL &&
+        model_tp_sum(m, h, T * lora->cfg.rank, COMM_F32, "a LoRA intermediate", err) != 0)
+        return -1;
+    return model_tp_sum(m, y, T * m->D, model_elem_comm(m), lora_target_name(tg), err);
+}
+
+/* LlamaDecoderLayer.forward: x_out = x2 + mlp(norm2(x2)), x2 = x + attn(norm1(x)).
+ * x_out may equal a->x2 and a->x (inference: the residual stream updated in place).
+ * Under tp: this rank's H/tp heads, KVH/tp kv heads and F/tp ffn columns; the residual
+ * stream (T, D) is whole and identical on every tp rank. */
+static int layer_fwd(Model *m, const Lora *lora, int64_t l, LayerActs *a, void *x_out,
+                     int train, void *k_cache, void *v_cache, Err *err) {
+    const Ops *o = m->ops;
+    const LayerWeights *w = &m->layers[l];
+    const PassTables *p = &m->pass;
+    const int64_t T = p->n_tok, D = m->D, QD = m->H * m->HD, KD = m->KVH * m->HD;
+    const size_t row_bytes = (size_t)D * o->elem_bytes;
+    const int first = m->tp_rank == 0; /* the rank that carries the residual (tp == 1: 1) */
+
+    o->rmsnorm_fwd(a->xn1, a->rstd1, a->x, w->attn_norm, T, D, m->cfg.rms_eps);
+    /* column-parallel q/k/v: this rank's heads, no communication */
+    proj_fwd(m, lora, l, LORA_Q, a->h[LORA_Q], a->q, a->xn1, w->wq, w->bq, QD, D, 0);
+    proj_fwd(m, lora, l, LORA_K, a->h[LORA_K], a->k, a->xn1, w->wk, w->bk, KD, D, 0);
+    proj_fwd(m, lora, l, LORA_V, a->h[LORA_V], a->v, a->xn1, w->wv, w->bv, KD, D, 0);
+    /* apply_rotary_pos_emb on q and k (rotate_half layout) */
+    o->rope_fwd(a->q, p->pos, m->rope_cos, m->rope_sin, T, m->H, m->HD);
+    o->rope_fwd(a->k, p->pos, m->rope_cos, m->rope_sin, T, m->KVH, m->HD);
+    if (k_cache != NULL) {
+        /* cached pass: write this pass's k/v at their slot rows, attend over the slot */
+        o->rows_scatter(k_cache, p->kv_idx, a->k, T, KD);
+        o->rows_scatter(v_cache, p->kv_idx, a->v, T, KD);
+        o->attn_fwd(a->att, NULL, a->q, k_cache, v_cache, p->spans, p->n_seqs, T, m->H,
+                    m->KVH, m->HD);
+    } else {
+        o->attn_fwd(a->att, train ? a->lse : NULL, a->q, a->k, a->v, p->spans, p->n_seqs, T,
+                    m->H, m->KVH, m->HD);
+    }
+    if (first && a->x2 != a->x)
+        o->copy(a->x2, a->x, (size_t)T * row_bytes);
+    if (row_parallel_fwd(m, lora, l, LORA_O, a->h[LORA_O], a->x2, a->att, w->wo, QD, train,
+                         err) != 0)
+        return -1;
+
+    o->rmsnorm_fwd(a->xn2, a->rstd2, a->x2, w->ffn_norm, T, D, m->cfg.rms_eps);
+    /* LlamaMLP.forward: down(silu(gate(x)) * up(x)); gate/up column-parallel */
+    proj_fwd(m, lora, l, LORA_GATE, a->h[LORA_GATE], a->gate, a->xn2, w->w_gate, NULL, m->F,
+             D, 0);
+    proj_fwd(m, lora, l, LORA_UP, a->h[LORA_UP], a->up, a->xn2, w->w_up, NULL, m->F, D, 0);
+    o->swiglu_fwd(a->act, a->gate, a->up, T * m->F);
+    if (first && x_out != a->x2)
+        o->copy(x_out, a->x2, (size_t)T * row_bytes);
+    return row_parallel_fwd(m, lora, l, LORA_DOWN, a->h[LORA_DOWN], x_out, a->act, w->w_down,
+                            m->F, train, err);
+}
+
+int model_layers_fwd(Model *m, const Lora *lora, int train, void *const *k_cache,
+                     void *const *v_cache, Err *err) {
+    const int64_t T = m->pass.n_tok;
+    void *x0 = train ? m->train[0].x : m->x_final;
+    if (m->tp == 1) {
+        m->ops->embed_fwd(x0, m->pass.tokens, m->embed, T, m->D);
+    } else {
+        /* VocabParallelEmbedding: rows of other slices are 0 here; the sum completes it */
+        m->ops->embed_slice_fwd(x0, m->pass.tokens, m->embed, T, m->D, m->v0, m->V);
+        if (model_tp_sum(m, x0, T * m->D, model_elem_comm(m), "the embedding", err) != 0)
+            return -1;
+    }
+    for (int64_t l = 0; l < m->L; l++) {
+        LayerActs *a = train ? &m->train[l] : &m->infer;
+        void *x_out = (train && l + 1 < m->L) ? m->train[l + 1].x : m->x_final;
+        if (layer_fwd(m, lora, l, a, x_out, train, k_cache != NULL ? k_cache[l] : NULL,
+                      v_cache != NULL ? v_cache[l] : NULL, err) != 0)
+            return err_prefix(err, "layer %lld: ", (long long)l);
+    }
+    return 0;
+}
+
+int model_forward(Model *m, const Lora *lora, const int32_t *tokens, const int32_t *seq_lens,
+                  int32_t n_seqs, int train, float *ce, Err *err) {
+    int64_t T = 0;
+    for (int32_t s = 0; s < n_seqs; s++)
+        T += seq_lens[s];
+    const int64_t limit = train ? m->opt.max_train_tokens : m->opt.max_tokens;
+    if (T > limit)
+        return err_set(err, "%lld tokens in a %s pass; the model was opened for %lld",
+                       (long long)T, train ? "training" : "inference", (long long)limit);
+    if (model_check_lora(m, lora, err) != 0 ||
+        model_pass_set(m, tokens, seq_lens, NULL, NULL, n_seqs, err) != 0)
+        return -1;
+    memcpy(m->h_seq_lens, seq_lens, (size_t)n_seqs * sizeof *seq_lens);
+    m->last_train = train;
+    m->last_lora = lora;
+
+    const Ops *o = m->ops;
+    if (model_layers_fwd(m, lora, train, NULL, NULL, err) != 0)
+        return -1;
+    o->rmsnorm_fwd(m->xnf, m->rstdf, m->x_final, m->final_norm, T, m->D, m->cfg.rms_eps);
+    /* logits (T, V): under tp this rank's vocabulary columns (T, V/tp) */
+    o->matmul_fwd(m->logits, m->xnf, m->lm_head, NULL, T, m->V, m->D, 0);
+    if (m->tp > 1) {
+        if (model_xent_tp(m, err) != 0)
+            return -1;
+    } else {
+        o->xent_fwd(m->tok_loss, m->tok_lse, m->logits, m->pass.targets, T, m->V);
+        o->download_raw(m->h_loss, m->tok_loss, (size_t)T * sizeof(float));
+    }
+
+    /* HF's loss for one sample: mean over its len - 1 shifted targets. Summed in double
+     * so the result does not depend on how the batch was packed. */
+    int64_t t = 0;
+    for (int32_t s = 0; s < n_seqs; s++) {
+        double sum = 0;
+        for (int32_t i = 0; i + 1 < seq_lens[s]; i++)
+            sum += m->h_loss[t + i];
+        ce[s] = seq_lens[s] > 1 ? (float)(sum / (seq_lens[s] - 1)) : 0.0f;
+        t += seq_lens[s];
+    }
+    return 0;
+}

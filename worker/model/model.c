@@ -1,0 +1,346 @@
+/* worker/model/model.c -- Model lifecycle: limits, this rank's tp slice of the dims (DESIGN
+ * §3), the size-table allocator every lifetime group uses, the activation / backward
+ * workspaces (one allocation), rope tables, accessors. Weights: model_load.c; passes:
+ * forward.c, backward.c; the vocabulary-parallel head: model_tp.c. */
+#include "worker/model/model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/base/log.h"
+#include "worker/model/model_impl.h"
+
+/* Every view starts on a 256-byte boundary: enough for any element type, vector loads
+ * and CUDA's coalescing; the waste is at most 255 bytes per view. */
+#define BLOCK_ALIGN ((size_t)256)
+
+static size_t round_up(size_t n) { return (n + BLOCK_ALIGN - 1) / BLOCK_ALIGN * BLOCK_ALIGN; }
+
+static void plan_free(BlockPlan *p) {
+    free(p->slot);
+    free(p->n_bytes);
+    *p = (BlockPlan){0};
+}
+
+void block_add(BlockPlan *p, void *slot, size_t n_bytes) {
+    if (p->oom)
+        return;
+    if (p->n == p->cap) {
+        int cap = p->cap == 0 ? 64 : 2 * p->cap;
+        void **s = realloc(p->slot, (size_t)cap * sizeof *s);
+        if (s != NULL)
+            p->slot = s;
+        size_t *b = realloc(p->n_bytes, (size_t)cap * sizeof *b);
+        if (b != NULL)
+            p->n_bytes = b;
+        if (s == NULL || b == NULL) {
+            p->oom = 1;
+            return;
+        }
+        p->cap = cap;
+    }
+    p->slot[p->n] = slot;
+    p->n_bytes[p->n] = n_bytes;
+    p->n++;
+}
+
+void *block_alloc(BlockPlan *p, const Ops *ops, const char *what, Err *err) {
+    if (p->oom) {
+        plan_free(p);
+        err_set(err, "%s: out of host memory building the size table", what);
+        return NULL;
+    }
+    size_t total = 0;
+    for (int i = 0; i < p->n; i++)
+        total += round_up(p->n_bytes[i]);
+    uint8_t *base = NULL;
+    if (total > 0) {
+        base = ops->alloc(total, err);
+        if (base == NULL) {
+            err_prefix(err, "%s (%zu bytes in %d views): ", what, total, p->n);
+            plan_free(p);
+            return NULL;
+        }
+    }
+    size_t off = 0;
+    for (int i = 0; i < p->n; i++) {
+        *(void **)p->slot[i] = p->n_bytes[i] > 0 ? base + off : NULL;
+        off += round_up(p->n_bytes[i]);
+    }
+    plan_free(p);
+    return base;
+}
+
+ModelOptions model_resolve_options(const ModelOptions *o, const ModelConfig *cfg) {
+    ModelOptions r = o != NULL ? *o : (ModelOptions){0};
+    if (r.max_tokens <= 0)
+        r.max_tokens = 512;
+    if (r.max_train_tokens == 0)
+        r.max_train_tokens = r.max_tokens;
+    if (r.max_train_tokens < 0)
+        r.max_train_tokens = 0;
+    if (r.max_seqs <= 0)
+        r.max_seqs = 16;
+    if (r.max_pos <= 0)
+        r.max_pos = cfg->max_pos > 0 && cfg->max_pos < 8192 ? cfg->max_pos : 8192;
+    if (r.max_lora_rank <= 0)
+        r.max_lora_rank = 16;
+    return r;
+}
+
+/* One layer's activation views of `rows` tokens. Inference sets share the residual
+ * stream (x, x2 -> x_final, filled by the caller) and keep no attention lse. */
+static void plan_layer_acts(BlockPlan *p, const Model *m, LayerActs *a, int64_t rows,
+                            int train) {
+    const size_t e = m->ops->elem_bytes, f = sizeof(float);
+    const size_t t = (size_t)rows;
+    if (train) {
+        block_add(p, &a->x, t * m->D * e);
+        block_add(p, &a->x2, t * m->D * e);
+        block_add(p, &a->lse, t * m->H * f);
+    }
+    block_add(p, &a->xn1, t * m->D * e);
+    block_add(p, &a->rstd1, t * f);
+    block_add(p, &a->q, t * m->H * m->HD * e);
+    block_add(p, &a->k, t * m->KVH * m->HD * e);
+    block_add(p, &a->v, t * m->KVH * m->HD * e);
+    block_add(p, &a->att, t * m->H * m->HD * e);
+    block_add(p, &a->xn2, t * m->D * e);
+    block_add(p, &a->rstd2, t * f);
+    block_add(p, &a->gate, t * m->F * e);
+    block_add(p, &a->up, t * m->F * e);
+    block_add(p, &a->act, t * m->F * e);
+    for (int i = 0; i < LORA_N_TARGETS; i++)
+        block_add(p, &a->h[i], t * (size_t)m->opt.max_lora_rank * f);
+}
+
+static void plan_back_work(BlockPlan *p, const Model *m, BackWork *w, int64_t rows) {
+    const size_t e = m->ops->elem_bytes, f = sizeof(float), t = (size_t)rows;
+    block_add(p, &w->dres, t * m->D * e);
+    block_add(p, &w->dxn, t * m->D * e);
+    block_add(p, &w->datt, t * m->H * m->HD * e);
+    block_add(p, &w->dq, t * m->H * m->HD * e);
+    block_add(p, &w->dk, t * m->KVH * m->HD * e);
+    block_add(p, &w->dv, t * m->KVH * m->HD * e);
+    block_add(p, &w->dact, t * m->F * e);
+    block_add(p, &w->dgate, t * m->F * e);
+    block_add(p, &w->dup, t * m->F * e);
+    block_add(p, &w->dh, t * (size_t)m->opt.max_lora_rank * f);
+    block_add(p, &w->dloss, t * f);
+}
+
+/* Activations, pass tables, rope tables and the backward workspace: one allocation
+ * for the whole run (reused by every pass; nothing is allocated per step). */
+static int alloc_workspaces(Model *m, Err *err) {
+    const size_t e = m->ops->elem_bytes, f = sizeof(float);
+    const int64_t Tt = m->opt.max_train_tokens, B = m->opt.max_seqs;
+    const size_t t = (size_t)m->T_any;
+    const size_t table_ints = (size_t)(4 * m->T_any + 5 * B);
+    BlockPlan p = {0};
+    plan_layer_acts(&p, m, &m->infer, m->opt.max_tokens, 0);
+    for (int64_t l = 0; Tt > 0 && l < m->L; l++)
+        plan_layer_acts(&p, m, &m->train[l], Tt, 1);
+    if (Tt > 0)
+        plan_back_work(&p, m, &m->bw, Tt);
+    block_add(&p, &m->x_final, t * m->D * e);
+    block_add(&p, &m->xnf, t * m->D * e);
+    block_add(&p, &m->rstdf, t * f);
+    block_add(&p, &m->logits, t * m->V * e);
+    block_add(&p, &m->tok_loss, t * f);
+    block_add(&p, &m->tok_lse, t * f);
+    if (m->tp > 1) { /* the vocabulary-parallel head's per-row statistics (model_tp.c) */
+        block_add(&p, &m->tok_part, 2 * t * f);
+        block_add(&p, &m->tok_gath, (size_t)m->tp * 2 * t * f);
+    }
+    block_add(&p, &m->pass.dev, table_ints * sizeof(int32_t));
+    block_add(&p, &m->rope_cos, (size_t)m->opt.max_pos * (m->HD / 2) * f);
+    block_add(&p, &m->rope_sin, (size_t)m->opt.max_pos * (m->HD / 2) * f);
+    m->a_block = block_alloc(&p, m->ops, "activation workspace", err);
+    if (m->a_block == NULL)
+        return -1;
+    /* inference: the residual stream is updated in place in x_final */
+    m->infer.x = m->x_final;
+    m->infer.x2 = m->x_final;
+
+    m->pass.host = calloc(table_ints, sizeof(int32_t));
+    m->h_loss = calloc(t, f);
+    m->h_dloss = calloc(t, f);
+    m->h_seq_lens = calloc((size_t)B, sizeof(int32_t));
+    if (m->tp > 1 && (m->h_gath = calloc((size_t)m->tp * 2 * t, f)) == NULL)
+        return err_set(err, "out of host memory for the tp statistics (%zu floats)",
+                       (size_t)m->tp * 2 * t);
+    if (m->pass.host == NULL || m->h_loss == NULL || m->h_dloss == NULL ||
+        m->h_seq_lens == NULL)
+        return err_set(err, "out of host memory for the pass tables (%zu ints)", table_ints);
+    return 0;
+}
+
+/* cos/sin (max_pos, HD/2), computed on the host as transformers does (llama3 scaling
+ * included, io/model/model_config.c) and uploaded once. */
+static int upload_rope(Model *m, Err *err) {
+    const size_t n = (size_t)m->opt.max_pos * (size_t)(m->HD / 2);
+    float *c = malloc(n * sizeof(float)), *s = malloc(n * sizeof(float));
+    if (c == NULL || s == NULL) {
+        free(c);
+        free(s);
+        return err_set(err, "out of host memory for rope tables (%zu floats)", 2 * n);
+    }
+    cfg_rope_tables(&m->cfg, m->opt.max_pos, c, s);
+    m->ops->upload_raw(m->rope_cos, c, n * sizeof(float));
+    m->ops->upload_raw(m->rope_sin, s, n * sizeof(float));
+    m->ops->sync();
+    free(c);
+    free(s);
+    return 0;
+}
+
+/* Takes this rank's slice of the heads, kv heads, ffn and vocabulary (DESIGN §3). Every
+ * rank reads the same config.json, so every rank refuses a bad tp with the same message. */
+static int set_tp(Model *m, const char *dir, Err *err) {
+    Comm *c = m->opt.comm;
+    m->tp = c != NULL ? comm_size(c, COMM_TP) : 1;
+    m->tp_rank = c != NULL ? comm_rank(c, COMM_TP) : 0;
+    m->comm = m->tp > 1 ? c : NULL;
+    const struct { const char *key; int64_t n; } dims[] = {
+        {"num_attention_heads", m->H}, {"num_key_value_heads", m->KVH},
+        {"intermediate_size", m->F}};
+    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
+        if (dims[i].n % m->tp != 0)
+            return err_set(err, "%s/config.json: %s = %lld is not divisible by tp = %d: "
+                                "tensor parallelism splits it evenly across the tp ranks "
+                                "(DESIGN §3); choose a tp that divides it", dir, dims[i].key,
+                           (long long)dims[i].n, m->tp);
+    m->H /= m->tp;
+    m->KVH /= m->tp;
+    m->F /= m->tp;
+    /* A vocabulary tp does not divide is split unevenly (slices differ by one row), not
+     * padded: every vocabulary-parallel op takes this rank's V and v0. */
+    m->v0 = model_split_begin(m->cfg.vocab_size, m->tp, m->tp_rank);
+    m->V = model_split_begin(m->cfg.vocab_size, m->tp, m->tp_rank + 1) - m->v0;
+    return 0;
+}
+
+static void log_memory(const Model *m, const char *dir) {
+    const ModelMemory e = model_memory_estimate(&m->cfg, &m->opt, m->tp, m->ops->elem_bytes);
+    const double mib = 1024.0 * 1024.0;
+    log_info("model %s on %s, tp rank %d/%d (H %lld, KVH %lld, F %lld, vocab [%lld, %lld)): "
+             "memory estimate %.1f MiB = weights %.1f + LoRA+AdamW %.1f + KV cache %.1f + "
+             "activations %.1f", dir, m->ops->name, m->tp_rank, m->tp, (long long)m->H,
+             (long long)m->KVH, (long long)m->F, (long long)m->v0, (long long)(m->v0 + m->V),
+             (double)e.total_bytes / mib, (double)e.weights_bytes / mib,
+             (double)e.lora_bytes / mib, (double)e.kv_bytes / mib, (double)e.act_bytes / mib);
+}
+
+Model *model_open(const char *dir, const Ops *ops, const ModelOptions *options, Err *err) {
+    Model *m = calloc(1, sizeof *m);
+    if (m == NULL) {
+        err_set(err, "%s: out of host memory", dir);
+        return NULL;
+    }
+    m->ops = ops;
+    if (cfg_load(dir, &m->cfg, err) != 0)
+        goto fail;
+    m->opt = model_resolve_options(options, &m->cfg);
+    m->L = m->cfg.n_layers;
+    m->D = m->cfg.dim;
+    m->H = m->cfg.n_heads;
+    m->KVH = m->cfg.n_kv_heads;
+    m->HD = m->cfg.head_dim;
+    m->F = m->cfg.ffn_dim;
+    m->V = m->cfg.vocab_size;
+    m->T_any = m->opt.max_tokens > m->opt.max_train_tokens ? m->opt.max_tokens
+                                                           : m->opt.max_train_tokens;
+    if (m->H % m->KVH != 0 || m->HD % 2 != 0) {
+        err_set(err, "%s/config.json: %lld heads not a multiple of %lld kv heads, or odd "
+                     "head_dim %lld", dir, (long long)m->H, (long long)m->KVH, (long long)m->HD);
+        goto fail;
+    }
+    if (set_tp(m, dir, err) != 0)
+        goto fail;
+    if (m->opt.max_seqs > m->opt.max_tokens) {
+        err_set(err, "max_seqs %d exceeds max_tokens %lld", m->opt.max_seqs,
+                (long long)m->opt.max_tokens);
+        goto fail;
+    }
+    m->layers = calloc((size_t)m->L, sizeof *m->layers);
+    if (m->opt.max_train_tokens > 0)
+        m->train = calloc((size_t)m->L, sizeof *m->train);
+    if (m->layers == NULL || (m->opt.max_train_tokens > 0 && m->train == NULL)) {
+        err_set(err, "%s: out of host memory for %lld layers", dir, (long long)m->L);
+        goto fail;
+    }
+    if (model_load_weights(m, dir, err) != 0 || alloc_workspaces(m, err) != 0 ||
+        upload_rope(m, err) != 0)
+        goto fail;
+    log_memory(m, dir);
+    return m;
+fail:
+    err_prefix(err, "opening model %s: ", dir);
+    model_close(m);
+    return NULL;
+}
+
+void model_close(Model *m) {
+    if (m == NULL)
+        return;
+    if (m->ops != NULL) {
+        m->ops->release(m->a_block);
+        m->ops->release(m->w_block);
+    }
+    free(m->pass.host);
+    free(m->h_loss);
+    free(m->h_dloss);
+    free(m->h_seq_lens);
+    free(m->h_gath);
+    free(m->train);
+    free(m->layers);
+    free(m);
+}
+
+const ModelConfig *model_config(const Model *m) { return &m->cfg; }
+const Ops *model_ops(const Model *m) { return m->ops; }
+ModelOptions model_options(const Model *m) { return m->opt; }
+
+const void *model_logits(const Model *m, int64_t *n_tok) {
+    if (n_tok != NULL)
+        *n_tok = m->pass.n_tok;
+    return m->logits;
+}
+
+void model_vocab_range(const Model *m, int64_t *v0, int64_t *n_vocab) {
+    if (v0 != NULL)
+        *v0 = m->v0;
+    if (n_vocab != NULL)
+        *n_vocab = m->V;
+}
+
+int model_tp(const Model *m, int *rank) {
+    if (rank != NULL)
+        *rank = m->tp_rank;
+    return m->tp;
+}
+
+int model_tp_sum(Model *m, void *buf, int64_t count, CommType type, const char *what,
+                 Err *err) {
+    if (m->tp == 1)
+        return 0;
+    if (comm_all_reduce(m->comm, COMM_TP, buf, count, type, COMM_SUM, err) != 0)
+        return err_prefix(err, "summing %s over tp: ", what);
+    return 0;
+}
+
+int model_check_lora(const Model *m, const Lora *lora, Err *err) {
+    if (lora == NULL)
+        return 0;
+    if (lora->tp != m->tp || lora->tp_rank != m->tp_rank)
+        return err_set(err, "adapter sharded for tp rank %d of %d, model for rank %d of %d: "
+                            "allocate it with lora_alloc_tp and the model's comm",
+                       lora->tp_rank, lora->tp, m->tp_rank, m->tp);
+    if (lora->cfg.rank > m->opt.max_lora_rank)
+        return err_set(err, "adapter rank %d exceeds the model's max_lora_rank %d",
+                       lora->cfg.rank, m->opt.max_lora_rank);
+    if (lora->n_layers != m->L)
+        return err_set(err, "adapter has %lld layers, model %lld", (long long)lora->n_layers,
+                       (long long)m->L);
+    return 0;
+}

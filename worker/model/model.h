@@ -1,0 +1,137 @@
+/* worker/model/model.h -- the frozen base model on a backend: load, forward, backward.
+ * A Model holds a Hugging Face Llama-family model's weights (read-only after
+ * model_open), its rope tables and, allocated once, every workspace a pass needs for up
+ * to max_tokens packed tokens and max_seqs sequences. model_forward runs a packed batch
+ * of variable-length sequences (no padding) to per-token logits and per-sample mean
+ * cross-entropy; model_backward turns d(loss)/d(ce) into LoRA gradients only (frozen
+ * weights never get gradients). It does not own the adapter, the optimizer or the KV
+ * cache (worker/adapter/lora.h, worker/adapter/optim.h, worker/model/generate.h). Not thread-safe: one thread
+ * drives one Model; CUDA work is enqueued on the backend's stream.
+ *
+ * Shape vocabulary, used in every shape comment of worker/ and kernels/:
+ *   B  sequences in a pass          T   tokens in a pass (packed over the B sequences)
+ *   D  hidden size                  H   attention heads       KVH  key/value heads
+ *   HD head dim                     F   ffn (intermediate) size
+ *   V  vocabulary                   L   layers                R    LoRA rank
+ * Under tensor parallelism (DESIGN §3, ModelOptions.comm) H, KVH, F and V become this
+ * rank's slice (H/tp, KVH/tp, F/tp, about V/tp); every per-layer weight is named, sized
+ * and split in one table (worker/model/model_load.c). Megatron-LM style: q/k/v and gate/up
+ * column-parallel, o and down row-parallel with an all-reduce over tp, embed_tokens and
+ * lm_head vocabulary-parallel; the residual stream (T, D) is replicated on every tp rank.
+ * Under tp every pass is collective over tp: every tp rank must make the same calls with
+ * the same inputs (the tokens, seq_lens, dce and adapter config of its tp group). */
+#ifndef TLM_WORKER_MODEL_H
+#define TLM_WORKER_MODEL_H
+
+#include <stdint.h>
+
+#include "comm/comm.h"
+#include "io/base/err.h"
+#include "io/model/model_config.h"
+#include "kernels/ops.h"
+#include "worker/adapter/lora.h"
+
+typedef struct Model Model;
+
+/* Workspace limits and the tp group, fixed at model_open. Zero fields take the defaults
+ * shown; a zeroed struct (or NULL) is the whole model on one rank. */
+typedef struct ModelOptions {
+    int64_t max_tokens;       /* T of an inference pass (prefill, scoring); 512 */
+    int64_t max_train_tokens; /* T of a pass with train != 0; 0 = max_tokens; -1 = none */
+    int32_t max_seqs;         /* B of any pass; 16 */
+    int64_t max_pos;          /* rope table length = longest position + 1; cfg max_pos,
+                               * at most 8192 */
+    int32_t max_lora_rank;    /* largest R an adapter may have; 16 */
+    Comm *comm;               /* tp group (borrowed, must outlive the model); NULL or a tp
+                               * group of one: the whole model on this rank */
+    /* For the memory estimate logged at open only (model_memory_estimate): */
+    uint32_t est_lora_targets; /* the adapter's targets (LORA_BIT); 0 = q_proj, v_proj */
+    int32_t est_kv_slots;     /* generator slots; 0 = max_seqs */
+    int64_t est_kv_ctx;       /* positions per slot; 0 = max_pos */
+} ModelOptions;
+
+/* What one rank holds on its backend, in bytes (DESIGN §3, §4). The arithmetic of
+ * model_memory_estimate, per rank, e = the backend's element bytes (4 CPU, 2 CUDA),
+ * QD = H*HD, KD = KVH*HD, all of H, KVH, F and V this rank's (V: ceil(V/tp)):
+ *   weights = e * (V*D * (tied ? 1 : 2) + D + L * (2*D + (QD + 2*KD)*D + D*QD + 3*F*D
+ *                 + (qkv_bias ? QD + 2*KD : 0)))
+ *   lora    = (4 + (tp > 1 ? tp : 0)) * 4 bytes * R * sum over layers and targets of
+ *             (in + out): params, grads, adam_m, adam_v and, under tp, lora_gather's
+ *             staging of tp slices; R = max_lora_rank, in/out this rank's slice
+ *   kv      = 2 (k, v) * L * slots * ctx * KD * e
+ *   acts    = Ti * (e*(2*D + 2*QD + 2*KD + 3*F) + 4*(2 + 7*R))            inference set
+ *           + L * Tt * (e*(4*D + 2*QD + 2*KD + 3*F) + 4*(2 + H + 7*R))    training sets
+ *           + Tt * (e*(2*D + 2*QD + 2*KD + 3*F) + 4*(R + 1))               backward work
+ *           + Ta * (e*(2*D + V) + 4*(3 + 2 + 2*tp)) + 4*(4*Ta + 5*B)       head, tables
+ *           + 2 * 4 * max_pos * HD/2                                       rope tables
+ *   with Ti = max_tokens, Tt = max_train_tokens, Ta = max(Ti, Tt), B = max_seqs.
+ * Each carved view is also rounded up to 256 bytes (not counted). */
+typedef struct ModelMemory {
+    size_t weights_bytes, lora_bytes, kv_bytes, act_bytes, total_bytes;
+} ModelMemory;
+
+/* The estimate for cfg (borrowed) opened with options o (borrowed; NULL = defaults) on
+ * rank tp_rank of tp (the vocabulary slice is the one size that differs per rank), on a
+ * backend of elem_bytes. Pure arithmetic: allocates nothing, needs no comm. */
+ModelMemory model_memory_estimate(const ModelConfig *cfg, const ModelOptions *o, int tp,
+                                  size_t elem_bytes);
+
+/* Opens the Hugging Face model directory dir (borrowed path): config.json via cfg_load,
+ * weights via st_dir_open, each uploaded to ops' backend (F32/F16/BF16 as stored, tied
+ * lm_head = embed_tokens, Qwen2 q/k/v biases). options may be NULL (defaults). With
+ * options->comm (tp > 1) only this rank's slice is uploaded; heads, kv heads and ffn
+ * size must divide by tp (an error naming config.json, the field and tp otherwise); a
+ * vocabulary that does not divide is split into slices differing by one row. Logs the
+ * rank's memory estimate (model_memory_estimate) at info level. Collective over tp when
+ * comm is given (every tp rank must call). Returns the model (owned-after-return;
+ * model_close) or NULL with err naming the file/tensor. */
+Model *model_open(const char *dir, const Ops *ops, const ModelOptions *options, Err *err);
+void model_close(Model *m); /* accepts NULL */
+
+const ModelConfig *model_config(const Model *m); /* borrowed */
+const Ops *model_ops(const Model *m);            /* borrowed */
+/* The limits in effect (defaults resolved). */
+ModelOptions model_options(const Model *m);
+
+/* Forward over n_seqs sequences packed back to back: tokens (host, sum(seq_lens)) and
+ * seq_lens (host, n_seqs), both borrowed. Sequence s's targets are its own next tokens
+ * (none at its last token, and none when it has one token). Computes logits (T, V) for
+ * every token and ce (host, n_seqs, written) = the mean over s's predicted tokens of
+ * -log p(target), Hugging Face's causal-LM loss of that sample alone (0 for a sequence
+ * of one token). lora (borrowed) may be NULL for the base model. train != 0 keeps every
+ * activation model_backward needs (T <= max_train_tokens). Errors: limits exceeded,
+ * token id out of range, adapter rank above max_lora_rank. */
+int model_forward(Model *m, const Lora *lora, const int32_t *tokens, const int32_t *seq_lens,
+                  int32_t n_seqs, int train, float *ce, Err *err);
+
+/* Backward of the last train forward (same lora) for the per-sample loss gradients
+ * dce (host, n_seqs, borrowed: d loss / d ce_s; 0 skips a sample). Adds into the LoRA
+ * gradients (lora_zero_grads first for a fresh step); overwrites the logits. */
+int model_backward(Model *m, Lora *lora, const float *dce, Err *err);
+
+/* Backward of a loss the caller defines on the logits of the last train forward (same
+ * lora): the caller first writes d loss / d logits (T, V) over the logits buffer,
+ * model_dlogits(m) (backend, elem type of ops; rows it does not care about must be 0),
+ * e.g. with ops->entropy_bwd in place; this backpropagates it into the LoRA gradients
+ * (added; lora_zero_grads first for a fresh step). model_backward is xent_bwd + this.
+ * Under tp the dlogits are this rank's vocabulary columns (T, V/tp): a loss over the
+ * whole vocabulary needs its statistics combined over tp first (as model_tp.c does for
+ * the cross-entropy); the backward is then collective over tp.
+ * Errors as model_backward (no train forward just before, another adapter). */
+int model_backward_logits(Model *m, Lora *lora, Err *err);
+void *model_dlogits(Model *m); /* the logits buffer, writable (borrowed) */
+
+/* The logits (T, V) of the last forward (backend memory, borrowed; elem type of ops;
+ * valid until the next pass), and that pass's T. Under tp: this rank's vocabulary
+ * columns only, (T, V/tp) (model_vocab_range). */
+const void *model_logits(const Model *m, int64_t *n_tok);
+
+/* This rank's vocabulary slice [*v0, *v0 + *n_vocab) (0 and V without tp); either
+ * pointer may be NULL. */
+void model_vocab_range(const Model *m, int64_t *v0, int64_t *n_vocab);
+
+/* The tp group size of the model (1 without tp) and, when rank != NULL, this rank's
+ * index in it. */
+int model_tp(const Model *m, int *rank);
+
+#endif

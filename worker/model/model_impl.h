@@ -1,0 +1,183 @@
+/* worker/model/model_impl.h -- the Model's insides, shared by model.c, model_load.c,
+ * forward.c, backward.c, model_tp.c and generate.c only (nothing outside worker/
+ * includes it).
+ * Memory comes in lifetime groups, each one backend allocation carved by a size table
+ * (BlockPlan below, llm.c style): frozen weights (whole run), activations + pass tables +
+ * backward workspace (whole run, reused by every pass), a generator's KV cache. */
+#ifndef TLM_WORKER_MODEL_IMPL_H
+#define TLM_WORKER_MODEL_IMPL_H
+
+#include <stddef.h>
+
+#include "worker/model/model.h"
+
+/* ---- one backend allocation carved into named views (model.c). Each view is rounded
+ * up to 256 bytes so every view is aligned for any element type and vector load;
+ * zero-byte entries get NULL. Host-side bookkeeping at init only. A size table under
+ * construction starts from a zeroed struct. */
+typedef struct BlockPlan {
+    void **slot;     /* host (cap): where each view's address goes (borrowed) */
+    size_t *n_bytes; /* host (cap) */
+    int n, cap;
+    int oom;         /* a host allocation of the table itself failed */
+} BlockPlan;
+
+/* Adds one view of n_bytes whose address goes into *slot (the address of any pointer
+ * variable, e.g. &w->wq or &acts->rstd1). */
+void block_add(BlockPlan *p, void *slot, size_t n_bytes);
+
+/* Allocates the planned block on ops (owned-after-return; ops->release), fills every
+ * slot, frees the table, and returns the block; NULL with err (naming what and the
+ * total bytes) on failure. */
+void *block_alloc(BlockPlan *p, const Ops *ops, const char *what, Err *err);
+
+/* The frozen weights of one decoder layer, backend elem type, (out, in) as HF stores
+ * them, shapes with this rank's H, KVH, F (H/tp etc. under tp): this rank's rows of the
+ * column-parallel ones, its columns of the row-parallel wo / w_down; model_load.c's spec
+ * table is the one place that says which. */
+typedef struct LayerWeights {
+    void *attn_norm;          /* (D) input_layernorm */
+    void *wq, *wk, *wv;       /* (H*HD, D), (KVH*HD, D), (KVH*HD, D) */
+    void *bq, *bk, *bv;       /* (H*HD), (KVH*HD), (KVH*HD); NULL without qkv_bias */
+    void *wo;                 /* (D, H*HD) */
+    void *ffn_norm;           /* (D) post_attention_layernorm */
+    void *w_gate, *w_up;      /* (F, D) */
+    void *w_down;             /* (D, F) */
+} LayerWeights;
+
+/* Activations of one layer for one pass; backend. In training every layer has its own
+ * set (kept for the backward); in inference all layers share one set and the residual
+ * stream is updated in place (x == x2 == the model's x_final). */
+typedef struct LayerActs {
+    void *x;                  /* (T, D) residual stream entering the layer */
+    void *xn1;                /* (T, D) input_layernorm(x) */
+    float *rstd1;             /* (T) */
+    void *q, *k, *v;          /* (T, H*HD), (T, KVH*HD), (T, KVH*HD); q, k after rope */
+    void *att;                /* (T, H*HD) attention output, before o_proj */
+    float *lse;               /* (T, H) attention log-sum-exp (training only) */
+    void *x2;                 /* (T, D) x + o_proj(att) */
+    void *xn2;                /* (T, D) post_attention_layernorm(x2) */
+    float *rstd2;             /* (T) */
+    void *gate, *up, *act;    /* (T, F) each; act = silu(gate) * up */
+    float *h[LORA_N_TARGETS]; /* (T, R) LoRA intermediates x @ A^T, R <= max_lora_rank */
+} LayerActs;
+
+/* Gradient workspace for one train pass (rows = max_train_tokens); backend. */
+typedef struct BackWork {
+    void *dres;               /* (T, D) gradient of the residual stream */
+    void *dxn;                /* (T, D) gradient of a normed input */
+    void *datt, *dq;          /* (T, H*HD) */
+    void *dk, *dv;            /* (T, KVH*HD) */
+    void *dact, *dgate, *dup; /* (T, F) */
+    float *dh;                /* (T, R) lora_bwd workspace */
+    float *dloss;             /* (T) d loss / d per-token loss */
+} BackWork;
+
+/* One pass's index tables: host staging and its backend copy, one upload per pass.
+ * Layout (int32): tokens (T) | pos (T) | targets (T) | kv_idx (T) | spans (B, 4) |
+ * last (B); offsets depend on the pass's T and B so only what is used is uploaded. */
+typedef struct PassTables {
+    int64_t n_tok;            /* T */
+    int32_t n_seqs;           /* B */
+    int32_t *host;            /* host, capacity (4 T_max + 5 B_max) */
+    int32_t *dev;             /* backend, same capacity */
+    /* views into dev for the current pass */
+    const int32_t *tokens, *pos, *targets, *kv_idx, *last;
+    const SeqSpan *spans;
+} PassTables;
+
+struct Model {
+    ModelConfig cfg;
+    const Ops *ops;
+    ModelOptions opt;         /* resolved limits */
+    int64_t D, H, KVH, HD, F, V, L; /* this rank's dims: H/tp, KVH/tp, F/tp, the vocabulary
+                                     * slice's V (tp = 1: the config's) */
+    Comm *comm;               /* borrowed tp group; NULL when tp == 1 */
+    int tp, tp_rank;          /* 1, 0 without tp */
+    int64_t v0;               /* first vocabulary row of this rank's slice */
+    int64_t T_any;            /* max(max_tokens, max_train_tokens): shared buffers' rows */
+
+    /* frozen weights: one allocation */
+    void *w_block;
+    void *embed;              /* (V, D) embed_tokens */
+    void *final_norm;         /* (D) model.norm */
+    void *lm_head;            /* (V, D); == embed when tied */
+    LayerWeights *layers;     /* host (L) of backend pointers */
+    float *rope_cos, *rope_sin; /* backend (max_pos, HD/2) */
+
+    /* activations: one allocation */
+    void *a_block;
+    LayerActs infer;          /* rows max_tokens */
+    LayerActs *train;         /* host (L); rows max_train_tokens; NULL if no training */
+    void *x_final;            /* (T_any, D) residual stream after the last layer */
+    void *xnf;                /* (T_any, D) model.norm(x_final) */
+    float *rstdf;             /* (T_any) */
+    void *logits;             /* (T_any, V) */
+    float *tok_loss;          /* (T_any) per-token cross-entropy */
+    float *tok_lse;           /* (T_any) logsumexp of each logits row (under tp: over the
+                               * whole vocabulary, combined from every rank) */
+    float *tok_part;          /* (2, T_any) tp > 1: this slice's (lse, target logit) per
+                               * row, or (max logit, global id) for argmax; else NULL */
+    float *tok_gath;          /* (tp, 2, T_any) tp > 1: tok_part of every tp rank */
+    float *h_gath;            /* host (tp, 2, T_any) tp > 1: tok_gath downloaded */
+    PassTables pass;
+    float *h_loss;            /* host (T_any) */
+    float *h_dloss;           /* host (T_any) */
+    int32_t *h_seq_lens;      /* host (B_max) of the last pass */
+
+    BackWork bw;              /* zeroed when training is disabled */
+    int last_train;           /* the last forward kept activations */
+    const Lora *last_lora;    /* the adapter of the last forward (borrowed) */
+};
+
+/* Fills m->pass for a pass of n_seqs sequences and uploads it. Sequence s has len[s]
+ * new tokens starting at position pos0[s] (NULL: all 0), to be written at KV rows
+ * kv_base[s] + position (NULL: packed training layout, kv rows = token rows, targets =
+ * next tokens; otherwise targets = -1). tokens/len/pos0/kv_base host, borrowed. */
+int model_pass_set(Model *m, const int32_t *tokens, const int32_t *len, const int32_t *pos0,
+                   const int32_t *kv_base, int32_t n_seqs, Err *err);
+
+/* Runs embedding + every layer over m->pass, leaving the residual stream in x_final.
+ * k_cache/v_cache (host (L) arrays of backend (rows, KVH*HD) buffers, KVH this rank's)
+ * are NULL for a packed pass; otherwise each layer scatters its k/v to pass.kv_idx and
+ * attends over the cache with pass.spans. Collective over tp: every tp rank must call.
+ * Errors: a failed collective. */
+int model_layers_fwd(Model *m, const Lora *lora, int train, void *const *k_cache,
+                     void *const *v_cache, Err *err);
+
+/* buf (count elements of type, backend memory) becomes its sum over the tp group; a no-op
+ * without tp. Collective over tp: every tp rank must call. what names it in errors. */
+int model_tp_sum(Model *m, void *buf, int64_t count, CommType type, const char *what,
+                 Err *err);
+
+/* Vocabulary-parallel argmax (DESIGN §3) of the first n rows of m->logits (n, V/tp):
+ * each rank's (max, global id) per row, all-gathered over tp; the largest wins, the lowest
+ * global id on ties (as torch.argmax over the whole row). ids: host (n), written on every
+ * rank. Collective over tp: every tp rank must call. */
+int model_argmax_tp(Model *m, int64_t n, int32_t *ids, Err *err);
+
+/* Vocabulary-parallel cross-entropy of m->logits over the pass's targets without
+ * gathering logits: per row this slice's (lse, target logit), all-gathered over tp and
+ * combined in double on the host. Writes m->h_loss (host, T: lse - target logit, 0 where
+ * no target) and m->tok_lse (the whole vocabulary's lse, for xent_slice_bwd).
+ * Collective over tp: every tp rank must call. */
+int model_xent_tp(Model *m, Err *err);
+
+/* The CommType of the backend's `void *` elements, for tp sums of activations. */
+static inline CommType model_elem_comm(const Model *m) {
+    return m->ops->elem == DTYPE_BF16 ? COMM_BF16 : COMM_F32;
+}
+
+/* ModelOptions with the defaults resolved (model.c). */
+ModelOptions model_resolve_options(const ModelOptions *o, const ModelConfig *cfg);
+
+/* [r n / tp, (r + 1) n / tp) is rank r's part of n rows (model_load.c). */
+int64_t model_split_begin(int64_t n, int tp, int r);
+
+/* Checks an adapter against the model's limits (NULL passes). */
+int model_check_lora(const Model *m, const Lora *lora, Err *err);
+
+/* Loads every weight of dir into m (m->cfg, dims and ops set). model_load.c. */
+int model_load_weights(Model *m, const char *dir, Err *err);
+
+#endif
