@@ -18,6 +18,7 @@
 #include "io/convert/llama2c.h"
 #include "io/convert/llama2c_tokenizer.h"
 #include "io/model/model_config.h"
+#include "kernels/cpu/blas.h"
 #include "launcher/bench/bench.h"
 #include "launcher/bench/bench_model.h"
 
@@ -240,6 +241,11 @@ static int bench_one(const BenchArgs *a, const Ops *ops, const char *label, cons
     printf("  backend %s, threads %s, T %lld, B %d, N %d, medians of %d, load %.2f -> %.2f\n",
            ops->name, threads ? threads : "default", (long long)k->n_tokens, k->batch,
            k->new_tokens, k->repeat, load0, load1);
+    BlasInfo blas;
+    char blas_line[384];
+    blas_info(&blas);
+    blas_describe(&blas, blas_line, sizeof blas_line);
+    printf("  blas: %s\n", blas_line);
     printf("  %-40s %12.1f tok/s  %9.4f s\n", "forward (B x T, no backward)", r.fwd_tok_s,
            r.fwd_s);
     printf("  %-40s %12.1f tok/s  %9.4f s\n", "update step (T, LoRA q,v r8, AdamW)",
@@ -253,6 +259,12 @@ static int bench_one(const BenchArgs *a, const Ops *ops, const char *label, cons
         json_str(label);
         printf(", \"dir\": ");
         json_str(dir);
+        printf(", \"blas\": ");
+        json_str(blas.library);
+        printf(", \"blas_family\": ");
+        json_str(blas.family);
+        printf(", \"cpu\": ");
+        json_str(blas.cpu.brand);
         printf(", \"backend\": \"%s\", \"threads\": %s, \"T\": %lld, \"B\": %d, \"N\": %d, "
                "\"R\": %d, \"seed\": %llu, \"forward_tok_s\": %.6g, \"step_tok_s\": %.6g, "
                "\"gen1_tok_s\": %.6g, \"genb_tok_s\": %.6g, \"forward_s\": %.6g, "

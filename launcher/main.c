@@ -27,8 +27,52 @@ static const Command COMMANDS[] = {
      "encode one JSON string per stdin line into a JSON array of token ids"},
     {"bench", cmd_bench, "bench [--model DIR | --random NAME] [options]",
      "measure forward, update-step and generation tokens/s"},
+    {"version", cmd_version, "version (or --version)",
+     "version, commit, backends, BLAS kernel family, MPI and NCCL versions"},
 };
 #define N_COMMANDS ((int)(sizeof COMMANDS / sizeof COMMANDS[0]))
+
+/* Edit distance (insert, delete, substitute, swap neighbours) between a and b, capped at
+ * 9: enough to rank command names, which are short. */
+static int edit_distance(const char *a, const char *b) {
+    enum { CAP = 9, MAXLEN = 32 };
+    const int n = (int)strlen(a), m = (int)strlen(b);
+    if (n >= MAXLEN || m >= MAXLEN)
+        return CAP;
+    int d[MAXLEN][MAXLEN];
+    for (int i = 0; i <= n; i++)
+        for (int j = 0; j <= m; j++) {
+            if (i == 0 || j == 0) {
+                d[i][j] = i + j;
+                continue;
+            }
+            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best)
+                best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[n][m] < CAP ? d[n][m] : CAP;
+}
+
+/* The command nearest to a mistyped one, or NULL when none is close (at most 2 edits, and
+ * fewer than half the typed word). */
+static const char *nearest_command(const char *typed) {
+    const char *best = NULL;
+    int best_d = 3;
+    for (int i = 0; i < N_COMMANDS; i++) {
+        const int d = edit_distance(typed, COMMANDS[i].name);
+        if (d < best_d && 2 * d < (int)strlen(typed) + 1) {
+            best = COMMANDS[i].name;
+            best_d = d;
+        }
+    }
+    return best;
+}
 
 static void usage(FILE *out) {
     fprintf(out, "tlm -- test-time learning for LLMs\n\nusage:\n");
@@ -42,9 +86,16 @@ int main(int argc, char **argv) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)
+        return cmd_version(1, argv + 1);
     for (int i = 0; i < N_COMMANDS; i++)
         if (strcmp(argv[1], COMMANDS[i].name) == 0)
             return COMMANDS[i].fn(argc - 1, argv + 1);
+    const char *near = nearest_command(argv[1]);
+    if (near != NULL) {
+        fprintf(stderr, "tlm: unknown command \"%s\"; did you mean \"%s\"?\n", argv[1], near);
+        return 2;
+    }
     fprintf(stderr, "tlm: unknown command \"%s\"\n\n", argv[1]);
     usage(stderr);
     return 2;

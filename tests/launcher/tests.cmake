@@ -20,3 +20,7 @@ tlm_add_mpi_test(test_run_dead_rank RANKS 2 LABELS "mpi;cpu"
 tlm_add_test(test_bench_json
              COMMAND ${CMAKE_COMMAND} -P ${CMAKE_CURRENT_LIST_DIR}/bench/check_bench_json.cmake
              LABELS cpu TIMEOUT 120)
+
+# tlm --version and the nearest-command suggestion for a mistyped command.
+tlm_add_test(test_version COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/test_version.sh LABELS cpu
+             TIMEOUT 30)

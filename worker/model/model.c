@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "io/base/log.h"
+#include "kernels/cpu/blas.h"
 #include "worker/model/model_impl.h"
 
 /* Every view starts on a 256-byte boundary: enough for any element type, vector loads
@@ -229,6 +230,13 @@ static void log_memory(const Model *m, const char *dir) {
              (long long)m->KVH, (long long)m->F, (long long)m->v0, (long long)(m->v0 + m->V),
              (double)e.total_bytes / mib, (double)e.weights_bytes / mib,
              (double)e.lora_bytes / mib, (double)e.kv_bytes / mib, (double)e.act_bytes / mib);
+    if (strcmp(m->ops->name, "cpu") == 0) { /* the kernels every CPU number depends on */
+        BlasInfo blas;
+        char line[384];
+        blas_info(&blas);
+        blas_describe(&blas, line, sizeof line);
+        log_info("cpu backend: %s", line);
+    }
 }
 
 Model *model_open(const char *dir, const Ops *ops, const ModelOptions *options, Err *err) {

@@ -15,3 +15,13 @@ tlm_add_test(test_ops_cpu_entropy
 tlm_add_test(test_ops_cpu_vocab_slice
              SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_ops_cpu_vocab_slice.c
              ${CMAKE_SOURCE_DIR}/tests/worker/wtest.c LABELS cpu)
+
+# The BLAS kernel family against the CPU (kernels/cpu/blas.c): the decision table and this
+# machine; then the same program with OpenBLAS forced onto its SSE3 fallback, which the
+# start-up check must replace by re-executing (skipped on CPUs without AVX2).
+tlm_add_test(test_blas_family SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_blas_family.c
+             LABELS cpu TIMEOUT 30)
+tlm_add_test(test_blas_family_corrected COMMAND test_blas_family
+             ARGS --expect-corrected Prescott LABELS cpu TIMEOUT 30)
+set_tests_properties(test_blas_family_corrected PROPERTIES ENVIRONMENT
+                     "${TLM_TEST_ENV};OPENBLAS_CORETYPE=Prescott")

@@ -21,6 +21,8 @@ TMP="${TLM_TEST_TMP:?}/resume-$case_name"
 rm -rf "$TMP" && mkdir -p "$TMP"
 FAILS=0
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+# Progress, so that a run killed by its ctest timeout shows how far it got.
+progress() { echo "[${SECONDS}s] $case_name: $*"; }
 
 # A small demo: 32 samples in stream batches of 4, short answers, a checkpoint per batch.
 SETS=(--set data.max_samples=32 --set method.stream_batch=4 --set generate.max_new_tokens=8
@@ -39,6 +41,7 @@ reference() {
     run "$TMP/ref" > "$TMP/ref.log" 2>&1 || { fail "reference run failed"; cat "$TMP/ref.log"; exit 1; }
     "$BIN" export "$(ls "$TMP"/ref/ckpt-*.h5 | sort -V | tail -1)" --peft "$TMP/ref-peft" \
         > /dev/null || fail "export of the reference checkpoint"
+    progress "uninterrupted reference run done"
 }
 
 # Metrics without their timings (tokens_per_s is wall-clock).
@@ -47,6 +50,7 @@ strip_metrics() { sed -E 's/, "tokens_per_s": [^,}]*//' "$1"; }
 # compare DIR: outputs and final adapter of DIR against the reference.
 compare() {
     local dir=$1
+    progress "comparing $dir with the reference"
     for f in generated_predictions.jsonl scores.jsonl; do
         cmp -s "$TMP/ref/$f" "$dir/$f" || fail "$dir/$f differs from the uninterrupted run's"
     done
@@ -134,6 +138,7 @@ case_kill9() {
         fi
         if kill -9 $pid 2> /dev/null; then
             kills=$((kills + 1))
+            progress "kill $kills (run $runs)"
             compgen -G "$d/ckpt-*.h5.tmp.$pid" > /dev/null && in_write=$((in_write + 1))
             wait $pid 2> /dev/null
         else

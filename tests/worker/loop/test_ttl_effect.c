@@ -1,9 +1,11 @@
-/* tests/worker/loop/test_ttl_effect.c -- the TLM effect on a real model (issue: "The TLM effect"):
- * online TLM with stories260K (converted by `tlm convert`) on the first 1,000 samples of
- * the AdaptEval GSM8K stream, template none, with jobs/stories260k-gsm8k-online.yaml. The
- * mean input ppl of the last 200 samples, as scored by the adapted model when each came
- * up, must be at least 30% below the base model's on the same samples (a `none` run of
- * the same job scores every sample with the unadapted model). Label shared. */
+/* tests/worker/loop/test_ttl_effect.c -- the TLM effect on a real model: online TLM with
+ * stories260K (converted by `tlm convert`) on the first 200 samples of the AdaptEval GSM8K
+ * stream (two stream batches of 100), template none, with jobs/stories260k-gsm8k-online.yaml
+ * and 8 generated tokens (generation is not what is measured, and is most of the time).
+ * The mean input ppl of the last 50 samples, as scored by the adapted model when each came
+ * up, must be at least 30% below the base model's on the same samples (a `none` run of the
+ * same job scores every sample with the unadapted model). Measured: 52.2 -> 16.3 (69%
+ * lower), ~30 s of CPU for both runs. Label shared. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +13,8 @@
 
 #include "tests/testutil.h"
 
-#define N_SAMPLES 1000
-#define N_TAIL 200
+#define N_SAMPLES 200
+#define N_TAIL 50
 
 /* Mean ppl of samples [N_SAMPLES - N_TAIL, N_SAMPLES) from a scores.jsonl; -1 on error. */
 static double tail_mean_ppl(const char *path) {
@@ -40,10 +42,14 @@ static double tail_mean_ppl(const char *path) {
 }
 
 static int run_job(const char *model, const char *method, const char *out) {
+    printf("running method %s (log in %s.log)\n", method, out);
+    fflush(stdout); /* a run killed by its timeout still shows how far it got */
     return tu_system("cd '%s' && '%s' run jobs/stories260k-gsm8k-online.yaml --set "
                      "model.path='%s' --set data.path='%s/data/adapteval/gsm8k_random_5k.json' "
+                     "--set data.max_samples=%d --set generate.max_new_tokens=8 "
                      "--set method.name=%s --set output.dir='%s' 2> '%s.log'",
-                     tu_source_dir(), tu_tlm_bin(), model, tu_shared_dir(), method, out, out);
+                     tu_source_dir(), tu_tlm_bin(), model, tu_shared_dir(), N_SAMPLES, method,
+                     out, out);
 }
 
 int main(void) {

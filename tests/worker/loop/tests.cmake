@@ -19,9 +19,9 @@ foreach(bs 1 2)
     COMMAND ${TLM_MPIEXEC} -n 2 $<TARGET_FILE:test_ttl_dp> ${bs})
 endforeach()
 
-# The TLM effect on stories260K over 1,000 GSM8K samples (two ~20 s runs).
+# The TLM effect on stories260K over 200 GSM8K samples (two runs, ~30 s of CPU).
 tlm_add_test(test_ttl_effect SOURCES ${TLM_TTL_TEST_DIR}/test_ttl_effect.c
-             LABELS "cpu;shared" TIMEOUT 900)
+             LABELS "cpu;shared" TIMEOUT 300)
 add_dependencies(test_ttl_effect tlm)
 
 # Resume tests (worker/loop/ttl_ckpt.c, worker/loop/ttl_resume.c, launcher/signals.c): the bundled
