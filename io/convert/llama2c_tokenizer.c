@@ -13,50 +13,37 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "io/text/tok_internal.h"
+#include "io/base/strbuf.h"
+#include "io/base/strlist.h"
+#include "io/base/strmap.h"
+#include "io/base/utf8.h"
 
-typedef struct Pieces {
-    char **s;       /* (n) UTF-8, NUL-terminated, ' ' already replaced by U+2581 */
-    size_t *bytes;  /* (n) */
-    int64_t n;
-} Pieces;
-
-static void pieces_free(Pieces *p) {
-    for (int64_t i = 0; i < p->n; i++)
-        free(p->s[i]);
-    free(p->s);
-    free(p->bytes);
-    memset(p, 0, sizeof *p);
-}
-
-/* Undoes llama2.c's export: "\n<s>\n" -> "<s>", "\n</s>\n" -> "</s>", ' ' -> U+2581. */
-static char *piece_from_bin(const char *raw, size_t n, size_t *out_bytes) {
+/* Undoes llama2.c's export: "\n<s>\n" -> "<s>", "\n</s>\n" -> "</s>", ' ' -> U+2581;
+ * the piece goes into b (reset first). */
+static int piece_from_bin(const char *raw, size_t n, StrBuf *b, Err *err) {
     if (n >= 2 && raw[0] == '\n' && raw[n - 1] == '\n') {
         raw++;
         n -= 2;
     }
-    TokBuf b = {0};
+    b->n_bytes = 0;
+    if (strbuf_reserve(b, n, err) != 0)
+        return -1;
     for (size_t i = 0; i < n; i++)
-        if ((raw[i] == ' ' ? tok_buf_add(&b, "\xE2\x96\x81", 3, NULL)
-                           : tok_buf_add(&b, raw + i, 1, NULL)) != 0) {
-            tok_buf_free(&b);
-            return NULL;
-        }
-    if (tok_buf_reserve(&b, 0, NULL) != 0)
-        return NULL;
-    b.data[b.len] = '\0';
-    *out_bytes = b.len;
-    return b.data;
+        if ((raw[i] == ' ' ? strbuf_append(b, "\xE2\x96\x81", 3, err)
+                           : strbuf_append(b, raw + i, 1, err)) != 0)
+            return -1;
+    return 0;
 }
 
-static int read_bin(const char *path, Pieces *p, Err *err) {
+/* The pieces of tokenizer.bin in id order into p (items: UTF-8, ' ' already replaced). */
+static int read_bin(const char *path, StrList *p, Err *err) {
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return err_set(err, "%s: cannot open: %s", path, strerror(errno));
     int32_t max_len;
     int rc = 0;
     char *raw = NULL;
-    int64_t cap = 0;
+    StrBuf piece = {0};
     if (fread(&max_len, 4, 1, f) != 1 || max_len <= 0 || max_len > (1 << 20)) {
         fclose(f);
         return err_set(err, "%s: header: missing or bad max_token_length", path);
@@ -69,42 +56,30 @@ static int read_bin(const char *path, Pieces *p, Err *err) {
         if (got == 0 && feof(f))
             break;
         if (got != 4 || fread(&len, 4, 1, f) != 1) {
-            rc = err_set(err, "%s: piece %lld: truncated header", path, (long long)p->n);
+            rc = err_set(err, "%s: piece %lld: truncated header", path, (long long)p->n_items);
             break;
         }
         if (len < 0 || len > max_len) {
             rc = err_set(err, "%s: piece %lld: length %d outside [0, max_token_length %d]",
-                         path, (long long)p->n, (int)len, (int)max_len);
+                         path, (long long)p->n_items, (int)len, (int)max_len);
             break;
         }
         if (raw == NULL || fread(raw, 1, (size_t)len, f) != (size_t)len) {
             rc = err_set(err, "%s: piece %lld: truncated (%d bytes expected)", path,
-                         (long long)p->n, (int)len);
+                         (long long)p->n_items, (int)len);
             break;
         }
-        if (!tok_utf8_valid(raw, (size_t)len)) {
-            rc = err_set(err, "%s: piece %lld: not valid UTF-8", path, (long long)p->n);
+        if (!utf8_valid(raw, (size_t)len)) {
+            rc = err_set(err, "%s: piece %lld: not valid UTF-8", path, (long long)p->n_items);
             break;
         }
-        if (p->n == cap) {
-            cap = cap ? cap * 2 : 1024;
-            char **s = realloc(p->s, (size_t)cap * sizeof *s);
-            if (s != NULL)
-                p->s = s;
-            size_t *b = realloc(p->bytes, (size_t)cap * sizeof *b);
-            if (b != NULL)
-                p->bytes = b;
-            if (s == NULL || b == NULL) {
-                rc = err_set(err, "out of memory");
-                break;
-            }
-        }
-        if ((p->s[p->n] = piece_from_bin(raw, (size_t)len, &p->bytes[p->n])) == NULL) {
-            rc = err_set(err, "out of memory");
+        if (piece_from_bin(raw, (size_t)len, &piece, err) != 0 ||
+            strlist_push(p, piece.data, piece.n_bytes, err) != 0) {
+            rc = err_prefix(err, "%s: piece %lld: ", path, (long long)p->n_items);
             break;
         }
-        p->n++;
     }
+    strbuf_free(&piece);
     free(raw);
     fclose(f);
     return rc;
@@ -116,26 +91,26 @@ static json_t *added_token(int id, const char *content) {
 }
 
 /* vocab in id order (a later duplicate piece wins, as a Python dict does) and merges. */
-static int build_model(const Pieces *p, json_t *model, Err *err) {
-    TokMap map;
-    if (tok_map_init(&map, p->n, err) != 0)
+static int build_model(const StrList *p, json_t *model, Err *err) {
+    StrMap map;
+    if (strmap_init(&map, p->n_items, err) != 0)
         return -1;
     int rc = 0;
-    for (int64_t i = 0; i < p->n && rc == 0; i++)
-        rc = tok_map_put(&map, p->s[i], p->bytes[i], (int32_t)i, err);
+    for (int64_t i = 0; i < p->n_items && rc == 0; i++)
+        rc = strmap_put(&map, p->items[i], p->n_item_bytes[i], (int32_t)i, err);
     json_t *vocab = json_object(), *merges = json_array();
-    for (int64_t i = 0; i < p->n && rc == 0; i++)
-        if (tok_map_get(&map, p->s[i], p->bytes[i]) == i)
-            rc = json_object_set_new(vocab, p->s[i], json_integer(i));
-    for (int64_t i = 0; i < p->n && rc == 0; i++) {
-        const char *s = p->s[i];
-        size_t n = p->bytes[i];
-        if (tok_map_get(&map, s, n) != i)
+    for (int64_t i = 0; i < p->n_items && rc == 0; i++)
+        if (strmap_get(&map, p->items[i], p->n_item_bytes[i]) == i)
+            rc = json_object_set_new(vocab, p->items[i], json_integer(i));
+    for (int64_t i = 0; i < p->n_items && rc == 0; i++) {
+        const char *s = p->items[i];
+        size_t n = p->n_item_bytes[i];
+        if (strmap_get(&map, s, n) != i)
             continue;
         /* Splits at every character boundary, left part shortest first. */
-        for (size_t k = (size_t)tok_utf8_len((unsigned char)s[0]); k < n && rc == 0;
-             k += (size_t)tok_utf8_len((unsigned char)s[k])) {
-            if (tok_map_get(&map, s, k) < 0 || tok_map_get(&map, s + k, n - k) < 0)
+        for (size_t k = (size_t)utf8_len((unsigned char)s[0]); k < n && rc == 0;
+             k += (size_t)utf8_len((unsigned char)s[k])) {
+            if (strmap_get(&map, s, k) < 0 || strmap_get(&map, s + k, n - k) < 0)
                 continue;
             json_t *pair = json_array();
             rc = json_array_append_new(pair, json_stringn(s, k)) ||
@@ -143,21 +118,21 @@ static int build_model(const Pieces *p, json_t *model, Err *err) {
                  json_array_append_new(merges, pair);
         }
     }
-    tok_map_free(&map);
+    strmap_free(&map);
     rc = rc || json_object_set_new(model, "vocab", vocab) ||
          json_object_set_new(model, "merges", merges);
     return rc ? err_set(err, "out of memory building the vocab") : 0;
 }
 
-static json_t *build_tokenizer_json(const Pieces *p, Err *err) {
+static json_t *build_tokenizer_json(const StrList *p, Err *err) {
     const char *meta = "\xE2\x96\x81";
     json_t *root = json_object();
     json_object_set_new(root, "version", json_string("1.0"));
     json_object_set_new(root, "truncation", json_null());
     json_object_set_new(root, "padding", json_null());
-    json_object_set_new(root, "added_tokens", json_pack("[o, o, o]", added_token(0, p->s[0]),
-                                                        added_token(1, p->s[1]),
-                                                        added_token(2, p->s[2])));
+    json_object_set_new(root, "added_tokens", json_pack("[o, o, o]", added_token(0, p->items[0]),
+                                                        added_token(1, p->items[1]),
+                                                        added_token(2, p->items[2])));
     json_object_set_new(root, "normalizer", json_null());
     json_object_set_new(root, "pre_tokenizer",
                         json_pack("{s:s, s:s, s:s, s:b}", "type", "Metaspace", "replacement",
@@ -168,13 +143,13 @@ static json_t *build_tokenizer_json(const Pieces *p, Err *err) {
                   " s:[{s:{s:s, s:i}}, {s:{s:s, s:i}}, {s:{s:s, s:i}}, {s:{s:s, s:i}}],"
                   " s:{s:{s:s, s:[i], s:[s]}}}",
                   "type", "TemplateProcessing",
-                  "single", "SpecialToken", "id", p->s[1], "type_id", 0,
+                  "single", "SpecialToken", "id", p->items[1], "type_id", 0,
                   "Sequence", "id", "A", "type_id", 0,
-                  "pair", "SpecialToken", "id", p->s[1], "type_id", 0,
+                  "pair", "SpecialToken", "id", p->items[1], "type_id", 0,
                   "Sequence", "id", "A", "type_id", 0,
-                  "SpecialToken", "id", p->s[1], "type_id", 1,
+                  "SpecialToken", "id", p->items[1], "type_id", 1,
                   "Sequence", "id", "B", "type_id", 1,
-                  "special_tokens", p->s[1], "id", p->s[1], "ids", 1, "tokens", p->s[1]));
+                  "special_tokens", p->items[1], "id", p->items[1], "ids", 1, "tokens", p->items[1]));
     json_object_set_new(
         root, "decoder",
         json_pack("{s:s, s:[{s:s, s:{s:s}, s:s}, {s:s}, {s:s}, {s:s, s:s, s:i, s:i}]}",
@@ -207,15 +182,15 @@ static int write_json(const char *dir, const char *name, json_t *j, Err *err) {
 
 int l2c_tokenizer_convert(const char *tok_bin_path, int64_t vocab_size, const char *out_dir,
                           Err *err) {
-    Pieces p = {0};
+    StrList p = {0};
     if (read_bin(tok_bin_path, &p, err) != 0) {
-        pieces_free(&p);
+        strlist_free(&p);
         return -1;
     }
     int rc = 0;
-    if (p.n != vocab_size || p.n < 3) {
+    if (p.n_items != vocab_size || p.n_items < 3) {
         rc = err_set(err, "%s: holds %lld pieces, but the model's vocab_size is %lld",
-                     tok_bin_path, (long long)p.n, (long long)vocab_size);
+                     tok_bin_path, (long long)p.n_items, (long long)vocab_size);
     } else if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
         rc = err_set(err, "%s: cannot create directory: %s", out_dir, strerror(errno));
     }
@@ -229,13 +204,13 @@ int l2c_tokenizer_convert(const char *tok_bin_path, int64_t vocab_size, const ch
         /* add_bos_token given explicitly so transformers keeps the BOS template too. */
         json_t *cfg = json_pack(
             "{s:b, s:b, s:s, s:s, s:s, s:n, s:b, s:b, s:b, s:s, s:s}", "add_bos_token", 1,
-            "add_eos_token", 0, "bos_token", p.s[1], "eos_token", p.s[2], "unk_token", p.s[0],
+            "add_eos_token", 0, "bos_token", p.items[1], "eos_token", p.items[2], "unk_token", p.items[0],
             "pad_token", "clean_up_tokenization_spaces", 0, "legacy", 0,
             "use_default_system_prompt", 0, "tokenizer_class", "LlamaTokenizer", "backend",
             "tokenizers");
         rc = write_json(out_dir, "tokenizer_config.json", cfg, err);
         json_decref(cfg);
     }
-    pieces_free(&p);
+    strlist_free(&p);
     return rc;
 }

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/base/vec.h"
+
 struct ChatTemplate {
     const char *name;
     int prefix_bos;             /* format_prefix = EmptyFormatter(slots=[{"bos_token"}]) */
@@ -219,21 +221,10 @@ int tmpl_format_response(const ChatTemplate *t, const char *response, TmplElems 
     return pending_pack(&p, out, err);
 }
 
-/* Appends src to the growing array *dst (*n_dst long); -1 on allocation failure. */
-static int append_ids(int32_t **dst, int64_t *n_dst, const int32_t *src, int64_t n_src) {
-    if (n_src == 0)
-        return 0;
-    int32_t *grown = realloc(*dst, (size_t)(*n_dst + n_src) * sizeof(int32_t));
-    if (grown == NULL)
-        return -1;
-    memcpy(grown + *n_dst, src, (size_t)n_src * sizeof(int32_t));
-    *dst = grown;
-    *n_dst += n_src;
-    return 0;
-}
-
 int tmpl_encode_elems(const TmplElems *e, const Tokenizer *tok, int32_t **ids,
                       int64_t *n_ids, Err *err) {
+    /* The caller's array carries no capacity: *n_ids is all that is known to be there. */
+    int64_t cap = *n_ids;
     for (int i = 0; i < e->n_elems; i++) {
         const TmplElem *el = &e->elems[i];
         int32_t one = el->kind == TMPL_ELEM_BOS   ? tok_bos_id(tok)
@@ -241,8 +232,8 @@ int tmpl_encode_elems(const TmplElems *e, const Tokenizer *tok, int32_t **ids,
                                                   : -1;
         if (el->kind != TMPL_ELEM_TEXT) {
             /* _convert_elements_to_ids adds bos/eos only when the tokenizer has one. */
-            if (one >= 0 && append_ids(ids, n_ids, &one, 1) != 0)
-                return err_set(err, "out of memory encoding a chat turn");
+            if (one >= 0 && VEC_APPEND(*ids, *n_ids, cap, &one, 1, err) != 0)
+                return err_prefix(err, "encoding a chat turn: ");
             continue;
         }
         size_t n_bytes = strlen(el->text);
@@ -252,10 +243,10 @@ int tmpl_encode_elems(const TmplElems *e, const Tokenizer *tok, int32_t **ids,
         int64_t n_part = 0;
         if (tok_encode(tok, el->text, n_bytes, 0, &part, &n_part, err) != 0)
             return err_prefix(err, "encoding chat template element %d: ", i);
-        int rc = append_ids(ids, n_ids, part, n_part);
+        int rc = VEC_APPEND(*ids, *n_ids, cap, part, n_part, err);
         free(part);
         if (rc != 0)
-            return err_set(err, "out of memory encoding a chat turn");
+            return err_prefix(err, "encoding a chat turn: ");
     }
     return 0;
 }

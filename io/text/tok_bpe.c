@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "io/base/vec.h"
+
 typedef struct Sym {
     int32_t id;
     int32_t prev, next; /* -1 at the ends */
@@ -31,14 +33,8 @@ static int item_less(HeapItem a, HeapItem b) {
 /* A 4-ary min-heap: half the depth of a binary one, so fewer cache misses when a long
  * word (Metaspace split=false: a whole paragraph) queues millions of pairs. */
 static int heap_push(Heap *h, HeapItem it, Err *err) {
-    if (h->n == h->cap) {
-        int64_t cap = h->cap ? h->cap * 2 : 64;
-        HeapItem *v = realloc(h->v, (size_t)cap * sizeof *v);
-        if (v == NULL)
-            return err_set(err, "out of memory (BPE heap of %lld)", (long long)cap);
-        h->v = v;
-        h->cap = cap;
-    }
+    if (VEC_RESERVE(h->v, h->cap, h->n + 1, err) != 0)
+        return -1;
     int64_t i = h->n++;
     while (i > 0) {
         int64_t p = (i - 1) / 4;
@@ -80,10 +76,10 @@ static int initial_symbols(const Tokenizer *tok, const char *w, size_t n, TokIds
     int32_t pending_unk = -1;
     size_t i = 0;
     while (i < n) {
-        int len = tok_utf8_len((unsigned char)w[i]);
+        int len = utf8_len((unsigned char)w[i]);
         if (i + (size_t)len > n)
             len = (int)(n - i);
-        int32_t id = tok_map_get(&tok->vocab, w + i, (size_t)len);
+        int32_t id = strmap_get(&tok->vocab, w + i, (size_t)len);
         if (id >= 0) {
             if (pending_unk >= 0 && tok_ids_push(syms, pending_unk, err) != 0)
                 return -1;
@@ -150,7 +146,7 @@ int tok_bpe_word(const Tokenizer *tok, const char *word, size_t n, TokIds *out, 
     if (n == 0)
         return 0;
     if (tok->ignore_merges) {
-        int32_t id = tok_map_get(&tok->vocab, word, n);
+        int32_t id = strmap_get(&tok->vocab, word, n);
         if (id >= 0)
             return tok_ids_push(out, id, err);
     }

@@ -8,45 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct StrList {
-    char **s;
-    size_t *n;
-    int64_t count, cap;
-} StrList;
+#include "io/base/strlist.h"
 
 static const char k_fffd[] = "\xEF\xBF\xBD";
-
-static void list_free(StrList *l) {
-    for (int64_t i = 0; i < l->count; i++)
-        free(l->s[i]);
-    free(l->s);
-    free(l->n);
-    memset(l, 0, sizeof *l);
-}
-
-/* Appends a copy of the bytes (owned by the list). */
-static int list_add(StrList *l, const char *s, size_t n, Err *err) {
-    if (l->count == l->cap) {
-        int64_t cap = l->cap ? l->cap * 2 : 16;
-        char **ns = realloc(l->s, (size_t)cap * sizeof *ns);
-        if (ns != NULL)
-            l->s = ns;
-        size_t *nn = realloc(l->n, (size_t)cap * sizeof *nn);
-        if (nn != NULL)
-            l->n = nn;
-        if (ns == NULL || nn == NULL)
-            return err_set(err, "out of memory (decoding %lld tokens)", (long long)cap);
-        l->cap = cap;
-    }
-    char *c = malloc(n + 1);
-    if (c == NULL)
-        return err_set(err, "out of memory (decoding)");
-    memcpy(c, s, n);
-    c[n] = '\0';
-    l->s[l->count] = c;
-    l->n[l->count++] = n;
-    return 0;
-}
 
 /* Length of the longest prefix of s that could start a valid UTF-8 sequence (>= 1), and
  * whether it is complete: Rust's from_utf8_lossy replaces each such invalid prefix with
@@ -77,12 +41,12 @@ static int utf8_prefix(const unsigned char *s, size_t n, int *complete) {
     return k;
 }
 
-static int add_lossy(TokBuf *out, const char *s, size_t n, Err *err) {
+static int add_lossy(StrBuf *out, const char *s, size_t n, Err *err) {
     size_t i = 0;
     while (i < n) {
         int complete;
         int k = utf8_prefix((const unsigned char *)s + i, n - i, &complete);
-        if (tok_buf_add(out, complete ? s + i : k_fffd, complete ? (size_t)k : 3, err) != 0)
+        if (strbuf_append(out, complete ? s + i : k_fffd, complete ? (size_t)k : 3, err) != 0)
             return -1;
         i += (size_t)k;
     }
@@ -90,34 +54,34 @@ static int add_lossy(TokBuf *out, const char *s, size_t n, Err *err) {
 }
 
 static int dec_bytelevel(StrList *in, StrList *out, Err *err) {
-    TokBuf bytes = {0};
+    StrBuf bytes = {0};
     int rc = 0;
-    for (int64_t t = 0; t < in->count && rc == 0; t++) {
-        size_t start = bytes.len, i = 0;
+    for (int64_t t = 0; t < in->n_items && rc == 0; t++) {
+        size_t start = bytes.n_bytes, i = 0;
         int all = 1;
-        while (i < in->n[t] && rc == 0) {
+        while (i < in->n_item_bytes[t] && rc == 0) {
             int len;
-            int b = tok_cp_to_byte(tok_utf8_decode(in->s[t] + i, in->n[t] - i, &len));
+            int b = tok_cp_to_byte(utf8_decode(in->items[t] + i, in->n_item_bytes[t] - i, &len));
             if (b < 0) {
                 all = 0;
                 break;
             }
             char c = (char)b;
-            rc = tok_buf_add(&bytes, &c, 1, err);
+            rc = strbuf_append(&bytes, &c, 1, err);
             i += (size_t)len;
         }
         if (!all && rc == 0) { /* HF keeps a token with an unmapped character as is */
-            bytes.len = start;
-            rc = tok_buf_add(&bytes, in->s[t], in->n[t], err);
+            bytes.n_bytes = start;
+            rc = strbuf_append(&bytes, in->items[t], in->n_item_bytes[t], err);
         }
     }
-    TokBuf text = {0};
+    StrBuf text = {0};
     if (rc == 0)
-        rc = add_lossy(&text, bytes.data ? bytes.data : "", bytes.len, err);
+        rc = add_lossy(&text, bytes.data ? bytes.data : "", bytes.n_bytes, err);
     if (rc == 0)
-        rc = list_add(out, text.data ? text.data : "", text.len, err);
-    tok_buf_free(&bytes);
-    tok_buf_free(&text);
+        rc = strlist_push(out, text.data ? text.data : "", text.n_bytes, err);
+    strbuf_free(&bytes);
+    strbuf_free(&text);
     return rc;
 }
 
@@ -136,53 +100,53 @@ static int byte_token(const char *s, size_t n) {
     return v;
 }
 
-static int flush_bytes(TokBuf *pending, StrList *out, Err *err) {
-    if (pending->len == 0)
+static int flush_bytes(StrBuf *pending, StrList *out, Err *err) {
+    if (pending->n_bytes == 0)
         return 0;
     int rc = 0;
-    if (tok_utf8_valid(pending->data, pending->len))
-        rc = list_add(out, pending->data, pending->len, err);
+    if (utf8_valid(pending->data, pending->n_bytes))
+        rc = strlist_push(out, pending->data, pending->n_bytes, err);
     else
-        for (size_t i = 0; i < pending->len && rc == 0; i++)
-            rc = list_add(out, k_fffd, 3, err);
-    pending->len = 0;
+        for (size_t i = 0; i < pending->n_bytes && rc == 0; i++)
+            rc = strlist_push(out, k_fffd, 3, err);
+    pending->n_bytes = 0;
     return rc;
 }
 
 static int dec_bytefallback(StrList *in, StrList *out, Err *err) {
-    TokBuf pending = {0};
+    StrBuf pending = {0};
     int rc = 0;
-    for (int64_t t = 0; t < in->count && rc == 0; t++) {
-        int b = byte_token(in->s[t], in->n[t]);
+    for (int64_t t = 0; t < in->n_items && rc == 0; t++) {
+        int b = byte_token(in->items[t], in->n_item_bytes[t]);
         if (b >= 0) {
             char c = (char)b;
-            rc = tok_buf_add(&pending, &c, 1, err);
+            rc = strbuf_append(&pending, &c, 1, err);
             continue;
         }
         rc = flush_bytes(&pending, out, err);
         if (rc == 0)
-            rc = list_add(out, in->s[t], in->n[t], err);
+            rc = strlist_push(out, in->items[t], in->n_item_bytes[t], err);
     }
     if (rc == 0)
         rc = flush_bytes(&pending, out, err);
-    tok_buf_free(&pending);
+    strbuf_free(&pending);
     return rc;
 }
 
 /* Replace (literal), Metaspace (first token: replacement dropped) and Strip, per token. */
 static int dec_per_token(const TokDec *st, StrList *in, StrList *out, Err *err) {
-    TokBuf b = {0};
+    StrBuf b = {0};
     int rc = 0;
     size_t rep = strlen(st->kind == TOK_DEC_REPLACE ? st->pattern : st->replacement);
-    for (int64_t t = 0; t < in->count && rc == 0; t++) {
-        const char *s = in->s[t];
-        size_t n = in->n[t], i = 0;
-        b.len = 0;
+    for (int64_t t = 0; t < in->n_items && rc == 0; t++) {
+        const char *s = in->items[t];
+        size_t n = in->n_item_bytes[t], i = 0;
+        b.n_bytes = 0;
         if (st->kind == TOK_DEC_STRIP) {
             size_t a = 0, e = n;
             for (int k = 0; k < st->start && a < e; k++) {
                 int len;
-                if (tok_utf8_decode(s + a, e - a, &len) != st->strip_cp)
+                if (utf8_decode(s + a, e - a, &len) != st->strip_cp)
                     break;
                 a += (size_t)len;
             }
@@ -191,40 +155,40 @@ static int dec_per_token(const TokDec *st, StrList *in, StrList *out, Err *err) 
                 while (p > a && ((unsigned char)s[p] & 0xC0) == 0x80)
                     p--;
                 int len;
-                if (tok_utf8_decode(s + p, e - p, &len) != st->strip_cp)
+                if (utf8_decode(s + p, e - p, &len) != st->strip_cp)
                     break;
                 e = p;
             }
-            rc = tok_buf_add(&b, s + a, e - a, err);
+            rc = strbuf_append(&b, s + a, e - a, err);
         } else {
             const char *with = st->kind == TOK_DEC_REPLACE ? st->content
                              : (t == 0 && st->prepend != TOK_PREPEND_NEVER) ? "" : " ";
             const char *pat = st->kind == TOK_DEC_REPLACE ? st->pattern : st->replacement;
             while (i < n && rc == 0) {
                 if (rep > 0 && i + rep <= n && memcmp(s + i, pat, rep) == 0) {
-                    rc = tok_buf_add(&b, with, strlen(with), err);
+                    rc = strbuf_append(&b, with, strlen(with), err);
                     i += rep;
                 } else {
-                    rc = tok_buf_add(&b, s + i, 1, err);
+                    rc = strbuf_append(&b, s + i, 1, err);
                     i++;
                 }
             }
         }
         if (rc == 0)
-            rc = list_add(out, b.data ? b.data : "", b.len, err);
+            rc = strlist_push(out, b.data ? b.data : "", b.n_bytes, err);
     }
-    tok_buf_free(&b);
+    strbuf_free(&b);
     return rc;
 }
 
 static int dec_fuse(StrList *in, StrList *out, Err *err) {
-    TokBuf b = {0};
+    StrBuf b = {0};
     int rc = 0;
-    for (int64_t t = 0; t < in->count && rc == 0; t++)
-        rc = tok_buf_add(&b, in->s[t], in->n[t], err);
+    for (int64_t t = 0; t < in->n_items && rc == 0; t++)
+        rc = strbuf_append(&b, in->items[t], in->n_item_bytes[t], err);
     if (rc == 0)
-        rc = list_add(out, b.data ? b.data : "", b.len, err);
-    tok_buf_free(&b);
+        rc = strlist_push(out, b.data ? b.data : "", b.n_bytes, err);
+    strbuf_free(&b);
     return rc;
 }
 
@@ -233,8 +197,8 @@ int tok_run_decoders(const Tokenizer *tok, char **pieces, size_t *piece_bytes, i
     StrList cur = {0};
     int rc = 0;
     for (int64_t i = 0; i < n && rc == 0; i++)
-        rc = list_add(&cur, pieces[i], piece_bytes[i], err);
-    for (int32_t k = 0; k < tok->n_dec && rc == 0; k++) {
+        rc = strlist_push(&cur, pieces[i], piece_bytes[i], err);
+    for (int64_t k = 0; k < tok->n_dec && rc == 0; k++) {
         StrList next = {0};
         const TokDec *st = &tok->dec[k];
         switch (st->kind) {
@@ -243,25 +207,25 @@ int tok_run_decoders(const Tokenizer *tok, char **pieces, size_t *piece_bytes, i
         case TOK_DEC_FUSE: rc = dec_fuse(&cur, &next, err); break;
         default: rc = dec_per_token(st, &cur, &next, err); break;
         }
-        list_free(&cur);
+        strlist_free(&cur);
         cur = next;
     }
-    TokBuf out = {0};
+    StrBuf out = {0};
     /* Without a decoder HF joins the tokens with spaces. */
-    for (int64_t i = 0; i < cur.count && rc == 0; i++) {
+    for (int64_t i = 0; i < cur.n_items && rc == 0; i++) {
         if (!tok->has_decoder && i > 0)
-            rc = tok_buf_add(&out, " ", 1, err);
+            rc = strbuf_append(&out, " ", 1, err);
         if (rc == 0)
-            rc = tok_buf_add(&out, cur.s[i], cur.n[i], err);
+            rc = strbuf_append(&out, cur.items[i], cur.n_item_bytes[i], err);
     }
     if (rc == 0)
-        rc = tok_buf_reserve(&out, 0, err);
-    list_free(&cur);
+        rc = strbuf_reserve(&out, 0, err);
+    strlist_free(&cur);
     if (rc != 0) {
-        tok_buf_free(&out);
+        strbuf_free(&out);
         return -1;
     }
-    out.data[out.len] = '\0';
+    out.data[out.n_bytes] = '\0';
     *text = out.data;
     return 0;
 }

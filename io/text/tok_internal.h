@@ -1,9 +1,10 @@
 /* io/text/tok_internal.h -- the pieces of io/text/tokenizer.c shared between its files (not a
- * public API: only io/tok_*.c and io/text/tokenizer.c include it).
- * Holds the Tokenizer struct, the string->id and pair->merge hash maps, the normalizer /
- * pre-tokenizer / decoder step lists parsed from tokenizer.json, and small UTF-8 and
- * growable-buffer helpers. Everything here is immutable after tok_open except the
- * per-call TokBuf/TokSpans scratch that each encode/decode call owns. */
+ * public API: only io/text/tok_*.c and io/text/tokenizer.c include it).
+ * Holds the Tokenizer struct, the pair->merge hash map, the normalizer / pre-tokenizer /
+ * decoder step lists parsed from tokenizer.json, the span and id lists and the character
+ * classes (strings, string maps and UTF-8 come from io/base). Everything here is
+ * immutable after tok_open except the per-call StrBuf/TokSpans scratch that each
+ * encode/decode call owns. */
 #ifndef TLM_IO_TOK_INTERNAL_H
 #define TLM_IO_TOK_INTERNAL_H
 
@@ -15,24 +16,12 @@
 #include <pcre2.h>
 
 #include "io/base/err.h"
+#include "io/base/strbuf.h"
+#include "io/base/strmap.h"
+#include "io/base/utf8.h"
 #include "io/text/tokenizer.h"
 
-/* ---- hash maps (open addressing, power-of-two capacity, never shrink) ---- */
-
-/* byte string -> int32; keys are copied (owned by the map). */
-typedef struct TokMap {
-    int64_t cap, count;
-    char **keys;        /* (cap) NULL = empty slot */
-    uint32_t *key_len;  /* (cap) */
-    int32_t *vals;      /* (cap) */
-} TokMap;
-
-int tok_map_init(TokMap *m, int64_t expected, Err *err);
-void tok_map_free(TokMap *m);
-/* Inserts or overwrites key -> val (key borrowed, copied). */
-int tok_map_put(TokMap *m, const char *key, size_t key_bytes, int32_t val, Err *err);
-/* The value of key, or -1 when absent. */
-int32_t tok_map_get(const TokMap *m, const char *key, size_t key_bytes);
+/* ---- the BPE merge table (open addressing, power-of-two capacity, never shrinks) ---- */
 
 /* (left id, right id) -> (rank, merged id): the BPE merge table. One 16-byte slot per
  * entry so that a probe touches one cache line (the lookup is the BPE hot spot). */
@@ -54,18 +43,9 @@ int tok_pair_put(TokPairMap *m, int32_t a, int32_t b, int32_t rank, int32_t merg
 /* 1 and fills rank/merged when (a, b) is a merge, else 0. */
 int tok_pair_get(const TokPairMap *m, int32_t a, int32_t b, int32_t *rank, int32_t *merged);
 
-/* ---- growable byte buffer and span lists (per call scratch) ---- */
+/* ---- span lists (per call scratch) ---- */
 
-typedef struct TokBuf {
-    char *data;
-    size_t len, cap;
-} TokBuf;
-
-int tok_buf_reserve(TokBuf *b, size_t extra, Err *err);
-int tok_buf_add(TokBuf *b, const char *s, size_t n, Err *err);
-void tok_buf_free(TokBuf *b);
-
-/* A piece of text in some TokBuf: bytes [off, off+len); at_origin = 1 when it starts at
+/* A piece of text in some StrBuf: bytes [off, off+len); at_origin = 1 when it starts at
  * offset 0 of the original input (Metaspace prepend_scheme "first" needs it); id >= 0
  * when the piece is already an added token. */
 typedef struct TokSpan {
@@ -82,15 +62,8 @@ typedef struct TokSpans {
 int tok_spans_push(TokSpans *s, TokSpan span, Err *err);
 void tok_spans_free(TokSpans *s);
 
-/* ---- UTF-8 ---- */
+/* ---- character classes (UTF-8 itself: io/base/utf8.h) ---- */
 
-/* Length of the UTF-8 sequence starting with byte c (1 for invalid lead bytes). */
-int tok_utf8_len(unsigned char c);
-/* 1 when s[0..n) is valid UTF-8 (no surrogates, no overlongs). */
-int tok_utf8_valid(const char *s, size_t n);
-/* Decodes one code point at s (valid UTF-8 assumed); sets *n_bytes. */
-int32_t tok_utf8_decode(const char *s, size_t n, int *n_bytes);
-int tok_utf8_encode(int32_t cp, char out[4]);
 /* GPT-2's byte -> code point map (bytes_to_unicode) and its inverse (-1 = unmapped). */
 int32_t tok_byte_to_cp(unsigned char b);
 /* Unicode White_Space (Rust's char::is_whitespace and regex \s). */
@@ -170,7 +143,7 @@ typedef struct TokMatcher {
 struct Tokenizer {
     char *path;
     /* model (BPE) */
-    TokMap vocab;             /* model vocabulary: piece -> id */
+    StrMap vocab;             /* model vocabulary: piece -> id */
     TokPairMap merges;
     int byte_fallback, fuse_unk, ignore_merges;
     int32_t unk_id;           /* -1 when the model has no unk token */
@@ -183,15 +156,15 @@ struct Tokenizer {
     TokAdded *added;
     int32_t n_added;
     TokMatcher match_raw, match_norm; /* normalized == 0 / normalized == 1 tokens */
-    TokNorm *norm;
-    int32_t n_norm;
-    TokPre *pre;
-    int32_t n_pre;
-    TokDec *dec;
-    int32_t n_dec;
+    TokNorm *norm;            /* (n_norm) growable (io/base/vec.h) while loading */
+    int64_t n_norm, cap_norm;
+    TokPre *pre;              /* (n_pre) */
+    int64_t n_pre, cap_pre;
+    TokDec *dec;              /* (n_dec) */
+    int64_t n_dec, cap_dec;
     int has_decoder;
-    int32_t *post;            /* template for add_special: ids, -1 for the sequence */
-    int32_t n_post;
+    int32_t *post;            /* (n_post) template for add_special: ids, -1 for the sequence */
+    int64_t n_post, cap_post;
     int32_t bos_id, eos_id;
 };
 
@@ -204,14 +177,17 @@ int tok_load_json(Tokenizer *tok, const json_t *root, Err *err);
 int tok_load_model(Tokenizer *tok, const json_t *root, const json_t *config, Err *err);
 /* tok_load.c: frees what tok_load_json allocated. */
 void tok_free_parts(Tokenizer *tok);
+/* tok_model.c: the id of a token string, an added token's before the vocab's (as HF
+ * looks them up), or -1; what tok_id returns (token borrowed). */
+int32_t tok_find_id(const Tokenizer *tok, const char *token);
 /* tok_model.c: builds a matcher over the added tokens with the given normalized flag. */
 int tok_matcher_build(const Tokenizer *tok, int normalized, TokMatcher *m, Err *err);
 
 /* tok_norm.c: applies the normalizers to src (n bytes), appending the result to out. */
-int tok_normalize(const Tokenizer *tok, const char *src, size_t n, TokBuf *out, Err *err);
+int tok_normalize(const Tokenizer *tok, const char *src, size_t n, StrBuf *out, Err *err);
 /* tok_pretok.c: runs the pre-tokenizers over the pieces in spans (text in buf), which
  * it replaces by the resulting pieces (new text appended to buf). */
-int tok_pretokenize(const Tokenizer *tok, TokBuf *buf, TokSpans *spans, Err *err);
+int tok_pretokenize(const Tokenizer *tok, StrBuf *buf, TokSpans *spans, Err *err);
 /* tok_bpe.c: growable id list, and the BPE of one pre-token (word, n bytes; borrowed)
  * appending its ids to out. */
 typedef struct TokIds {

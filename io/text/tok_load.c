@@ -2,13 +2,15 @@
  * pre-tokenizer and decoder (each possibly a Sequence, flattened here into a step
  * list). Anything this tokenizer does not implement is an error naming the file and the
  * key, never silently ignored. The model, added tokens and post-processor are read by
- * io/tok_model.c. */
+ * io/text/tok_model.c. */
 #include "io/text/tok_internal.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "io/base/vec.h"
 
 /* GPT-2's pre-tokenization regex, used by ByteLevel when use_regex is true. */
 static const char k_gpt2_regex[] =
@@ -88,8 +90,6 @@ static int get_replacement(const Tokenizer *tok, const char *key, const json_t *
     return 0;
 }
 
-static void *grow(void *v, int32_t n, size_t elem) { return realloc(v, (size_t)(n + 1) * elem); }
-
 static int add_norm(Tokenizer *tok, const char *key, const json_t *obj, Err *err) {
     const char *type = json_string_value(json_object_get(obj, "type"));
     if (type == NULL)
@@ -145,19 +145,15 @@ static int add_norm(Tokenizer *tok, const char *key, const json_t *obj, Err *err
         return err_set(err, "%s: %s.type: normalizer \"%s\" is not supported", tok->path, key,
                        type);
     }
-    TokNorm *v = grow(tok->norm, tok->n_norm, sizeof *v);
-    if (v == NULL || (st.kind == TOK_NORM_PREPEND && st.str == NULL) ||
-        (st.kind == TOK_NORM_REPLACE && (st.content == NULL || (st.re == NULL && st.str == NULL)))) {
-        free(st.str);
-        free(st.content);
-        pcre2_code_free(st.re);
-        if (v != NULL)
-            tok->norm = v;
-        return err_set(err, "out of memory");
-    }
-    tok->norm = v;
-    tok->norm[tok->n_norm++] = st;
-    return 0;
+    if ((st.kind == TOK_NORM_PREPEND && st.str == NULL) ||
+        (st.kind == TOK_NORM_REPLACE && (st.content == NULL || (st.re == NULL && st.str == NULL))))
+        err_set(err, "out of memory");
+    else if (VEC_PUSH(tok->norm, tok->n_norm, tok->cap_norm, st, err) == 0)
+        return 0;
+    free(st.str);
+    free(st.content);
+    pcre2_code_free(st.re);
+    return -1;
 }
 
 static int parse_behavior(const Tokenizer *tok, const char *key, const json_t *obj,
@@ -218,13 +214,10 @@ static int add_pre(Tokenizer *tok, const char *key, const json_t *obj, Err *err)
         return err_set(err, "%s: %s.type: pre_tokenizer \"%s\" is not supported", tok->path,
                        key, type);
     }
-    TokPre *v = grow(tok->pre, tok->n_pre, sizeof *v);
-    if (v == NULL) {
+    if (VEC_PUSH(tok->pre, tok->n_pre, tok->cap_pre, st, err) != 0) {
         pcre2_code_free(st.re);
-        return err_set(err, "out of memory");
+        return -1;
     }
-    tok->pre = v;
-    tok->pre[tok->n_pre++] = st;
     return 0;
 }
 
@@ -267,7 +260,7 @@ static int add_dec(Tokenizer *tok, const char *key, const json_t *obj, Err *err)
         if (c == NULL || c[0] == '\0')
             return err_set(err, "%s: %s.content: expected one character", tok->path, key);
         st.kind = TOK_DEC_STRIP;
-        st.strip_cp = tok_utf8_decode(c, strlen(c), &len);
+        st.strip_cp = utf8_decode(c, strlen(c), &len);
         st.start = (int)json_integer_value(json_object_get(obj, "start"));
         st.stop = (int)json_integer_value(json_object_get(obj, "stop"));
     } else if (strcmp(type, "Metaspace") == 0) {
@@ -279,17 +272,13 @@ static int add_dec(Tokenizer *tok, const char *key, const json_t *obj, Err *err)
         return err_set(err, "%s: %s.type: decoder \"%s\" is not supported", tok->path, key,
                        type);
     }
-    TokDec *v = grow(tok->dec, tok->n_dec, sizeof *v);
-    if (v == NULL || (st.kind == TOK_DEC_REPLACE && (st.pattern == NULL || st.content == NULL))) {
-        free(st.pattern);
-        free(st.content);
-        if (v != NULL)
-            tok->dec = v;
-        return err_set(err, "out of memory");
-    }
-    tok->dec = v;
-    tok->dec[tok->n_dec++] = st;
-    return 0;
+    if (st.kind == TOK_DEC_REPLACE && (st.pattern == NULL || st.content == NULL))
+        err_set(err, "out of memory");
+    else if (VEC_PUSH(tok->dec, tok->n_dec, tok->cap_dec, st, err) == 0)
+        return 0;
+    free(st.pattern);
+    free(st.content);
+    return -1;
 }
 
 int tok_load_json(Tokenizer *tok, const json_t *root, Err *err) {
@@ -307,22 +296,18 @@ int tok_load_json(Tokenizer *tok, const json_t *root, Err *err) {
 }
 
 void tok_free_parts(Tokenizer *tok) {
-    for (int32_t i = 0; i < tok->n_norm; i++) {
+    for (int64_t i = 0; i < tok->n_norm; i++) {
         free(tok->norm[i].str);
         free(tok->norm[i].content);
         pcre2_code_free(tok->norm[i].re);
     }
-    for (int32_t i = 0; i < tok->n_pre; i++)
+    for (int64_t i = 0; i < tok->n_pre; i++)
         pcre2_code_free(tok->pre[i].re);
-    for (int32_t i = 0; i < tok->n_dec; i++) {
+    for (int64_t i = 0; i < tok->n_dec; i++) {
         free(tok->dec[i].pattern);
         free(tok->dec[i].content);
     }
-    free(tok->norm);
-    free(tok->pre);
-    free(tok->dec);
-    tok->norm = NULL;
-    tok->pre = NULL;
-    tok->dec = NULL;
-    tok->n_norm = tok->n_pre = tok->n_dec = 0;
+    vec_free(&tok->norm, &tok->n_norm, &tok->cap_norm);
+    vec_free(&tok->pre, &tok->n_pre, &tok->cap_pre);
+    vec_free(&tok->dec, &tok->n_dec, &tok->cap_dec);
 }

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/base/vec.h"
+
 static int json_flag_true(const json_t *obj, const char *key) {
     return json_is_true(json_object_get(obj, key));
 }
@@ -31,7 +33,7 @@ static int read_merges(Tokenizer *tok, const json_t *merges, Err *err) {
     size_t n = json_array_size(merges);
     if (tok_pair_init(&tok->merges, (int64_t)n, err) != 0)
         return -1;
-    TokBuf cat = {0};
+    StrBuf cat = {0};
     int rc = 0;
     int32_t rank = 0; /* HF skips "#version" lines of old merges.txt-style lists */
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -61,13 +63,13 @@ static int read_merges(Tokenizer *tok, const json_t *merges, Err *err) {
             rc = err_set(err, "%s: model.merges[%zu]: expected \"a b\" or [a, b]", tok->path, i);
             break;
         }
-        int32_t ia = tok_map_get(&tok->vocab, a, na), ib = tok_map_get(&tok->vocab, b, nb);
-        cat.len = 0;
-        if (tok_buf_add(&cat, a, na, err) != 0 || tok_buf_add(&cat, b, nb, err) != 0) {
+        int32_t ia = strmap_get(&tok->vocab, a, na), ib = strmap_get(&tok->vocab, b, nb);
+        cat.n_bytes = 0;
+        if (strbuf_append(&cat, a, na, err) != 0 || strbuf_append(&cat, b, nb, err) != 0) {
             rc = -1;
             break;
         }
-        int32_t im = tok_map_get(&tok->vocab, cat.data, cat.len);
+        int32_t im = strmap_get(&tok->vocab, cat.data, cat.n_bytes);
         if (ia < 0 || ib < 0 || im < 0) {
             rc = err_set(err, "%s: model.merges[%zu]: \"%.*s\" + \"%.*s\": %s not in the "
                          "vocab", tok->path, i, (int)na, a, (int)nb, b,
@@ -76,7 +78,7 @@ static int read_merges(Tokenizer *tok, const json_t *merges, Err *err) {
         }
         rc = tok_pair_put(&tok->merges, ia, ib, rank++, im, err);
     }
-    tok_buf_free(&cat);
+    strbuf_free(&cat);
     return rc;
 }
 
@@ -98,7 +100,7 @@ static int read_model(Tokenizer *tok, const json_t *model, int64_t *max_id, Err 
         return err_set(err, "%s: model.vocab: expected an object {piece: id}", tok->path);
     if (merges != NULL && !json_is_array(merges))
         return err_set(err, "%s: model.merges: expected an array", tok->path);
-    if (tok_map_init(&tok->vocab, (int64_t)json_object_size(vocab), err) != 0)
+    if (strmap_init(&tok->vocab, (int64_t)json_object_size(vocab), err) != 0)
         return -1;
     const char *key;
     const json_t *val;
@@ -108,7 +110,7 @@ static int read_model(Tokenizer *tok, const json_t *model, int64_t *max_id, Err 
             return err_set(err, "%s: model.vocab[\"%s\"]: expected a non-negative id", tok->path,
                            key);
         int32_t id = (int32_t)json_integer_value(val);
-        if (tok_map_put(&tok->vocab, key, strlen(key), id, err) != 0)
+        if (strmap_put(&tok->vocab, key, strlen(key), id, err) != 0)
             return -1;
         if (id > *max_id)
             *max_id = id;
@@ -118,12 +120,12 @@ static int read_model(Tokenizer *tok, const json_t *model, int64_t *max_id, Err 
     tok->ignore_merges = json_flag_true(model, "ignore_merges");
     tok->unk_id = -1;
     const char *unk = json_string_value(json_object_get(model, "unk_token"));
-    if (unk != NULL && (tok->unk_id = tok_map_get(&tok->vocab, unk, strlen(unk))) < 0)
+    if (unk != NULL && (tok->unk_id = strmap_get(&tok->vocab, unk, strlen(unk))) < 0)
         return err_set(err, "%s: model.unk_token: \"%s\" is not in the vocab", tok->path, unk);
     for (int b = 0; b < 256; b++) {
         char name[8];
         snprintf(name, sizeof name, "<0x%02X>", b);
-        tok->byte_id[b] = tok_map_get(&tok->vocab, name, 6);
+        tok->byte_id[b] = strmap_get(&tok->vocab, name, 6);
     }
     return merges != NULL ? read_merges(tok, merges, err) : tok_pair_init(&tok->merges, 1, err);
 }
@@ -163,12 +165,7 @@ static int read_added(Tokenizer *tok, const json_t *added, int64_t *max_id, Err 
 }
 
 static int post_push(Tokenizer *tok, int32_t id, Err *err) {
-    int32_t *v = realloc(tok->post, (size_t)(tok->n_post + 1) * sizeof *v);
-    if (v == NULL)
-        return err_set(err, "out of memory");
-    tok->post = v;
-    tok->post[tok->n_post++] = id;
-    return 0;
+    return VEC_PUSH(tok->post, tok->n_post, tok->cap_post, id, err);
 }
 
 /* The single-sequence template of a post_processor into tok->post (-1 = the text). */
@@ -224,11 +221,18 @@ static int read_post(Tokenizer *tok, const char *key, const json_t *pp, Err *err
     return 0;
 }
 
+int32_t tok_find_id(const Tokenizer *tok, const char *token) {
+    for (int32_t i = 0; i < tok->n_added; i++)
+        if (strcmp(tok->added[i].content, token) == 0)
+            return tok->added[i].id;
+    return strmap_get(&tok->vocab, token, strlen(token));
+}
+
 /* A token string of tokenizer_config.json: "<s>" or {"content": "<s>", ...}. */
 static int32_t config_token_id(const Tokenizer *tok, const json_t *v) {
     if (json_is_object(v))
         v = json_object_get(v, "content");
-    return json_is_string(v) ? tok_id(tok, json_string_value(v)) : -1;
+    return json_is_string(v) ? tok_find_id(tok, json_string_value(v)) : -1;
 }
 
 /* tokenizer_config.json: bos/eos strings; add_bos_token/add_eos_token, when present,
@@ -301,15 +305,15 @@ int tok_load_model(Tokenizer *tok, const json_t *root, const json_t *config, Err
     for (int32_t i = 0; i < tok->n_added; i++) {
         TokAdded *t = &tok->added[i];
         tok->id_special[t->id] = (uint8_t)t->special;
-        TokBuf nb = {0};
+        StrBuf nb = {0};
         if (t->normalized) { /* HF matches normalized tokens by their normalized form */
             if (tok_normalize(tok, t->content, t->content_bytes, &nb, err) != 0)
                 return -1;
-        } else if (tok_buf_add(&nb, t->content, t->content_bytes, err) != 0) {
+        } else if (strbuf_append(&nb, t->content, t->content_bytes, err) != 0) {
             return -1;
         }
         t->match = nb.data;
-        t->match_bytes = nb.len;
+        t->match_bytes = nb.n_bytes;
         /* HF decodes a normalized added token from its normalized form (normalized_cache). */
         if (set_piece(tok, t->id, t->match ? t->match : "", t->match_bytes, err) != 0)
             return -1;

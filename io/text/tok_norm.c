@@ -29,29 +29,29 @@ int tok_is_word(int32_t c) {
     }
 }
 
-static int run_utf8proc(const char *src, size_t n, utf8proc_option_t opt, TokBuf *out,
+static int run_utf8proc(const char *src, size_t n, utf8proc_option_t opt, StrBuf *out,
                         Err *err) {
     utf8proc_uint8_t *res = NULL;
     utf8proc_ssize_t m =
         utf8proc_map((const utf8proc_uint8_t *)src, (utf8proc_ssize_t)n, &res, opt);
     if (m < 0)
         return err_set(err, "unicode normalization failed: %s", utf8proc_errmsg(m));
-    int rc = tok_buf_add(out, (const char *)res, (size_t)m, err);
+    int rc = strbuf_append(out, (const char *)res, (size_t)m, err);
     free(res);
     return rc;
 }
 
-static int replace_literal(const TokNorm *st, const char *s, size_t n, TokBuf *out,
+static int replace_literal(const TokNorm *st, const char *s, size_t n, StrBuf *out,
                            Err *err) {
     size_t i = 0;
     while (i < n) {
         if (st->str_bytes > 0 && i + st->str_bytes <= n &&
             memcmp(s + i, st->str, st->str_bytes) == 0) {
-            if (tok_buf_add(out, st->content, st->content_bytes, err) != 0)
+            if (strbuf_append(out, st->content, st->content_bytes, err) != 0)
                 return -1;
             i += st->str_bytes;
         } else {
-            if (tok_buf_add(out, s + i, 1, err) != 0)
+            if (strbuf_append(out, s + i, 1, err) != 0)
                 return -1;
             i++;
         }
@@ -59,7 +59,7 @@ static int replace_literal(const TokNorm *st, const char *s, size_t n, TokBuf *o
     return 0;
 }
 
-static int replace_regex(const TokNorm *st, const char *s, size_t n, TokBuf *out, Err *err) {
+static int replace_regex(const TokNorm *st, const char *s, size_t n, StrBuf *out, Err *err) {
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(st->re, NULL);
     if (md == NULL)
         return err_set(err, "out of memory (regex match data)");
@@ -74,39 +74,39 @@ static int replace_regex(const TokNorm *st, const char *s, size_t n, TokBuf *out
             break;
         }
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-        if (tok_buf_add(out, s + done, ov[0] - done, err) != 0 ||
-            tok_buf_add(out, st->content, st->content_bytes, err) != 0) {
+        if (strbuf_append(out, s + done, ov[0] - done, err) != 0 ||
+            strbuf_append(out, st->content, st->content_bytes, err) != 0) {
             rc = -1;
             break;
         }
         done = ov[1];
-        pos = ov[1] > ov[0] ? ov[1] : ov[1] + (ov[1] < n ? (size_t)tok_utf8_len((unsigned char)s[ov[1]]) : 1);
+        pos = ov[1] > ov[0] ? ov[1] : ov[1] + (ov[1] < n ? (size_t)utf8_len((unsigned char)s[ov[1]]) : 1);
     }
     pcre2_match_data_free(md);
     if (rc == 0 && done < n)
-        rc = tok_buf_add(out, s + done, n - done, err);
+        rc = strbuf_append(out, s + done, n - done, err);
     return rc;
 }
 
-static int lowercase(const char *s, size_t n, TokBuf *out, Err *err) {
+static int lowercase(const char *s, size_t n, StrBuf *out, Err *err) {
     size_t i = 0;
     while (i < n) {
         int len;
-        int32_t cp = tok_utf8_decode(s + i, n - i, &len);
+        int32_t cp = utf8_decode(s + i, n - i, &len);
         char enc[4];
-        int k = tok_utf8_encode(utf8proc_tolower(cp), enc);
-        if (tok_buf_add(out, enc, (size_t)k, err) != 0)
+        int k = utf8_encode(utf8proc_tolower(cp), enc);
+        if (strbuf_append(out, enc, (size_t)k, err) != 0)
             return -1;
         i += (size_t)len;
     }
     return 0;
 }
 
-static int strip(const TokNorm *st, const char *s, size_t n, TokBuf *out, Err *err) {
+static int strip(const TokNorm *st, const char *s, size_t n, StrBuf *out, Err *err) {
     size_t a = 0, b = n;
     while (st->left && a < b) {
         int len;
-        if (!tok_is_white(tok_utf8_decode(s + a, b - a, &len)))
+        if (!tok_is_white(utf8_decode(s + a, b - a, &len)))
             break;
         a += (size_t)len;
     }
@@ -115,14 +115,14 @@ static int strip(const TokNorm *st, const char *s, size_t n, TokBuf *out, Err *e
         while (p > a && ((unsigned char)s[p] & 0xC0) == 0x80)
             p--;
         int len;
-        if (!tok_is_white(tok_utf8_decode(s + p, b - p, &len)))
+        if (!tok_is_white(utf8_decode(s + p, b - p, &len)))
             break;
         b = p;
     }
-    return tok_buf_add(out, s + a, b - a, err);
+    return strbuf_append(out, s + a, b - a, err);
 }
 
-static int apply_one(const TokNorm *st, const char *s, size_t n, TokBuf *out, Err *err) {
+static int apply_one(const TokNorm *st, const char *s, size_t n, StrBuf *out, Err *err) {
     switch (st->kind) {
     case TOK_NORM_NFC: return run_utf8proc(s, n, UTF8PROC_STABLE | UTF8PROC_COMPOSE, out, err);
     case TOK_NORM_NFD: return run_utf8proc(s, n, UTF8PROC_STABLE | UTF8PROC_DECOMPOSE, out, err);
@@ -133,9 +133,9 @@ static int apply_one(const TokNorm *st, const char *s, size_t n, TokBuf *out, Er
                             err);
     case TOK_NORM_PREPEND:
         /* HF's Prepend leaves an empty string empty. */
-        if (n > 0 && tok_buf_add(out, st->str, st->str_bytes, err) != 0)
+        if (n > 0 && strbuf_append(out, st->str, st->str_bytes, err) != 0)
             return -1;
-        return tok_buf_add(out, s, n, err);
+        return strbuf_append(out, s, n, err);
     case TOK_NORM_REPLACE:
         return st->re != NULL ? replace_regex(st, s, n, out, err)
                               : replace_literal(st, s, n, out, err);
@@ -145,27 +145,27 @@ static int apply_one(const TokNorm *st, const char *s, size_t n, TokBuf *out, Er
     return err_set(err, "unknown normalizer kind %d", (int)st->kind);
 }
 
-int tok_normalize(const Tokenizer *tok, const char *src, size_t n, TokBuf *out, Err *err) {
+int tok_normalize(const Tokenizer *tok, const char *src, size_t n, StrBuf *out, Err *err) {
     if (tok->n_norm == 0)
-        return tok_buf_add(out, src, n, err);
-    TokBuf a = {0}, b = {0};
+        return strbuf_append(out, src, n, err);
+    StrBuf a = {0}, b = {0};
     const char *cur = src;
     size_t cur_n = n;
     int rc = 0;
-    for (int32_t i = 0; i < tok->n_norm && rc == 0; i++) {
-        TokBuf *dst = (i % 2 == 0) ? &a : &b;
-        dst->len = 0;
-        if (tok_buf_reserve(dst, cur_n, err) != 0) {
+    for (int64_t i = 0; i < tok->n_norm && rc == 0; i++) {
+        StrBuf *dst = (i % 2 == 0) ? &a : &b;
+        dst->n_bytes = 0;
+        if (strbuf_reserve(dst, cur_n, err) != 0) {
             rc = -1;
             break;
         }
         rc = apply_one(&tok->norm[i], cur, cur_n, dst, err);
         cur = dst->data;
-        cur_n = dst->len;
+        cur_n = dst->n_bytes;
     }
     if (rc == 0)
-        rc = tok_buf_add(out, cur, cur_n, err);
-    tok_buf_free(&a);
-    tok_buf_free(&b);
+        rc = strbuf_append(out, cur, cur_n, err);
+    strbuf_free(&a);
+    strbuf_free(&b);
     return rc;
 }

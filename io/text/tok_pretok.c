@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/base/vec.h"
+
 typedef struct Part {
     size_t a, b; /* byte range inside the piece */
     int is_match;
@@ -20,16 +22,7 @@ typedef struct Parts {
 } Parts;
 
 static int parts_push(Parts *p, size_t a, size_t b, int is_match, Err *err) {
-    if (p->n == p->cap) {
-        int64_t cap = p->cap ? p->cap * 2 : 32;
-        Part *v = realloc(p->v, (size_t)cap * sizeof *v);
-        if (v == NULL)
-            return err_set(err, "out of memory (%lld regex matches)", (long long)cap);
-        p->v = v;
-        p->cap = cap;
-    }
-    p->v[p->n++] = (Part){a, b, is_match};
-    return 0;
+    return VEC_PUSH(p->v, p->n, p->cap, ((Part){a, b, is_match}), err);
 }
 
 /* The pieces of s[0..n) as (range, is_match), covering all of it (HF's find_matches). */
@@ -48,7 +41,7 @@ static int find_parts(const pcre2_code *re, pcre2_match_data *md, const char *s,
         }
         const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         if (ov[1] == ov[0]) { /* an empty match splits nothing: step over one character */
-            pos = ov[0] + (size_t)tok_utf8_len((unsigned char)s[ov[0]]);
+            pos = ov[0] + (size_t)utf8_len((unsigned char)s[ov[0]]);
             continue;
         }
         if (ov[0] > prev && parts_push(out, prev, ov[0], 0, err) != 0)
@@ -126,7 +119,7 @@ static int emit_parts(const Parts *p, TokSpan sp, TokSpans *out, Err *err) {
 }
 
 static int split_regex(const pcre2_code *re, TokSplitBehavior behavior, int invert,
-                       pcre2_match_data *md, TokBuf *buf, TokSpan sp, Parts *parts,
+                       pcre2_match_data *md, StrBuf *buf, TokSpan sp, Parts *parts,
                        TokSpans *out, Err *err) {
     if (find_parts(re, md, buf->data + sp.off, sp.len, parts, err) != 0)
         return -1;
@@ -138,30 +131,30 @@ static int split_regex(const pcre2_code *re, TokSplitBehavior behavior, int inve
 }
 
 /* Copies the piece into buf with every byte replaced by its GPT-2 character. */
-static int byte_map(TokBuf *buf, TokSpan sp, TokSpans *out, Err *err) {
-    if (tok_buf_reserve(buf, sp.len * 2, err) != 0)
+static int byte_map(StrBuf *buf, TokSpan sp, TokSpans *out, Err *err) {
+    if (strbuf_reserve(buf, sp.len * 2, err) != 0)
         return -1;
-    size_t start = buf->len;
+    size_t start = buf->n_bytes;
     for (size_t i = 0; i < sp.len; i++) {
         char enc[4];
-        int k = tok_utf8_encode(tok_byte_to_cp((unsigned char)buf->data[sp.off + i]), enc);
-        memcpy(buf->data + buf->len, enc, (size_t)k);
-        buf->len += (size_t)k;
+        int k = utf8_encode(tok_byte_to_cp((unsigned char)buf->data[sp.off + i]), enc);
+        memcpy(buf->data + buf->n_bytes, enc, (size_t)k);
+        buf->n_bytes += (size_t)k;
     }
-    buf->data[buf->len] = '\0';
-    return tok_spans_push(out, (TokSpan){start, buf->len - start, sp.at_origin, -1}, err);
+    buf->data[buf->n_bytes] = '\0';
+    return tok_spans_push(out, (TokSpan){start, buf->n_bytes - start, sp.at_origin, -1}, err);
 }
 
-static int step_bytelevel(const TokPre *st, pcre2_match_data *md, TokBuf *buf, TokSpan sp,
+static int step_bytelevel(const TokPre *st, pcre2_match_data *md, StrBuf *buf, TokSpan sp,
                           Parts *parts, TokSpans *out, Err *err) {
     if (st->add_prefix_space && (sp.len == 0 || buf->data[sp.off] != ' ')) {
-        if (tok_buf_reserve(buf, sp.len + 1, err) != 0)
+        if (strbuf_reserve(buf, sp.len + 1, err) != 0)
             return -1;
-        size_t start = buf->len;
-        buf->data[buf->len++] = ' ';
-        memcpy(buf->data + buf->len, buf->data + sp.off, sp.len);
-        buf->len += sp.len;
-        buf->data[buf->len] = '\0';
+        size_t start = buf->n_bytes;
+        buf->data[buf->n_bytes++] = ' ';
+        memcpy(buf->data + buf->n_bytes, buf->data + sp.off, sp.len);
+        buf->n_bytes += sp.len;
+        buf->data[buf->n_bytes] = '\0';
         sp = (TokSpan){start, sp.len + 1, sp.at_origin, -1};
     }
     TokSpans tmp = {0};
@@ -176,21 +169,21 @@ static int step_bytelevel(const TokPre *st, pcre2_match_data *md, TokBuf *buf, T
     return rc;
 }
 
-static int step_metaspace(const TokPre *st, TokBuf *buf, TokSpan sp, Parts *parts,
+static int step_metaspace(const TokPre *st, StrBuf *buf, TokSpan sp, Parts *parts,
                           TokSpans *out, Err *err) {
     size_t rep_bytes = strlen(st->replacement);
     size_t n_space = 0;
     for (size_t i = 0; i < sp.len; i++)
         n_space += buf->data[sp.off + i] == ' ';
-    if (tok_buf_reserve(buf, sp.len + (n_space + 1) * rep_bytes, err) != 0)
+    if (strbuf_reserve(buf, sp.len + (n_space + 1) * rep_bytes, err) != 0)
         return -1;
-    size_t start = buf->len;
+    size_t start = buf->n_bytes;
     const char *src = buf->data + sp.off; /* after the reserve: no realloc below */
     int starts_rep = (sp.len > 0 && src[0] == ' ') ||
                      (sp.len >= rep_bytes && memcmp(src, st->replacement, rep_bytes) == 0);
     int prepend = !starts_rep && (st->prepend == TOK_PREPEND_ALWAYS ||
                                   (st->prepend == TOK_PREPEND_FIRST && sp.at_origin));
-    char *dst = buf->data + buf->len;
+    char *dst = buf->data + buf->n_bytes;
     if (prepend) {
         memcpy(dst, st->replacement, rep_bytes);
         dst += rep_bytes;
@@ -203,9 +196,9 @@ static int step_metaspace(const TokPre *st, TokBuf *buf, TokSpan sp, Parts *part
             *dst++ = src[i];
         }
     }
-    buf->len = (size_t)(dst - buf->data);
-    buf->data[buf->len] = '\0';
-    TokSpan whole = {start, buf->len - start, sp.at_origin, -1};
+    buf->n_bytes = (size_t)(dst - buf->data);
+    buf->data[buf->n_bytes] = '\0';
+    TokSpan whole = {start, buf->n_bytes - start, sp.at_origin, -1};
     if (!st->split)
         return tok_spans_push(out, whole, err);
     /* Split before every replacement character (MergedWithNext). */
@@ -227,11 +220,11 @@ static int step_metaspace(const TokPre *st, TokBuf *buf, TokSpan sp, Parts *part
     return emit_parts(parts, whole, out, err);
 }
 
-int tok_pretokenize(const Tokenizer *tok, TokBuf *buf, TokSpans *spans, Err *err) {
+int tok_pretokenize(const Tokenizer *tok, StrBuf *buf, TokSpans *spans, Err *err) {
     pcre2_match_data *md = pcre2_match_data_create(1, NULL);
     Parts parts = {0};
     int rc = md != NULL ? 0 : err_set(err, "out of memory (regex match data)");
-    for (int32_t k = 0; k < tok->n_pre && rc == 0; k++) {
+    for (int64_t k = 0; k < tok->n_pre && rc == 0; k++) {
         const TokPre *st = &tok->pre[k];
         TokSpans next = {0};
         for (int64_t i = 0; i < spans->n && rc == 0; i++) {

@@ -78,7 +78,7 @@ void tok_close(Tokenizer *tok) {
     if (tok == NULL)
         return;
     tok_free_parts(tok);
-    tok_map_free(&tok->vocab);
+    strmap_free(&tok->vocab);
     tok_pair_free(&tok->merges);
     for (int64_t i = 0; i < tok->n_ids && tok->id_piece != NULL; i++)
         free(tok->id_piece[i]);
@@ -102,12 +102,12 @@ static int32_t last_cp(const char *s, size_t n) {
     while (p > 0 && ((unsigned char)s[p] & 0xC0) == 0x80)
         p--;
     int len;
-    return tok_utf8_decode(s + p, n - p, &len);
+    return utf8_decode(s + p, n - p, &len);
 }
 
 /* Splits piece sp of buf around the added tokens of matcher m, as HF's
  * AddedVocabulary::find_matches (leftmost-longest; single_word, lstrip, rstrip). */
-static int split_added(const Tokenizer *tok, const TokMatcher *m, const TokBuf *buf,
+static int split_added(const Tokenizer *tok, const TokMatcher *m, const StrBuf *buf,
                        TokSpan sp, TokSpans *out, Err *err) {
     const char *s = buf->data + sp.off;
     size_t n = sp.len, pos = 0, start_offset = 0;
@@ -132,7 +132,7 @@ static int split_added(const Tokenizer *tok, const TokMatcher *m, const TokBuf *
         int len;
         pos = stop; /* the search resumes after the match even if it is discarded */
         if (t->single_word && ((start > 0 && tok_is_word(last_cp(s, start))) ||
-                               (stop < n && tok_is_word(tok_utf8_decode(s + stop, n - stop, &len)))))
+                               (stop < n && tok_is_word(utf8_decode(s + stop, n - stop, &len)))))
             continue;
         if (t->lstrip) {
             size_t ns = start;
@@ -144,7 +144,7 @@ static int split_added(const Tokenizer *tok, const TokMatcher *m, const TokBuf *
             start = ns > start_offset ? ns : start_offset;
         }
         if (t->rstrip)
-            while (stop < n && tok_is_white(tok_utf8_decode(s + stop, n - stop, &len)))
+            while (stop < n && tok_is_white(utf8_decode(s + stop, n - stop, &len)))
                 stop += (size_t)len;
         if (start_offset < start &&
             tok_spans_push(out, (TokSpan){sp.off + start_offset, start - start_offset,
@@ -161,27 +161,27 @@ static int split_added(const Tokenizer *tok, const TokMatcher *m, const TokBuf *
 }
 
 /* Added tokens, normalizer, normalized added tokens: the pieces the pre-tokenizer sees. */
-static int extract_and_normalize(const Tokenizer *tok, TokBuf *buf, TokSpans *out, Err *err) {
+static int extract_and_normalize(const Tokenizer *tok, StrBuf *buf, TokSpans *out, Err *err) {
     TokSpans raw = {0};
-    TokBuf norm = {0};
-    int rc = split_added(tok, &tok->match_raw, buf, (TokSpan){0, buf->len, 1, -1}, &raw, err);
+    StrBuf norm = {0};
+    int rc = split_added(tok, &tok->match_raw, buf, (TokSpan){0, buf->n_bytes, 1, -1}, &raw, err);
     for (int64_t i = 0; i < raw.n && rc == 0; i++) {
         TokSpan sp = raw.v[i];
         if (sp.id >= 0) {
             rc = tok_spans_push(out, sp, err);
             continue;
         }
-        norm.len = 0;
+        norm.n_bytes = 0;
         rc = tok_normalize(tok, buf->data + sp.off, sp.len, &norm, err);
-        size_t at = buf->len;
+        size_t at = buf->n_bytes;
         if (rc == 0)
-            rc = tok_buf_add(buf, norm.data, norm.len, err);
+            rc = strbuf_append(buf, norm.data, norm.n_bytes, err);
         if (rc == 0)
-            rc = split_added(tok, &tok->match_norm, buf, (TokSpan){at, norm.len, sp.at_origin, -1},
+            rc = split_added(tok, &tok->match_norm, buf, (TokSpan){at, norm.n_bytes, sp.at_origin, -1},
                              out, err);
     }
     tok_spans_free(&raw);
-    tok_buf_free(&norm);
+    strbuf_free(&norm);
     return rc;
 }
 
@@ -189,12 +189,12 @@ int tok_encode(const Tokenizer *tok, const char *text, size_t n_bytes, int add_s
                int32_t **ids, int64_t *n_ids, Err *err) {
     *ids = NULL;
     *n_ids = 0;
-    if (!tok_utf8_valid(text, n_bytes))
+    if (!utf8_valid(text, n_bytes))
         return err_set(err, "%s: input text is not valid UTF-8", tok->path);
-    TokBuf buf = {0};
+    StrBuf buf = {0};
     TokSpans spans = {0};
     TokIds model = {0}, out = {0};
-    int rc = tok_buf_add(&buf, text, n_bytes, err);
+    int rc = strbuf_append(&buf, text, n_bytes, err);
     if (rc == 0)
         rc = extract_and_normalize(tok, &buf, &spans, err);
     if (rc == 0)
@@ -204,7 +204,7 @@ int tok_encode(const Tokenizer *tok, const char *text, size_t n_bytes, int add_s
                                 : tok_bpe_word(tok, buf.data + spans.v[i].off, spans.v[i].len,
                                                &model, err);
     if (add_special) {
-        for (int32_t k = 0; k < tok->n_post && rc == 0; k++) {
+        for (int64_t k = 0; k < tok->n_post && rc == 0; k++) {
             if (tok->post[k] >= 0) {
                 rc = tok_ids_push(&out, tok->post[k], err);
                 continue;
@@ -216,7 +216,7 @@ int tok_encode(const Tokenizer *tok, const char *text, size_t n_bytes, int add_s
     } else {
         out = model;
     }
-    tok_buf_free(&buf);
+    strbuf_free(&buf);
     tok_spans_free(&spans);
     if (rc != 0) {
         free(out.v);
@@ -257,12 +257,7 @@ int tok_decode(const Tokenizer *tok, const int32_t *ids, int64_t n_ids, int skip
 
 int64_t tok_vocab_size(const Tokenizer *tok) { return tok->n_ids; }
 
-int32_t tok_id(const Tokenizer *tok, const char *token) {
-    for (int32_t i = 0; i < tok->n_added; i++)
-        if (strcmp(tok->added[i].content, token) == 0)
-            return tok->added[i].id;
-    return tok_map_get(&tok->vocab, token, strlen(token));
-}
+int32_t tok_id(const Tokenizer *tok, const char *token) { return tok_find_id(tok, token); }
 
 const char *tok_piece(const Tokenizer *tok, int32_t id) {
     return (id >= 0 && id < tok->n_ids) ? tok->id_piece[id] : NULL;

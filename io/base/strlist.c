@@ -1,0 +1,47 @@
+/* io/base/strlist.c -- the owned string list (see io/base/strlist.h). */
+#include "io/base/strlist.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/base/vec.h"
+
+/* Both arrays grow to the same capacity; l->cap moves only once both have, so a failure
+ * between the two leaves every array at least l->cap long. */
+static int reserve_both(StrList *l, int64_t need, Err *err) {
+    int64_t cap_items = l->cap, cap_bytes = l->cap;
+    if (VEC_RESERVE(l->items, cap_items, need, err) != 0 ||
+        VEC_RESERVE(l->n_item_bytes, cap_bytes, need, err) != 0)
+        return -1;
+    l->cap = cap_items < cap_bytes ? cap_items : cap_bytes;
+    return 0;
+}
+
+int strlist_push(StrList *l, const char *s, size_t n_bytes, Err *err) {
+    if (reserve_both(l, l->n_items + 1, err) != 0)
+        return -1;
+    char *copy = malloc(n_bytes + 1);
+    if (copy == NULL)
+        return err_set(err, "out of memory copying a %zu-byte string", n_bytes);
+    if (n_bytes > 0)
+        memcpy(copy, s, n_bytes);
+    copy[n_bytes] = '\0';
+    l->items[l->n_items] = copy;
+    l->n_item_bytes[l->n_items++] = n_bytes;
+    return 0;
+}
+
+void strlist_clear(StrList *l) {
+    for (int64_t i = 0; i < l->n_items; i++)
+        free(l->items[i]);
+    l->n_items = 0;
+}
+
+void strlist_free(StrList *l) {
+    if (l == NULL)
+        return;
+    strlist_clear(l);
+    free(l->items);
+    free(l->n_item_bytes);
+    *l = (StrList){0};
+}
