@@ -9,6 +9,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "io/base/strbuf.h"
 #include "jobs/job_schema.h"
 
 void job_defaults(JobSpec *spec) {
@@ -226,26 +227,14 @@ int job_load(const char *path, JobSpec *spec, Err *err) {
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return err_set(err, "%s: cannot open job file: %s", path, strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *text = malloc(cap);
-    for (size_t got; text != NULL && (got = fread(text + n, 1, cap - n - 1, f)) > 0;) {
-        n += got;
-        if (n + 1 == cap) {
-            char *grown = realloc(text, cap *= 2);
-            if (grown == NULL)
-                free(text);
-            text = grown;
-        }
-    }
-    int bad = ferror(f);
+    StrBuf text = {0};
+    int rc = strbuf_read_stream(&text, f, err);
     fclose(f);
-    if (text == NULL || bad) {
-        free(text);
-        return err_set(err, "%s: cannot read job file", path);
-    }
-    text[n] = '\0';
-    int rc = job_load_string(text, path, spec, err);
-    free(text);
+    if (rc == 0)
+        rc = job_load_string(text.data, path, spec, err);
+    else
+        err_prefix(err, "%s: cannot read job file: ", path);
+    strbuf_free(&text);
     return rc;
 }
 

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "io/base/strbuf.h"
 #include "jobs/job.h"
 #include "jobs/job_schema.h"
 
@@ -60,28 +61,9 @@ void jf_format(const JobField *f, const JobSpec *spec, char *out, size_t out_byt
     }
 }
 
-typedef struct OutBuf {
-    char *data;
-    size_t n, cap;
-    int failed;
-} OutBuf;
-
+/* libyaml's output handler: 1 = written, 0 = failed (out of memory). */
 static int write_out(void *ctx, unsigned char *buf, size_t size) {
-    OutBuf *o = ctx;
-    if (o->n + size + 1 > o->cap) {
-        size_t cap = (o->cap ? o->cap * 2 : 4096) + size;
-        char *grown = realloc(o->data, cap);
-        if (grown == NULL) {
-            o->failed = 1;
-            return 0;
-        }
-        o->data = grown;
-        o->cap = cap;
-    }
-    memcpy(o->data + o->n, buf, size);
-    o->n += size;
-    o->data[o->n] = '\0';
-    return 1;
+    return strbuf_append(ctx, (const char *)buf, size, NULL) == 0;
 }
 
 /* Strings a YAML reader would type as something else (null, a boolean, a number) are
@@ -181,13 +163,13 @@ static int emit_spec(yaml_emitter_t *em, const JobSpec *spec) {
 
 char *job_to_yaml(const JobSpec *spec) {
     yaml_emitter_t em;
-    OutBuf out = {0};
+    StrBuf out = {0};
     if (!yaml_emitter_initialize(&em))
         return NULL;
     yaml_emitter_set_output(&em, write_out, &out);
     yaml_emitter_set_unicode(&em, 1);
     yaml_emitter_set_width(&em, -1); /* never fold long paths */
-    int ok = emit_spec(&em, spec) && yaml_emitter_flush(&em) && !out.failed;
+    int ok = emit_spec(&em, spec) && yaml_emitter_flush(&em);
     yaml_emitter_delete(&em);
     if (!ok) {
         free(out.data);

@@ -96,3 +96,14 @@ int af_write_file(const char *path, const void *data, size_t n_bytes, Err *err) 
     }
     return af_commit(af, err);
 }
+
+int af_write_line(const char *path, const char *text, Err *err) {
+    AtomicFile *af = af_open(path, err);
+    if (af == NULL)
+        return -1;
+    if (af_write(af, text, strlen(text), err) != 0 || af_write(af, "\n", 1, err) != 0) {
+        af_abort(af);
+        return -1;
+    }
+    return af_commit(af, err);
+}

@@ -27,6 +27,9 @@ void af_abort(AtomicFile *af);
 
 /* The whole file in one call: af_open + af_write + af_commit. */
 int af_write_file(const char *path, const void *data, size_t n_bytes, Err *err);
+/* The same for a NUL-terminated text (borrowed) plus one final newline: how the JSON
+ * files Hugging Face writes end. */
+int af_write_line(const char *path, const char *text, Err *err);
 
 #ifdef __cplusplus
 }

@@ -1,11 +1,15 @@
 /* io/base/strbuf.c -- the growable byte string (see io/base/strbuf.h). */
 #include "io/base/strbuf.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "io/base/vec.h"
+
+/* Bytes asked of fread at a time (the buffer grows geometrically around it). */
+#define STRBUF_READ_CHUNK 4096
 
 int strbuf_reserve(StrBuf *b, size_t extra, Err *err) {
     if (extra > (size_t)INT64_MAX - 1 - b->n_bytes)
@@ -24,6 +28,22 @@ int strbuf_append(StrBuf *b, const char *s, size_t n_bytes, Err *err) {
         memcpy(b->data + b->n_bytes, s, n_bytes);
     b->n_bytes += n_bytes;
     b->data[b->n_bytes] = '\0';
+    return 0;
+}
+
+int strbuf_read_stream(StrBuf *b, FILE *f, Err *err) {
+    for (;;) {
+        if (strbuf_reserve(b, STRBUF_READ_CHUNK, err) != 0)
+            return -1;
+        size_t room = b->cap - b->n_bytes - 1;
+        size_t got = fread(b->data + b->n_bytes, 1, room, f);
+        b->n_bytes += got;
+        b->data[b->n_bytes] = '\0';
+        if (got < room)
+            break;
+    }
+    if (ferror(f))
+        return err_set(err, "read error: %s", strerror(errno));
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #define TLM_IO_STRBUF_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "io/base/err.h"
 
@@ -26,6 +27,11 @@ int strbuf_reserve(StrBuf *b, size_t extra, Err *err);
 /* Appends s[0..n_bytes) (borrowed; may be NULL when n_bytes == 0) and a NUL. Errors as
  * strbuf_reserve. */
 int strbuf_append(StrBuf *b, const char *s, size_t n_bytes, Err *err);
+
+/* Appends everything left in f (borrowed, open for reading; not closed) to b; data is
+ * non-NULL afterwards even for an empty stream. Errors: a read error (the system's
+ * reason), out of memory; what was read stays in b. The caller names the file. */
+int strbuf_read_stream(StrBuf *b, FILE *f, Err *err);
 
 /* Frees the data and zeroes b; accepts NULL, a zeroed struct, and a second call. */
 void strbuf_free(StrBuf *b);

@@ -6,19 +6,8 @@
 
 #include "io/base/vec.h"
 
-/* Both arrays grow to the same capacity; l->cap moves only once both have, so a failure
- * between the two leaves every array at least l->cap long. */
-static int reserve_both(StrList *l, int64_t need, Err *err) {
-    int64_t cap_items = l->cap, cap_bytes = l->cap;
-    if (VEC_RESERVE(l->items, cap_items, need, err) != 0 ||
-        VEC_RESERVE(l->n_item_bytes, cap_bytes, need, err) != 0)
-        return -1;
-    l->cap = cap_items < cap_bytes ? cap_items : cap_bytes;
-    return 0;
-}
-
 int strlist_push(StrList *l, const char *s, size_t n_bytes, Err *err) {
-    if (reserve_both(l, l->n_items + 1, err) != 0)
+    if (VEC_RESERVE2(l->items, l->n_item_bytes, l->cap, l->n_items + 1, err) != 0)
         return -1;
     char *copy = malloc(n_bytes + 1);
     if (copy == NULL)

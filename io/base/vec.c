@@ -38,6 +38,16 @@ int vec_reserve(void *data_ptr, int64_t *cap, int64_t need, size_t elem_bytes, E
     return 0;
 }
 
+int vec_reserve2(void *a_ptr, size_t a_elem_bytes, void *b_ptr, size_t b_elem_bytes,
+                 int64_t *cap, int64_t need, Err *err) {
+    int64_t cap_a = *cap, cap_b = *cap;
+    if (vec_reserve(a_ptr, &cap_a, need, a_elem_bytes, err) != 0 ||
+        vec_reserve(b_ptr, &cap_b, need, b_elem_bytes, err) != 0)
+        return -1;
+    *cap = cap_a < cap_b ? cap_a : cap_b; /* they differ only past the overflow clamp */
+    return 0;
+}
+
 int vec_append(void *data_ptr, int64_t *n, int64_t *cap, const void *src, int64_t n_src,
                size_t elem_bytes, Err *err) {
     if (n_src < 0 || *n > INT64_MAX - n_src)

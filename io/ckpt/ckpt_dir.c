@@ -5,12 +5,14 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "io/base/log.h"
+#include "io/base/vec.h"
 
 int ckpt_path(const char *dir, int64_t step, char *buf, size_t n_bytes, Err *err) {
     if (step < 0)
@@ -46,20 +48,12 @@ void ckpt_list_free(CkptList *l) {
 }
 
 /* Appends (step, dir/name) to l; cap is l's capacity. */
-static int list_push(CkptList *l, int *cap, const char *dir, const char *name, int64_t step,
-                     Err *err) {
-    if (l->n == *cap) {
-        int c = *cap ? *cap * 2 : 16;
-        char **p = realloc(l->paths, (size_t)c * sizeof *p);
-        if (p != NULL)
-            l->paths = p;
-        int64_t *s = realloc(l->steps, (size_t)c * sizeof *s);
-        if (s != NULL)
-            l->steps = s;
-        if (p == NULL || s == NULL)
-            return err_set(err, "%s: out of memory listing checkpoints", dir);
-        *cap = c;
-    }
+static int list_push(CkptList *l, int64_t *cap, const char *dir, const char *name,
+                     int64_t step, Err *err) {
+    if (l->n == INT_MAX)
+        return err_set(err, "%s: more than %d checkpoints", dir, INT_MAX);
+    if (VEC_RESERVE2(l->paths, l->steps, *cap, l->n + 1, err) != 0)
+        return err_prefix(err, "%s: listing checkpoints: ", dir);
     size_t n = strlen(dir) + strlen(name) + 2;
     if ((l->paths[l->n] = malloc(n)) == NULL)
         return err_set(err, "%s: out of memory listing checkpoints", dir);
@@ -76,7 +70,7 @@ int ckpt_list(const char *dir, CkptList *out, Err *err) {
             return 0;
         return err_set(err, "%s: cannot list checkpoints: %s", dir, strerror(errno));
     }
-    int cap = 0;
+    int64_t cap = 0;
     const struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         int64_t step = parse_name(e->d_name);

@@ -104,16 +104,8 @@ static int write_config(const CkptState *st, const char *dir, const char *base_m
     json_decref(o);
     if (text == NULL)
         return err_set(err, "%s: out of memory building the JSON", path);
-    size_t n = strlen(text);
-    char *with_nl = realloc(text, n + 2);
-    if (with_nl == NULL) {
-        free(text);
-        return err_set(err, "%s: out of memory", path);
-    }
-    with_nl[n] = '\n';
-    with_nl[n + 1] = '\0';
-    int rc = af_write_file(path, with_nl, n + 1, err);
-    free(with_nl);
+    int rc = af_write_line(path, text, err);
+    free(text);
     return rc;
 }
 

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/base/vec.h"
+
 #define SCORES_NAME "/scores"
 #define SCORES_CHUNK_ROWS 1024 /* 1024 rows x 37 bytes: ~37 KB chunks */
 
@@ -185,19 +187,8 @@ out:
 int ckpt_scores_append(CkptScores *s, const CkptScoreRow *rows, int64_t n_rows, Err *err) {
     if (n_rows < 0)
         return err_set(err, "negative row count %lld", (long long)n_rows);
-    if (s->n_rows + n_rows > s->cap_rows) {
-        int64_t cap = s->cap_rows < 256 ? 256 : s->cap_rows;
-        while (cap < s->n_rows + n_rows)
-            cap *= 2;
-        CkptScoreRow *grown = realloc(s->rows, (size_t)cap * sizeof *grown);
-        if (grown == NULL)
-            return err_set(err, "score table: out of memory for %lld rows", (long long)cap);
-        s->rows = grown;
-        s->cap_rows = cap;
-    }
-    if (n_rows > 0)
-        memcpy(s->rows + s->n_rows, rows, (size_t)n_rows * sizeof *rows);
-    s->n_rows += n_rows;
+    if (VEC_APPEND(s->rows, s->n_rows, s->cap_rows, rows, n_rows, err) != 0)
+        return err_prefix(err, "score table: ");
     return 0;
 }
 

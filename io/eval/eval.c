@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/base/vec.h"
 #include "io/eval/eval_bleu.h"
 #include "io/eval/eval_extract.h"
 #include "io/eval/eval_punkt.h"
@@ -88,14 +89,9 @@ int eval_pairs_read(const char *path, EvalPairs *out, Err *err) {
         size_t len = (size_t)n;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             len--;
-        if (out->n_pairs == cap) {
-            cap = cap ? 2 * cap : 256;
-            EvalPair *items = realloc(out->items, (size_t)cap * sizeof *items);
-            if (items == NULL) {
-                rc = err_set(err, "%s:%lld: out of memory", path, (long long)line_no);
-                break;
-            }
-            out->items = items;
+        if (VEC_RESERVE(out->items, cap, out->n_pairs + 1, err) != 0) {
+            rc = err_prefix(err, "%s:%lld: ", path, (long long)line_no);
+            break;
         }
         EvalPair *p = &out->items[out->n_pairs];
         *p = (EvalPair){0};

@@ -55,7 +55,7 @@ double eval_fsum(const double *x, int n) {
     return hi;
 }
 
-int eval_bleu_tokens(const EvalStrList *ref, const EvalStrList *hyp, double *bleu, Err *err) {
+int eval_bleu_tokens(const StrList *ref, const StrList *hyp, double *bleu, Err *err) {
     EvalIntern in = {0};
     int32_t *ids = malloc(((size_t)(ref->n_items + hyp->n_items) + 1) * sizeof *ids);
     int rc = -1;
@@ -118,12 +118,12 @@ done:
 int eval_bleu_score(const EvalWordTok *wt, const EvalPunkt *pk, const char *label,
                     size_t n_label, const char *predict, size_t n_predict, double *bleu,
                     Err *err) {
-    EvalStrList ref = {0}, hyp = {0};
+    StrList ref = {0}, hyp = {0};
     int rc = -1;
     if (eval_word_tokenize(wt, pk, label, n_label, &ref, err) == 0 &&
         eval_word_tokenize(wt, pk, predict, n_predict, &hyp, err) == 0)
         rc = eval_bleu_tokens(&ref, &hyp, bleu, err);
-    eval_strlist_free(&ref);
-    eval_strlist_free(&hyp);
+    strlist_free(&ref);
+    strlist_free(&hyp);
     return rc;
 }

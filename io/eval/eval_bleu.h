@@ -16,7 +16,7 @@ double eval_fsum(const double *x, int n);
 
 /* nltk.translate.bleu_score.sentence_bleu([ref], hyp, smoothing_function=method4) of
  * token lists. 0, or -1 with err filled (out of memory). */
-int eval_bleu_tokens(const EvalStrList *ref, const EvalStrList *hyp, double *bleu, Err *err);
+int eval_bleu_tokens(const StrList *ref, const StrList *hyp, double *bleu, Err *err);
 
 /* word_tokenize both texts, then eval_bleu_tokens. */
 int eval_bleu_score(const EvalWordTok *wt, const EvalPunkt *pk, const char *label,

@@ -44,14 +44,14 @@ int eval_intern(EvalIntern *in, const char *s, size_t n_bytes, int32_t *id, Err 
         }
         k = (k + 1) & (in->n_slots - 1);
     }
-    if (eval_strlist_push(&in->strs, s, n_bytes, err) != 0)
+    if (strlist_push(&in->strs, s, n_bytes, err) != 0)
         return -1;
     *id = (int32_t)(in->strs.n_items - 1);
     in->slots[k] = *id;
     return 0;
 }
 
-int eval_intern_list(EvalIntern *in, const EvalStrList *l, int32_t *ids, Err *err) {
+int eval_intern_list(EvalIntern *in, const StrList *l, int32_t *ids, Err *err) {
     for (int64_t i = 0; i < l->n_items; i++)
         if (eval_intern(in, l->items[i], l->n_item_bytes[i], &ids[i], err) != 0)
             return -1;
@@ -61,7 +61,7 @@ int eval_intern_list(EvalIntern *in, const EvalStrList *l, int32_t *ids, Err *er
 void eval_intern_free(EvalIntern *in) {
     if (in == NULL)
         return;
-    eval_strlist_free(&in->strs);
+    strlist_free(&in->strs);
     free(in->slots);
     *in = (EvalIntern){0};
 }

@@ -14,7 +14,7 @@
 #define EVAL_NGRAM_MAX 4
 
 typedef struct EvalIntern {
-    EvalStrList strs; /* id -> string (copies) */
+    StrList strs; /* id -> string (copies) */
     int32_t *slots;   /* open-addressing table of ids, -1 = empty */
     int64_t n_slots;
 } EvalIntern;
@@ -22,7 +22,7 @@ typedef struct EvalIntern {
 /* The id of s[0..n_bytes), adding it when new. 0, or -1 on out of memory. */
 int eval_intern(EvalIntern *in, const char *s, size_t n_bytes, int32_t *id, Err *err);
 /* Interns every item of l into ids (caller-owned, l->n_items long). */
-int eval_intern_list(EvalIntern *in, const EvalStrList *l, int32_t *ids, Err *err);
+int eval_intern_list(EvalIntern *in, const StrList *l, int32_t *ids, Err *err);
 void eval_intern_free(EvalIntern *in); /* zeroed or freed twice is fine */
 
 /* One distinct n-gram and how often it occurs (unused id slots are -1). */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/base/vec.h"
 #include "io/eval/eval_punkt_params.h"
 
 /* One PunktToken: its text is ctx[begin, end); type is in the types arena. */
@@ -19,14 +20,14 @@ typedef struct PunktTok {
 typedef struct PunktWork {
     PunktTok *toks;
     int64_t n_toks, cap;
-    EvalBuf types; /* concatenated token types */
-    EvalBuf tmp;
+    StrBuf types; /* concatenated token types */
+    StrBuf tmp;
 } PunktWork;
 
 static void work_free(PunktWork *w) {
     free(w->toks);
-    eval_buf_free(&w->types);
-    eval_buf_free(&w->tmp);
+    strbuf_free(&w->types);
+    strbuf_free(&w->tmp);
 }
 
 static const char *tok_type(const PunktWork *w, const PunktTok *t) {
@@ -36,14 +37,8 @@ static const char *tok_type(const PunktWork *w, const PunktTok *t) {
 /* PunktToken.__init__ + _first_pass_annotation for ctx[b, e). */
 static int add_token(const EvalPunkt *pk, PunktWork *w, const char *ctx, size_t b, size_t e,
                      Err *err) {
-    if (w->n_toks == w->cap) {
-        int64_t cap = w->cap ? 2 * w->cap : 32;
-        PunktTok *t = realloc(w->toks, (size_t)cap * sizeof *t);
-        if (t == NULL)
-            return err_set(err, "out of memory for %lld Punkt tokens", (long long)cap);
-        w->toks = t;
-        w->cap = cap;
-    }
+    if (VEC_RESERVE(w->toks, w->cap, w->n_toks + 1, err) != 0)
+        return -1;
     PunktTok *t = &w->toks[w->n_toks++];
     *t = (PunktTok){.begin = b, .end = e, .type_off = w->types.n_bytes};
     const char *tok = ctx + b;
@@ -56,8 +51,8 @@ static int add_token(const EvalPunkt *pk, PunktWork *w, const char *ctx, size_t 
         return -1;
     const char *ty = numeric ? "##number##" : w->tmp.data;
     t->n_type = numeric ? 10 : w->tmp.n_bytes;
-    if (eval_buf_append(&w->types, ty, t->n_type, err) != 0 ||
-        eval_buf_append(&w->types, "", 1, err) != 0) /* keep a NUL between types */
+    if (strbuf_append(&w->types, ty, t->n_type, err) != 0 ||
+        strbuf_append(&w->types, "", 1, err) != 0) /* keep a NUL between types */
         return -1;
     t->period_final = tok[n - 1] == '.';
     /* _first_pass_annotation */
@@ -206,16 +201,7 @@ typedef struct SpanList {
 } SpanList;
 
 static int span_push(SpanList *l, size_t start, size_t stop, Err *err) {
-    if (l->n == l->cap) {
-        int64_t cap = l->cap ? 2 * l->cap : 16;
-        Span *s = realloc(l->items, (size_t)cap * sizeof *s);
-        if (s == NULL)
-            return err_set(err, "out of memory for %lld sentence spans", (long long)cap);
-        l->items = s;
-        l->cap = cap;
-    }
-    l->items[l->n++] = (Span){start, stop};
-    return 0;
+    return VEC_PUSH(l->items, l->n, l->cap, ((Span){start, stop}), err);
 }
 
 /* One period_context_re match: text[p] in ".?!", after_tok ends at after_end. */
@@ -325,7 +311,7 @@ static size_t realign_match(const char *text, size_t s, size_t e, size_t *n_quot
 }
 
 int eval_punkt_split(const EvalPunkt *pk, const char *text, size_t n_bytes,
-                     EvalStrList *out, Err *err) {
+                     StrList *out, Err *err) {
     PunktWork w = {0};
     SpanList sl = {0};
     int rc = -1;
@@ -338,7 +324,7 @@ int eval_punkt_split(const EvalPunkt *pk, const char *text, size_t n_bytes,
         if (s1.stop > n_bytes)
             s1.stop = n_bytes;
         if (i + 1 == sl.n) {
-            if (s1.start < s1.stop && eval_strlist_push(out, text + s1.start,
+            if (s1.start < s1.stop && strlist_push(out, text + s1.start,
                                                         s1.stop - s1.start, err) != 0)
                 goto done;
             continue;
@@ -349,12 +335,12 @@ int eval_punkt_split(const EvalPunkt *pk, const char *text, size_t n_bytes,
         if (m_end > 0) {
             size_t stop = s2.start + n_quotes;
             size_t len = stop > s1.start ? stop - s1.start : 0;
-            if (eval_strlist_push(out, text + s1.start, len, err) != 0)
+            if (strlist_push(out, text + s1.start, len, err) != 0)
                 goto done;
             realign = m_end;
         } else {
             realign = 0;
-            if (s1.start < s1.stop && eval_strlist_push(out, text + s1.start,
+            if (s1.start < s1.stop && strlist_push(out, text + s1.start,
                                                         s1.stop - s1.start, err) != 0)
                 goto done;
         }

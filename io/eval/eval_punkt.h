@@ -23,6 +23,6 @@ void eval_punkt_close(EvalPunkt *pk); /* NULL is fine */
 /* Appends the sentences of text (UTF-8, n_bytes long) to out, as
  * nltk.sent_tokenize(text) returns them. 0, or -1 with err filled. */
 int eval_punkt_split(const EvalPunkt *pk, const char *text, size_t n_bytes,
-                     EvalStrList *out, Err *err);
+                     StrList *out, Err *err);
 
 #endif

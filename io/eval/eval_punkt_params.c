@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/base/vec.h"
+
 typedef struct Entry {
     const char *s;
     size_t n;
@@ -48,15 +50,9 @@ static int colloc_cmp_v(const void *x, const void *y) {
 }
 
 static void *table_add(Table *t, size_t item_bytes, Err *err) {
-    if (t->n == t->cap) {
-        int64_t cap = t->cap ? 2 * t->cap : 64;
-        void *items = realloc(t->items, (size_t)cap * item_bytes);
-        if (items == NULL) {
-            err_set(err, "out of memory loading the Punkt model");
-            return NULL;
-        }
-        t->items = items;
-        t->cap = cap;
+    if (vec_reserve(&t->items, &t->cap, t->n + 1, item_bytes, err) != 0) {
+        err_prefix(err, "loading the Punkt model: ");
+        return NULL;
     }
     return (char *)t->items + (size_t)t->n++ * item_bytes;
 }

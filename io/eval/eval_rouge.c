@@ -16,8 +16,8 @@ static double fmeasure(double precision, double recall) {
 
 static int is_alnum_ascii(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
-int eval_rouge_tokenize(const char *text, size_t n_bytes, EvalStrList *out, Err *err) {
-    EvalBuf low = {0};
+int eval_rouge_tokenize(const char *text, size_t n_bytes, StrList *out, Err *err) {
+    StrBuf low = {0};
     char *stem = NULL;
     int rc = -1;
     if (eval_py_lower(text, n_bytes, &low, err) != 0)
@@ -42,41 +42,41 @@ int eval_rouge_tokenize(const char *text, size_t n_bytes, EvalStrList *out, Err 
             n = eval_porter_stem(tok, n, stem);
             tok = stem;
         }
-        if (n > 0 && eval_strlist_push(out, tok, n, err) != 0)
+        if (n > 0 && strlist_push(out, tok, n, err) != 0)
             goto done;
         i = j;
     }
     rc = 0;
 done:
     free(stem);
-    eval_buf_free(&low);
+    strbuf_free(&low);
     return rc;
 }
 
-int eval_rouge_preprocess(const EvalPunkt *pk, const char *pred, size_t n_bytes, EvalBuf *out,
+int eval_rouge_preprocess(const EvalPunkt *pk, const char *pred, size_t n_bytes, StrBuf *out,
                           Err *err) {
-    EvalBuf r = {0};
-    EvalStrList sents = {0};
+    StrBuf r = {0};
+    StrList sents = {0};
     int rc = -1;
     for (size_t i = 0; i < n_bytes;) { /* summary.replace("<n>", " ") */
         int tag = n_bytes - i >= 3 && memcmp(pred + i, "<n>", 3) == 0;
-        if (eval_buf_append(&r, tag ? " " : pred + i, 1, err) != 0)
+        if (strbuf_append(&r, tag ? " " : pred + i, 1, err) != 0)
             goto done;
         i += tag ? 3 : 1;
     }
     if (eval_punkt_split(pk, r.data ? r.data : "", r.n_bytes, &sents, err) != 0)
         goto done;
     out->n_bytes = 0;
-    if (eval_buf_append(out, "", 0, err) != 0)
+    if (strbuf_append(out, "", 0, err) != 0)
         goto done;
     for (int64_t i = 0; i < sents.n_items; i++)
-        if ((i > 0 && eval_buf_append(out, "\n", 1, err) != 0) ||
-            eval_buf_append(out, sents.items[i], sents.n_item_bytes[i], err) != 0)
+        if ((i > 0 && strbuf_append(out, "\n", 1, err) != 0) ||
+            strbuf_append(out, sents.items[i], sents.n_item_bytes[i], err) != 0)
             goto done;
     rc = 0;
 done:
-    eval_strlist_free(&sents);
-    eval_buf_free(&r);
+    strlist_free(&sents);
+    strbuf_free(&r);
     return rc;
 }
 
@@ -98,12 +98,12 @@ static void toks_free(Toks *t) {
  * Punkt sentences, empty ones dropped). */
 static int toks_build(EvalIntern *in, const char *text, size_t n, const EvalPunkt *split,
                       Toks *t, Err *err) {
-    EvalStrList sents = {0}, toks = {0};
+    StrList sents = {0}, toks = {0};
     int rc = -1;
     if (split != NULL) {
         if (eval_punkt_split(split, text, n, &sents, err) != 0)
             goto done;
-    } else if (eval_strlist_push(&sents, text, n, err) != 0) {
+    } else if (strlist_push(&sents, text, n, err) != 0) {
         goto done;
     }
     t->sent_off = calloc((size_t)sents.n_items + 1, sizeof *t->sent_off);
@@ -126,8 +126,8 @@ static int toks_build(EvalIntern *in, const char *text, size_t n, const EvalPunk
     t->n_ids = toks.n_items;
     rc = eval_intern_list(in, &toks, t->ids, err);
 done:
-    eval_strlist_free(&sents);
-    eval_strlist_free(&toks);
+    strlist_free(&sents);
+    strlist_free(&toks);
     return rc;
 }
 
@@ -252,7 +252,7 @@ done:
 int eval_rouge_score(const EvalPunkt *pk, const char *target, size_t n_target,
                      const char *prediction, size_t n_prediction, EvalRouge *out, Err *err) {
     EvalIntern in = {0};
-    EvalBuf pred = {0};
+    StrBuf pred = {0};
     Toks tw = {0}, pw = {0}, ts = {0}, ps = {0};
     int rc = -1;
     if (eval_rouge_preprocess(pk, prediction, n_prediction, &pred, err) != 0 ||
@@ -272,7 +272,7 @@ done:
     toks_free(&pw);
     toks_free(&ts);
     toks_free(&ps);
-    eval_buf_free(&pred);
+    strbuf_free(&pred);
     eval_intern_free(&in);
     return rc;
 }

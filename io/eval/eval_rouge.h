@@ -17,11 +17,11 @@ typedef struct EvalRouge {
 } EvalRouge;
 
 /* rouge_score.tokenize.tokenize(text, PorterStemmer()): appends the tokens to out. */
-int eval_rouge_tokenize(const char *text, size_t n_bytes, EvalStrList *out, Err *err);
+int eval_rouge_tokenize(const char *text, size_t n_bytes, StrList *out, Err *err);
 
 /* eval_similarity.py pre_rouge_processing: "<n>" -> " ", then the Punkt sentences
  * joined by "\n". out is reset first. */
-int eval_rouge_preprocess(const EvalPunkt *pk, const char *pred, size_t n_bytes, EvalBuf *out,
+int eval_rouge_preprocess(const EvalPunkt *pk, const char *pred, size_t n_bytes, StrBuf *out,
                           Err *err);
 
 /* The four F-measures of one pair: target = the label, prediction = the model output

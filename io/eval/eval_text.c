@@ -12,69 +12,6 @@ struct EvalRe {
     pcre2_code *code;
 };
 
-int eval_strlist_push(EvalStrList *l, const char *s, size_t n_bytes, Err *err) {
-    if (l->n_items == l->cap) {
-        int64_t cap = l->cap ? 2 * l->cap : 16;
-        char **items = realloc(l->items, (size_t)cap * sizeof *items);
-        if (items == NULL)
-            return err_set(err, "out of memory growing a string list to %lld", (long long)cap);
-        l->items = items;
-        size_t *lens = realloc(l->n_item_bytes, (size_t)cap * sizeof *lens);
-        if (lens == NULL)
-            return err_set(err, "out of memory growing a string list to %lld", (long long)cap);
-        l->n_item_bytes = lens;
-        l->cap = cap;
-    }
-    char *copy = malloc(n_bytes + 1);
-    if (copy == NULL)
-        return err_set(err, "out of memory copying a %zu-byte string", n_bytes);
-    memcpy(copy, s, n_bytes);
-    copy[n_bytes] = '\0';
-    l->items[l->n_items] = copy;
-    l->n_item_bytes[l->n_items++] = n_bytes;
-    return 0;
-}
-
-void eval_strlist_clear(EvalStrList *l) {
-    for (int64_t i = 0; i < l->n_items; i++)
-        free(l->items[i]);
-    l->n_items = 0;
-}
-
-void eval_strlist_free(EvalStrList *l) {
-    if (l == NULL)
-        return;
-    eval_strlist_clear(l);
-    free(l->items);
-    free(l->n_item_bytes);
-    *l = (EvalStrList){0};
-}
-
-int eval_buf_append(EvalBuf *b, const char *s, size_t n_bytes, Err *err) {
-    if (b->n_bytes + n_bytes + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->n_bytes + n_bytes + 1)
-            cap *= 2;
-        char *data = realloc(b->data, cap);
-        if (data == NULL)
-            return err_set(err, "out of memory growing a buffer to %zu bytes", cap);
-        b->data = data;
-        b->cap = cap;
-    }
-    if (n_bytes > 0)
-        memcpy(b->data + b->n_bytes, s, n_bytes);
-    b->n_bytes += n_bytes;
-    b->data[b->n_bytes] = '\0';
-    return 0;
-}
-
-void eval_buf_free(EvalBuf *b) {
-    if (b == NULL)
-        return;
-    free(b->data);
-    *b = (EvalBuf){0};
-}
-
 int32_t eval_utf8_next(const char *s, size_t n_bytes, size_t *i) {
     utf8proc_int32_t cp;
     utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)s + *i,
@@ -151,28 +88,28 @@ int eval_py_digit(int32_t cp) {
     return (int)((cp - first) % 10);
 }
 
-int eval_py_lower(const char *s, size_t n_bytes, EvalBuf *out, Err *err) {
+int eval_py_lower(const char *s, size_t n_bytes, StrBuf *out, Err *err) {
     out->n_bytes = 0;
-    if (eval_buf_append(out, "", 0, err) != 0)
+    if (strbuf_append(out, "", 0, err) != 0)
         return -1;
     for (size_t i = 0; i < n_bytes;) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x80) {
             char lc = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
             i++;
-            if (eval_buf_append(out, &lc, 1, err) != 0)
+            if (strbuf_append(out, &lc, 1, err) != 0)
                 return -1;
             continue;
         }
         int32_t cp = eval_utf8_next(s, n_bytes, &i);
         if (cp == 0x130) { /* SpecialCasing: U+0130 lowers to i + U+0307 */
-            if (eval_buf_append(out, "i\xcc\x87", 3, err) != 0)
+            if (strbuf_append(out, "i\xcc\x87", 3, err) != 0)
                 return -1;
             continue;
         }
         utf8proc_uint8_t enc[4];
         utf8proc_ssize_t n = utf8proc_encode_char(utf8proc_tolower(cp), enc);
-        if (eval_buf_append(out, (const char *)enc, (size_t)n, err) != 0)
+        if (strbuf_append(out, (const char *)enc, (size_t)n, err) != 0)
             return -1;
     }
     return 0;
@@ -254,19 +191,14 @@ int eval_re_search(const EvalRe *re, const char *s, size_t n_bytes, size_t start
 }
 
 int eval_re_sub(const EvalRe *re, const char *s, size_t n_bytes, const char *repl,
-                EvalBuf *out, Err *err) {
+                StrBuf *out, Err *err) {
     uint32_t opts = PCRE2_SUBSTITUTE_GLOBAL | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH |
                     PCRE2_SUBSTITUTE_UNSET_EMPTY;
     size_t need = 2 * n_bytes + 64;
     for (int attempt = 0; attempt < 2; attempt++) {
         out->n_bytes = 0;
-        if (out->cap < need + 1) {
-            char *d = realloc(out->data, need + 1);
-            if (d == NULL)
-                return err_set(err, "out of memory for a %zu-byte substitution", need);
-            out->data = d;
-            out->cap = need + 1;
-        }
+        if (strbuf_reserve(out, need, err) != 0)
+            return -1;
         PCRE2_SIZE n_out = out->cap;
         int rc = pcre2_substitute(re->code, (PCRE2_SPTR)s, n_bytes, 0, opts, NULL, NULL,
                                   (PCRE2_SPTR)repl, PCRE2_ZERO_TERMINATED,

@@ -1,5 +1,5 @@
-/* io/eval/eval_text.h -- the string helpers `tlm eval` shares: a list of owned strings, a
- * growable byte buffer, UTF-8 decoding, Python's character classes (str.isspace,
+/* io/eval/eval_text.h -- the string helpers `tlm eval` shares (on io/base's StrBuf and
+ * StrList): UTF-8 decoding, Python's character classes (str.isspace,
  * isupper, islower, lower) and a thin PCRE2 wrapper that behaves like Python's
  * re.search / re.sub. Patterns spell Python's \s and \w out as classes (below), since
  * PCRE2, Python's re and the `regex` module nltk uses each define them differently.
@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #include "io/base/err.h"
+#include "io/base/strbuf.h"
+#include "io/base/strlist.h"
 
 /* Python re's \s (str.isspace) and the `regex` module's \s (White_Space, used by
  * nltk through nltk/redos.py): they differ on U+001C..U+001F. */
@@ -27,29 +29,6 @@
 #define EVAL_RX_W_SET "\\p{L}\\p{M}\\p{Nd}\\p{Nl}\\p{Pc}\\x{200c}\\x{200d}"
 #define EVAL_RX_W "[" EVAL_RX_W_SET "]"
 
-/* A list of NUL-terminated strings, each owned by the list. */
-typedef struct EvalStrList {
-    char **items;
-    size_t *n_item_bytes; /* byte length of items[i] (embedded NULs impossible here) */
-    int64_t n_items;
-    int64_t cap;
-} EvalStrList;
-
-/* Appends a copy of s[0..n_bytes). 0, or -1 on out of memory. */
-int eval_strlist_push(EvalStrList *l, const char *s, size_t n_bytes, Err *err);
-void eval_strlist_clear(EvalStrList *l); /* frees the items, keeps the list usable */
-void eval_strlist_free(EvalStrList *l);  /* zeroed or freed twice is fine */
-
-/* A growable NUL-terminated byte buffer (data owned by the buffer). */
-typedef struct EvalBuf {
-    char *data;
-    size_t n_bytes;
-    size_t cap;
-} EvalBuf;
-
-int eval_buf_append(EvalBuf *b, const char *s, size_t n_bytes, Err *err);
-void eval_buf_free(EvalBuf *b);
-
 /* Decodes the code point at s[*i] (n_bytes total) and advances *i; invalid bytes
  * decode as U+FFFD one byte at a time. */
 int32_t eval_utf8_next(const char *s, size_t n_bytes, size_t *i);
@@ -65,7 +44,7 @@ int eval_py_digit(int32_t cp);
 
 /* Python's str.lower() of s[0..n_bytes) into out (reset first). Full mapping for
  * U+0130 (-> "i\u0307"); Greek final sigma is not special-cased. */
-int eval_py_lower(const char *s, size_t n_bytes, EvalBuf *out, Err *err);
+int eval_py_lower(const char *s, size_t n_bytes, StrBuf *out, Err *err);
 
 /* Python's str.strip()/rstrip() with no argument: the byte range left. */
 void eval_py_strip(const char *s, size_t n_bytes, size_t *begin, size_t *end);
@@ -86,6 +65,6 @@ int eval_re_search(const EvalRe *re, const char *s, size_t n_bytes, size_t start
 /* Like re.sub(pattern, repl, s) with every match replaced; repl uses PCRE2 syntax
  * ($1, $0) and an unset group substitutes "". out receives the result (reset first). */
 int eval_re_sub(const EvalRe *re, const char *s, size_t n_bytes, const char *repl,
-                EvalBuf *out, Err *err);
+                StrBuf *out, Err *err);
 
 #endif

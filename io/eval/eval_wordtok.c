@@ -84,7 +84,7 @@ void eval_wordtok_close(EvalWordTok *wt) {
 }
 
 /* str.split(): runs of Python whitespace separate tokens. */
-static int split_py_whitespace(const char *s, size_t n, EvalStrList *out, Err *err) {
+static int split_py_whitespace(const char *s, size_t n, StrList *out, Err *err) {
     size_t i = 0;
     while (i < n) {
         size_t start = i, j = i;
@@ -98,48 +98,48 @@ static int split_py_whitespace(const char *s, size_t n, EvalStrList *out, Err *e
                 break;
             i = j;
         }
-        if (eval_strlist_push(out, s + start, i - start, err) != 0)
+        if (strlist_push(out, s + start, i - start, err) != 0)
             return -1;
     }
     return 0;
 }
 
 int eval_wordtok_sentence(const EvalWordTok *wt, const char *s, size_t n_bytes,
-                          EvalStrList *out, Err *err) {
-    EvalBuf a = {0}, b = {0};
+                          StrList *out, Err *err) {
+    StrBuf a = {0}, b = {0};
     int rc = -1;
-    if (eval_buf_append(&a, s, n_bytes, err) != 0)
+    if (strbuf_append(&a, s, n_bytes, err) != 0)
         goto done;
     for (int i = 0; i < N_SUBS; i++) {
         if (i == PAD_AT) { /* text = " " + text + " " */
             b.n_bytes = 0;
-            if (eval_buf_append(&b, " ", 1, err) != 0 ||
-                eval_buf_append(&b, a.data, a.n_bytes, err) != 0 ||
-                eval_buf_append(&b, " ", 1, err) != 0)
+            if (strbuf_append(&b, " ", 1, err) != 0 ||
+                strbuf_append(&b, a.data, a.n_bytes, err) != 0 ||
+                strbuf_append(&b, " ", 1, err) != 0)
                 goto done;
-            EvalBuf t = a;
+            StrBuf t = a;
             a = b;
             b = t;
         }
         if (eval_re_sub(wt->re[i], a.data, a.n_bytes, SUBS[i].repl, &b, err) != 0)
             goto done;
-        EvalBuf t = a;
+        StrBuf t = a;
         a = b;
         b = t;
     }
     rc = split_py_whitespace(a.data, a.n_bytes, out, err);
 done:
-    eval_buf_free(&a);
-    eval_buf_free(&b);
+    strbuf_free(&a);
+    strbuf_free(&b);
     return rc;
 }
 
 int eval_word_tokenize(const EvalWordTok *wt, const EvalPunkt *pk, const char *text,
-                       size_t n_bytes, EvalStrList *out, Err *err) {
-    EvalStrList sents = {0};
+                       size_t n_bytes, StrList *out, Err *err) {
+    StrList sents = {0};
     int rc = eval_punkt_split(pk, text, n_bytes, &sents, err);
     for (int64_t i = 0; rc == 0 && i < sents.n_items; i++)
         rc = eval_wordtok_sentence(wt, sents.items[i], sents.n_item_bytes[i], out, err);
-    eval_strlist_free(&sents);
+    strlist_free(&sents);
     return rc;
 }

@@ -18,10 +18,10 @@ void eval_wordtok_close(EvalWordTok *wt); /* NULL is fine */
 
 /* Appends NLTKWordTokenizer().tokenize(s[0..n_bytes)) to out. 0, or -1 with err. */
 int eval_wordtok_sentence(const EvalWordTok *wt, const char *s, size_t n_bytes,
-                          EvalStrList *out, Err *err);
+                          StrList *out, Err *err);
 
 /* Appends nltk.word_tokenize(text) to out: the tokens of every Punkt sentence. */
 int eval_word_tokenize(const EvalWordTok *wt, const EvalPunkt *pk, const char *text,
-                       size_t n_bytes, EvalStrList *out, Err *err);
+                       size_t n_bytes, StrList *out, Err *err);
 
 #endif

@@ -2,7 +2,8 @@
  * Defaults follow the installed transformers 5.23 config classes (LlamaConfig,
  * Qwen2Config, MistralConfig): a key missing from the file means what transformers would
  * make of it, so both engines build the same model. Shape keys have no sane default and
- * are required. RoPE parsing lives in model_config_rope.c. */
+ * are required. RoPE parsing lives in model_config_rope.c, the typed JSON getters both use
+ * in model_config_json.c. */
 #include "io/model/model_config.h"
 
 #include <jansson.h>
@@ -11,58 +12,8 @@
 #include <sys/stat.h>
 
 #include "io/base/log.h"
-#include "io/model/model_config_internal.h"
-
-static const char *json_kind(const json_t *v) {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a real number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
-    }
-    return "?";
-}
-
-int cfg_json_int(const char *path, const json_t *obj, const char *key, const char *label,
-                 int required, int64_t dflt, int64_t *out, Err *err) {
-    const json_t *v = json_object_get(obj, key);
-    if (label == NULL)
-        label = key;
-    if (v == NULL || json_is_null(v)) {
-        if (required)
-            return err_set(err, "%s: key \"%s\": missing (expected a positive integer)", path,
-                           label);
-        *out = dflt;
-        return 0;
-    }
-    if (!json_is_integer(v))
-        return err_set(err, "%s: key \"%s\": expected an integer, got %s", path, label,
-                       json_kind(v));
-    *out = (int64_t)json_integer_value(v);
-    return 0;
-}
-
-int cfg_json_num(const char *path, const json_t *obj, const char *key, const char *label,
-                 int required, double dflt, double *out, Err *err) {
-    const json_t *v = json_object_get(obj, key);
-    if (label == NULL)
-        label = key;
-    if (v == NULL || json_is_null(v)) {
-        if (required)
-            return err_set(err, "%s: key \"%s\": missing (expected a number)", path, label);
-        *out = dflt;
-        return 0;
-    }
-    if (!json_is_number(v))
-        return err_set(err, "%s: key \"%s\": expected a number, got %s", path, label,
-                       json_kind(v));
-    *out = json_number_value(v);
-    return 0;
-}
+#include "io/model/model_config_json.h"
+#include "io/model/model_config_rope.h"
 
 static int json_flag(const char *path, const json_t *obj, const char *key, int dflt, int *out,
                      Err *err) {
@@ -73,7 +24,7 @@ static int json_flag(const char *path, const json_t *obj, const char *key, int d
     }
     if (!json_is_boolean(v))
         return err_set(err, "%s: key \"%s\": expected true or false, got %s", path, key,
-                       json_kind(v));
+                       cfg_json_kind(v));
     *out = json_is_true(v);
     return 0;
 }
@@ -104,7 +55,7 @@ static int read_eos(const char *path, const json_t *obj, int null_clears, ModelC
     }
     if (!json_is_array(v))
         return err_set(err, "%s: key \"eos_token_id\": expected an integer or a list of "
-                       "integers, got %s", path, json_kind(v));
+                       "integers, got %s", path, cfg_json_kind(v));
     if (json_array_size(v) > CFG_MAX_EOS)
         return err_set(err, "%s: key \"eos_token_id\": %zu ids, at most %d supported", path,
                        json_array_size(v), CFG_MAX_EOS);
@@ -113,7 +64,7 @@ static int read_eos(const char *path, const json_t *obj, int null_clears, ModelC
     json_array_foreach(v, i, id) {
         if (!json_is_integer(id))
             return err_set(err, "%s: key \"eos_token_id\"[%zu]: expected an integer, got %s",
-                           path, i, json_kind(id));
+                           path, i, cfg_json_kind(id));
         cfg->eos_ids[cfg->n_eos++] = (int64_t)json_integer_value(id);
     }
     return 0;

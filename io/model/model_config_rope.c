@@ -9,7 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "io/model/model_config_internal.h"
+#include "io/model/model_config_json.h"
+#include "io/model/model_config_rope.h"
 
 static int read_llama3(const char *path, const char *where, const json_t *p, ModelConfig *cfg,
                        Err *err) {

@@ -36,7 +36,7 @@ static void fail(Tally *t, const char *fmt, const char *a, int64_t line, const c
 }
 
 static void check_list(Tally *t, const char *what, int64_t line, json_t *want,
-                       const EvalStrList *got) {
+                       const StrList *got) {
     t->n_checks++;
     int bad = (int64_t)json_array_size(want) != got->n_items;
     for (size_t i = 0; !bad && i < json_array_size(want); i++)
@@ -81,23 +81,23 @@ static void check_text(Tally *t, const char *path) {
     static const char *const keys[] = {"rouge1", "rouge2", "rougeL", "rougeLsum"};
     for (int64_t line = 1; (o = load_jsonl_line(f, &buf, &cap)) != NULL; line++) {
         const char *label = str(o, "label"), *pred = str(o, "predict");
-        EvalStrList l = {0};
-        EvalBuf pre = {0};
+        StrList l = {0};
+        StrBuf pre = {0};
         EvalRouge r;
         double bleu;
         if (eval_punkt_split(pk, label, strlen(label), &l, &err) != 0)
             goto error;
         check_list(t, "sents_label", line, json_object_get(o, "sents_label"), &l);
-        eval_strlist_clear(&l);
+        strlist_clear(&l);
         if (eval_rouge_preprocess(pk, pred, strlen(pred), &pre, &err) != 0 ||
             eval_punkt_split(pk, pre.data, pre.n_bytes, &l, &err) != 0)
             goto error;
         check_list(t, "sents_predict", line, json_object_get(o, "sents_predict"), &l);
-        eval_strlist_clear(&l);
+        strlist_clear(&l);
         if (eval_word_tokenize(wt, pk, pred, strlen(pred), &l, &err) != 0)
             goto error;
         check_list(t, "tokens_predict", line, json_object_get(o, "tokens_predict"), &l);
-        eval_strlist_clear(&l);
+        strlist_clear(&l);
         if (eval_word_tokenize(wt, pk, label, strlen(label), &l, &err) != 0)
             goto error;
         check_list(t, "tokens_label", line, json_object_get(o, "tokens_label"), &l);
@@ -108,8 +108,8 @@ static void check_text(Tally *t, const char *path) {
         for (int k = 0; k < 4; k++)
             check_value(t, keys[k], line, got[k], json_number_value(json_object_get(o, keys[k])));
         check_value(t, "bleu", line, bleu, json_number_value(json_object_get(o, "bleu")));
-        eval_strlist_free(&l);
-        eval_buf_free(&pre);
+        strlist_free(&l);
+        strbuf_free(&pre);
         json_decref(o);
         continue;
     error:

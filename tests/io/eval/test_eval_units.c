@@ -44,7 +44,7 @@ static void test_porter_vs_nltk(void **state) {
 }
 
 /* Splits text and checks the pieces against want[0..n_want). */
-static void check_list(const EvalStrList *got, const char *const *want, int64_t n_want) {
+static void check_list(const StrList *got, const char *const *want, int64_t n_want) {
     for (int64_t i = 0; i < got->n_items && i < n_want; i++)
         assert_string_equal(got->items[i], want[i]);
     assert_int_equal(got->n_items, n_want);
@@ -74,10 +74,10 @@ static void test_punkt_sentences(void **state) {
         {"Hello.World. Next one.\n\nNew para.", {"Hello.World.", "Next one.", "New para."}, 3},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        EvalStrList got = {0};
+        StrList got = {0};
         assert_int_equal(eval_punkt_split(pk, cases[c].text, strlen(cases[c].text), &got, &err), 0);
         check_list(&got, cases[c].want, cases[c].n);
-        eval_strlist_free(&got);
+        strlist_free(&got);
     }
     eval_punkt_close(pk);
 }
@@ -93,10 +93,10 @@ static void test_word_tokenize(void **state) {
     static const char *const want[] = {"They", "'ll", "say", "``", "do", "n't", "''", "--",
                                        "can", "not", "gon", "na", "(", "3,000", "items", ")",
                                        "at", "$", "5.50", "..."};
-    EvalStrList got = {0};
+    StrList got = {0};
     assert_int_equal(eval_word_tokenize(wt, pk, text, strlen(text), &got, &err), 0);
     check_list(&got, want, 20);
-    eval_strlist_clear(&got);
+    strlist_clear(&got);
     static const char uni[] = "\xe2\x80\x9c" "Curly" "\xe2\x80\x9d \xe2\x80\x98" "quotes"
                               "\xe2\x80\x99 \xc2\xab" "here" "\xc2\xbb \xe2\x80\x94 ok.";
     static const char *const want_uni[] = {"\xe2\x80\x9c", "Curly", "\xe2\x80\x9d", "\xe2\x80\x98",
@@ -104,12 +104,12 @@ static void test_word_tokenize(void **state) {
                                            "\xc2\xbb", "\xe2\x80\x94", "ok", "."};
     assert_int_equal(eval_word_tokenize(wt, pk, uni, strlen(uni), &got, &err), 0);
     check_list(&got, want_uni, 12);
-    eval_strlist_clear(&got);
+    strlist_clear(&got);
     static const char tis[] = "I can't. 'Tis true!";
     static const char *const want_tis[] = {"I", "ca", "n't", ".", "'", "Tis", "true", "!"};
     assert_int_equal(eval_word_tokenize(wt, pk, tis, strlen(tis), &got, &err), 0);
     check_list(&got, want_tis, 8);
-    eval_strlist_free(&got);
+    strlist_free(&got);
     eval_wordtok_close(wt);
     eval_punkt_close(pk);
 }

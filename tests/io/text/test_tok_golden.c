@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "io/base/vec.h"
 #include "io/convert/llama2c_tokenizer.h"
 #include "io/text/tokenizer.h"
 #include "tests/testutil.h"
@@ -28,7 +29,7 @@ static void pathf(char *buf, const char *fmt, ...) {
 
 typedef struct Golden {
     json_t **items; /* (n) parsed lines */
-    int64_t n;
+    int64_t n, cap;
 } Golden;
 
 static int read_jsonl(const char *path, Golden *g) {
@@ -38,7 +39,6 @@ static int read_jsonl(const char *path, Golden *g) {
         printf("FAIL: cannot read %s\n", path);
         return -1;
     }
-    int64_t cap = 0;
     long line = 0;
     for (char *p = text; *p != '\0';) {
         char *nl = strchr(p, '\n');
@@ -51,11 +51,13 @@ static int read_jsonl(const char *path, Golden *g) {
             free(text);
             return -1;
         }
-        if (g->n == cap) {
-            cap = cap ? cap * 2 : 1024;
-            g->items = realloc(g->items, (size_t)cap * sizeof *g->items);
+        Err err;
+        if (VEC_PUSH(g->items, g->n, g->cap, j, &err) != 0) {
+            printf("FAIL: %s: %s\n", path, err.msg);
+            json_decref(j);
+            free(text);
+            return -1;
         }
-        g->items[g->n++] = j;
         p += len + (nl != NULL);
     }
     free(text);

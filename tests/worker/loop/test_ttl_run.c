@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io/base/vec.h"
 #include "tests/testutil.h"
 #include "worker/loop/ttl.h"
 
@@ -34,13 +35,14 @@ static json_t **read_jsonl(const char *path, int *n_out) {
         fail_msg("cannot read %s", path);
     json_t **rows = NULL;
     int n = 0;
+    int64_t cap = 0;
     for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
         json_error_t jerr;
         json_t *j = json_loads(line, 0, &jerr);
         if (!json_is_object(j))
             fail_msg("%s line %d does not parse: %s", path, n + 1, jerr.text);
-        rows = realloc(rows, (size_t)(n + 1) * sizeof *rows);
-        rows[n++] = j;
+        if (VEC_PUSH(rows, n, cap, j, NULL) != 0)
+            fail_msg("%s: out of memory at line %d", path, n + 1);
     }
     free(text);
     *n_out = n;
