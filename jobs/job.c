@@ -158,7 +158,7 @@ static int walk_root(Walk *w, yaml_node_t *root) {
         for (int i = 0; i < n_seen; i++)
             if (strcmp(seen[i], key) == 0)
                 return err_set(w->err, "%s:%d:%d: %s: duplicate section", w->name, line, col, key);
-        if (n_seen < 16)
+        if (n_seen < (int)(sizeof seen / sizeof seen[0]))
             snprintf(seen[n_seen++], sizeof seen[0], "%s", key);
         if (vn->type == YAML_SCALAR_NODE && vn->data.scalar.length == 0)
             continue; /* "lora:" with nothing under it */

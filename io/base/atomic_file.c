@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,7 @@ int af_write(AtomicFile *af, const void *data, size_t n_bytes, Err *err) {
 
 /* The rename is only durable once the folder's entry is on disk too. */
 static void fsync_parent(const char *path) {
-    char dir[4096];
+    char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash == NULL)

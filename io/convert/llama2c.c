@@ -12,6 +12,9 @@
 /* llama2.c's newer export versions start with this magic ("ak42" little-endian). */
 #define L2C_MAGIC 0x616b3432
 #define L2C_MAX_DIM (1 << 20)
+/* The legacy header: dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len. */
+#define L2C_HEADER_FIELDS 7
+#define L2C_HEADER_BYTES (L2C_HEADER_FIELDS * sizeof(int32_t))
 
 struct L2cModel {
     char *path;
@@ -22,7 +25,7 @@ struct L2cModel {
 };
 
 static int read_header(L2cModel *m, Err *err) {
-    int32_t h[7];
+    int32_t h[L2C_HEADER_FIELDS];
     memcpy(h, m->map, sizeof h);
     if ((uint32_t)h[0] == L2C_MAGIC)
         return err_set(err, "%s: llama2.c export version %d (magic \"ak42\") is not supported; "
@@ -36,10 +39,10 @@ static int read_header(L2cModel *m, Err *err) {
     c->vocab_size = h[5] < 0 ? -(int64_t)h[5] : h[5];
     c->shared_classifier = h[5] > 0;
     c->seq_len = h[6];
-    static const char *names[7] = {"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads",
+    static const char *names[L2C_HEADER_FIELDS] = {"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads",
                                    "vocab_size", "seq_len"};
     /* The cap keeps every size product below 2^62 bytes, so carve() cannot overflow. */
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < L2C_HEADER_FIELDS; i++)
         if (h[i] == 0 || (h[i] < 0 && i != 5) || h[i] < -L2C_MAX_DIM || h[i] > L2C_MAX_DIM)
             return err_set(err, "%s: header field %s = %d, expected a positive integer up to "
                            "%d (not a llama2.c checkpoint?)", m->path, names[i], h[i],
@@ -74,7 +77,7 @@ static int carve(L2cModel *m, Err *err) {
                   HD = c->head_dim, KV = c->n_kv_heads * c->head_dim, Q = c->n_heads * HD;
     L2cWeights *w = &m->w;
     const float *freq_real, *freq_imag;
-    size_t off = 7 * sizeof(int32_t);
+    size_t off = L2C_HEADER_BYTES;
     if (take(m, &off, "token_embedding", V * D, &w->token_embedding, err) ||
         take(m, &off, "rms_att_weight", L * D, &w->rms_att, err) ||
         take(m, &off, "wq", L * Q * D, &w->wq, err) ||
@@ -108,7 +111,7 @@ L2cModel *l2c_open(const char *path, Err *err) {
         return NULL;
     }
     MappedFile mf;
-    if (mf_map(path, 28, "the 28-byte llama2.c header", &mf, err) != 0)
+    if (mf_map(path, L2C_HEADER_BYTES, "the 28-byte llama2.c header", &mf, err) != 0)
         goto fail;
     m->map = mf.data;
     m->map_bytes = mf.n_bytes;

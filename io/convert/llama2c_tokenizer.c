@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,10 @@
 #include "io/base/strlist.h"
 #include "io/base/strmap.h"
 #include "io/base/utf8.h"
+
+/* The longest piece max_token_length may announce: a sanity bound against a wrong or
+ * corrupt file (real tokenizers stay under a hundred bytes). */
+#define L2C_MAX_TOKEN_BYTES (1 << 20)
 
 /* Undoes llama2.c's export: "\n<s>\n" -> "<s>", "\n</s>\n" -> "</s>", ' ' -> U+2581;
  * the piece goes into b (reset first). */
@@ -44,7 +49,7 @@ static int read_bin(const char *path, StrList *p, Err *err) {
     int rc = 0;
     char *raw = NULL;
     StrBuf piece = {0};
-    if (fread(&max_len, 4, 1, f) != 1 || max_len <= 0 || max_len > (1 << 20)) {
+    if (fread(&max_len, 4, 1, f) != 1 || max_len <= 0 || max_len > L2C_MAX_TOKEN_BYTES) {
         fclose(f);
         return err_set(err, "%s: header: missing or bad max_token_length", path);
     }
@@ -171,7 +176,7 @@ static json_t *build_tokenizer_json(const StrList *p, Err *err) {
 }
 
 static int write_json(const char *dir, const char *name, json_t *j, Err *err) {
-    char path[4096];
+    char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     if (j == NULL)
         return err_set(err, "%s: could not build the JSON", path);

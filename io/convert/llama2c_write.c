@@ -4,6 +4,7 @@
 #include "io/convert/llama2c.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,7 @@ int l2c_write_safetensors(const L2cModel *m, const char *out_dir, Err *err) {
     const L2cWeights *w = l2c_weights(m);
     const int64_t D = c->dim, F = c->hidden_dim, L = c->n_layers, V = c->vocab_size,
                   HD = c->head_dim, Q = c->n_heads * HD, KV = c->n_kv_heads * HD;
-    char path[4096];
+    char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/model.safetensors", out_dir);
     const int n_max = 3 + 9 * (int)L;
     OutList o = {calloc((size_t)n_max, sizeof *o.t), calloc((size_t)n_max, sizeof *o.names), 0};
@@ -94,7 +95,7 @@ static int dump_json(const char *path, json_t *root, Err *err) {
 
 int l2c_write_configs(const L2cModel *m, const char *out_dir, Err *err) {
     const L2cConfig *c = l2c_config(m);
-    char path[4096];
+    char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/generation_config.json", out_dir);
     if (dump_json(path, json_pack("{s:i, s:i}", "bos_token_id", L2C_BOS, "eos_token_id",
                                   L2C_EOS), err) != 0)

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The first token table (a power of two: slots are masked, not taken modulo). */
+#define INTERN_MIN_SLOTS 256
+
 static uint64_t fnv1a(const char *s, size_t n) {
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < n; i++)
@@ -12,7 +15,7 @@ static uint64_t fnv1a(const char *s, size_t n) {
 }
 
 static int intern_grow(EvalIntern *in, Err *err) {
-    int64_t n_slots = in->n_slots ? 2 * in->n_slots : 256;
+    int64_t n_slots = in->n_slots ? 2 * in->n_slots : INTERN_MIN_SLOTS;
     int32_t *slots = malloc((size_t)n_slots * sizeof *slots);
     if (slots == NULL)
         return err_set(err, "out of memory growing a token table to %lld", (long long)n_slots);

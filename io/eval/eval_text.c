@@ -190,11 +190,15 @@ int eval_re_search(const EvalRe *re, const char *s, size_t n_bytes, size_t start
     return 1;
 }
 
+/* The first output size tried: room for every match to double plus a little; pcre2 says
+ * the exact size when that is short, and the second try uses it. */
+#define RE_SUB_FIRST_GUESS(n_bytes) (2 * (n_bytes) + 64)
+
 int eval_re_sub(const EvalRe *re, const char *s, size_t n_bytes, const char *repl,
                 StrBuf *out, Err *err) {
     uint32_t opts = PCRE2_SUBSTITUTE_GLOBAL | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH |
                     PCRE2_SUBSTITUTE_UNSET_EMPTY;
-    size_t need = 2 * n_bytes + 64;
+    size_t need = RE_SUB_FIRST_GUESS(n_bytes);
     for (int attempt = 0; attempt < 2; attempt++) {
         out->n_bytes = 0;
         if (strbuf_reserve(out, need, err) != 0)

@@ -7,6 +7,7 @@
 #include "io/model/model_config.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -70,20 +71,34 @@ static int read_eos(const char *path, const json_t *obj, int null_clears, ModelC
     return 0;
 }
 
+/* What each supported class makes of keys a config.json leaves out (transformers 5.23:
+ * LlamaConfig, Qwen2Config, MistralConfig), indexed by ModelArch. */
+typedef struct ArchInfo {
+    const char *name;    /* the "architectures" entry */
+    int64_t kv_heads;    /* num_key_value_heads; 0: num_attention_heads */
+    int64_t max_pos;     /* max_position_embeddings */
+    int64_t bos_id;      /* bos_token_id; -1: none */
+    int64_t eos_id;      /* eos_token_id; -1: none */
+} ArchInfo;
+
+static const ArchInfo k_archs[] = {
+    [ARCH_LLAMA] = {"LlamaForCausalLM", 0, 2048, 1, 2},
+    [ARCH_QWEN2] = {"Qwen2ForCausalLM", 32, 32768, -1, -1},
+    [ARCH_MISTRAL] = {"MistralForCausalLM", 8, 4096 * 32, 1, 2},
+};
+
+/* rms_norm_eps when absent: the same in all three classes. */
+#define CFG_DEFAULT_RMS_EPS 1e-6
+
 static int read_arch(const char *path, const json_t *root, ModelConfig *cfg, Err *err) {
     const json_t *a = json_object_get(root, "architectures");
     if (!json_is_array(a) || json_array_size(a) == 0 || !json_is_string(json_array_get(a, 0)))
         return err_set(err, "%s: key \"architectures\": expected a list naming the model class "
                        "(LlamaForCausalLM, Qwen2ForCausalLM or MistralForCausalLM)", path);
     const char *name = json_string_value(json_array_get(a, 0));
-    static const struct { const char *name; ModelArch arch; } known[] = {
-        {"LlamaForCausalLM", ARCH_LLAMA},
-        {"Qwen2ForCausalLM", ARCH_QWEN2},
-        {"MistralForCausalLM", ARCH_MISTRAL},
-    };
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (strcmp(name, known[i].name) == 0) {
-            cfg->arch = known[i].arch;
+    for (size_t i = 0; i < sizeof k_archs / sizeof k_archs[0]; i++)
+        if (strcmp(name, k_archs[i].name) == 0) {
+            cfg->arch = (ModelArch)i;
             snprintf(cfg->arch_name, sizeof cfg->arch_name, "%s", name);
             return 0;
         }
@@ -98,9 +113,10 @@ static int read_shapes(const char *path, const json_t *root, ModelConfig *cfg, E
         json_positive(path, root, "intermediate_size", &cfg->ffn_dim, err) ||
         json_positive(path, root, "vocab_size", &cfg->vocab_size, err))
         return -1;
-    /* A missing key gets the config class's default: heads for Llama, 32 for Qwen2, 8 for
-     * Mistral (transformers 5.23); null means "same as heads" in all three. */
-    int64_t kv_default = cfg->arch == ARCH_QWEN2 ? 32 : cfg->arch == ARCH_MISTRAL ? 8 : cfg->n_heads;
+    /* A missing key gets the config class's default; null means "same as heads" in all
+     * three. */
+    const ArchInfo *info = &k_archs[cfg->arch];
+    int64_t kv_default = info->kv_heads > 0 ? info->kv_heads : cfg->n_heads;
     if (json_object_get(root, "num_key_value_heads") != NULL &&
         json_is_null(json_object_get(root, "num_key_value_heads")))
         kv_default = cfg->n_heads;
@@ -122,17 +138,14 @@ static int read_shapes(const char *path, const json_t *root, ModelConfig *cfg, E
     if (cfg->head_dim <= 0 || cfg->head_dim % 2 != 0)
         return err_set(err, "%s: key \"head_dim\": %lld, expected a positive even integer "
                        "(RoPE rotates pairs)", path, (long long)cfg->head_dim);
-    int64_t max_pos_default = cfg->arch == ARCH_QWEN2     ? 32768
-                              : cfg->arch == ARCH_MISTRAL ? 4096 * 32
-                                                          : 2048;
-    if (cfg_json_int(path, root, "max_position_embeddings", NULL, 0, max_pos_default, &cfg->max_pos,
-                     err))
+    if (cfg_json_int(path, root, "max_position_embeddings", NULL, 0, info->max_pos,
+                     &cfg->max_pos, err))
         return -1;
     if (cfg->max_pos <= 0)
         return err_set(err, "%s: key \"max_position_embeddings\": %lld, expected a positive "
                        "integer", path, (long long)cfg->max_pos);
     double eps;
-    if (cfg_json_num(path, root, "rms_norm_eps", NULL, 0, 1e-6, &eps, err))
+    if (cfg_json_num(path, root, "rms_norm_eps", NULL, 0, CFG_DEFAULT_RMS_EPS, &eps, err))
         return -1;
     if (!(eps > 0))
         return err_set(err, "%s: key \"rms_norm_eps\": %g, expected a positive number", path,
@@ -209,7 +222,7 @@ static json_t *load_json(const char *path, Err *err) {
 
 /* generation_config.json: what generate() stops on; overrides config.json's ids. */
 static int read_generation(const char *dir, ModelConfig *cfg, Err *err) {
-    char path[4096];
+    char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/generation_config.json", dir);
     struct stat sb;
     if (stat(path, &sb) != 0)
@@ -223,17 +236,17 @@ static int read_generation(const char *dir, ModelConfig *cfg, Err *err) {
 }
 
 int cfg_load(const char *dir, ModelConfig *cfg, Err *err) {
-    char path[4096];
+    char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/config.json", dir);
     memset(cfg, 0, sizeof *cfg);
     json_t *root = load_json(path, err);
     if (root == NULL)
         return -1;
     int rc = read_arch(path, root, cfg, err);
-    /* LlamaConfig and MistralConfig default bos 1 / eos 2; Qwen2Config has none. */
-    cfg->bos_id = cfg->arch == ARCH_QWEN2 ? -1 : 1;
-    cfg->n_eos = cfg->arch == ARCH_QWEN2 ? 0 : 1;
-    cfg->eos_ids[0] = 2;
+    const ArchInfo *info = &k_archs[cfg->arch];
+    cfg->bos_id = info->bos_id;
+    if (info->eos_id >= 0)
+        cfg->eos_ids[cfg->n_eos++] = info->eos_id;
     if (rc == 0)
         rc = read_shapes(path, root, cfg, err);
     if (rc == 0)

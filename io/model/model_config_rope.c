@@ -12,6 +12,9 @@
 #include "io/model/model_config_json.h"
 #include "io/model/model_config_rope.h"
 
+/* rope_theta when absent: the original RoPE base (all three config classes). */
+#define CFG_DEFAULT_ROPE_THETA 10000.0
+
 static int read_llama3(const char *path, const char *where, const json_t *p, ModelConfig *cfg,
                        Err *err) {
     double factor, lo, hi;
@@ -54,7 +57,7 @@ int cfg_read_rope(const char *path, const json_t *root, ModelConfig *cfg, Err *e
         p = NULL;
     if (p != NULL && !json_is_object(p))
         return err_set(err, "%s: key \"%s\": expected an object or null", path, where);
-    double theta = 10000.0;
+    double theta = CFG_DEFAULT_ROPE_THETA;
     char label[64];
     snprintf(label, sizeof label, "%s.rope_theta", where);
     if (cfg_json_num(path, root, "rope_theta", NULL, 0, theta, &theta, err) ||

@@ -5,6 +5,7 @@
 #include "io/model/safetensors.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,7 @@ static int shard_index(StDir *d, const char *index_path, const char *fname, Err 
     if (strchr(fname, '/') != NULL || strcmp(fname, "..") == 0 || fname[0] == '\0')
         return err_set(err, "%s: shard file name \"%s\" must be a plain file name in the "
                        "model directory", index_path, fname);
-    char path[4096];
+    char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", d->dir, fname);
     char *copy = strdup(fname);
     if (copy == NULL)
@@ -113,7 +114,7 @@ StDir *st_dir_open(const char *dir, Err *err) {
         err_set(err, "%s: out of memory", dir);
         return NULL;
     }
-    char single[4096], index[4096];
+    char single[PATH_MAX], index[PATH_MAX];
     snprintf(single, sizeof single, "%s/model.safetensors", dir);
     snprintf(index, sizeof index, "%s/model.safetensors.index.json", dir);
     if (file_exists(single)) {
