@@ -20,7 +20,6 @@ cluster_install() {
   echo "slurm test: ${missing[*]} not installed (tools/setup.sh installs them)"
   return 1
 }
-}
 
 # Polls CMD (a string for eval) once a second until it succeeds or SECS have passed.
 cluster_wait() {
