@@ -60,8 +60,56 @@ char *tu_read_file(const char *path, size_t *n_bytes) {
     return buf;
 }
 
-int64_t tu_compare(const char *label, const float *got, const float *want, int64_t n,
-                   double atol, double rtol) {
+int tu_vfail(const char *fmt, va_list ap) {
+    printf("FAIL: ");
+    vprintf(fmt, ap);
+    printf("\n");
+    return 1;
+}
+
+int tu_fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    tu_vfail(fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+void tu_vnote(const char *fmt, va_list ap) {
+    printf("ok: ");
+    vprintf(fmt, ap);
+    printf("\n");
+}
+
+void tu_note(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    tu_vnote(fmt, ap);
+    va_end(ap);
+}
+
+int tu_check(int ok, const char *fmt, ...) {
+    if (ok)
+        return 0;
+    va_list ap;
+    va_start(ap, fmt);
+    tu_vfail(fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+void tu_check_rc(int rc, const char *what, const char *err_msg) {
+    if (rc == 0)
+        return;
+    printf("FAIL: %s: %s\n", what, err_msg);
+    exit(1);
+}
+
+/* The element report behind every float comparison: mismatches under atol + rtol|want|
+ * (the first 5 printed), max abs/rel error and the worst index; printed when anything
+ * mismatches or always (TLM_TEST_VERBOSE). Returns the mismatch count. */
+static int64_t report_elements(const char *label, const float *got, const float *want,
+                               int64_t n, double atol, double rtol, int always) {
     int64_t bad = 0, worst = 0;
     double max_abs = 0, max_rel = 0, worst_excess = -1;
     for (int64_t i = 0; i < n; i++) {
@@ -82,11 +130,34 @@ int64_t tu_compare(const char *label, const float *got, const float *want, int64
             worst = i;
         }
     }
-    if (bad > 0 || getenv("TLM_TEST_VERBOSE") != NULL)
+    if (bad > 0 || always || getenv("TLM_TEST_VERBOSE") != NULL)
         printf("%s: %lld/%lld outside atol %.1e rtol %.1e; max abs %.3e, max rel %.3e, "
                "worst at %lld\n",
                label, (long long)bad, (long long)n, atol, rtol, max_abs, max_rel,
                (long long)worst);
+    return bad;
+}
+
+int64_t tu_compare(const char *label, const float *got, const float *want, int64_t n,
+                   double atol, double rtol) {
+    return report_elements(label, got, want, n, atol, rtol, 0);
+}
+
+int64_t tu_compare_i32(const char *label, const int32_t *got, const int32_t *want, int64_t n) {
+    int64_t bad = 0, first = -1;
+    for (int64_t i = 0; i < n; i++) {
+        if (got[i] == want[i])
+            continue;
+        if (bad < 5)
+            printf("  %s[%lld]: got %d want %d\n", label, (long long)i, (int)got[i],
+                   (int)want[i]);
+        if (first < 0)
+            first = i;
+        bad++;
+    }
+    if (bad > 0)
+        printf("%s: %lld/%lld differ, first at %lld\n", label, (long long)bad, (long long)n,
+               (long long)first);
     return bad;
 }
 
@@ -100,6 +171,24 @@ double tu_rel_norm_err(const float *got, const float *want, int64_t n) {
     if (den == 0)
         return num == 0 ? 0 : INFINITY;
     return sqrt(num / den);
+}
+
+int tu_compare_norm(const char *label, const float *got, const float *want, int64_t n,
+                    double tol, double *err_out) {
+    double r = tu_rel_norm_err(got, want, n);
+    if (err_out != NULL)
+        *err_out = r;
+    if (r <= tol)
+        return 0;
+    tu_fail("%s: norm-wise rel err %.3g > %.1g", label, r, tol);
+    /* Which elements carry the error: the element report at the same relative scale. */
+    report_elements(label, got, want, n, 0, tol, 1);
+    return 1;
+}
+
+int tu_report(int64_t fails) {
+    printf("%s: %lld failure(s)\n", fails ? "FAILED" : "PASSED", (long long)fails);
+    return fails != 0;
 }
 
 int tu_system(const char *fmt, ...) {

@@ -1,10 +1,13 @@
 /* tests/testutil.h -- helpers shared by the test programs: locating the source tree,
- * ../shared and the tlm binary; reading files; comparing arrays with a report of the
- * first (got, want) pairs, max abs/rel error and the worst index. Tests that need
- * something absent call tu_skip(), which exits 77 (CTest: skipped). */
+ * ../shared and the tlm binary; reading files; and the check harness of every test that
+ * is not a cmocka program: failures counted by tu_fail / tu_check / tu_compare*, each
+ * comparison reporting the first (got, want) pairs, max abs/rel error and the worst index,
+ * and tu_report turning the count into the exit status. Tests that need something absent
+ * call tu_skip(), which exits 77 (CTest: skipped). Single-threaded test code. */
 #ifndef TLM_TESTS_TESTUTIL_H
 #define TLM_TESTS_TESTUTIL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,14 +28,42 @@ const char *tu_path(const char *a, const char *b);
 /* Reads a whole file (owned-after-return, NUL-terminated); NULL when unreadable. */
 char *tu_read_file(const char *path, size_t *n_bytes);
 
+/* ---- the check harness: each check returns its failure count; main sums them ---- */
+
+/* Prints "FAIL: <message>" and returns 1 (one failure, for the caller's count). */
+int tu_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int tu_vfail(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+/* Prints "ok: <message>" (the report: measured errors of passing checks). */
+void tu_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void tu_vnote(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+/* 0 when ok, else tu_fail(fmt, ...) (1). */
+int tu_check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A setup step that must work: exits 1 after "FAIL: what: err_msg" when rc != 0. */
+void tu_check_rc(int rc, const char *what, const char *err_msg);
+
 /* Compares n floats: passes when |got - want| <= atol + rtol * |want| for every i.
  * Prints a report under label on failure (first 5 mismatches, max abs/rel error, worst
  * index). Returns the number of mismatching elements. */
 int64_t tu_compare(const char *label, const float *got, const float *want, int64_t n,
                    double atol, double rtol);
 
+/* Compares n int32 exactly; on failure prints the first 5 mismatches, their count and
+ * the first index. Returns the number of mismatching elements. */
+int64_t tu_compare_i32(const char *label, const int32_t *got, const int32_t *want, int64_t n);
+
 /* Norm-wise relative error ||got - want|| / ||want|| (0 when both are zero). */
 double tu_rel_norm_err(const float *got, const float *want, int64_t n);
+
+/* Passes when tu_rel_norm_err(got, want, n) <= tol (NaN fails); *err_out (may be NULL)
+ * gets the error. On failure prints "FAIL: label: norm-wise rel err E > tol" and the
+ * element report of tu_compare (first pairs, max abs/rel error, worst index). Returns
+ * 0 or 1. */
+int tu_compare_norm(const char *label, const float *got, const float *want, int64_t n,
+                    double tol, double *err_out);
+
+/* Prints "PASSED: 0 failure(s)" or "FAILED: N failure(s)" and returns the exit status:
+ * 0, or 1 for any failure (never a count, which could read as 77 = skipped). */
+int tu_report(int64_t fails);
 
 /* Runs a shell command; returns its exit status (-1 when it could not run). */
 int tu_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

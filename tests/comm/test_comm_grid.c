@@ -10,6 +10,7 @@
 
 #include "comm/comm.h"
 #include "io/base/log.h"
+#include "tests/testutil.h"
 
 static long long g_checks, g_bad;
 
@@ -132,9 +133,11 @@ int main(int argc, char **argv) {
 
     long long mine[2] = {g_checks, g_bad}, total[2] = {0, 0};
     MPI_Allreduce(mine, total, 2, MPI_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
-    if (rank == 0)
-        printf("test_comm_grid world=%d: %lld checks, %lld failed: %s\n", world, total[0],
-               total[1], total[1] == 0 ? "PASS" : "FAIL");
+    int status = total[1] != 0; /* world-summed: every rank gives the same verdict */
+    if (rank == 0) {
+        printf("test_comm_grid world=%d: %lld checks, %lld failed\n", world, total[0], total[1]);
+        status = tu_report(total[1]);
+    }
     MPI_Finalize();
-    return total[1] == 0 ? 0 : 1;
+    return status;
 }

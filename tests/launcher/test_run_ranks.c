@@ -47,25 +47,20 @@ static int compare_adapters(const char *a_dir, const char *b_dir) {
     SafeTensors *a = st_open(tu_path(a_dir, "peft/adapter_model.safetensors"), &err);
     SafeTensors *b = a ? st_open(tu_path(b_dir, "peft/adapter_model.safetensors"), &err) : NULL;
     if (a == NULL || b == NULL) {
-        printf("FAIL: %s\n", err.msg);
         st_close(a);
-        return 1;
+        return tu_fail("%s", err.msg);
     }
     int fails = 0;
     double worst = 0;
     for (int i = 0; i < st_count(a); i++) {
         StTensor ta = st_at(a, i), tb;
         if (st_get(b, ta.name, ta.ndim, ta.shape, &tb, &err) != 0 || ta.dtype != DTYPE_F32) {
-            printf("FAIL: %s\n", err.msg);
-            fails++;
+            fails += tu_fail("%s", err.msg);
             continue;
         }
-        const double e = tu_rel_norm_err(tb.data, ta.data, (int64_t)(ta.n_bytes / 4));
+        double e;
+        fails += tu_compare_norm(ta.name, tb.data, ta.data, (int64_t)(ta.n_bytes / 4), 1e-4, &e);
         worst = e > worst ? e : worst;
-        if (!(e <= 1e-4)) {
-            printf("FAIL: adapter tensor %s: relative error %.3e > 1e-4\n", ta.name, e);
-            fails++;
-        }
     }
     printf("final adapter: %d tensors, worst relative error %.3e\n", st_count(a), worst);
     st_close(b);
@@ -83,36 +78,24 @@ int main(int argc, char **argv) {
     snprintf(launch, sizeof launch, "%s -n %d", argv[1], ranks);
     snprintf(set_tp, sizeof set_tp, "--set parallel.tp=%d", tp);
     tu_system("rm -rf '%s' '%s'", one, many);
-    if (run_job("", one, "") != 0 || run_job(launch, many, set_tp) != 0) {
-        printf("FAIL: tlm run (logs: %s.log, %s.log)\n", one, many);
-        return 1;
-    }
+    if (run_job("", one, "") != 0 || run_job(launch, many, set_tp) != 0)
+        return tu_report(tu_fail("tlm run (logs: %s.log, %s.log)", one, many));
     int fails = 0;
-    if (tu_system("cmp '%s/generated_predictions.jsonl' '%s/generated_predictions.jsonl'", one,
-                  many) != 0) {
-        printf("FAIL: predictions differ between 1 rank and %d ranks (tp %d)\n", ranks, tp);
-        fails++;
-    }
+    fails += tu_check(tu_system("cmp '%s/generated_predictions.jsonl' "
+                                "'%s/generated_predictions.jsonl'", one, many) == 0,
+                      "predictions differ between 1 rank and %d ranks (tp %d)", ranks, tp);
     double ce1[64], ce2[64];
     const int n1 = read_ce(one, ce1, 64), n2 = read_ce(many, ce2, 64);
-    if (n1 != 24 || n2 != 24) {
-        printf("FAIL: %d and %d scored samples, want 24\n", n1, n2);
-        fails++;
-    }
+    fails += tu_check(n1 == 24 && n2 == 24, "%d and %d scored samples, want 24", n1, n2);
     double worst = 0;
     for (int i = 0; i < n1 && i < n2; i++) {
         const double e = fabs(ce2[i] - ce1[i]) / fabs(ce1[i]);
         worst = e > worst ? e : worst;
     }
     printf("%d ranks, tp %d: per-sample ce worst relative error %.3e\n", ranks, tp, worst);
-    if (!(worst <= 1e-5)) {
-        printf("FAIL: ce differs by more than 1e-5 relative\n");
-        fails++;
-    }
-    if (export_adapter(one) != 0 || export_adapter(many) != 0) {
-        printf("FAIL: tlm export\n");
-        return 1;
-    }
+    fails += tu_check(worst <= 1e-5, "ce differs by more than 1e-5 relative");
+    if (export_adapter(one) != 0 || export_adapter(many) != 0)
+        return tu_report(fails + tu_fail("tlm export"));
     fails += compare_adapters(one, many);
     /* tp = 4 cannot divide the demo model's 2 KV heads: refused on every rank, no hang */
     if (ranks == 4) {
@@ -120,11 +103,9 @@ int main(int argc, char **argv) {
         snprintf(bad, sizeof bad, "%s/ranks-bad", tu_tmp_dir());
         const int rc = run_job(launch, bad, "--set parallel.tp=4");
         char *log = tu_read_file(tu_path(tu_tmp_dir(), "ranks-bad.log"), NULL);
-        if (rc == 0 || log == NULL || strstr(log, "num_key_value_heads") == NULL) {
-            printf("FAIL: tp = 4 on 2 KV heads: exit %d, log %s\n", rc, log ? log : "(none)");
-            fails++;
-        }
+        fails += tu_check(rc != 0 && log != NULL && strstr(log, "num_key_value_heads") != NULL,
+                          "tp = 4 on 2 KV heads: exit %d, log %s", rc, log ? log : "(none)");
         free(log);
     }
-    return fails == 0 ? 0 : 1;
+    return tu_report(fails);
 }

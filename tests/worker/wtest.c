@@ -9,32 +9,7 @@
 #include <sys/stat.h>
 
 #include "io/base/dtype.h"
-
-void wt_check_rc(int rc, const char *what, const char *err_msg) {
-    if (rc == 0)
-        return;
-    printf("FAIL: %s: %s\n", what, err_msg);
-    exit(1);
-}
-
-int wt_fail(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    printf("FAIL: ");
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    return 1;
-}
-
-void wt_note(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    printf("ok: ");
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-}
+#include "tests/testutil.h"
 
 void wt_fill(float *x, int64_t n, uint64_t *s, double lo, double hi) {
     for (int64_t i = 0; i < n; i++) {
@@ -116,7 +91,7 @@ void wt_make_tiny_model(const char *dir, const TinySpec *p) {
 #undef LAYER_T
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     Err err = {{0}};
-    wt_check_rc(st_write(path, outs, n, NULL, 0, &err), "writing the tiny model", err.msg);
+    tu_check_rc(st_write(path, outs, n, NULL, 0, &err), "writing the tiny model", err.msg);
     for (int i = 0; i < n; i++) {
         free((void *)outs[i].name);
         free(bufs[i]);

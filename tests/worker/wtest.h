@@ -1,7 +1,7 @@
 /* tests/worker/wtest.h -- helpers for the worker tests: a tiny random model written as a
  * Hugging Face directory, typed reads from safetensors files (golden files), setting an
- * adapter's parameters from host arrays, and reporting. Single-threaded test code; checks
- * return their failure count, which the test sums and turns into its exit status. */
+ * adapter's parameters from host arrays. Checks and reports go through the harness of
+ * tests/testutil.h (tu_fail, tu_note, tu_check_rc, tu_report). Single-threaded test code. */
 #ifndef TLM_TESTS_WORKER_WTEST_H
 #define TLM_TESTS_WORKER_WTEST_H
 
@@ -36,13 +36,5 @@ int wt_has(const SafeTensors *st, const char *name);
 
 /* Sets every view's A and B of l to uniform values in [-s, s) (host -> backend). */
 void wt_lora_randomize(Lora *l, uint64_t seed, float s);
-
-/* Prints "FAIL: <message>" and returns 1 (one failure, for the caller's count). */
-int wt_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Prints "ok: <message>" (for the report: measured errors). */
-void wt_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Exits 1 with the message when rc != 0 (setup steps that must work). */
-void wt_check_rc(int rc, const char *what, const char *err_msg);
 
 #endif

@@ -28,11 +28,10 @@ typedef struct Tally {
     double max_abs;
 } Tally;
 
+/* One failed check; the first 10 are printed (tests/testutil.h's tu_fail). */
 static void fail(Tally *t, const char *fmt, const char *a, int64_t line, const char *b) {
-    if (t->n_failed++ < 10) {
-        printf(fmt, a, (long long)line, b);
-        printf("\n");
-    }
+    if (t->n_failed++ < 10)
+        tu_fail(fmt, a, (long long)line, b);
 }
 
 static void check_list(Tally *t, const char *what, int64_t line, json_t *want,
@@ -213,5 +212,5 @@ int main(void) {
     printf("eval golden: %lld checks, %lld failed; %lld of %lld scores bit-exact, max |diff| %.3g\n",
            (long long)t.n_checks, (long long)t.n_failed, (long long)t.n_bit_exact,
            (long long)t.n_values, t.max_abs);
-    return t.n_failed == 0 ? 0 : 1;
+    return tu_report(t.n_failed);
 }

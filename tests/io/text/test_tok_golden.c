@@ -35,10 +35,8 @@ typedef struct Golden {
 static int read_jsonl(const char *path, Golden *g) {
     size_t n_bytes;
     char *text = tu_read_file(path, &n_bytes);
-    if (text == NULL) {
-        printf("FAIL: cannot read %s\n", path);
-        return -1;
-    }
+    if (text == NULL)
+        return -tu_fail("cannot read %s", path);
     long line = 0;
     for (char *p = text; *p != '\0';) {
         char *nl = strchr(p, '\n');
@@ -47,16 +45,14 @@ static int read_jsonl(const char *path, Golden *g) {
         line++;
         json_t *j = json_loadb(p, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
         if (j == NULL) {
-            printf("FAIL: %s:%ld: %s\n", path, line, jerr.text);
             free(text);
-            return -1;
+            return -tu_fail("%s:%ld: %s", path, line, jerr.text);
         }
         Err err;
         if (VEC_PUSH(g->items, g->n, g->cap, j, &err) != 0) {
-            printf("FAIL: %s: %s\n", path, err.msg);
             json_decref(j);
             free(text);
-            return -1;
+            return -tu_fail("%s: %s", path, err.msg);
         }
         p += len + (nl != NULL);
     }
@@ -154,11 +150,9 @@ static int64_t check_file(const Tokenizer *tok, const Golden *strings, const cha
     printf("%s: %lld strings, %lld ids, %lld mismatches; %lld decodes checked, %lld "
            "wrong\n", path, (long long)gold.n, (long long)n_ids, (long long)bad,
            (long long)n_rt, (long long)bad_rt);
-    if (gold.n != strings->n && !special) {
-        printf("FAIL: %s has %lld lines, strings.jsonl %lld\n", path, (long long)gold.n,
-               (long long)strings->n);
-        bad++;
-    }
+    if (!special)
+        bad += tu_check(gold.n == strings->n, "%s has %lld lines, strings.jsonl %lld", path,
+                        (long long)gold.n, (long long)strings->n);
     golden_free(&gold);
     return bad + bad_rt;
 }
@@ -184,17 +178,12 @@ int main(int argc, char **argv) {
         pathf(bin, "%s/%s", shared,
                  is512 ? "models/stories260K/tok512.bin" : "tokenizers/llama2/tokenizer.bin");
         pathf(out_dir, "%s/tok_golden_%s", tu_tmp_dir(), name);
-        if (l2c_tokenizer_convert(bin, is512 ? 512 : 32000, out_dir, &err) != 0) {
-            printf("FAIL: l2c_tokenizer_convert: %s\n", err.msg);
-            return 1;
-        }
+        tu_check_rc(l2c_tokenizer_convert(bin, is512 ? 512 : 32000, out_dir, &err),
+                    "l2c_tokenizer_convert", err.msg);
         pathf(tok_path, "%s/tokenizer.json", out_dir);
     }
     Tokenizer *tok = tok_open(tok_path, &err);
-    if (tok == NULL) {
-        printf("FAIL: tok_open: %s\n", err.msg);
-        return 1;
-    }
+    tu_check_rc(tok == NULL, "tok_open", err.msg);
     Golden strings = {0};
     pathf(path, "%s/strings.jsonl", data_dir);
     if (read_jsonl(path, &strings) != 0)
@@ -209,10 +198,5 @@ int main(int argc, char **argv) {
            seconds);
     golden_free(&strings);
     tok_close(tok);
-    if (bad != 0) {
-        printf("FAIL: %lld mismatches\n", (long long)bad);
-        return 1;
-    }
-    printf("PASS\n");
-    return 0;
+    return tu_report(bad);
 }

@@ -87,10 +87,10 @@ int main(void) {
     fails += tu_compare("xent_slice_bwd dlogits", dl_got, dl_want, T * V, 1e-7, 1e-6) != 0;
     for (int t = 0; t < T; t++)
         if (am_got[t] != am_want[t])
-            fails += wt_fail("argmax_slice row %d: %d, whole-row argmax %d", t, am_got[t],
+            fails += tu_fail("argmax_slice row %d: %d, whole-row argmax %d", t, am_got[t],
                              am_want[t]);
     if (am_want[1] != 12 || am_want[2] != 14)
-        fails += wt_fail("planted ties: argmax %d and %d, expected 12 and 14", am_want[1],
+        fails += tu_fail("planted ties: argmax %d and %d, expected 12 and 14", am_want[1],
                          am_want[2]);
     /* one slice holding everything: the same lse bits as xent_fwd */
     float l1[T], z1[T];

@@ -68,11 +68,11 @@ static int run_case(const char *name) {
     json_error_t jerr;
     json_t *meta = json_load_file(meta_path, 0, &jerr);
     if (meta == NULL)
-        return wt_fail("%s: %s", meta_path, jerr.text);
+        return tu_fail("%s: %s", meta_path, jerr.text);
     Err err = {{0}};
     const Ops *ops = ops_cpu();
     Model *m = model_open(dir, ops, NULL, &err);
-    wt_check_rc(m == NULL, "model_open", err.msg);
+    tu_check_rc(m == NULL, "model_open", err.msg);
     SafeTensors *st = wt_st_open(tu_path(dir, "golden.safetensors"));
     int64_t n_tok, n;
     int32_t *tok = wt_get_i32(st, "ttl.tokens", -1, &n_tok);
@@ -91,8 +91,8 @@ static int run_case(const char *name) {
                      .alpha = (float)meta_num(meta, "lora_alpha", 16),
                      .targets = meta_targets(meta)};
     Lora l;
-    wt_check_rc(lora_alloc(&l, &lc, model_config(m), ops, &err), "lora_alloc", err.msg);
-    wt_check_rc(lora_load(&l, tu_path(dir, "golden.safetensors"), "ttl.init.", &err),
+    tu_check_rc(lora_alloc(&l, &lc, model_config(m), ops, &err), "lora_alloc", err.msg);
+    tu_check_rc(lora_load(&l, tu_path(dir, "golden.safetensors"), "ttl.init.", &err),
                 "lora_load", err.msg);
     const MethodParams mp = {.threshold = meta_num(meta, "threshold", 3.0),
                              .lamb = meta_num(meta, "lamb", 0.1), .offline = 0};
@@ -100,19 +100,19 @@ static int run_case(const char *name) {
                         .cosine = 0, .warmup_ratio = 0, .optim = optim_defaults()};
     cc.optim.max_grad_norm = meta_num(meta, "max_grad_norm", 1.0);
     TtlCore core;
-    wt_check_rc(ttl_core_init(&core, m, &l, method_find("tlm"), &mp, &cc, NULL, &err),
+    tu_check_rc(ttl_core_init(&core, m, &l, method_find("tlm"), &mp, &cc, NULL, &err),
                 "ttl_core_init", err.msg);
     /* one stream batch of n samples: a fresh schedule and AdamW state, as the reference */
     ttl_core_begin(&core, n, 1);
     TtlSamples b = {.n = (int32_t)n, .tokens = tok, .off = off, .lens = lens};
     TtlScore *sc = calloc((size_t)n, sizeof *sc);
-    wt_check_rc(ttl_core_epoch(&core, &b, sc, &err), "ttl_core_epoch", err.msg);
+    tu_check_rc(ttl_core_epoch(&core, &b, sc, &err), "ttl_core_epoch", err.msg);
 
     int fails = 0, n_sel = 0;
     double e_ce = 0, e_w = 0;
     for (int64_t i = 0; i < n; i++) {
         if ((sc[i].selected != 0) != (w_sel[i] != 0))
-            fails += wt_fail("%s sample %lld: selected %d, golden %d (ce %.7g, golden %.7g)",
+            fails += tu_fail("%s sample %lld: selected %d, golden %d (ce %.7g, golden %.7g)",
                              name, (long long)i, sc[i].selected, w_sel[i], sc[i].ce, w_ce[i]);
         n_sel += sc[i].selected;
         const double d = fabs((double)sc[i].ce - w_ce[i]);
@@ -122,22 +122,22 @@ static int run_case(const char *name) {
             e_w = r > e_w ? r : e_w;
         }
         if (sc[i].step != i + 1 || sc[i].tokens != lens[i])
-            fails += wt_fail("%s sample %lld: step %lld tokens %d, want %lld and %d", name,
+            fails += tu_fail("%s sample %lld: step %lld tokens %d, want %lld and %d", name,
                              (long long)i, (long long)sc[i].step, sc[i].tokens,
                              (long long)i + 1, lens[i]);
     }
     if (!(e_ce <= 1e-5) || !(e_w <= 1e-5))
-        fails += wt_fail("%s: ce max abs err %.3g, weight max rel err %.3g (limit 1e-5)", name,
+        fails += tu_fail("%s: ce max abs err %.3g, weight max rel err %.3g (limit 1e-5)", name,
                          e_ce, e_w);
     const double e_final = final_adapter_err(&l, st);
     if (!(e_final <= 1e-4))
-        fails += wt_fail("%s: final adapter norm-wise rel err %.3g > 1e-4", name, e_final);
+        fails += tu_fail("%s: final adapter norm-wise rel err %.3g > 1e-4", name, e_final);
     if (core.step != n || core.opt.step != n)
-        fails += wt_fail("%s: %lld steps and %lld AdamW steps, want %lld each (unselected "
+        fails += tu_fail("%s: %lld steps and %lld AdamW steps, want %lld each (unselected "
                          "samples still step)", name, (long long)core.step,
                          (long long)core.opt.step, (long long)n);
     if (fails == 0)
-        wt_note("%s: %lld samples through ttl_core_epoch, %d selected (identical); max err: "
+        tu_note("%s: %lld samples through ttl_core_epoch, %d selected (identical); max err: "
                 "ce %.2e abs, weight %.2e rel; final adapter %.2e norm-wise rel", name,
                 (long long)n, n_sel, e_ce, e_w, e_final);
     ttl_core_free(&core);

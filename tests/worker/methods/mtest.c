@@ -36,7 +36,7 @@ static void scale_final_norm(const char *dir, double s) {
     }
     st_close(st);
     Err err = {{0}};
-    wt_check_rc(st_write(path, outs, n, NULL, 0, &err), "rewriting the tiny model", err.msg);
+    tu_check_rc(st_write(path, outs, n, NULL, 0, &err), "rewriting the tiny model", err.msg);
     for (int i = 0; i < n; i++) {
         free((void *)outs[i].name);
         free(bufs[i]);
@@ -57,7 +57,7 @@ void mt_open(MtFixture *f, const char *name, double norm_scale) {
                        .max_pos = 128, .max_lora_rank = 4};
     Err err = {{0}};
     f->m = model_open(dir, ops_cpu(), &mo, &err);
-    wt_check_rc(f->m == NULL, "model_open", err.msg);
+    tu_check_rc(f->m == NULL, "model_open", err.msg);
     f->V = spec.V;
     static const int32_t lens[MT_N] = {6, 9, 4, 12, 7, 5};
     static const int32_t gens[MT_N] = {5, 1, 0, 7, 3, 2}; /* one empty, one of 1 */
@@ -118,7 +118,7 @@ void mt_ref_entropy(MtFixture *f, const Lora *lora, double extra, const double *
     }
     float ce[MT_N];
     Err err = {{0}};
-    wt_check_rc(model_forward(f->m, lora, seq, slen, MT_N, 0, ce, &err), "ref fwd", err.msg);
+    tu_check_rc(model_forward(f->m, lora, seq, slen, MT_N, 0, ce, &err), "ref fwd", err.msg);
     const int64_t V = f->V;
     float *lg = malloc((size_t)(t * V) * sizeof *lg);
     model_ops(f->m)->download(lg, model_logits(f->m, NULL), t * V);

@@ -62,10 +62,10 @@ static void fisher_by_definition(MtFixture *f, Lora *l, float *fisher) {
     memset(fisher, 0, (size_t)l->n_params * sizeof *fisher);
     int off = 0;
     for (int i = 0; i < MT_N; i++) {
-        wt_check_rc(model_forward(f->m, l, f->tokens + off, &f->lens[i], 1, 1, &ce, &err),
+        tu_check_rc(model_forward(f->m, l, f->tokens + off, &f->lens[i], 1, 1, &ce, &err),
                     "fisher fwd", err.msg);
         lora_zero_grads(l);
-        wt_check_rc(model_backward(f->m, l, &one, &err), "fisher bwd", err.msg);
+        tu_check_rc(model_backward(f->m, l, &one, &err), "fisher bwd", err.msg);
         o->download_raw(g, l->grads, (size_t)l->n_params * sizeof *g);
         for (int64_t k = 0; k < l->n_params; k++)
             fisher[k] += g[k] * g[k] / (float)MT_N;
@@ -78,7 +78,7 @@ static void fisher_by_definition(MtFixture *f, Lora *l, float *fisher) {
 static void test_lora(Lora *l, const Model *m, uint64_t seed) {
     Err err = {{0}};
     LoraConfig lc = {.rank = 4, .alpha = 8.0f, .targets = LORA_ALL_TARGETS};
-    wt_check_rc(lora_alloc(l, &lc, model_config(m), model_ops(m), &err), "lora_alloc", err.msg);
+    tu_check_rc(lora_alloc(l, &lc, model_config(m), model_ops(m), &err), "lora_alloc", err.msg);
     wt_lora_randomize(l, seed, 0.3f);
 }
 
@@ -88,7 +88,7 @@ static int check_method(MtFixture *f, const char *name, int dp_rank) {
     Ref *r = calloc(1, sizeof *r);
     r->meth = method_find(name);
     if (r->meth == NULL || r->meth->open == NULL || r->meth->gen_tokens != 80)
-        return wt_fail("%s: not registered with open and 80 generated tokens", name);
+        return tu_fail("%s: not registered with open and 80 generated tokens", name);
     const int is_eata = strcmp(name, "eata") == 0, is_come = strcmp(name, "come") == 0;
     r->extra = is_come ? log((double)f->V) : -INFINITY;
     r->reg = is_eata && dp_rank == 0;
@@ -99,7 +99,7 @@ static int check_method(MtFixture *f, const char *name, int dp_rank) {
     memcpy(r->theta0, l.host, (size_t)l.n_params * sizeof(float));
     const MethodParams mp = {.threshold = 3.0, .lamb = 0.1, .offline = 0};
     void *state = NULL;
-    wt_check_rc(r->meth->open(&state, f->m, &l, &mp, MT_N, MT_MAX_LEN, &err), "open", err.msg);
+    tu_check_rc(r->meth->open(&state, f->m, &l, &mp, MT_N, MT_MAX_LEN, &err), "open", err.msg);
     wt_lora_randomize(&l, 32, 0.3f); /* theta != theta0: the regulariser has a gradient */
     if (r->reg)
         fisher_by_definition(f, &l, r->fisher);
@@ -110,10 +110,10 @@ static int check_method(MtFixture *f, const char *name, int dp_rank) {
     mt_ref_entropy(f, &l, r->extra, NULL, nrm, mean, rows);
     memcpy(r->norm0, nrm, sizeof nrm);
     float ce_ref[MT_N];
-    wt_check_rc(model_forward(f->m, &l, f->tokens, f->lens, MT_N, 0, ce_ref, &err), "fwd",
+    tu_check_rc(model_forward(f->m, &l, f->tokens, f->lens, MT_N, 0, ce_ref, &err), "fwd",
                 err.msg);
     MethodStep s = mt_step(f, &l, &mp, state, dp_rank);
-    wt_check_rc(r->meth->score(&s, &err), "score", err.msg);
+    tu_check_rc(r->meth->score(&s, &err), "score", err.msg);
     const double e0 = 0.4 * log((double)f->V);
     int fails = 0, n_above = 0;
     double want_sum = 0;
@@ -124,22 +124,22 @@ static int check_method(MtFixture *f, const char *name, int dp_rank) {
         n_above += rows[i] > 0 && mean[i] >= e0;
         want_sum += r->w[i] * mean[i];
         if (s.selected[i] != r->sel[i] || fabs(s.weight[i] - r->w[i]) > 1e-5 * (1 + r->w[i]))
-            fails += wt_fail("%s: sample %d (H %.4f, E0 %.4f, G %d): selected %d weight %.6g, "
+            fails += tu_fail("%s: sample %d (H %.4f, E0 %.4f, G %d): selected %d weight %.6g, "
                              "want %d %.6g", name, i, mean[i], e0, rows[i], s.selected[i],
                              s.weight[i], r->sel[i], r->w[i]);
         if (fabsf(s.ce[i] - ce_ref[i]) > 1e-6f)
-            fails += wt_fail("%s: sample %d score ce %.7g, input ce %.7g", name, i, s.ce[i],
+            fails += tu_fail("%s: sample %d score ce %.7g, input ce %.7g", name, i, s.ce[i],
                              ce_ref[i]);
     }
     if (fabs(s.loss_sum - want_sum) > 1e-5 * (1 + fabs(want_sum)))
-        fails += wt_fail("%s: loss_sum %.8g, reference %.8g", name, s.loss_sum, want_sum);
+        fails += tu_fail("%s: loss_sum %.8g, reference %.8g", name, s.loss_sum, want_sum);
     if (is_eata && (r->n_sel == 0 || n_above == 0))
-        fails += wt_fail("eata: the fixture must put samples on both sides of E0 (%lld "
+        fails += tu_fail("eata: the fixture must put samples on both sides of E0 (%lld "
                          "selected, %d above)", (long long)r->n_sel, n_above);
 
     lora_zero_grads(&l); /* as the loop does between score and backward */
     if (r->n_sel > 0) /* the loop skips backward when nothing is selected */
-        wt_check_rc(r->meth->backward(&s, r->n_sel, &err), "backward", err.msg);
+        tu_check_rc(r->meth->backward(&s, r->n_sel, &err), "backward", err.msg);
     float *g = malloc((size_t)l.n_params * sizeof *g);
     ops->download_raw(g, l.grads, (size_t)l.n_params * sizeof *g);
     const float h = 4e-3f;
@@ -161,15 +161,15 @@ static int check_method(MtFixture *f, const char *name, int dp_rank) {
         worst = fmax(worst, d);
         gmax = fmax(gmax, fabs(fd));
         if (d > 2e-4 + 2e-2 * fabs(fd))
-            fails += wt_fail("%s dp%d: param %lld: analytic %.6g, finite difference %.6g", name,
+            fails += tu_fail("%s dp%d: param %lld: analytic %.6g, finite difference %.6g", name,
                              dp_rank, (long long)i, g[i], fd);
     }
     const double rel = den > 0 ? sqrt(num / den) : sqrt(num);
     if (rel > 1e-2 || gmax == 0)
-        fails += wt_fail("%s dp%d: gradient rel err %.3g over %d probes (max|fd| %.3g)", name,
+        fails += tu_fail("%s dp%d: gradient rel err %.3g over %d probes (max|fd| %.3g)", name,
                          dp_rank, rel, N_PROBE, gmax);
     else
-        wt_note("%s dp%d: %lld/%d selected; gradient vs finite differences: rel err %.2e, "
+        tu_note("%s dp%d: %lld/%d selected; gradient vs finite differences: rel err %.2e, "
                 "max abs %.2e, max|g| %.2e (%d probes)", name, dp_rank, (long long)r->n_sel,
                 MT_N, rel, worst, gmax, N_PROBE);
     r->meth->close(state);

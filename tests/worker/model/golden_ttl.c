@@ -43,8 +43,8 @@ int wg_check_ttl(GoldenCase *gc) {
     OptimConfig oc = optim_defaults();
     oc.max_grad_norm = wg_num(gc, "ttl", "max_grad_norm", 1.0);
     Lora l;
-    wt_check_rc(lora_alloc(&l, &lc, model_config(gc->m), gc->ops, &err), "lora", err.msg);
-    wt_check_rc(lora_load(&l, tu_path(gc->dir, "golden.safetensors"), "ttl.init.", &err),
+    tu_check_rc(lora_alloc(&l, &lc, model_config(gc->m), gc->ops, &err), "lora", err.msg);
+    tu_check_rc(lora_load(&l, tu_path(gc->dir, "golden.safetensors"), "ttl.init.", &err),
                 "lora_load", err.msg);
     Optim opt;
     optim_init(&opt, &oc);
@@ -54,7 +54,7 @@ int wg_check_ttl(GoldenCase *gc) {
     int64_t off = 0;
     for (int64_t i = 0; i < n; i++) {
         float ce;
-        wt_check_rc(model_forward(gc->m, &l, tok + off, &lens[i], 1, 1, &ce, &err), "fwd",
+        tu_check_rc(model_forward(gc->m, &l, tok + off, &lens[i], 1, 1, &ce, &err), "fwd",
                     err.msg);
         off += lens[i];
         const int sel = ce > thr;
@@ -63,26 +63,26 @@ int wg_check_ttl(GoldenCase *gc) {
         const float dce = sel ? w : 0.0f;
         const float loss = sel ? w * ce : 0.0f;
         if (sel != (w_sel[i] != 0))
-            fails += wt_fail("%s ttl step %lld: selected %d, golden %d (ce %.7g, golden %.7g)",
+            fails += tu_fail("%s ttl step %lld: selected %d, golden %d (ce %.7g, golden %.7g)",
                              gc->name, (long long)i, sel, w_sel[i], ce, w_ce[i]);
         n_sel += sel;
         track(&e_ce, ce, w_ce[i], 0);
         track(&e_w, w, w_weight[i], 1.0);
         track(&e_loss, loss, w_loss[i], 1.0);
         lora_zero_grads(&l);
-        wt_check_rc(model_backward(gc->m, &l, &dce, &err), "backward", err.msg);
+        tu_check_rc(model_backward(gc->m, &l, &dce, &err), "backward", err.msg);
         const double norm = optim_step(&opt, &l, lr);
         track(&e_norm, norm, w_norm[i], 1e-6);
     }
     if (!(e_ce <= 1e-5))
-        fails += wt_fail("%s ttl: per-step ce max abs err %.3g > 1e-5", gc->name, e_ce);
+        fails += tu_fail("%s ttl: per-step ce max abs err %.3g > 1e-5", gc->name, e_ce);
     if (!(e_w <= 1e-5) || !(e_loss <= 1e-5))
-        fails += wt_fail("%s ttl: weight rel err %.3g, loss rel err %.3g > 1e-5", gc->name,
+        fails += tu_fail("%s ttl: weight rel err %.3g, loss rel err %.3g > 1e-5", gc->name,
                          e_w, e_loss);
     if (!(e_norm <= 1e-4))
-        fails += wt_fail("%s ttl: grad norm rel err %.3g > 1e-4", gc->name, e_norm);
+        fails += tu_fail("%s ttl: grad norm rel err %.3g > 1e-4", gc->name, e_norm);
     if (fails == 0)
-        wt_note("%s ttl: %lld steps, %d selected; max err: ce %.2e abs, weight %.2e rel, "
+        tu_note("%s ttl: %lld steps, %d selected; max err: ce %.2e abs, weight %.2e rel, "
                 "loss %.2e rel, grad norm %.2e rel", gc->name, (long long)n, n_sel, e_ce, e_w,
                 e_loss, e_norm);
     /* the final adapter: reuse the batch checker's comparison through lora.h */
@@ -109,10 +109,10 @@ int wg_check_ttl(GoldenCase *gc) {
             free(b);
         }
     if (!(worst <= 1e-4))
-        fails += wt_fail("%s ttl: final adapter norm-wise rel err %.3g > 1e-4", gc->name, worst);
+        fails += tu_fail("%s ttl: final adapter norm-wise rel err %.3g > 1e-4", gc->name, worst);
     else
         if (fails == 0)
-        wt_note("%s ttl: final adapter worst norm-wise rel err %.2e", gc->name, worst);
+        tu_note("%s ttl: final adapter worst norm-wise rel err %.2e", gc->name, worst);
     lora_free(&l);
     free(tok);
     free(lens);
@@ -135,10 +135,10 @@ int wg_check_gen(GoldenCase *gc) {
     for (int64_t i = 0; i < n; i++)
         longest = lens[i] > longest ? lens[i] : longest;
     Generator *g = gen_open(gc->m, (int32_t)n, longest + max_new, &err);
-    wt_check_rc(g == NULL, "gen_open", err.msg);
+    tu_check_rc(g == NULL, "gen_open", err.msg);
     int32_t *out = malloc((size_t)n_out * sizeof(int32_t));
     int32_t *out_lens = malloc((size_t)n * sizeof(int32_t));
-    wt_check_rc(gen_run(g, NULL, prompts, lens, (int32_t)n, max_new, NULL, 0, out, out_lens,
+    tu_check_rc(gen_run(g, NULL, prompts, lens, (int32_t)n, max_new, NULL, 0, out, out_lens,
                         &err), "gen_run", err.msg);
     int fails = 0, same = 0;
     for (int64_t s = 0; s < n; s++) {
@@ -147,7 +147,7 @@ int wg_check_gen(GoldenCase *gc) {
             row_ok = out[s * max_new + i] == want[s * max_new + i];
         same += row_ok;
         if (!row_ok) {
-            fails += wt_fail("%s gen: prompt %lld differs", gc->name, (long long)s);
+            fails += tu_fail("%s gen: prompt %lld differs", gc->name, (long long)s);
             for (int32_t i = 0; i < max_new; i++)
                 if (out[s * max_new + i] != want[s * max_new + i]) {
                     printf("   first difference at %d: got %d want %d\n", i,
@@ -157,7 +157,7 @@ int wg_check_gen(GoldenCase *gc) {
         }
     }
     if (fails == 0)
-        wt_note("%s gen: %lld x %d greedy tokens identical", gc->name, (long long)n, max_new);
+        tu_note("%s gen: %lld x %d greedy tokens identical", gc->name, (long long)n, max_new);
     gen_close(g);
     free(prompts);
     free(lens);

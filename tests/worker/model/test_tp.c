@@ -122,13 +122,13 @@ static int check_estimate(TpCase *tc, int tp) {
     mo.est_kv_ctx = 64;
     g_rec.n = 0;
     Model *m = model_open(tc->dir, &rec_ops, &mo, &err);
-    wt_check_rc(m == NULL, "model_open (recording)", err.msg);
+    tu_check_rc(m == NULL, "model_open (recording)", err.msg);
     Lora l;
     const LoraConfig lc = {.rank = mo.max_lora_rank, .alpha = 16, .targets = LORA_ALL_TARGETS};
-    wt_check_rc(lora_alloc_tp(&l, &lc, cfg, &rec_ops, tc->comm, &err), "lora", err.msg);
+    tu_check_rc(lora_alloc_tp(&l, &lc, cfg, &rec_ops, tc->comm, &err), "lora", err.msg);
     const int at_gen = g_rec.n;
     Generator *g = gen_open(m, 4, 64, &err);
-    wt_check_rc(g == NULL, "gen_open (recording)", err.msg);
+    tu_check_rc(g == NULL, "gen_open (recording)", err.msg);
     const ModelMemory e = model_memory_estimate(cfg, &mo, tp, 4);
     const size_t views = 20 * (size_t)cfg->n_layers + 64;
     const size_t kv_small = 4 * (2 * (size_t)cfg->dim * 4 + 8); /* x_last, xn_last, ids */
@@ -167,7 +167,7 @@ static int open_models(TpCase *tc, int tp) {
     }
     mo.comm = NULL;
     tc->ref = model_open(tc->dir, ops_cpu(), &mo, &err);
-    wt_check_rc(tc->ref == NULL, "model_open (tp = 1)", err.msg);
+    tu_check_rc(tc->ref == NULL, "model_open (tp = 1)", err.msg);
     return 0;
 }
 
@@ -202,15 +202,15 @@ static void build_dir(TpCase *tc, const char *which) {
             snprintf(tok, sizeof tok, "%s/models/stories260K/tok512.bin", tu_shared_dir());
             mkdir(tc->dir, 0755);
             L2cModel *l2c = l2c_open(bin, &err);
-            wt_check_rc(l2c == NULL, "l2c_open", err.msg);
-            wt_check_rc(l2c_write_safetensors(l2c, tc->dir, &err), "l2c_write", err.msg);
-            wt_check_rc(l2c_tokenizer_convert(tok, l2c_config(l2c)->vocab_size, tc->dir, &err),
+            tu_check_rc(l2c == NULL, "l2c_open", err.msg);
+            tu_check_rc(l2c_write_safetensors(l2c, tc->dir, &err), "l2c_write", err.msg);
+            tu_check_rc(l2c_tokenizer_convert(tok, l2c_config(l2c)->vocab_size, tc->dir, &err),
                         "l2c_tokenizer_convert", err.msg);
-            wt_check_rc(l2c_write_configs(l2c, tc->dir, &err), "l2c_write_configs", err.msg);
+            tu_check_rc(l2c_write_configs(l2c, tc->dir, &err), "l2c_write_configs", err.msg);
             l2c_close(l2c);
         }
     }
-    wt_check_rc(comm_barrier(tc->comm, COMM_WORLD, &err), "barrier", err.msg);
+    tu_check_rc(comm_barrier(tc->comm, COMM_WORLD, &err), "barrier", err.msg);
 }
 
 static int run_case(Comm *c, int tp, const char *arg) {
@@ -265,8 +265,8 @@ int main(int argc, char **argv) {
     Grid g = {0};
     Comm *c = NULL;
     const int tp = argc > 1 ? atoi(argv[1]) : 2;
-    wt_check_rc(grid_init(&argc, &argv, tp, &g, &err), "grid_init", err.msg);
-    wt_check_rc(comm_open(&g, ops_cpu(), &c, &err), "comm_open", err.msg);
+    tu_check_rc(grid_init(&argc, &argv, tp, &g, &err), "grid_init", err.msg);
+    tu_check_rc(comm_open(&g, ops_cpu(), &c, &err), "comm_open", err.msg);
     int need_shared = 0;
     for (int i = 2; i < argc; i++)
         need_shared |= strcmp(argv[i], "stories260k") == 0;
@@ -279,10 +279,12 @@ int main(int argc, char **argv) {
     for (int i = 2; i < argc; i++)
         fails += run_case(c, tp, argv[i]);
     fails = tp_sum_int(c, fails) > 0 ? fails : 0;
-    if (g.rank == 0)
-        printf("%s: %d failure(s) (tp = %d, world %d)\n", fails ? "FAILED" : "PASSED", fails,
-               tp, g.world);
+    int status = fails != 0; /* the verdict is world-reduced: rank 0 reports it */
+    if (g.rank == 0) {
+        printf("tp = %d, world %d: ", tp, g.world);
+        status = tu_report(fails);
+    }
     comm_close(&c);
     grid_free(&g);
-    return fails != 0;
+    return status;
 }

@@ -22,7 +22,7 @@ static int run_case(const Ops *ops, const char *name) {
     Err err = {{0}};
     ModelOptions mo = {.max_tokens = 1024, .max_seqs = 16, .max_lora_rank = 16, .max_pos = 1024};
     Model *m = model_open(dir, ops, &mo, &err);
-    wt_check_rc(m == NULL, "model_open", err.msg);
+    tu_check_rc(m == NULL, "model_open", err.msg);
     const int64_t V = model_config(m)->vocab_size;
     int64_t n_tok, n_seqs;
     int32_t *tok = wt_get_i32(st, "batch.tokens", -1, &n_tok);
@@ -34,10 +34,10 @@ static int run_case(const Ops *ops, const char *name) {
 
     LoraConfig lc = {.rank = 8, .alpha = 16, .targets = LORA_ALL_TARGETS};
     Lora l;
-    wt_check_rc(lora_alloc(&l, &lc, model_config(m), ops, &err), "lora_alloc", err.msg);
-    wt_check_rc(lora_load(&l, tu_path(dir, "golden.safetensors"), "lora.init.", &err),
+    tu_check_rc(lora_alloc(&l, &lc, model_config(m), ops, &err), "lora_alloc", err.msg);
+    tu_check_rc(lora_load(&l, tu_path(dir, "golden.safetensors"), "lora.init.", &err),
                 "lora_load", err.msg);
-    wt_check_rc(model_forward(m, &l, tok, lens, (int32_t)n_seqs, 1, ce, &err), "fwd", err.msg);
+    tu_check_rc(model_forward(m, &l, tok, lens, (int32_t)n_seqs, 1, ce, &err), "fwd", err.msg);
     ops->download(got, model_logits(m, NULL), n_tok * V);
     double worst = 0, worst_ce = 0;
     for (int64_t s = 0, off = 0; s < n_seqs; off += lens[s], s++) {
@@ -51,12 +51,12 @@ static int run_case(const Ops *ops, const char *name) {
         dce[s] = 1.0f;
     }
     if (!(worst <= 3e-2) || !(worst_ce <= 3e-2))
-        fails += wt_fail("%s cuda: logits rel err %.3g, ce abs err %.3g", name, worst, worst_ce);
+        fails += tu_fail("%s cuda: logits rel err %.3g, ce abs err %.3g", name, worst, worst_ce);
     else
-        wt_note("%s cuda: logits rel err %.2e, ce abs err %.2e", name, worst, worst_ce);
+        tu_note("%s cuda: logits rel err %.2e, ce abs err %.2e", name, worst, worst_ce);
 
     lora_zero_grads(&l);
-    wt_check_rc(model_backward(m, &l, dce, &err), "backward", err.msg);
+    tu_check_rc(model_backward(m, &l, dce, &err), "backward", err.msg);
     double worst_g = 0;
     char key[256], gname[320];
     for (int64_t layer = 0; layer < l.n_layers; layer++)
@@ -76,9 +76,9 @@ static int run_case(const Ops *ops, const char *name) {
             free(b);
         }
     if (!(worst_g <= 1e-1))
-        fails += wt_fail("%s cuda: LoRA gradient rel err %.3g > 1e-1", name, worst_g);
+        fails += tu_fail("%s cuda: LoRA gradient rel err %.3g > 1e-1", name, worst_g);
     else
-        wt_note("%s cuda: LoRA gradients worst norm-wise rel err %.2e", name, worst_g);
+        tu_note("%s cuda: LoRA gradients worst norm-wise rel err %.2e", name, worst_g);
 
     int64_t n_p, n_out;
     int32_t *prompts = wt_get_i32(st, "gen.prompts", -1, NULL);
@@ -86,14 +86,14 @@ static int run_case(const Ops *ops, const char *name) {
     int32_t *gwant = wt_get_i32(st, "gen.output", -1, &n_out);
     const int32_t max_new = (int32_t)(n_out / n_p);
     Generator *g = gen_open(m, (int32_t)n_p, 128, &err);
-    wt_check_rc(g == NULL, "gen_open", err.msg);
+    tu_check_rc(g == NULL, "gen_open", err.msg);
     int32_t *out = malloc((size_t)n_out * sizeof(int32_t)), olens[64];
-    wt_check_rc(gen_run(g, NULL, prompts, plens, (int32_t)n_p, max_new, NULL, 0, out, olens,
+    tu_check_rc(gen_run(g, NULL, prompts, plens, (int32_t)n_p, max_new, NULL, 0, out, olens,
                         &err), "gen_run", err.msg);
     int64_t same = 0;
     for (int64_t i = 0; i < n_out; i++)
         same += out[i] == gwant[i];
-    wt_note("%s cuda: greedy tokens agreeing with the fp64 golden: %lld of %lld", name,
+    tu_note("%s cuda: greedy tokens agreeing with the fp64 golden: %lld of %lld", name,
             (long long)same, (long long)n_out);
     gen_close(g);
     lora_free(&l);
@@ -110,6 +110,5 @@ int main(void) {
     if (ops == NULL)
         tu_skip(err.msg);
     int fails = run_case(ops, "llama_gqa") + run_case(ops, "qwen2_bias");
-    printf("%s: %d failure(s)\n", fails ? "FAILED" : "PASSED", fails);
-    return fails != 0;
+    return tu_report(fails);
 }

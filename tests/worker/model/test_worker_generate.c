@@ -29,7 +29,7 @@ static void naive(Model *m, const Lora *l, const int32_t *prompt, int32_t len, i
     Err err = {{0}};
     *out_len = 0;
     for (int32_t n = len; *out_len < max_new; n++) {
-        wt_check_rc(model_forward(m, l, seq, &n, 1, 0, &ce, &err), "naive fwd", err.msg);
+        tu_check_rc(model_forward(m, l, seq, &n, 1, 0, &ce, &err), "naive fwd", err.msg);
         ops->download(row, (const char *)model_logits(m, NULL) +
                                (size_t)((n - 1) * V) * ops->elem_bytes, V);
         int32_t best = 0;
@@ -51,7 +51,7 @@ static int compare_run(Model *ref, Generator *g, const Lora *l, const int32_t *p
                        const int32_t *stop, int32_t n_stop, const char *label) {
     int32_t out[N_PROMPTS * MAX_NEW], lens[N_PROMPTS];
     Err err = {{0}};
-    wt_check_rc(gen_run(g, l, prompts, PROMPT_LENS, N_PROMPTS, MAX_NEW, stop, n_stop, out,
+    tu_check_rc(gen_run(g, l, prompts, PROMPT_LENS, N_PROMPTS, MAX_NEW, stop, n_stop, out,
                         lens, &err), "gen_run", err.msg);
     int fails = 0, off = 0;
     for (int s = 0; s < N_PROMPTS; s++) {
@@ -64,7 +64,7 @@ static int compare_run(Model *ref, Generator *g, const Lora *l, const int32_t *p
         for (int i = lens[s]; i < MAX_NEW; i++)
             same &= out[s * MAX_NEW + i] == -1;
         if (!same) {
-            fails += wt_fail("%s: prompt %d: got %d tokens, want %d", label, s, lens[s],
+            fails += tu_fail("%s: prompt %d: got %d tokens, want %d", label, s, lens[s],
                              want_len);
             for (int i = 0; i < MAX_NEW; i++)
                 printf("   [%d] got %d want %d\n", i, out[s * MAX_NEW + i],
@@ -72,7 +72,7 @@ static int compare_run(Model *ref, Generator *g, const Lora *l, const int32_t *p
         }
     }
     if (fails == 0)
-        wt_note("%s: %d prompts token-identical to full recomputation", label, N_PROMPTS);
+        tu_note("%s: %d prompts token-identical to full recomputation", label, N_PROMPTS);
     return fails;
 }
 
@@ -86,12 +86,12 @@ int main(void) {
     /* max_tokens 8 < the 11-token prompt: prefill must split it across passes */
     ModelOptions mo = {.max_tokens = 8, .max_seqs = 4, .max_train_tokens = -1};
     Model *m = model_open(dir, ops, &mo, &err);
-    wt_check_rc(m == NULL, "model_open", err.msg);
+    tu_check_rc(m == NULL, "model_open", err.msg);
     Generator *g = gen_open(m, 3, 32, &err); /* 3 slots < 5 prompts: two waves */
-    wt_check_rc(g == NULL, "gen_open", err.msg);
+    tu_check_rc(g == NULL, "gen_open", err.msg);
     ModelOptions mo_ref = {.max_tokens = 64, .max_seqs = 1, .max_train_tokens = -1};
     Model *ref = model_open(dir, ops, &mo_ref, &err); /* the naive decoder's model */
-    wt_check_rc(ref == NULL, "model_open", err.msg);
+    tu_check_rc(ref == NULL, "model_open", err.msg);
 
     int32_t prompts[64];
     int n_tok = 0;
@@ -106,13 +106,13 @@ int main(void) {
     int fails = compare_run(ref, g, NULL, prompts, NULL, 0, "base");
     LoraConfig lc = {.rank = 4, .alpha = 8, .targets = LORA_ALL_TARGETS};
     Lora l;
-    wt_check_rc(lora_alloc(&l, &lc, model_config(m), ops, &err), "lora_alloc", err.msg);
+    tu_check_rc(lora_alloc(&l, &lc, model_config(m), ops, &err), "lora_alloc", err.msg);
     wt_lora_randomize(&l, 3, 0.3f);
     fails += compare_run(ref, g, &l, prompts, NULL, 0, "lora");
 
     /* stop ids: take tokens the base run emits so some rows retire early */
     int32_t out[N_PROMPTS * MAX_NEW], lens[N_PROMPTS];
-    wt_check_rc(gen_run(g, NULL, prompts, PROMPT_LENS, N_PROMPTS, MAX_NEW, NULL, 0, out, lens,
+    tu_check_rc(gen_run(g, NULL, prompts, PROMPT_LENS, N_PROMPTS, MAX_NEW, NULL, 0, out, lens,
                         &err), "gen_run", err.msg);
     const int32_t stop[2] = {out[0 * MAX_NEW + 4], out[3 * MAX_NEW + 2]};
     fails += compare_run(ref, g, NULL, prompts, stop, 2, "stop");
@@ -120,26 +120,25 @@ int main(void) {
     /* errors: a prompt that cannot fit its new tokens */
     const int32_t long_len = 30;
     if (gen_run(g, NULL, prompts, &long_len, 1, 8, NULL, 0, out, lens, &err) == 0)
-        fails += wt_fail("a prompt of 30 + 8 new tokens in 32 positions was accepted");
+        fails += tu_fail("a prompt of 30 + 8 new tokens in 32 positions was accepted");
     else
-        wt_note("refused as expected: %s", err.msg);
+        tu_note("refused as expected: %s", err.msg);
 
     /* bad inputs name what is wrong */
     const int32_t bad_tok[2] = {3, 40}, two = 2;
     float ce;
     if (model_forward(ref, NULL, bad_tok, &two, 1, 0, &ce, &err) == 0 ||
         strstr(err.msg, "outside the vocabulary") == NULL)
-        fails += wt_fail("token 40 of a 40-token vocabulary: %s", err.msg);
+        fails += tu_fail("token 40 of a 40-token vocabulary: %s", err.msg);
     if (model_open(tu_path(tu_tmp_dir(), "no_such_model"), ops, NULL, &err) != NULL ||
         strstr(err.msg, "no_such_model") == NULL)
-        fails += wt_fail("opening a missing dir: %s", err.msg);
+        fails += tu_fail("opening a missing dir: %s", err.msg);
     else
-        wt_note("refused as expected: %s", err.msg);
+        tu_note("refused as expected: %s", err.msg);
 
     lora_free(&l);
     gen_close(g);
     model_close(ref);
     model_close(m);
-    printf("%s: %d failure(s)\n", fails ? "FAILED" : "PASSED", fails);
-    return fails != 0;
+    return tu_report(fails);
 }

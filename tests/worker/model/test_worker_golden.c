@@ -74,9 +74,9 @@ static int check_logits(const GoldenCase *gc, const char *label, const float *wa
     }
     free(got);
     if (!(worst_seq <= 1e-4))
-        return wt_fail("%s %s: logits rel err %.3g per sequence (max|d|/max|want|) > 1e-4; "
+        return tu_fail("%s %s: logits rel err %.3g per sequence (max|d|/max|want|) > 1e-4; "
                        "element-wise (floor 1) %.3g", gc->name, label, worst_seq, worst_el);
-    wt_note("%s %s: logits rel err %.2e per sequence (max|d|/max|want|), %.2e element-wise "
+    tu_note("%s %s: logits rel err %.2e per sequence (max|d|/max|want|), %.2e element-wise "
             "(|d|/max(|want|,1))", gc->name, label, worst_seq, worst_el);
     return 0;
 }
@@ -89,8 +89,8 @@ static int check_ce(const GoldenCase *gc, const char *label, const float *got,
         worst = d > worst || isnan(d) ? d : worst;
     }
     if (!(worst <= tol))
-        return wt_fail("%s %s: ce max abs err %.3g > %.1g", gc->name, label, worst, tol);
-    wt_note("%s %s: ce max abs err %.2e", gc->name, label, worst);
+        return tu_fail("%s %s: ce max abs err %.3g > %.1g", gc->name, label, worst, tol);
+    tu_note("%s %s: ce max abs err %.2e", gc->name, label, worst);
     return 0;
 }
 
@@ -112,18 +112,18 @@ static int check_adapter(const GoldenCase *gc, const Lora *l, int grads, const c
                 lora_key(key, sizeof key, layer, (LoraTarget)t, is_b);
                 snprintf(name, sizeof name, "%s%s", prefix, key);
                 float *want = wt_get_f32(gc->st, name, is_b ? nb : na, NULL);
-                const double r = tu_rel_norm_err(is_b ? b : a, want, is_b ? nb : na);
+                char label[400];
+                snprintf(label, sizeof label, "%s %s", gc->name, name);
+                double r;
+                fails += tu_compare_norm(label, is_b ? b : a, want, is_b ? nb : na, tol, &r);
                 worst = r > worst || isnan(r) ? r : worst;
-                if (!(r <= tol))
-                    fails += wt_fail("%s %s: norm-wise rel err %.3g > %.1g", gc->name, name,
-                                     r, tol);
                 free(want);
             }
             free(a);
             free(b);
         }
     if (fails == 0)
-        wt_note("%s %s*: worst norm-wise rel err %.2e", gc->name, prefix, worst);
+        tu_note("%s %s*: worst norm-wise rel err %.2e", gc->name, prefix, worst);
     return fails;
 }
 
@@ -141,7 +141,7 @@ static int check_batch(GoldenCase *gc) {
     float ce[64], one[64];
     int fails = 0;
 
-    wt_check_rc(model_forward(gc->m, NULL, tok, lens, (int32_t)n_seqs, 0, ce, &err), "fwd",
+    tu_check_rc(model_forward(gc->m, NULL, tok, lens, (int32_t)n_seqs, 0, ce, &err), "fwd",
                 err.msg);
     fails += check_logits(gc, "base", want_base, lens, (int)n_seqs);
     fails += check_ce(gc, "base", ce, ce_base, (int)n_seqs, 1e-5);
@@ -150,10 +150,10 @@ static int check_batch(GoldenCase *gc) {
                      .alpha = (float)wg_num(gc, "batch", "lora_alpha", 16),
                      .targets = wg_targets(gc, "batch", LORA_ALL_TARGETS)};
     Lora l;
-    wt_check_rc(lora_alloc(&l, &lc, model_config(gc->m), gc->ops, &err), "lora", err.msg);
-    wt_check_rc(lora_load(&l, tu_path(gc->dir, "golden.safetensors"), "lora.init.", &err),
+    tu_check_rc(lora_alloc(&l, &lc, model_config(gc->m), gc->ops, &err), "lora", err.msg);
+    tu_check_rc(lora_load(&l, tu_path(gc->dir, "golden.safetensors"), "lora.init.", &err),
                 "lora_load", err.msg);
-    wt_check_rc(model_forward(gc->m, &l, tok, lens, (int32_t)n_seqs, 1, ce, &err), "fwd",
+    tu_check_rc(model_forward(gc->m, &l, tok, lens, (int32_t)n_seqs, 1, ce, &err), "fwd",
                 err.msg);
     fails += check_logits(gc, "lora", want_lora, lens, (int)n_seqs);
     fails += check_ce(gc, "lora", ce, ce_lora, (int)n_seqs, 1e-5);
@@ -161,13 +161,13 @@ static int check_batch(GoldenCase *gc) {
     for (int s = 0; s < n_seqs; s++)
         dce[s] = 1.0f; /* d(sum_s ce_s) / d ce_s */
     lora_zero_grads(&l);
-    wt_check_rc(model_backward(gc->m, &l, dce, &err), "backward", err.msg);
+    tu_check_rc(model_backward(gc->m, &l, dce, &err), "backward", err.msg);
     fails += check_adapter(gc, &l, 1, "lora.grad.", 1e-4);
 
     /* batched == one sequence at a time (with the adapter on) */
     int64_t off = 0;
     for (int s = 0; s < n_seqs; s++) {
-        wt_check_rc(model_forward(gc->m, &l, tok + off, &lens[s], 1, 0, &one[s], &err), "fwd",
+        tu_check_rc(model_forward(gc->m, &l, tok + off, &lens[s], 1, 0, &one[s], &err), "fwd",
                     err.msg);
         fails += check_logits(gc, "lora one-sequence", want_lora + off * V, &lens[s], 1);
         off += lens[s];
@@ -188,13 +188,13 @@ int wg_run_case(const char *dir, const char *name) {
     json_error_t jerr;
     gc.meta = json_load_file(tu_path(dir, "golden.json"), 0, &jerr);
     if (gc.meta == NULL)
-        return wt_fail("%s/golden.json: %s (line %d)", dir, jerr.text, jerr.line);
+        return tu_fail("%s/golden.json: %s (line %d)", dir, jerr.text, jerr.line);
     gc.st = wt_st_open(tu_path(dir, "golden.safetensors"));
     Err err = {{0}};
     ModelOptions mo = {.max_tokens = 1024, .max_seqs = 16, .max_lora_rank = 16,
                        .max_pos = 1024};
     gc.m = model_open(dir, gc.ops, &mo, &err);
-    wt_check_rc(gc.m == NULL, "model_open", err.msg);
+    tu_check_rc(gc.m == NULL, "model_open", err.msg);
     int fails = check_batch(&gc);
     fails += wg_check_ttl(&gc);
     fails += wg_check_gen(&gc);
@@ -226,7 +226,6 @@ int main(int argc, char **argv) {
     if (ran == 0)
         tu_skip("no golden files yet (run tests/ref/make_golden.py)");
     if (ran < n_cases)
-        fails += wt_fail("%d of %d golden cases missing", n_cases - ran, n_cases);
-    printf("%s: %d failure(s)\n", fails ? "FAILED" : "PASSED", fails);
-    return fails != 0;
+        fails += tu_fail("%d of %d golden cases missing", n_cases - ran, n_cases);
+    return tu_report(fails);
 }

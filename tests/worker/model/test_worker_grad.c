@@ -23,7 +23,7 @@ static const float DCE[N_SEQS] = {0.7f, 1.3f, 0.5f};
 static double weighted_loss(Model *m, const Lora *l, const int32_t *tok) {
     float ce[N_SEQS];
     Err err = {{0}};
-    wt_check_rc(model_forward(m, l, tok, SEQ_LENS, N_SEQS, 0, ce, &err), "forward", err.msg);
+    tu_check_rc(model_forward(m, l, tok, SEQ_LENS, N_SEQS, 0, ce, &err), "forward", err.msg);
     double s = 0;
     for (int i = 0; i < N_SEQS; i++)
         s += (double)DCE[i] * ce[i];
@@ -36,9 +36,9 @@ static int check_grads(Model *m, Lora *l, const int32_t *tok, const char *label)
     Err err = {{0}};
     float ce[N_SEQS];
     const Ops *ops = model_ops(m);
-    wt_check_rc(model_forward(m, l, tok, SEQ_LENS, N_SEQS, 1, ce, &err), "train fwd", err.msg);
+    tu_check_rc(model_forward(m, l, tok, SEQ_LENS, N_SEQS, 1, ce, &err), "train fwd", err.msg);
     lora_zero_grads(l);
-    wt_check_rc(model_backward(m, l, DCE, &err), "backward", err.msg);
+    tu_check_rc(model_backward(m, l, DCE, &err), "backward", err.msg);
     float *g = malloc((size_t)l->n_params * sizeof(float));
     ops->download_raw(g, l->grads, (size_t)l->n_params * sizeof(float));
 
@@ -64,14 +64,14 @@ static int check_grads(Model *m, Lora *l, const int32_t *tok, const char *label)
         if (d > worst)
             worst = d;
         if (d > 2e-4 + 2e-2 * fabs(fd))
-            fails += wt_fail("%s: param %lld: analytic %.6g, finite difference %.6g", label,
+            fails += tu_fail("%s: param %lld: analytic %.6g, finite difference %.6g", label,
                              (long long)i, g[i], fd);
     }
     const double rel = den > 0 ? sqrt(num / den) : sqrt(num);
     if (rel > 1e-2)
-        fails += wt_fail("%s: gradient rel err %.3g over %d probes", label, rel, n_probe);
+        fails += tu_fail("%s: gradient rel err %.3g over %d probes", label, rel, n_probe);
     else
-        wt_note("%s: gradient vs finite differences: rel err %.2e, max abs %.2e (%d probes)",
+        tu_note("%s: gradient vs finite differences: rel err %.2e, max abs %.2e (%d probes)",
                 label, rel, worst, n_probe);
     free(g);
     return fails;
@@ -95,7 +95,7 @@ static int check_step(Lora *l, const char *label) {
     const double norm = optim_step(&opt, l, lr);
     int fails = 0;
     if (fabs(norm - sqrt(ss)) > 1e-6 * sqrt(ss))
-        fails += wt_fail("%s: optim_step norm %.9g, expected %.9g", label, norm, sqrt(ss));
+        fails += tu_fail("%s: optim_step norm %.9g, expected %.9g", label, norm, sqrt(ss));
     float *q = malloc((size_t)n * sizeof(float));
     ops->download_raw(q, l->params, (size_t)n * sizeof(float));
     const double coef = norm > 1.0 ? 1.0 / (norm + 1e-6) : 1.0;
@@ -109,7 +109,7 @@ static int check_step(Lora *l, const char *label) {
             bad++;
     }
     if (bad > 0 || checked == 0 || opt.step != 1)
-        fails += wt_fail("%s: AdamW step: %lld of %lld parameters off, step %lld", label,
+        fails += tu_fail("%s: AdamW step: %lld of %lld parameters off, step %lld", label,
                          (long long)bad, (long long)checked, (long long)opt.step);
     free(g);
     free(p);
@@ -126,17 +126,17 @@ static int check_batched(Model *m, const Lora *l, const int32_t *tok, const char
     for (int s = 0; s < N_SEQS; s++)
         T += SEQ_LENS[s];
     float ce[N_SEQS], *all = malloc((size_t)(T * V) * sizeof(float));
-    wt_check_rc(model_forward(m, l, tok, SEQ_LENS, N_SEQS, 0, ce, &err), "fwd", err.msg);
+    tu_check_rc(model_forward(m, l, tok, SEQ_LENS, N_SEQS, 0, ce, &err), "fwd", err.msg);
     ops->download(all, model_logits(m, NULL), T * V);
     int fails = 0;
     int64_t off = 0;
     for (int s = 0; s < N_SEQS; s++) {
         float one[1], *row = malloc((size_t)(SEQ_LENS[s] * V) * sizeof(float));
-        wt_check_rc(model_forward(m, l, tok + off, &SEQ_LENS[s], 1, 0, one, &err), "fwd",
+        tu_check_rc(model_forward(m, l, tok + off, &SEQ_LENS[s], 1, 0, one, &err), "fwd",
                     err.msg);
         ops->download(row, model_logits(m, NULL), SEQ_LENS[s] * V);
         if (fabsf(one[0] - ce[s]) > 1e-6f)
-            fails += wt_fail("%s: seq %d ce batched %.9g alone %.9g", label, s, ce[s], one[0]);
+            fails += tu_fail("%s: seq %d ce batched %.9g alone %.9g", label, s, ce[s], one[0]);
         fails += tu_compare(label, row, all + off * V, SEQ_LENS[s] * V, 1e-5, 1e-5) > 0;
         off += SEQ_LENS[s];
         free(row);
@@ -152,8 +152,8 @@ static int check_init_and_io(const Model *m, const char *name) {
     const Ops *ops = model_ops(m);
     LoraConfig lc = {.rank = 4, .alpha = 8.0f, .targets = LORA_ALL_TARGETS};
     Lora a, b;
-    wt_check_rc(lora_alloc(&a, &lc, model_config(m), ops, &err), "lora_alloc", err.msg);
-    wt_check_rc(lora_alloc(&b, &lc, model_config(m), ops, &err), "lora_alloc", err.msg);
+    tu_check_rc(lora_alloc(&a, &lc, model_config(m), ops, &err), "lora_alloc", err.msg);
+    tu_check_rc(lora_alloc(&b, &lc, model_config(m), ops, &err), "lora_alloc", err.msg);
     lora_init(&a, 42);
     int fails = 0;
     float *pa = malloc((size_t)a.n_params * 4), *pb = malloc((size_t)a.n_params * 4);
@@ -169,28 +169,28 @@ static int check_init_and_io(const Model *m, const char *name) {
             for (int64_t i = 0; i < v->n_out * lc.rank; i++)
                 fails += B[i] != 0.0f;
             if (amax > bound || amax < 0.5 * bound)
-                fails += wt_fail("%s: lora_init layer %lld %s: max|A| %.4g, bound %.4g", name,
+                fails += tu_fail("%s: lora_init layer %lld %s: max|A| %.4g, bound %.4g", name,
                                  (long long)layer, lora_target_name((LoraTarget)t), amax, bound);
         }
     lora_init(&b, 42);
     ops->download_raw(pb, b.params, (size_t)a.n_params * 4);
     if (memcmp(pa, pb, (size_t)a.n_params * 4) != 0)
-        fails += wt_fail("%s: lora_init is not deterministic", name);
+        fails += tu_fail("%s: lora_init is not deterministic", name);
     wt_lora_randomize(&a, 9, 0.5f);
     const char *path = tu_path(tu_tmp_dir(), "grad_adapter.safetensors");
-    wt_check_rc(lora_save(&a, path, &err), "lora_save", err.msg);
-    wt_check_rc(lora_load(&b, path, "", &err), "lora_load", err.msg);
+    tu_check_rc(lora_save(&a, path, &err), "lora_save", err.msg);
+    tu_check_rc(lora_load(&b, path, "", &err), "lora_load", err.msg);
     ops->download_raw(pa, a.params, (size_t)a.n_params * 4);
     ops->download_raw(pb, b.params, (size_t)a.n_params * 4);
     if (memcmp(pa, pb, (size_t)a.n_params * 4) != 0)
-        fails += wt_fail("%s: lora_save + lora_load changed the adapter", name);
+        fails += tu_fail("%s: lora_save + lora_load changed the adapter", name);
     LoraConfig lc8 = {.rank = 8, .alpha = 8.0f, .targets = LORA_ALL_TARGETS};
     Lora c;
-    wt_check_rc(lora_alloc(&c, &lc8, model_config(m), ops, &err), "lora_alloc", err.msg);
+    tu_check_rc(lora_alloc(&c, &lc8, model_config(m), ops, &err), "lora_alloc", err.msg);
     if (lora_load(&c, path, "", &err) == 0 || strstr(err.msg, "lora_A") == NULL)
-        fails += wt_fail("%s: a rank-4 file loaded as rank 8 (%s)", name, err.msg);
+        fails += tu_fail("%s: a rank-4 file loaded as rank 8 (%s)", name, err.msg);
     if (fails == 0)
-        wt_note("%s: lora_init within PEFT's bound, deterministic; save/load round trip", name);
+        tu_note("%s: lora_init within PEFT's bound, deterministic; save/load round trip", name);
     lora_free(&c);
     lora_free(&a);
     lora_free(&b);
@@ -206,7 +206,7 @@ static int run_model(const char *name, const TinySpec *spec) {
     const Ops *ops = ops_cpu();
     ModelOptions mo = {.max_tokens = 32, .max_seqs = 4, .max_lora_rank = 4};
     Model *m = model_open(dir, ops, &mo, &err);
-    wt_check_rc(m == NULL, "model_open", err.msg);
+    tu_check_rc(m == NULL, "model_open", err.msg);
     int32_t tok[16];
     uint64_t s = spec->seed + 7;
     float r[16];
@@ -219,7 +219,7 @@ static int run_model(const char *name, const TinySpec *spec) {
         LoraConfig lc = {.rank = 4, .alpha = 8.0f,
                          .targets = t < LORA_N_TARGETS ? LORA_BIT(t) : LORA_ALL_TARGETS};
         Lora l;
-        wt_check_rc(lora_alloc(&l, &lc, model_config(m), ops, &err), "lora_alloc", err.msg);
+        tu_check_rc(lora_alloc(&l, &lc, model_config(m), ops, &err), "lora_alloc", err.msg);
         wt_lora_randomize(&l, 100 + (uint64_t)t, 0.3f);
         char label[96];
         snprintf(label, sizeof label, "%s/%s", name,
@@ -236,21 +236,21 @@ static int run_model(const char *name, const TinySpec *spec) {
     /* a backward whose dce are all zero adds nothing (unselected TLM sample) */
     LoraConfig lc = {.rank = 2, .alpha = 4.0f, .targets = LORA_BIT(LORA_Q)};
     Lora l;
-    wt_check_rc(lora_alloc(&l, &lc, model_config(m), ops, &err), "lora_alloc", err.msg);
+    tu_check_rc(lora_alloc(&l, &lc, model_config(m), ops, &err), "lora_alloc", err.msg);
     lora_init(&l, 5);
     float ce[N_SEQS], zero[N_SEQS] = {0}, gsum = 0;
-    wt_check_rc(model_forward(m, &l, tok, SEQ_LENS, N_SEQS, 1, ce, &err), "fwd", err.msg);
+    tu_check_rc(model_forward(m, &l, tok, SEQ_LENS, N_SEQS, 1, ce, &err), "fwd", err.msg);
     lora_zero_grads(&l);
-    wt_check_rc(model_backward(m, &l, zero, &err), "backward", err.msg);
+    tu_check_rc(model_backward(m, &l, zero, &err), "backward", err.msg);
     for (int64_t i = 0; i < l.n_params; i++) {
         float gi;
         ops->download_raw(&gi, l.grads + i, sizeof gi);
         gsum += fabsf(gi);
     }
     if (gsum != 0.0f)
-        fails += wt_fail("%s: zero dce gave gradients (sum |g| %g)", name, gsum);
+        fails += tu_fail("%s: zero dce gave gradients (sum |g| %g)", name, gsum);
     if (model_backward(m, &l, DCE, &err) == 0)
-        fails += wt_fail("%s: a second backward of one forward was accepted", name);
+        fails += tu_fail("%s: a second backward of one forward was accepted", name);
     lora_free(&l);
     model_close(m);
     return fails;
@@ -264,6 +264,5 @@ int main(void) {
                      .max_pos = 64, .qkv_bias = 1, .tie = 0, .seed = 23};
     fails += run_model("grad_llama", &llama);
     fails += run_model("grad_qwen2", &qwen);
-    printf("%s: %d failure(s)\n", fails ? "FAILED" : "PASSED", fails);
-    return fails != 0;
+    return tu_report(fails);
 }

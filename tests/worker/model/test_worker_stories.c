@@ -37,11 +37,11 @@ static void convert(const char *shared, const char *out) {
     snprintf(tok, sizeof tok, "%s/models/stories260K/tok512.bin", shared);
     mkdir(out, 0755);
     L2cModel *l2c = l2c_open(bin, &err);
-    wt_check_rc(l2c == NULL, "l2c_open", err.msg);
-    wt_check_rc(l2c_write_safetensors(l2c, out, &err), "l2c_write_safetensors", err.msg);
-    wt_check_rc(l2c_tokenizer_convert(tok, l2c_config(l2c)->vocab_size, out, &err),
+    tu_check_rc(l2c == NULL, "l2c_open", err.msg);
+    tu_check_rc(l2c_write_safetensors(l2c, out, &err), "l2c_write_safetensors", err.msg);
+    tu_check_rc(l2c_tokenizer_convert(tok, l2c_config(l2c)->vocab_size, out, &err),
                 "l2c_tokenizer_convert", err.msg);
-    wt_check_rc(l2c_write_configs(l2c, out, &err), "l2c_write_configs", err.msg);
+    tu_check_rc(l2c_write_configs(l2c, out, &err), "l2c_write_configs", err.msg);
     l2c_close(l2c);
 }
 
@@ -58,7 +58,7 @@ static int check_logits(Model *m) {
     float ce;
     Err err = {{0}};
     const int32_t len = (int32_t)n;
-    wt_check_rc(model_forward(m, NULL, tok, &len, 1, 0, &ce, &err), "forward", err.msg);
+    tu_check_rc(model_forward(m, NULL, tok, &len, 1, 0, &ce, &err), "forward", err.msg);
     model_ops(m)->download(got, model_logits(m, NULL), n * V);
     double md = 0, mw = 0, el = 0;
     for (int64_t i = 0; i < n * V; i++) {
@@ -70,9 +70,9 @@ static int check_logits(Model *m) {
     const double rel = md / mw;
     int fails = 0;
     if (!(rel <= 1e-4))
-        fails += wt_fail("stories260K logits: rel err %.3g (max|d|/max|want|) > 1e-4", rel);
+        fails += tu_fail("stories260K logits: rel err %.3g (max|d|/max|want|) > 1e-4", rel);
     else
-        wt_note("stories260K logits: rel err %.2e (max|d|/max|want|), %.2e element-wise "
+        tu_note("stories260K logits: rel err %.2e (max|d|/max|want|), %.2e element-wise "
                 "(|d|/max(|want|,1)); mean ce %.6f", rel, el, ce);
     free(tok);
     free(want);
@@ -84,29 +84,29 @@ static int check_logits(Model *m) {
 static int check_greedy(Model *m, const char *dir) {
     Err err = {{0}};
     Generator *g = gen_open(m, 1, 64, &err);
-    wt_check_rc(g == NULL, "gen_open", err.msg);
+    tu_check_rc(g == NULL, "gen_open", err.msg);
     const int32_t bos = 1, one = 1;
     int32_t out[N_GREEDY], n_out;
-    wt_check_rc(gen_run(g, NULL, &bos, &one, 1, N_GREEDY, NULL, 0, out, &n_out, &err),
+    tu_check_rc(gen_run(g, NULL, &bos, &one, 1, N_GREEDY, NULL, 0, out, &n_out, &err),
                 "gen_run", err.msg);
     gen_close(g);
     int fails = 0;
     if (n_out != N_GREEDY || memcmp(out, README_IDS, sizeof out) != 0) {
-        fails += wt_fail("stories260K greedy ids differ from the README's");
+        fails += tu_fail("stories260K greedy ids differ from the README's");
         for (int i = 0; i < N_GREEDY; i++)
             printf("   [%d] got %d want %d\n", i, out[i], README_IDS[i]);
     } else {
-        wt_note("stories260K greedy from BOS: the README's 24 ids");
+        tu_note("stories260K greedy from BOS: the README's 24 ids");
     }
     Tokenizer *tok = tok_open(tu_path(dir, "tokenizer.json"), &err);
-    wt_check_rc(tok == NULL, "tok_open", err.msg);
+    tu_check_rc(tok == NULL, "tok_open", err.msg);
     char *text = NULL;
-    wt_check_rc(tok_decode(tok, out, n_out, 1, &text, &err), "tok_decode", err.msg);
+    tu_check_rc(tok_decode(tok, out, n_out, 1, &text, &err), "tok_decode", err.msg);
     if (strncmp(text, README_TEXT, strlen(README_TEXT)) != 0)
-        fails += wt_fail("stories260K decoded text \"%s\", expected it to start \"%s\"", text,
+        fails += tu_fail("stories260K decoded text \"%s\", expected it to start \"%s\"", text,
                          README_TEXT);
     else
-        wt_note("stories260K decoded: \"%s\"", text);
+        tu_note("stories260K decoded: \"%s\"", text);
     free(text);
     tok_close(tok);
     return fails;
@@ -121,10 +121,9 @@ int main(void) {
     Err err = {{0}};
     ModelOptions mo = {.max_tokens = 64, .max_seqs = 2, .max_train_tokens = -1};
     Model *m = model_open(dir, ops_cpu(), &mo, &err);
-    wt_check_rc(m == NULL, "model_open", err.msg);
+    tu_check_rc(m == NULL, "model_open", err.msg);
     int fails = check_logits(m);
     fails += check_greedy(m, dir);
     model_close(m);
-    printf("%s: %d failure(s)\n", fails ? "FAILED" : "PASSED", fails);
-    return fails != 0;
+    return tu_report(fails);
 }

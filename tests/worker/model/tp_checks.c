@@ -25,18 +25,18 @@ static void adapters(TpCase *tc, const LoraConfig *lc, const char *prefix, Lora 
                      Lora *ref) {
     Err err = {{0}};
     const ModelConfig *cfg = model_config(tc->m);
-    wt_check_rc(lora_alloc_tp(l, lc, cfg, model_ops(tc->m), tc->comm, &err), "lora_alloc_tp",
+    tu_check_rc(lora_alloc_tp(l, lc, cfg, model_ops(tc->m), tc->comm, &err), "lora_alloc_tp",
                 err.msg);
-    wt_check_rc(lora_alloc(ref, lc, cfg, model_ops(tc->ref), &err), "lora_alloc", err.msg);
+    tu_check_rc(lora_alloc(ref, lc, cfg, model_ops(tc->ref), &err), "lora_alloc", err.msg);
     if (prefix != NULL) {
         const char *path = tu_path(tc->dir, "golden.safetensors");
-        wt_check_rc(lora_load(l, path, prefix, &err), "lora_load", err.msg);
-        wt_check_rc(lora_load(ref, path, prefix, &err), "lora_load (tp = 1)", err.msg);
+        tu_check_rc(lora_load(l, path, prefix, &err), "lora_load", err.msg);
+        tu_check_rc(lora_load(ref, path, prefix, &err), "lora_load (tp = 1)", err.msg);
         return;
     }
     wt_lora_randomize(ref, 77, 0.2f);
     float *full = malloc((size_t)ref->n_full * 4);
-    wt_check_rc(lora_gather(ref, LORA_PARAMS, full, &err), "lora_gather", err.msg);
+    tu_check_rc(lora_gather(ref, LORA_PARAMS, full, &err), "lora_gather", err.msg);
     lora_scatter(l, LORA_PARAMS, full);
     free(full);
 }
@@ -54,8 +54,8 @@ static int check_save(TpCase *tc, Lora *l, Lora *ref) {
     snprintf(a, sizeof a, "%s/tp_%s_tp%d_dp%d.safetensors", tu_tmp_dir(), tc->name, tp, dpr);
     snprintf(b, sizeof b, "%s/tp_%s_ref_r%d.safetensors", tu_tmp_dir(), tc->name,
              tc->world_rank);
-    wt_check_rc(lora_save(l, a, &err), "lora_save", err.msg);
-    wt_check_rc(lora_save(ref, b, &err), "lora_save (tp = 1)", err.msg);
+    tu_check_rc(lora_save(l, a, &err), "lora_save", err.msg);
+    tu_check_rc(lora_save(ref, b, &err), "lora_save (tp = 1)", err.msg);
     int bad = 0;
     if (comm_rank(tc->comm, COMM_TP) == 0) {
         size_t na, nb;
@@ -76,9 +76,9 @@ static int check_init(TpCase *tc) {
     Err err = {{0}};
     Lora l, ref;
     const ModelConfig *cfg = model_config(tc->m);
-    wt_check_rc(lora_alloc_tp(&l, &tc->lc, cfg, model_ops(tc->m), tc->comm, &err), "alloc",
+    tu_check_rc(lora_alloc_tp(&l, &tc->lc, cfg, model_ops(tc->m), tc->comm, &err), "alloc",
                 err.msg);
-    wt_check_rc(lora_alloc(&ref, &tc->lc, cfg, model_ops(tc->ref), &err), "alloc", err.msg);
+    tu_check_rc(lora_alloc(&ref, &tc->lc, cfg, model_ops(tc->ref), &err), "alloc", err.msg);
     lora_init(&l, 42);
     lora_init(&ref, 42);
     double whole;
@@ -99,14 +99,14 @@ int tp_check_batch(TpCase *tc) {
     const int32_t n = (int32_t)tc->n_seqs;
     float *ce = calloc((size_t)n, 4), *ce_ref = calloc((size_t)n, 4), *dce = calloc((size_t)n, 4);
     /* base model, then the adapter with a backward */
-    wt_check_rc(model_forward(tc->m, NULL, tc->tok, tc->lens, n, 0, ce, &err), "fwd", err.msg);
-    wt_check_rc(model_forward(tc->ref, NULL, tc->tok, tc->lens, n, 0, ce_ref, &err), "fwd",
+    tu_check_rc(model_forward(tc->m, NULL, tc->tok, tc->lens, n, 0, ce, &err), "fwd", err.msg);
+    tu_check_rc(model_forward(tc->ref, NULL, tc->tok, tc->lens, n, 0, ce_ref, &err), "fwd",
                 err.msg);
     double e_base = tp_logits_err(tc), e_ce = 0;
     for (int32_t s = 0; s < n; s++)
         e_ce = fmax(e_ce, rel(ce[s], ce_ref[s]));
-    wt_check_rc(model_forward(tc->m, &l, tc->tok, tc->lens, n, 1, ce, &err), "fwd", err.msg);
-    wt_check_rc(model_forward(tc->ref, &ref, tc->tok, tc->lens, n, 1, ce_ref, &err), "fwd",
+    tu_check_rc(model_forward(tc->m, &l, tc->tok, tc->lens, n, 1, ce, &err), "fwd", err.msg);
+    tu_check_rc(model_forward(tc->ref, &ref, tc->tok, tc->lens, n, 1, ce_ref, &err), "fwd",
                 err.msg);
     const double e_lora = tp_logits_err(tc);
     for (int32_t s = 0; s < n; s++) {
@@ -133,8 +133,8 @@ int tp_check_batch(TpCase *tc) {
     }
     lora_zero_grads(&l);
     lora_zero_grads(&ref);
-    wt_check_rc(model_backward(tc->m, &l, dce, &err), "backward", err.msg);
-    wt_check_rc(model_backward(tc->ref, &ref, dce, &err), "backward (tp = 1)", err.msg);
+    tu_check_rc(model_backward(tc->m, &l, dce, &err), "backward", err.msg);
+    tu_check_rc(model_backward(tc->ref, &ref, dce, &err), "backward (tp = 1)", err.msg);
     /* criterion: the whole gradient norm-wise (1e-5); per tensor as the golden test does
      * (1e-4): a small tensor amplifies fp32 reduction-order differences */
     double e_whole;
@@ -166,15 +166,15 @@ static float tlm_step(TpCase *tc, Model *m, Lora *l, Optim *o, int64_t i, int64_
                       int dp_avg, double *norm) {
     Err err = {{0}};
     float ce;
-    wt_check_rc(model_forward(m, l, tc->ttl_tok + off, &tc->ttl_lens[i], 1, 1, &ce, &err),
+    tu_check_rc(model_forward(m, l, tc->ttl_tok + off, &tc->ttl_lens[i], 1, 1, &ce, &err),
                 "ttl fwd", err.msg);
     const float w = (float)(tc->lamb * exp((double)ce - tc->thr));
     const float dce = ce > tc->thr ? w : 0.0f;
     lora_zero_grads(l);
-    wt_check_rc(model_backward(m, l, &dce, &err), "ttl backward", err.msg);
+    tu_check_rc(model_backward(m, l, &dce, &err), "ttl backward", err.msg);
     const int dp = comm_size(tc->comm, COMM_DP);
     if (dp_avg && dp > 1) {
-        wt_check_rc(comm_all_reduce(tc->comm, COMM_DP, l->grads, l->n_params, COMM_F32,
+        tu_check_rc(comm_all_reduce(tc->comm, COMM_DP, l->grads, l->n_params, COMM_F32,
                                     COMM_SUM, &err), "dp grads", err.msg);
         l->ops->scale(l->grads, 1.0f / (float)dp, l->n_params);
     }
@@ -246,12 +246,12 @@ int tp_check_gen(TpCase *tc) {
     int32_t *out_ref = malloc((size_t)n * (size_t)max_new * 4);
     int32_t *lens_ref = malloc((size_t)n * 4);
     Generator *g = gen_open(tc->m, n, longest + max_new, &err);
-    wt_check_rc(g == NULL, "gen_open", err.msg);
+    tu_check_rc(g == NULL, "gen_open", err.msg);
     Generator *g_ref = gen_open(tc->ref, n, longest + max_new, &err);
-    wt_check_rc(g_ref == NULL, "gen_open (tp = 1)", err.msg);
-    wt_check_rc(gen_run(g, NULL, tc->prompts, tc->prompt_lens, n, max_new, NULL, 0, out, lens,
+    tu_check_rc(g_ref == NULL, "gen_open (tp = 1)", err.msg);
+    tu_check_rc(gen_run(g, NULL, tc->prompts, tc->prompt_lens, n, max_new, NULL, 0, out, lens,
                         &err), "gen_run", err.msg);
-    wt_check_rc(gen_run(g_ref, NULL, tc->prompts, tc->prompt_lens, n, max_new, NULL, 0,
+    tu_check_rc(gen_run(g_ref, NULL, tc->prompts, tc->prompt_lens, n, max_new, NULL, 0,
                         out_ref, lens_ref, &err), "gen_run (tp = 1)", err.msg);
     int bad = memcmp(out, out_ref, (size_t)n * (size_t)max_new * 4) != 0 ||
               memcmp(lens, lens_ref, (size_t)n * 4) != 0;

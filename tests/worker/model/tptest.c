@@ -16,7 +16,7 @@ double tp_max(Comm *c, double x) {
     Err err = {{0}};
     if (isnan(x))
         x = INFINITY; /* NaN must not vanish in the max */
-    wt_check_rc(comm_all_reduce(c, COMM_WORLD, &x, 1, COMM_F64, COMM_MAX, &err),
+    tu_check_rc(comm_all_reduce(c, COMM_WORLD, &x, 1, COMM_F64, COMM_MAX, &err),
                 "all_reduce max", err.msg);
     return x;
 }
@@ -24,33 +24,37 @@ double tp_max(Comm *c, double x) {
 int tp_sum_int(Comm *c, int n) {
     Err err = {{0}};
     int32_t v = n;
-    wt_check_rc(comm_all_reduce(c, COMM_WORLD, &v, 1, COMM_I32, COMM_SUM, &err),
+    tu_check_rc(comm_all_reduce(c, COMM_WORLD, &v, 1, COMM_I32, COMM_SUM, &err),
                 "all_reduce sum", err.msg);
     return v;
 }
 
-void tp_note(const TpCase *tc, const char *fmt, ...) {
+/* The harness's line, prefixed with the case name, on world rank 0 only. */
+__attribute__((format(printf, 3, 0)))
+static void rank0_line(const TpCase *tc, int fail, const char *fmt, va_list ap) {
     if (tc->world_rank != 0)
         return;
-    va_list ap;
-    va_start(ap, fmt);
-    printf("ok: %s ", tc->name);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (fail)
+        tu_fail("%s %s", tc->name, msg);
+    else
+        tu_note("%s %s", tc->name, msg);
     fflush(stdout);
 }
 
+void tp_note(const TpCase *tc, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    rank0_line(tc, 0, fmt, ap);
+    va_end(ap);
+}
+
 int tp_fail(const TpCase *tc, const char *fmt, ...) {
-    if (tc->world_rank == 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        printf("FAIL: %s ", tc->name);
-        vprintf(fmt, ap);
-        printf("\n");
-        va_end(ap);
-        fflush(stdout);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    rank0_line(tc, 1, fmt, ap);
+    va_end(ap);
     return 1;
 }
 
@@ -99,8 +103,8 @@ static double full_err(const Lora *shape, const float *got, const float *want, d
 double tp_adapter_err(const TpCase *tc, Lora *l, Lora *ref, LoraPart part, double *whole) {
     Err err = {{0}};
     float *got = malloc((size_t)l->n_full * 4), *want = malloc((size_t)ref->n_full * 4);
-    wt_check_rc(lora_gather(l, part, got, &err), "lora_gather", err.msg);
-    wt_check_rc(lora_gather(ref, part, want, &err), "lora_gather (tp = 1)", err.msg);
+    tu_check_rc(lora_gather(l, part, got, &err), "lora_gather", err.msg);
+    tu_check_rc(lora_gather(ref, part, want, &err), "lora_gather (tp = 1)", err.msg);
     double w = INFINITY;
     const double e = l->n_full == ref->n_full ? full_err(ref, got, want, &w) : INFINITY;
     free(got);
@@ -113,7 +117,7 @@ double tp_adapter_err(const TpCase *tc, Lora *l, Lora *ref, LoraPart part, doubl
 double tp_adapter_golden_err(const TpCase *tc, Lora *l, LoraPart part, const char *prefix) {
     Err err = {{0}};
     float *got = malloc((size_t)l->n_full * 4), *want = malloc((size_t)l->n_full * 4);
-    wt_check_rc(lora_gather(l, part, got, &err), "lora_gather", err.msg);
+    tu_check_rc(lora_gather(l, part, got, &err), "lora_gather", err.msg);
     char key[256], name[320];
     const int64_t R = l->cfg.rank;
     for (int64_t layer = 0; layer < l->n_layers; layer++)
@@ -148,7 +152,7 @@ int tp_dp_identical(const TpCase *tc, const Lora *l) {
     const int dp = comm_size(tc->comm, COMM_DP);
     int64_t *all = calloc((size_t)dp, sizeof *all);
     int64_t mine = (int64_t)h;
-    wt_check_rc(comm_all_gather(tc->comm, COMM_DP, &mine, all, 1, COMM_I64, &err),
+    tu_check_rc(comm_all_gather(tc->comm, COMM_DP, &mine, all, 1, COMM_I64, &err),
                 "all_gather checksum", err.msg);
     int same = 1;
     for (int r = 0; r < dp; r++)
