@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -37,6 +38,20 @@ const char *tu_path(const char *a, const char *b) {
     char *buf = bufs[next++ % 8];
     snprintf(buf, sizeof bufs[0], "%s/%s", a, b);
     return buf;
+}
+
+void tu_write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "wb");
+    if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0) {
+        printf("FAIL: cannot write %s\n", path);
+        exit(1);
+    }
+}
+
+const char *tu_write_tmp(const char *name, const char *text) {
+    const char *path = tu_path(tu_tmp_dir(), name);
+    tu_write_file(path, text);
+    return path;
 }
 
 char *tu_read_file(const char *path, size_t *n_bytes) {
@@ -184,6 +199,14 @@ int tu_compare_norm(const char *label, const float *got, const float *want, int6
     /* Which elements carry the error: the element report at the same relative scale. */
     report_elements(label, got, want, n, 0, tol, 1);
     return 1;
+}
+
+int tu_ends_with(const char *msg, const char *want) {
+    size_t n = strlen(msg), w = strlen(want);
+    if (n >= w && strcmp(msg + n - w, want) == 0)
+        return 1;
+    printf("  got:  %s\n  want: ...%s\n", msg, want);
+    return 0;
 }
 
 int tu_report(int64_t fails) {

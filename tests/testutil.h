@@ -25,6 +25,12 @@ _Noreturn void tu_skip(const char *why);
 /* path = a/b (static rotating buffers: valid for the next 8 calls). */
 const char *tu_path(const char *a, const char *b);
 
+/* Writes text (NUL-terminated) to path, replacing the file; exits 1 with "FAIL: cannot
+ * write PATH" when it cannot. */
+void tu_write_file(const char *path, const char *text);
+/* tu_write_file into tu_tmp_dir()/name; returns that path (tu_path's storage). */
+const char *tu_write_tmp(const char *name, const char *text);
+
 /* Reads a whole file (owned-after-return, NUL-terminated); NULL when unreadable. */
 char *tu_read_file(const char *path, size_t *n_bytes);
 
@@ -60,6 +66,10 @@ double tu_rel_norm_err(const float *got, const float *want, int64_t n);
  * 0 or 1. */
 int tu_compare_norm(const char *label, const float *got, const float *want, int64_t n,
                     double tol, double *err_out);
+
+/* 1 when msg ends with want (error messages start with a source location that tests
+ * do not pin); else prints "got: MSG / want: ...WANT" and returns 0. */
+int tu_ends_with(const char *msg, const char *want);
 
 /* Prints "PASSED: 0 failure(s)" or "FAILED: N failure(s)" and returns the exit status:
  * 0, or 1 for any failure (never a count, which could read as 77 = skipped). */

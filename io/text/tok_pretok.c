@@ -66,9 +66,14 @@ static void apply_behavior(Parts *p, TokSplitBehavior behavior) {
             p->v[i].is_match = 0;
         return;
     case TOK_SPLIT_MERGED_PREV:
+    case TOK_SPLIT_CONTIGUOUS:
+        /* Left folds: a part joins the one before it when it is the first match after a
+         * non-match (MergedWithPrevious) or of the same kind as it (Contiguous). */
         for (int64_t i = 0; i < p->n; i++) {
             Part cur = p->v[i];
-            if (cur.is_match && !prev_match && w > 0)
+            int joins = behavior == TOK_SPLIT_CONTIGUOUS ? cur.is_match == prev_match
+                                                         : cur.is_match && !prev_match;
+            if (joins && w > 0)
                 p->v[w - 1].b = cur.b;
             else
                 p->v[w++] = (Part){cur.a, cur.b, 0};
@@ -91,17 +96,6 @@ static void apply_behavior(Parts *p, TokSplitBehavior behavior) {
         p->n -= w;
         return;
     }
-    case TOK_SPLIT_CONTIGUOUS:
-        for (int64_t i = 0; i < p->n; i++) {
-            Part cur = p->v[i];
-            if (cur.is_match == prev_match && w > 0)
-                p->v[w - 1].b = cur.b;
-            else
-                p->v[w++] = (Part){cur.a, cur.b, 0};
-            prev_match = cur.is_match;
-        }
-        p->n = w;
-        return;
     }
 }
 

@@ -18,20 +18,7 @@
 /* Err messages start with the C source position ("jobs/job.c:97 walk_key: "); the
  * user-facing part is what follows. */
 static void assert_msg_ends(const char *msg, const char *want) {
-    size_t n = strlen(msg), w = strlen(want);
-    if (n < w || strcmp(msg + n - w, want) != 0) {
-        printf("  got:  %s\n  want: ...%s\n", msg, want);
-        fail();
-    }
-}
-
-static const char *write_tmp(const char *name, const char *text) {
-    const char *path = tu_path(tu_tmp_dir(), name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    return path;
+    assert_true(tu_ends_with(msg, want));
 }
 
 static const char *const design_example =
@@ -131,7 +118,7 @@ static void test_defaults(void **state) {
 
 /* Loads text from a temp file and checks the message ends with "<path>:<want>". */
 static void expect_file_error(const char *text, const char *want) {
-    const char *path = write_tmp("bad.yaml", text);
+    const char *path = tu_write_tmp("bad.yaml", text);
     char full[4096];
     JobSpec s;
     Err err = {{0}};

@@ -29,10 +29,7 @@ static void write_step(const char *dir, int64_t step) {
 }
 
 static void touch(const char *dir, const char *name, const char *text) {
-    FILE *f = fopen(tu_path(dir, name), "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
+    tu_write_file(tu_path(dir, name), text);
 }
 
 static void test_list_and_tmp(void **state) {

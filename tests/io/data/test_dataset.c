@@ -13,21 +13,9 @@
 #include "io/data/dataset.h"
 #include "tests/testutil.h"
 
-static const char *write_tmp(const char *name, const char *text) {
-    const char *path = tu_path(tu_tmp_dir(), name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    return path;
-}
 
 static void assert_msg_ends(const char *msg, const char *want) {
-    size_t n = strlen(msg), w = strlen(want);
-    if (n < w || strcmp(msg + n - w, want) != 0) {
-        printf("  got:  %s\n  want: ...%s\n", msg, want);
-        fail();
-    }
+    assert_true(tu_ends_with(msg, want));
 }
 
 static DsConfig alpaca(const char *path) {
@@ -93,7 +81,7 @@ static void test_adapteval(void **state) {
 
 static void test_jsonl_and_mapping(void **state) {
     /* .json extension, JSONL content: decided by content. */
-    const char *path = write_tmp("small.json",
+    const char *path = tu_write_tmp("small.json",
                                  "{\"instruction\": \"Say hi\", \"input\": \"to Bob\", \"output\": \"hi Bob\"}\n"
                                  "\n"
                                  "  {\"instruction\": \"Count\", \"input\": \"\", \"output\": 3}\n"
@@ -129,7 +117,7 @@ static void test_jsonl_and_mapping(void **state) {
     ds_close(ds);
 
     /* .jsonl extension, a compact JSON array; max_samples takes the first records. */
-    path = write_tmp("array.jsonl", "\xef\xbb\xbf\n [{\"instruction\":\"a\",\"input\":\"b\"},"
+    path = tu_write_tmp("array.jsonl", "\xef\xbb\xbf\n [{\"instruction\":\"a\",\"input\":\"b\"},"
                                     "{\"instruction\":\"c\",\"input\":\"[}\\\"\"},\n"
                                     "{\"instruction\":\"e\",\"input\":\"\"}]\n");
     c = alpaca(path);
@@ -151,7 +139,7 @@ static void test_jsonl_and_mapping(void **state) {
 /* Opens text as a file and reads to the first error; returns the samples read. */
 static int read_until_error(const char *name, const char *text, int skip_bad, const char *want,
                             int64_t want_skipped) {
-    const char *path = write_tmp(name, text);
+    const char *path = tu_write_tmp(name, text);
     DsConfig c = alpaca(path);
     c.skip_bad = skip_bad;
     Err err = {{0}};
@@ -221,7 +209,7 @@ static void test_errors(void **state) {
                                       0, ":2: unexpected end of file (truncated array?)", 0), 1);
     assert_int_equal(read_until_error("empty.json", "[ ]", 0, NULL, 0), 0);
 
-    DsConfig c = alpaca(write_tmp("blank.json", " \n\n"));
+    DsConfig c = alpaca(tu_write_tmp("blank.json", " \n\n"));
     Err err = {{0}};
     assert_null(ds_open(&c, &err));
     assert_msg_ends(err.msg, "blank.json: empty data file (no records)");

@@ -81,13 +81,6 @@ static const char *write_tok(const char *dir_name, json_t *j) {
     return path;
 }
 
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static void expect_ids(const Tokenizer *tok, const char *text, int special, const int32_t *want,
                        int64_t n_want) {
     int32_t *ids = NULL;
@@ -214,7 +207,7 @@ static void test_malformed(void **state) {
 
     char bad[4096];
     pathf(bad, "%s/tok_unit_bad/tokenizer.json", tu_tmp_dir());
-    write_text(bad, "{\"model\": {\"vocab\": {\"a\": 0}\n");
+    tu_write_file(bad, "{\"model\": {\"vocab\": {\"a\": 0}\n");
     expect_open_error(bad, bad, ":2:");
     expect_open_error("/nonexistent/tokenizer.json", "/nonexistent/tokenizer.json", NULL);
 }
