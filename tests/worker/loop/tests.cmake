@@ -21,7 +21,7 @@ endforeach()
 
 # The TLM effect on stories260K over 200 GSM8K samples (two runs, ~30 s of CPU).
 tlm_add_test(test_ttl_effect SOURCES ${TLM_TTL_TEST_DIR}/test_ttl_effect.c
-             LABELS "cpu;shared" TIMEOUT 300)
+             LABELS "cpu;shared" TIMEOUT 600)
 add_dependencies(test_ttl_effect tlm)
 
 # Resume tests (worker/loop/ttl_ckpt.c, worker/loop/ttl_resume.c, launcher/signals.c): the bundled
