@@ -1,8 +1,8 @@
-/* worker/adapter/lora_io.c -- the full adapter in and out of a (possibly tp-sharded) Lora: gather
- * and scatter between this rank's slice and the full layout, and safetensors files under
- * PEFT's key names (peft.utils.save_and_load: "base_model.model.<module path>.lora_A.
- * weight", the adapter name stripped), so adapter_model.safetensors files move between
- * tlm, PEFT and vLLM and do not depend on the tp layout that wrote them (DESIGN §3, §5). */
+/* worker/adapter/lora_io.c -- the adapter in and out of safetensors files under PEFT's key
+ * names (peft.utils.save_and_load: "base_model.model.<module path>.lora_A.weight", the
+ * adapter name stripped), so adapter_model.safetensors files move between tlm, PEFT and
+ * vLLM. Files hold the full adapter (lora_gather / lora_scatter in lora.c), so they do not
+ * depend on the tp layout that wrote them (DESIGN §3, §5). */
 #include "worker/adapter/lora.h"
 
 #include <stdio.h>
@@ -10,68 +10,6 @@
 #include <string.h>
 
 #include "io/model/safetensors.h"
-
-/* The first input column / output row of rank r's slice of view v. */
-static int64_t in0_of(const LoraView *v, int r) { return v->n_in == v->n_in_full ? 0 : r * v->n_in; }
-static int64_t out0_of(const LoraView *v, int r) {
-    return v->n_out == v->n_out_full ? 0 : r * v->n_out;
-}
-
-/* Copies rank r's slice of view v between a part laid out as the block (host, n_params)
- * and the full layout: to_full != 0 writes full, else writes part. only_sliced skips the
- * tensor that is whole on every rank (rank 0 provides it). */
-static void move_view(const Lora *l, const LoraView *v, float *part, float *full, int r,
-                      int to_full, int only_sliced) {
-    const int64_t R = l->cfg.rank, in0 = in0_of(v, r), out0 = out0_of(v, r);
-    float *a = part + (v->a - l->params), *b = part + (v->b - l->params);
-    float *fa = full + v->full_off, *fb = fa + R * v->n_in_full;
-    for (int64_t i = 0; i < R && !(only_sliced && v->n_in == v->n_in_full); i++) {
-        /* A (R, in): row i's columns [in0, in0 + in) */
-        float *f = fa + i * v->n_in_full + in0, *p = a + i * v->n_in;
-        memcpy(to_full ? f : p, to_full ? p : f, (size_t)v->n_in * sizeof(float));
-    }
-    if (only_sliced && v->n_out == v->n_out_full)
-        return;
-    /* B (out, R): rows [out0, out0 + out), contiguous */
-    float *f = fb + out0 * R;
-    memcpy(to_full ? f : b, to_full ? b : f, (size_t)(v->n_out * R) * sizeof(float));
-}
-
-static float *part_ptr(const Lora *l, LoraPart part) {
-    return l->block + (int64_t)part * l->n_params;
-}
-
-void lora_scatter(Lora *l, LoraPart part, const float *full) {
-    for (int64_t i = 0; i < l->n_layers * LORA_N_TARGETS; i++)
-        if (l->views[i].a != NULL)
-            move_view(l, &l->views[i], l->host, (float *)full, l->tp_rank, 0, 0);
-    l->ops->upload_raw(part_ptr(l, part), l->host, (size_t)l->n_params * sizeof(float));
-    l->ops->sync();
-}
-
-int lora_gather(Lora *l, LoraPart part, float *full, Err *err) {
-    const int64_t n = l->n_params, n_views = l->n_layers * LORA_N_TARGETS;
-    if (l->tp == 1) {
-        l->ops->download_raw(l->host, part_ptr(l, part), (size_t)n * sizeof(float));
-        for (int64_t i = 0; i < n_views; i++)
-            if (l->views[i].a != NULL)
-                move_view(l, &l->views[i], l->host, full, 0, 1, 0);
-        return 0;
-    }
-    /* Every rank's block has the same layout and sizes, so one all-gather brings them
-     * all; rank r's slice then lands at its offsets (replicated parts: rank 0's). */
-    if (comm_all_gather(l->comm, COMM_TP, part_ptr(l, part), l->gather_dev, n, COMM_F32,
-                        err) != 0)
-        return err_prefix(err, "gathering the LoRA adapter over tp: ");
-    l->ops->download_raw(l->gather_host, l->gather_dev, (size_t)l->tp * (size_t)n * 4);
-    for (int r = 0; r < l->tp; r++)
-        for (int64_t i = 0; i < n_views; i++) {
-            const LoraView *v = &l->views[i];
-            if (v->a != NULL)
-                move_view(l, v, l->gather_host + (int64_t)r * n, full, r, 1, r > 0);
-        }
-    return 0;
-}
 
 /* Reads one tensor of shape (rows, cols) under prefix + key into dst (host fp32). */
 static int read_tensor(const SafeTensors *st, const char *path, const char *prefix,
