@@ -135,6 +135,12 @@ void ckpt_list_free(CkptList *l); /* accepts a zeroed struct; safe twice */
 /* Deletes all but the newest keep (>= 1) checkpoints of dir. Errors name the file. */
 int ckpt_prune(const char *dir, int keep, Err *err);
 
+/* Removes the temp files of checkpoint writes that died (kill -9 inside ckpt_write leaves
+ * "ckpt-<step>.h5.tmp.<pid>") from dir; call only where no write is live (one writer per
+ * output folder, before its first checkpoint). Returns how many were removed (0 when dir
+ * is missing or unreadable). */
+int ckpt_remove_temps(const char *dir);
+
 /* The newest checkpoint of dir that ckpt_verify accepts, into path_out (n_bytes) and
  * *step_out (may be NULL). Skipped corrupt files are logged (log_warn) with the reason.
  * Returns 1 when found, 0 when dir holds no checkpoint files, -1 (err naming the newest

@@ -111,6 +111,29 @@ int ckpt_prune(const char *dir, int keep, Err *err) {
     return rc;
 }
 
+int ckpt_remove_temps(const char *dir) {
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return 0;
+    int n = 0;
+    const struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        long long step;
+        long pid;
+        if (sscanf(e->d_name, "ckpt-%lld.h5.tmp.%ld", &step, &pid) != 2)
+            continue;
+        const size_t n_bytes = strlen(dir) + strlen(e->d_name) + 2;
+        char *path = malloc(n_bytes);
+        if (path == NULL)
+            break;
+        snprintf(path, n_bytes, "%s/%s", dir, e->d_name);
+        n += remove(path) == 0;
+        free(path);
+    }
+    closedir(d);
+    return n;
+}
+
 int ckpt_latest_valid(const char *dir, char *path_out, size_t n_bytes, int64_t *step_out,
                       Err *err) {
     CkptList l;

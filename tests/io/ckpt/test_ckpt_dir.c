@@ -1,7 +1,8 @@
 /* tests/io/ckpt/test_ckpt_dir.c -- checkpoint folders: ckpt-<step>.h5 listed newest first by
  * step (not by name or time), a crash's leftover .tmp.PID file never shadowing the real
  * checkpoint, pruning to the last N, and ckpt_latest_valid falling back past a corrupt
- * newest file (truncated or bit-flipped) and failing loudly when none is valid. */
+ * newest file (truncated or bit-flipped) and failing loudly when none is valid; the
+ * leftover temp files removed (ckpt_remove_temps) without touching anything else. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -65,6 +66,22 @@ static void test_list_and_tmp(void **state) {
     assert_int_equal(ckpt_read(path, &b, &err), 0);
     assert_int_equal(b.step, 100);
     ckpt_free(&b);
+}
+
+/* The leftovers of writes that died go; the checkpoints and other files stay. */
+static void test_remove_temps(void **state) {
+    const char *dir = fixture_dir("temps");
+    write_step(dir, 4);
+    touch(dir, "ckpt-8.h5.tmp.12345", "half a file");
+    touch(dir, "ckpt-4.h5.tmp.777", "half a file");
+    touch(dir, "notes.tmp.1", "");
+    assert_int_equal(ckpt_remove_temps(dir), 2);
+    assert_int_equal(access(tu_path(dir, "ckpt-8.h5.tmp.12345"), F_OK), -1);
+    assert_int_equal(access(tu_path(dir, "ckpt-4.h5.tmp.777"), F_OK), -1);
+    assert_int_equal(access(tu_path(dir, "ckpt-4.h5"), F_OK), 0);
+    assert_int_equal(access(tu_path(dir, "notes.tmp.1"), F_OK), 0);
+    assert_int_equal(ckpt_remove_temps(dir), 0);
+    assert_int_equal(ckpt_remove_temps(tu_path(dir, "absent")), 0);
 }
 
 static void test_prune(void **state) {
@@ -132,6 +149,7 @@ static void test_latest_valid_fallback(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_list_and_tmp),
+        cmocka_unit_test(test_remove_temps),
         cmocka_unit_test(test_prune),
         cmocka_unit_test(test_latest_valid_fallback),
     };
