@@ -67,3 +67,5 @@ void optim_reset(Optim *o, Lora *lora) {
     lora_reset_moments(lora);
     o->step = 0;
 }
+
+void optim_set_step(Optim *o, int64_t step) { o->step = step; }

@@ -53,6 +53,9 @@ void optim_apply(Optim *o, Lora *lora, double norm, double lr);
  * when the adapter is sharded (see optim_grad_sumsq). */
 double optim_step(Optim *o, Lora *lora, double lr);
 
+/* Sets the step counter (a resumed run: the moments are restored with the adapter). */
+void optim_set_step(Optim *o, int64_t step);
+
 /* Zeroes AdamW's moments and the step counter, as a freshly built torch optimizer (the
  * TLM online setting does this at every stream batch). */
 void optim_reset(Optim *o, Lora *lora);

@@ -14,6 +14,14 @@
 #include <time.h>
 
 #include "io/base/log.h"
+#include "io/ckpt/ckpt.h"
+#include "worker/loop/ttl_resume.h"
+
+/* The model's LoRA workspaces are sized for the job's rank but never below 16, the
+ * model's own default max_lora_rank (worker/model/model.h), so a job of rank 8 opens the
+ * model as every caller without options does (the golden tests, tlm bench); the extra
+ * is (T, 8) floats per target. */
+#define TTL_MIN_LORA_RANK 16
 
 static double now_s(void) {
     struct timespec ts;
@@ -26,7 +34,7 @@ static void on_step(void *ctx, const TtlStepStats *st) {
     Ttl *t = ctx;
     prog_scored(&t->prog, st->samples, st->selected, st->tokens, st->mean_ce);
     if (st->updated) {
-        t->sum.steps++;
+        ttl_totals_updated(&t->tot, 1);
         if (t->writer)
             ttl_out_metrics(&t->out, st, st->seconds > 0 ? st->tokens / st->seconds : 0);
     }
@@ -67,6 +75,28 @@ static int open_adapter(Ttl *t, Err *err) {
     return 0;
 }
 
+/* The checkpoint state and the outputs: fresh (the files truncated), or restored from a
+ * checkpoint with --resume (the files cut back to its counts); then the progress line,
+ * starting where a checkpoint stopped. */
+static int open_outputs(Ttl *t, Err *err) {
+    const char *dir = t->job->output.dir;
+    if (ttl_ckpt_open(&t->ck, t->core.lora, t->writer, err) != 0)
+        return -1;
+    int fresh = 1;
+    if (t->hooks.resume != NULL && t->hooks.resume[0] != '\0' && ttl_resume(t, &fresh, err))
+        return -1;
+    if (fresh && t->writer && ttl_out_open(&t->out, dir, err) != 0)
+        return -1;
+    const int n_temps = t->writer ? ckpt_remove_temps(dir) : 0;
+    if (n_temps > 0)
+        log_info("removed %d unfinished checkpoint temp file%s in %s", n_temps,
+                 n_temps > 1 ? "s" : "", dir);
+    prog_init(&t->prog, stderr, t->writer && t->hooks.progress, t->expected);
+    if (t->tot.samples > 0)
+        prog_scored(&t->prog, t->tot.samples, t->tot.selected, t->tot.input_tokens, 0.0);
+    return 0;
+}
+
 /* Opens everything the run needs, sized once for the job's maxima. */
 static int ttl_open(Ttl *t, const Method *method, Err *err) {
     const JobSpec *job = t->job;
@@ -86,7 +116,8 @@ static int ttl_open(Ttl *t, const Method *method, Err *err) {
                            method->updates ? bs * (L + method->gen_tokens) : -1,
                        .max_seqs = (int32_t)(bs > slots ? bs : slots),
                        .max_pos = L + new_tok,
-                       .max_lora_rank = (int32_t)(job->lora.rank > 16 ? job->lora.rank : 16),
+                       .max_lora_rank = (int32_t)(job->lora.rank > TTL_MIN_LORA_RANK
+                                                      ? job->lora.rank : TTL_MIN_LORA_RANK),
                        .comm = tp_comm(t)};
     if ((t->m = model_open(mdir, t->ops, &mo, err)) == NULL)
         return -1;
@@ -107,15 +138,8 @@ static int ttl_open(Ttl *t, const Method *method, Err *err) {
     if ((t->gen = gen_open(t->m, slots, L + new_tok, err)) == NULL)
         return err_prefix(err, "generation (cutoff_len %lld + max_new_tokens %lld): ",
                           (long long)L, (long long)new_tok);
-    t->cap_gen = slots;
-    t->cap_gen_tok = (int64_t)slots * L;
-    t->b.gen_stride = (int32_t)new_tok;
-    t->gen_tok = malloc((size_t)t->cap_gen_tok * sizeof(int32_t));
-    t->gen_lens = malloc((size_t)slots * sizeof(int32_t));
-    t->gen_out = malloc((size_t)slots * (size_t)new_tok * sizeof(int32_t));
-    t->gen_out_lens = malloc((size_t)slots * sizeof(int32_t));
-    if (!t->gen_tok || !t->gen_lens || !t->gen_out || !t->gen_out_lens)
-        return err_set(err, "out of memory for generation staging of %d slots", slots);
+    if (ttl_batch_init(&t->b, slots, L, (int32_t)new_tok, err) != 0)
+        return -1;
 
     const MethodParams mp = {.threshold = job->method.threshold, .lamb = job->method.lamb,
                              .offline = job->method.setting == JOB_OFFLINE};
@@ -134,51 +158,20 @@ static int ttl_open(Ttl *t, const Method *method, Err *err) {
     t->core.hook_ctx = t;
     int dr, ds;
     ttl_comm_grid(t->hooks.comm, &dr, &ds, &t->writer);
-    /* the outputs: fresh, or cut back to a checkpoint's counts (--resume) */
-    if (ttl_ckpt_open(t, err) != 0)
-        return -1;
-    prog_init(&t->prog, stderr, t->writer && t->hooks.progress, t->expected);
-    if (t->sum.samples > 0) /* resumed: the bar starts where the checkpoint stopped */
-        prog_scored(&t->prog, t->sum.samples, t->sum.selected, t->sum.input_tokens, 0.0);
-    return 0;
+    return open_outputs(t, err);
 }
 
 static void ttl_close(Ttl *t) {
-    ttl_ckpt_close(t);
+    ttl_ckpt_close(&t->ck);
     ttl_out_close(&t->out);
     ttl_core_free(&t->core);
     ttl_batch_free(&t->b);
-    free(t->gen_tok);
-    free(t->gen_lens);
-    free(t->gen_out);
-    free(t->gen_out_lens);
-    free(t->all_ce);
+    ttl_totals_free(&t->tot);
     gen_close(t->gen);
     ds_close(t->ds);
     lora_free(&t->lora);
     tok_close(t->tok);
     model_close(t->m);
-}
-
-/* After an epoch: the batch's scores into the run's totals and the ce history. */
-static int account(Ttl *t, int32_t from, int32_t to, Err *err) {
-    if (t->n_all + (to - from) > t->cap_all) {
-        int64_t c = t->cap_all > 0 ? t->cap_all : 256;
-        while (c < t->n_all + (to - from))
-            c *= 2;
-        float *p = realloc(t->all_ce, (size_t)c * sizeof *p);
-        if (p == NULL)
-            return err_set(err, "out of memory for the scores of %lld samples", (long long)c);
-        t->all_ce = p;
-        t->cap_all = c;
-    }
-    for (int32_t i = from; i < to; i++) {
-        t->all_ce[t->n_all++] = t->b.scores[i].ce;
-        t->sum.selected += t->b.scores[i].selected;
-        t->sum.input_tokens += t->b.lens[i];
-    }
-    t->sum.samples += to - from;
-    return 0;
 }
 
 static TtlSamples samples_of(const TtlBatch *b, int with_gen) {
@@ -187,45 +180,67 @@ static TtlSamples samples_of(const TtlBatch *b, int with_gen) {
                         .gen_lens = with_gen ? b->gen_lens : NULL, .gen_stride = b->gen_stride};
 }
 
-/* Collective: every rank gets the same answer (worker/loop/ttl_ckpt.c). */
-static int stop_requested(Ttl *t) { return ttl_ckpt_stop(t); }
+/* Collective: every rank gets the same answer (worker/loop/ttl_comm.c). */
+static int stop_requested(const Ttl *t) {
+    return ttl_comm_stop(t->hooks.comm, t->hooks.stop != NULL && *t->hooks.stop);
+}
+
+/* After an epoch over samples [from, to) of the batch: their scores into the totals and
+ * the checkpoint's score table. */
+static int account(Ttl *t, int32_t from, int32_t to, Err *err) {
+    if (ttl_totals_add(&t->tot, t->b.scores + from, to - from, err) != 0)
+        return -1;
+    return ttl_ckpt_scores(t->ck, &t->b, from, to, err);
+}
+
+/* A stream batch's wall time and its share inside collectives, into the run's totals. */
+static void count_generation(Ttl *t, double t0, double comm0) {
+    t->t_generate += now_s() - t0;
+    t->t_comm_generate += comm_busy_seconds(t->hooks.comm) - comm0;
+}
 
 static int run_online(Ttl *t, Err *err) {
     const JobSpec *job = t->job;
     const int64_t bs = job->optim.batch_size;
+    int64_t answered0;
+    /* Without reset_per_batch one schedule and one AdamW state span the whole stream:
+     * begun here, or continued from the checkpoint's position on a resume. */
+    if (!job->optim.reset_per_batch) {
+        if (ttl_ckpt_resumed(t->ck, &answered0))
+            ttl_core_schedule(&t->core, (t->expected + bs - 1) / bs);
+        else
+            ttl_core_begin(&t->core, (t->expected + bs - 1) / bs, 1);
+    }
     for (int64_t k = 0;; k++) {
         if (stop_requested(t)) {
-            t->sum.interrupted = 1;
-            return ttl_ckpt_maybe(t, 1, t->sum.samples, err);
+            t->interrupted = 1;
+            return ttl_ckpt_maybe(t, 1, t->tot.samples, err);
         }
         int32_t n;
         prog_phase(&t->prog, "read");
-        if (ttl_batch_load(t, (int32_t)job->method.stream_batch, &n, err) != 0)
+        const int32_t max_n = (int32_t)job->method.stream_batch;
+        if (ttl_batch_load(t, max_n, t->tot.samples, &n, err) != 0)
             return -1;
         if (n == 0) /* the end: a last checkpoint holds the final adapter */
-            return ttl_ckpt_maybe(t, 1, t->sum.samples, err);
-        double t0 = now_s(), comm0 = comm_busy_seconds(t->hooks.comm);
+            return ttl_ckpt_maybe(t, 1, t->tot.samples, err);
+        const double t0 = now_s(), comm0 = comm_busy_seconds(t->hooks.comm);
         prog_phase(&t->prog, "generate");
         if (ttl_batch_generate(t, 0, n, err) != 0)
             return -1;
-        t->sum.t_generate += now_s() - t0;
-        t->sum.t_comm_generate += comm_busy_seconds(t->hooks.comm) - comm0;
-        /* A new trainer per batch (the reference): its schedule covers this batch. Without
-         * reset_per_batch one schedule and one AdamW state span the whole stream. */
+        count_generation(t, t0, comm0);
+        /* A new trainer per batch (the reference): its schedule covers this batch. */
         if (job->optim.reset_per_batch)
             ttl_core_begin(&t->core, (n + bs - 1) / bs, 1);
-        else if (t->b.first == 0) /* not on resume: the checkpoint restored it */
-            ttl_core_begin(&t->core, (t->expected + bs - 1) / bs, 1);
         prog_phase(&t->prog, "update");
         const TtlSamples s = samples_of(&t->b, 1);
         if (ttl_core_epoch(&t->core, &s, t->b.scores, err) != 0 ||
             ttl_comm_gather(t->hooks.comm, &t->b, 0, n, 1, 1, err) != 0 ||
-            account(t, 0, n, err) != 0 || ttl_ckpt_scores(t, 0, n, err) != 0)
+            account(t, 0, n, err) != 0)
             return -1;
-        if (t->writer && ttl_out_batch(&t->out, t, 0, n, 1, 1, err) != 0)
+        if (t->writer && ttl_out_batch(&t->out, &t->b, t->tok, 0, n, 1, 1, err) != 0)
             return -1;
-        /* a consistent point: the batch's outputs are on disk (ttl_impl.h) */
-        if (ttl_ckpt_maybe(t, 0, t->sum.samples, err) != 0)
+        /* a consistent point: the batch's outputs are on disk (ttl_ckpt.h) */
+        if (ttl_ckpt_maybe(t, 0, t->tot.samples, err) != 0)
             return -1;
     }
 }
@@ -235,22 +250,21 @@ static int run_offline(Ttl *t, Err *err) {
     const int64_t bs = job->optim.batch_size;
     int32_t n;
     prog_phase(&t->prog, "read");
-    if (ttl_batch_load(t, INT32_MAX, &n, err) != 0)
+    if (ttl_batch_load(t, INT32_MAX, 0, &n, err) != 0) /* the whole stream */
         return -1;
     /* A resumed offline run restarts after the epoch: checkpoints are taken only after
      * it (the scores are in the file, the totals restored), at `answered` predictions. */
     int64_t answered = 0;
-    const int resumed = ttl_ckpt_resumed(t, &answered);
-    t->b.first = 0;
+    const int resumed = ttl_ckpt_resumed(t->ck, &answered);
     if (!resumed) {
         ttl_core_begin(&t->core, (n + bs - 1) / bs, 1);
         prog_phase(&t->prog, "update");
         const TtlSamples s = samples_of(&t->b, 0);
         if (ttl_core_epoch(&t->core, &s, t->b.scores, err) != 0 ||
             ttl_comm_gather(t->hooks.comm, &t->b, 0, n, 0, 1, err) != 0 ||
-            account(t, 0, n, err) || ttl_ckpt_scores(t, 0, n, err) != 0)
+            account(t, 0, n, err) != 0)
             return -1;
-        if (t->writer && ttl_out_batch(&t->out, t, 0, n, 0, 1, err) != 0)
+        if (t->writer && ttl_out_batch(&t->out, &t->b, t->tok, 0, n, 0, 1, err) != 0)
             return -1;
         if (ttl_ckpt_maybe(t, 1, 0, err) != 0)
             return -1;
@@ -259,46 +273,38 @@ static int run_offline(Ttl *t, Err *err) {
     const int32_t chunk = (int32_t)job->method.stream_batch;
     for (int32_t from = (int32_t)answered; from < n; from += chunk) {
         if (stop_requested(t)) {
-            t->sum.interrupted = 1;
+            t->interrupted = 1;
             return ttl_ckpt_maybe(t, 1, from, err);
         }
         const int32_t to = from + chunk < n ? from + chunk : n;
-        double t0 = now_s(), comm0 = comm_busy_seconds(t->hooks.comm);
+        const double t0 = now_s(), comm0 = comm_busy_seconds(t->hooks.comm);
         prog_phase(&t->prog, "generate");
         if (ttl_batch_generate(t, from, to, err) != 0 ||
             ttl_comm_gather(t->hooks.comm, &t->b, from, to, 1, 0, err) != 0)
             return -1;
-        t->sum.t_generate += now_s() - t0;
-        t->sum.t_comm_generate += comm_busy_seconds(t->hooks.comm) - comm0;
-        if (t->writer && ttl_out_batch(&t->out, t, from, to, 1, 0, err) != 0)
+        count_generation(t, t0, comm0);
+        if (t->writer && ttl_out_batch(&t->out, &t->b, t->tok, from, to, 1, 0, err) != 0)
             return -1;
     }
     return ttl_ckpt_maybe(t, 1, n, err);
 }
 
-/* Mean of exp(ce) over [from, to) of the history. */
-static double mean_ppl(const float *ce, int64_t from, int64_t to) {
-    double s = 0;
-    for (int64_t i = from; i < to; i++)
-        s += exp((double)ce[i]);
-    return to > from ? s / (double)(to - from) : 0.0;
-}
-
-static void finish_summary(Ttl *t, double t_start) {
-    TtlSummary *s = &t->sum;
-    const int64_t n = t->n_all, tenth = (n + 9) / 10;
-    s->n_first = s->n_last = tenth;
-    s->ppl_first = mean_ppl(t->all_ce, 0, tenth);
-    s->ppl_last = mean_ppl(t->all_ce, n - tenth, n);
+/* The run's summary from its parts. */
+static void summarize(const Ttl *t, double t_start, TtlSummary *s) {
+    memset(s, 0, sizeof *s);
+    ttl_totals_summary(&t->tot, s);
     s->skipped = t->ds != NULL ? ds_skipped(t->ds) : 0;
+    s->t_generate = t->t_generate;
+    s->t_comm_generate = t->t_comm_generate;
     s->t_score = t->core.t_score;
     s->t_update = t->core.t_update;
     s->t_comm_steps = t->core.t_comm;
     s->t_total = now_s() - t_start;
+    s->interrupted = t->interrupted;
+    s->ckpt_step = ttl_ckpt_last_step(t->ck);
 }
 
-static void print_summary(const Ttl *t) {
-    const TtlSummary *s = &t->sum;
+static void print_summary(const Ttl *t, const TtlSummary *s) {
     const double other = s->t_total - s->t_generate - s->t_score - s->t_update;
     log_info("tlm run: %s%lld samples, %lld selected (%.1f%%), %lld update steps, %lld "
              "skipped records",
@@ -320,8 +326,9 @@ static void print_summary(const Ttl *t) {
                  s->t_generate, s->t_generate > 0 ? 100.0 * s->t_comm_generate / s->t_generate
                                                    : 0.0);
     }
-    log_info("tlm run: outputs in %s/: generated_predictions.jsonl scores.jsonl "
-             "metrics.jsonl summary.json", t->job->output.dir);
+    log_info("tlm run: outputs in %s/: %s %s %s %s", t->job->output.dir,
+             ttl_out_name(TTL_OUT_PREDICTIONS), ttl_out_name(TTL_OUT_SCORES),
+             ttl_out_name(TTL_OUT_METRICS), ttl_out_name(TTL_OUT_SUMMARY));
 }
 
 int ttl_run(const JobSpec *job, const TtlHooks *hooks, TtlSummary *summary, Err *err) {
@@ -341,14 +348,15 @@ int ttl_run(const JobSpec *job, const TtlHooks *hooks, TtlSummary *summary, Err 
     if (rc == 0)
         rc = job->method.setting == JOB_OFFLINE ? run_offline(t, err) : run_online(t, err);
     prog_finish(&t->prog);
-    finish_summary(t, t_start);
+    TtlSummary sum;
+    summarize(t, t_start, &sum);
     if (rc == 0 && t->writer) {
-        rc = ttl_out_summary(&t->out, t, err);
+        rc = ttl_out_summary(&t->out, &sum, job, t->ops->name, err);
         if (rc == 0)
-            print_summary(t);
+            print_summary(t, &sum);
     }
     if (summary != NULL)
-        *summary = t->sum;
+        *summary = sum;
     ttl_close(t);
     free(t);
     return rc;

@@ -8,10 +8,12 @@
  * skip_special_tokens=True), so "prompt" carries the template's text (e.g. "user\n\n...
  * assistant\n\n" for llama3) without its special tokens, and "label" is the decoded,
  * cutoff-truncated assistant turn. Arrays grow here, between batches, never in the steps. */
-#include "worker/loop/ttl_impl.h"
+#include "worker/loop/ttl_batch.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "worker/loop/ttl_impl.h"
 
 /* Grows *p (elements of size el) to at least need, doubling; 0 or -1. */
 static int grow(void **p, int64_t *cap, int64_t need, size_t el) {
@@ -61,8 +63,25 @@ void ttl_batch_clear(TtlBatch *b) {
     b->n_tok = 0;
 }
 
+int ttl_batch_init(TtlBatch *b, int32_t slots, int64_t max_len, int32_t max_new, Err *err) {
+    b->slots = slots;
+    b->cap_wave_tok = (int64_t)slots * max_len;
+    b->gen_stride = max_new;
+    b->wave_tok = malloc((size_t)b->cap_wave_tok * sizeof *b->wave_tok);
+    b->wave_lens = malloc((size_t)slots * sizeof *b->wave_lens);
+    b->wave_out = malloc((size_t)slots * (size_t)max_new * sizeof *b->wave_out);
+    b->wave_out_lens = malloc((size_t)slots * sizeof *b->wave_out_lens);
+    if (!b->wave_tok || !b->wave_lens || !b->wave_out || !b->wave_out_lens)
+        return err_set(err, "out of memory for generation staging of %d slots", slots);
+    return 0;
+}
+
 void ttl_batch_free(TtlBatch *b) {
     ttl_batch_clear(b);
+    free(b->wave_tok);
+    free(b->wave_lens);
+    free(b->wave_out);
+    free(b->wave_out_lens);
     free(b->tokens);
     free(b->off);
     free(b->lens);
@@ -133,10 +152,10 @@ static int add_sample(Ttl *t, const DsSample *s, Err *err) {
     return rc;
 }
 
-int ttl_batch_load(Ttl *t, int32_t max_n, int32_t *n_read, Err *err) {
+int ttl_batch_load(Ttl *t, int32_t max_n, int64_t first, int32_t *n_read, Err *err) {
     ttl_batch_clear(&t->b);
     *n_read = 0;
-    t->b.first = t->sum.samples;
+    t->b.first = first;
     while (t->b.n < max_n) {
         DsSample s = {0};
         const int rc = ds_next(t->ds, &s, err);
@@ -165,31 +184,31 @@ int ttl_batch_generate(Ttl *t, int32_t from, int32_t to, Err *err) {
         /* one wave: up to TTL_GEN_SLOTS of this rank's samples, packed */
         int32_t n = 0, idx[TTL_GEN_SLOTS];
         int64_t n_tok = 0;
-        for (; i < to && n < t->cap_gen; i++) {
+        for (; i < to && n < b->slots; i++) {
             if (i % t->core.dp_size != t->core.dp_rank)
                 continue;
-            if (n_tok + b->lens[i] > t->cap_gen_tok)
+            if (n_tok + b->lens[i] > b->cap_wave_tok)
                 break;
-            memcpy(t->gen_tok + n_tok, b->tokens + b->off[i], (size_t)b->lens[i] * 4);
+            memcpy(b->wave_tok + n_tok, b->tokens + b->off[i], (size_t)b->lens[i] * 4);
             n_tok += b->lens[i];
-            t->gen_lens[n] = b->lens[i];
+            b->wave_lens[n] = b->lens[i];
             idx[n++] = i;
         }
         if (n == 0)
             continue;
-        if (gen_run(t->gen, lora, t->gen_tok, t->gen_lens, n, stride, t->stop_ids, t->n_stop,
-                    t->gen_out, t->gen_out_lens, err) != 0)
+        if (gen_run(t->gen, lora, b->wave_tok, b->wave_lens, n, stride, t->stop_ids, t->n_stop,
+                    b->wave_out, b->wave_out_lens, err) != 0)
             return err_prefix(err, "generating samples %lld..%lld: ",
                               (long long)(b->first + idx[0]),
                               (long long)(b->first + idx[n - 1]));
         int64_t made = 0;
         for (int32_t j = 0; j < n; j++) {
-            memcpy(b->gen + (int64_t)idx[j] * stride, t->gen_out + (int64_t)j * stride,
+            memcpy(b->gen + (int64_t)idx[j] * stride, b->wave_out + (int64_t)j * stride,
                    (size_t)stride * 4);
-            b->gen_lens[idx[j]] = t->gen_out_lens[j];
-            made += t->gen_out_lens[j];
+            b->gen_lens[idx[j]] = b->wave_out_lens[j];
+            made += b->wave_out_lens[j];
         }
-        t->sum.gen_tokens += made;
+        ttl_totals_generated(&t->tot, made);
         prog_generated(&t->prog, made);
     }
     return 0;

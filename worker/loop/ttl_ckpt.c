@@ -1,10 +1,10 @@
-/* worker/loop/ttl_ckpt.c -- checkpoints of a running job (DESIGN §5): when, what, and the
- * collective stop decision. A checkpoint is taken only at a consistent point (see
- * ttl_impl.h): online at the end of a stream batch, after its answers, scores and metrics
- * are fsync'd, so the state is "the first samples_done samples are finished". Mid-batch
- * points would need the batch's generations (made with the batch-start adapter, and read
- * by tent/eata's losses) in the checkpoint; the batch boundary needs nothing extra, at the
- * cost that a stop waits for the batch in flight. What is stored:
+/* worker/loop/ttl_ckpt.c -- the loop's state in and out of checkpoints (see ttl_ckpt.h). A
+ * checkpoint is taken only at a consistent point: online at the end of a stream batch,
+ * after its answers, scores and metrics are fsync'd, so the state is "the first
+ * samples_done samples are finished". Mid-batch points would need the batch's
+ * generations (made with the batch-start adapter, and read by tent/eata's losses) in the
+ * checkpoint; the batch boundary needs nothing extra, at the cost that a stop waits for
+ * the batch in flight. What is stored (io/ckpt/ckpt.h has the layout):
  *   /adapter, /optim/{m,v}   the full (tp-gathered, PEFT order) A/B and AdamW moments
  *   /state step              update steps taken (= metrics.jsonl lines)
  *   /state optim_step        AdamW's step counter; schedule_pos: position in the schedule
@@ -16,33 +16,39 @@
  *                            boundaries, so every dp rank's position is the same);
  *                            offline it lags samples_done during generation
  *   /job, /model             job_to_yaml, cfg_hash + model dir; /scores the table so far. */
-#include "worker/loop/ttl_impl.h"
+#include "worker/loop/ttl_ckpt.h"
 
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/ckpt/ckpt.h"
 #include "io/base/log.h"
 #include "io/model/model_config.h"
+#include "worker/loop/ttl_impl.h"
 
+/* Bytes of one PEFT key ("base_model.model.model.layers.<L>.self_attn.q_proj.lora_A.weight"
+ * is 64 characters at L < 1000). */
 #define KEY_BYTES 96
-
-typedef struct TtlCkpt TtlCkpt;
+/* Score rows converted per call on the way in and out of the score table (a stack array). */
+#define ROWS_PER_CALL 64
 
 struct TtlCkpt {
+    int writer;           /* this rank writes the files and keeps the score table */
     CkptScores scores;    /* writer: one row per scored sample, stream order */
     float *full[3];       /* host (n_full) each: params, adam_m, adam_v (PEFT order) */
     CkptTensor *tensors;  /* (n_tensors): views into full[] */
     char *keys;           /* (n_tensors, KEY_BYTES) */
     int n_tensors;
-    int64_t last_step;    /* step of the last checkpoint written or resumed; -1 none */
+    int64_t pos[TTL_MAX_DP]; /* the stream positions of a capture */
+    int64_t last_step;    /* step of the last checkpoint written or restored; -1 none */
     int64_t last_answered; /* its predictions written */
     int resumed;
-    int64_t answered0;    /* predictions written at the resumed checkpoint */
+    int64_t answered0;    /* predictions written at the restored checkpoint */
 };
+
+/* The parts of the adapter a checkpoint holds, in full[] order. */
+static const LoraPart k_parts[3] = {LORA_PARAMS, LORA_ADAM_M, LORA_ADAM_V};
 
 /* The tensor list in PEFT order (per layer, per target: A then B), pointing into full[]. */
 static int build_tensors(TtlCkpt *ck, const Lora *l, Err *err) {
@@ -79,49 +85,19 @@ static int build_tensors(TtlCkpt *ck, const Lora *l, Err *err) {
     return 0;
 }
 
-/* Removes the temp files of checkpoint writes that died (kill -9 inside ckpt_write:
- * "ckpt-<step>.h5.tmp.<pid>"); one writer per output.dir, so none is live now. */
-static void remove_stale_temps(const char *dir) {
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return;
-    int n = 0;
-    const struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        long long step;
-        long pid;
-        char path[JOB_PATH_BYTES + 300];
-        if (sscanf(e->d_name, "ckpt-%lld.h5.tmp.%ld", &step, &pid) != 2)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        n += remove(path) == 0;
-    }
-    closedir(d);
-    if (n > 0)
-        log_info("removed %d unfinished checkpoint temp file%s in %s", n, n > 1 ? "s" : "",
-                 dir);
-}
-
-int ttl_ckpt_open(Ttl *t, Err *err) {
-    TtlCkpt *ck = t->ck = calloc(1, sizeof *t->ck);
+int ttl_ckpt_open(TtlCkpt **out, const Lora *lora, int writer, Err *err) {
+    TtlCkpt *ck = *out = calloc(1, sizeof **out);
     if (ck == NULL)
         return err_set(err, "out of memory");
+    ck->writer = writer;
     ck->last_step = -1;
-    t->sum.ckpt_step = -1;
-    if (t->core.lora != NULL && build_tensors(ck, t->core.lora, err) != 0)
+    if (lora != NULL && build_tensors(ck, lora, err) != 0)
         return -1;
-    int fresh = 1;
-    if (t->hooks.resume != NULL && t->hooks.resume[0] != '\0' && ttl_resume(t, &fresh, err))
-        return -1;
-    if (fresh && t->writer && ttl_out_open(&t->out, t->job->output.dir, err) != 0)
-        return -1;
-    if (t->writer)
-        remove_stale_temps(t->job->output.dir);
     return 0;
 }
 
-void ttl_ckpt_close(Ttl *t) {
-    TtlCkpt *ck = t->ck;
+void ttl_ckpt_close(TtlCkpt **pck) {
+    TtlCkpt *ck = pck != NULL ? *pck : NULL;
     if (ck == NULL)
         return;
     ckpt_scores_free(&ck->scores);
@@ -130,129 +106,209 @@ void ttl_ckpt_close(Ttl *t) {
     free(ck->tensors);
     free(ck->keys);
     free(ck);
-    t->ck = NULL;
+    *pck = NULL;
 }
 
-CkptTensor *ttl_ckpt_tensors(Ttl *t, int *n, float **full) {
-    *n = t->ck->n_tensors;
-    for (int p = 0; p < 3; p++)
-        full[p] = t->ck->full[p];
-    return t->ck->tensors;
-}
-
-void ttl_ckpt_mark_resumed(Ttl *t, int64_t step, int64_t answered, CkptScores *scores) {
-    TtlCkpt *ck = t->ck;
-    ckpt_scores_free(&ck->scores);
-    ck->scores = *scores;
-    memset(scores, 0, sizeof *scores);
-    ck->last_step = step;
-    ck->last_answered = answered;
-    ck->resumed = 1;
-    ck->answered0 = answered;
-    t->sum.ckpt_step = step;
-}
-
-int ttl_ckpt_resumed(const Ttl *t, int64_t *answered) {
-    if (t->ck == NULL || !t->ck->resumed)
+int ttl_ckpt_scores(TtlCkpt *ck, const TtlBatch *b, int32_t from, int32_t to, Err *err) {
+    if (!ck->writer || to <= from)
         return 0;
-    *answered = t->ck->answered0;
-    return 1;
-}
-
-int ttl_ckpt_stop(Ttl *t) {
-    int32_t flag = t->hooks.stop != NULL && *t->hooks.stop ? 1 : 0;
-    Comm *c = t->hooks.comm;
-    if (c != NULL && comm_size(c, COMM_WORLD) > 1) {
-        Err e = {{0}};
-        if (comm_all_reduce(c, COMM_WORLD, &flag, 1, COMM_I32, COMM_MAX, &e) != 0)
-            log_fatal("agreeing on the stop flag over %d ranks: %s", comm_size(c, COMM_WORLD),
-                      e.msg);
-    }
-    return flag != 0;
-}
-
-int ttl_ckpt_scores(Ttl *t, int32_t from, int32_t to, Err *err) {
-    if (!t->writer || to <= from)
-        return 0;
-    CkptScoreRow rows[64];
+    CkptScoreRow rows[ROWS_PER_CALL];
     for (int32_t i = from; i < to;) {
         int n = 0;
-        for (; i < to && n < 64; i++, n++) {
-            const TtlScore *s = &t->b.scores[i];
-            rows[n] = (CkptScoreRow){.sample = t->b.first + i, .rank = s->rank,
+        for (; i < to && n < ROWS_PER_CALL; i++, n++) {
+            const TtlScore *s = &b->scores[i];
+            rows[n] = (CkptScoreRow){.sample = b->first + i, .rank = s->rank,
                                      .step = s->step, .tokens = s->tokens, .ce = s->ce,
                                      .ppl = expf(s->ce), .selected = s->selected,
                                      .weight = s->weight};
         }
-        if (ckpt_scores_append(&t->ck->scores, rows, n, err) != 0)
+        if (ckpt_scores_append(&ck->scores, rows, n, err) != 0)
             return err_prefix(err, "checkpoint score table: ");
     }
     return 0;
 }
 
-/* The lr of the step before the schedule's current position (0 before the first). */
-static double last_lr(const TtlCore *c) {
-    if (c->sched_step == 0)
-        return 0.0;
-    TtlCore prev = *c;
-    prev.sched_step--;
-    return ttl_core_lr(&prev);
-}
-
-/* Fills st (borrowing from t) and writes it; world rank 0 only. */
-static int write_ckpt(Ttl *t, int64_t answered, Err *err) {
+int ttl_ckpt_capture(Ttl *t, int64_t answered, CkptState *st, Err *err) {
     TtlCkpt *ck = t->ck;
     const JobSpec *job = t->job;
-    const Lora *l = t->core.lora;
-    int64_t pos[64];
-    CkptState st = {.lora_rank = l->cfg.rank, .lora_alpha = job->lora.alpha,
-                    .n_targets = job->lora.n_targets, .n_tensors = ck->n_tensors,
-                    .tensors = ck->tensors, .step = t->core.step,
-                    .optim_step = t->core.opt.step, .schedule_pos = t->core.sched_step,
-                    .samples_done = t->sum.samples, .lr = last_lr(&t->core),
-                    .dp_size = t->core.dp_size, .stream_pos = pos,
-                    .model_hash = cfg_hash(model_config(t->m)), .scores = ck->scores};
-    if (t->core.dp_size > 64)
-        return err_set(err, "dp = %d: at most 64 data-parallel ranks", t->core.dp_size);
+    Lora *l = t->core.lora;
+    memset(st, 0, sizeof *st);
+    for (int p = 0; p < 3; p++) /* every rank takes part (collective over tp) */
+        if (lora_gather(l, k_parts[p], ck->full[p], err) != 0)
+            return -1;
+    if (t->core.dp_size > TTL_MAX_DP)
+        return err_set(err, "dp = %d: at most %d data-parallel ranks", t->core.dp_size,
+                       TTL_MAX_DP);
+    TtlCoreState cs;
+    ttl_core_get_state(&t->core, &cs);
+    *st = (CkptState){.lora_rank = l->cfg.rank, .lora_alpha = job->lora.alpha,
+                      .n_targets = job->lora.n_targets, .n_tensors = ck->n_tensors,
+                      .tensors = ck->tensors, .step = cs.step, .optim_step = cs.optim_step,
+                      .schedule_pos = cs.sched_pos, .samples_done = t->tot.samples,
+                      .lr = cs.last_lr, .dp_size = t->core.dp_size, .stream_pos = ck->pos,
+                      .model_hash = cfg_hash(model_config(t->m)), .scores = ck->scores};
     for (int d = 0; d < t->core.dp_size; d++)
-        pos[d] = answered;
+        ck->pos[d] = answered;
     for (int i = 0; i < job->lora.n_targets && i < CKPT_MAX_TARGETS; i++)
-        snprintf(st.targets[i], CKPT_TARGET_BYTES, "%s", job->lora.targets[i]);
-    snprintf(st.model_dir, sizeof st.model_dir, "%s", job->model.path);
-    char path[CKPT_PATH_BYTES];
-    if ((st.job_yaml = job_to_yaml(job)) == NULL)
+        snprintf(st->targets[i], CKPT_TARGET_BYTES, "%s", job->lora.targets[i]);
+    snprintf(st->model_dir, sizeof st->model_dir, "%s", job->model.path);
+    if ((st->job_yaml = job_to_yaml(job)) == NULL)
         return err_set(err, "out of memory writing the job into a checkpoint");
-    int rc = ckpt_path(job->output.dir, t->core.step, path, sizeof path, err);
+    return 0;
+}
+
+/* The checkpoint's tensors into this adapter (every tp rank keeps its slice). */
+static int restore_adapter(Ttl *t, const char *path, const CkptState *st, Err *err) {
+    const TtlCkpt *ck = t->ck;
+    if (st->n_tensors != ck->n_tensors)
+        return err_set(err, "checkpoint %s: /adapter holds %d tensors, this adapter has %d",
+                       path, st->n_tensors, ck->n_tensors);
+    for (int i = 0; i < ck->n_tensors; i++) {
+        const CkptTensor *g = &st->tensors[i], *w = &ck->tensors[i];
+        if (strcmp(g->name, w->name) != 0 || g->n_rows != w->n_rows || g->n_cols != w->n_cols)
+            return err_set(err, "checkpoint %s: /adapter/%s (%lld, %lld), expected %s "
+                           "(%lld, %lld)", path, g->name, (long long)g->n_rows,
+                           (long long)g->n_cols, w->name, (long long)w->n_rows,
+                           (long long)w->n_cols);
+        const size_t nb = (size_t)(w->n_rows * w->n_cols) * sizeof(float);
+        memcpy(w->param, g->param, nb);
+        memcpy(w->adam_m, g->adam_m, nb);
+        memcpy(w->adam_v, g->adam_v, nb);
+    }
+    for (int p = 0; p < 3; p++)
+        lora_scatter(t->core.lora, k_parts[p], ck->full[p]);
+    lora_zero_grads(t->core.lora);
+    return 0;
+}
+
+/* The run's totals from the score table, through the same ttl_totals_add the run uses. */
+static int restore_totals(Ttl *t, const CkptState *st, Err *err) {
+    const CkptScores *s = &st->scores;
+    if (s->n_rows != st->samples_done)
+        return err_set(err, "/scores holds %lld rows, /state/samples_done is %lld",
+                       (long long)s->n_rows, (long long)st->samples_done);
+    TtlScore part[ROWS_PER_CALL];
+    for (int64_t i = 0; i < s->n_rows;) {
+        int n = 0;
+        for (; i < s->n_rows && n < ROWS_PER_CALL; i++, n++) {
+            const CkptScoreRow *r = &s->rows[i];
+            if (r->sample != i)
+                return err_set(err, "/scores row %lld is sample %lld, expected %lld",
+                               (long long)i, (long long)r->sample, (long long)i);
+            part[n] = (TtlScore){.step = r->step, .ce = r->ce, .weight = r->weight,
+                                 .tokens = r->tokens, .rank = r->rank,
+                                 .selected = r->selected};
+        }
+        if (ttl_totals_add(&t->tot, part, n, err) != 0)
+            return -1;
+    }
+    ttl_totals_updated(&t->tot, st->step); /* a restored run trains: every step updated */
+    return 0;
+}
+
+/* Online: reads past the samples done (ds_next skips bad records as the first run did). */
+static int skip_stream(Ttl *t, int64_t n, Err *err) {
+    for (int64_t i = 0; i < n; i++) {
+        DsSample s = {0};
+        const int rc = ds_next(t->ds, &s, err);
+        ds_sample_free(&s);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            return err_set(err, "%s ends after %lld samples; the checkpoint has %lld done",
+                           t->job->data.path, (long long)i, (long long)n);
+    }
+    return 0;
+}
+
+/* Stream positions: the same on every dp rank (a batch boundary), all samples scored are
+ * answered online, and never more answered than scored. Sets *answered. */
+static int check_positions(const Ttl *t, const char *path, const CkptState *st,
+                           int64_t *answered, Err *err) {
+    const int online = t->job->method.setting == JOB_ONLINE;
+    *answered = st->stream_pos[0];
+    for (int d = 1; d < st->dp_size; d++)
+        if (st->stream_pos[d] != *answered)
+            return err_set(err, "checkpoint %s: /stream/position differs across dp ranks "
+                           "(%lld vs %lld): not a batch boundary", path,
+                           (long long)*answered, (long long)st->stream_pos[d]);
+    if (*answered > st->samples_done || (online && *answered != st->samples_done))
+        return err_set(err, "checkpoint %s: %lld samples answered, %lld scored", path,
+                       (long long)*answered, (long long)st->samples_done);
+    return 0;
+}
+
+int ttl_ckpt_restore(Ttl *t, const char *path, CkptState *st, Err *err) {
+    TtlCkpt *ck = t->ck;
+    if (ck == NULL || t->core.lora == NULL)
+        return err_set(err, "checkpoint %s: this run trains no adapter to restore", path);
+    int64_t answered;
+    if (restore_adapter(t, path, st, err) != 0 ||
+        check_positions(t, path, st, &answered, err) != 0)
+        return -1;
+    const TtlCoreState cs = {.step = st->step, .optim_step = st->optim_step,
+                             .sched_pos = st->schedule_pos};
+    ttl_core_set_state(&t->core, &cs);
+    if (restore_totals(t, st, err) != 0)
+        return err_prefix(err, "checkpoint %s: ", path);
+    if (t->job->method.setting == JOB_ONLINE && skip_stream(t, st->samples_done, err) != 0)
+        return err_prefix(err, "resume from %s: ", path);
+    const int64_t lines[TTL_OUT_SUMMARY] = {[TTL_OUT_PREDICTIONS] = answered,
+                                            [TTL_OUT_SCORES] = st->samples_done,
+                                            [TTL_OUT_METRICS] = st->step};
+    if (t->writer && ttl_out_reopen(&t->out, t->job->output.dir, lines, err) != 0)
+        return -1;
+    ckpt_scores_free(&ck->scores);
+    ck->scores = st->scores;
+    memset(&st->scores, 0, sizeof st->scores);
+    ck->last_step = st->step;
+    ck->last_answered = answered;
+    ck->resumed = 1;
+    ck->answered0 = answered;
+    return 0;
+}
+
+/* Writes a captured state (world rank 0 only) and prunes to output.keep. */
+static int write_state(const JobSpec *job, const CkptState *st, int64_t answered,
+                       Err *err) {
+    char path[CKPT_PATH_BYTES];
+    int rc = ckpt_path(job->output.dir, st->step, path, sizeof path, err);
     if (rc == 0)
-        rc = ckpt_write(path, &st, err);
-    free(st.job_yaml);
+        rc = ckpt_write(path, st, err);
     if (rc == 0 && ckpt_prune(job->output.dir, (int)job->output.keep, err) != 0)
         rc = err_prefix(err, "output.keep = %lld: ", (long long)job->output.keep);
     if (rc == 0)
         log_info("checkpoint %s: step %lld, %lld samples scored, %lld answered", path,
-                 (long long)t->core.step, (long long)t->sum.samples, (long long)answered);
+                 (long long)st->step, (long long)st->samples_done, (long long)answered);
     return rc;
 }
 
 int ttl_ckpt_maybe(Ttl *t, int force, int64_t answered, Err *err) {
     TtlCkpt *ck = t->ck;
-    const int64_t every = t->job->output.checkpoint_every;
-    if (ck == NULL || every <= 0 || t->core.lora == NULL || t->sum.samples == 0)
+    const int64_t every = t->job->output.checkpoint_every, step = t->core.step;
+    if (ck == NULL || every <= 0 || t->core.lora == NULL || t->tot.samples == 0)
         return 0;
-    if (ck->last_step == t->core.step && (!force || ck->last_answered == answered))
+    if (ck->last_step == step && (!force || ck->last_answered == answered))
         return 0; /* that state is on disk already */
-    if (!force && t->core.step - (ck->last_step > 0 ? ck->last_step : 0) < every)
+    if (!force && step - (ck->last_step > 0 ? ck->last_step : 0) < every)
         return 0;
-    /* Every rank takes part in the gathers (collective over tp); rank 0 writes. */
-    Lora *l = t->core.lora;
-    const LoraPart parts[3] = {LORA_PARAMS, LORA_ADAM_M, LORA_ADAM_V};
-    for (int p = 0; p < 3; p++)
-        if (lora_gather(l, parts[p], ck->full[p], err) != 0)
-            return err_prefix(err, "checkpoint at step %lld: ", (long long)t->core.step);
-    if (t->writer && write_ckpt(t, answered, err) != 0)
-        return err_prefix(err, "checkpoint at step %lld: ", (long long)t->core.step);
-    ck->last_step = t->core.step;
+    CkptState st;
+    int rc = ttl_ckpt_capture(t, answered, &st, err);
+    if (rc == 0 && ck->writer)
+        rc = write_state(t->job, &st, answered, err);
+    free(st.job_yaml);
+    if (rc != 0)
+        return err_prefix(err, "checkpoint at step %lld: ", (long long)step);
+    ck->last_step = step;
     ck->last_answered = answered;
-    t->sum.ckpt_step = t->core.step;
     return 0;
 }
+
+int ttl_ckpt_resumed(const TtlCkpt *ck, int64_t *answered) {
+    if (ck == NULL || !ck->resumed)
+        return 0;
+    *answered = ck->answered0;
+    return 1;
+}
+
+int64_t ttl_ckpt_last_step(const TtlCkpt *ck) { return ck != NULL ? ck->last_step : -1; }

@@ -1,14 +1,12 @@
-/* worker/loop/ttl_comm.c -- the loop's only contact with other ranks (DESIGN §3): sums over
- * the dp group (step statistics, LoRA gradients), the global gradient norm, and the
- * gather that brings every dp rank's answers and scores to the writer. With comm == NULL
- * (one process, today's `tlm run`) every function is a no-op, so a single process never
- * needs MPI. Sample i of a stream batch belongs to dp rank i mod dp. Under tp each rank
- * of a tp group holds the same samples; the model's and adapter's tp collectives live in
- * the worker (forward, backward, optim_grad_sumsq sums the sharded parts over tp). */
-#include "worker/loop/ttl_impl.h"
+/* worker/loop/ttl_comm.c -- the loop's collectives (see ttl_comm.h). Under tp each rank of a
+ * tp group holds the same samples; the model's and adapter's tp collectives live in the
+ * worker (forward, backward, optim_grad_sumsq sums the sharded parts over tp). */
+#include "worker/loop/ttl_comm.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "io/base/log.h"
 
 void ttl_comm_grid(Comm *c, int *dp_rank, int *dp_size, int *writer) {
     *dp_rank = c != NULL ? comm_rank(c, COMM_DP) : 0;
@@ -99,17 +97,29 @@ int ttl_comm_gather(Comm *c, TtlBatch *b, int32_t from, int32_t to, int gen, int
         err_prefix(err, "gathering answers and scores of samples %lld..%lld: ",
                    (long long)(b->first + from), (long long)(b->first + to - 1));
     } else {
-        int32_t slot[64] = {0}; /* next slot per rank; dp above 64 is refused below */
-        for (int32_t i = from; i < to && dp <= 64; i++) {
+        int32_t slot[TTL_MAX_DP] = {0}; /* next slot per rank; larger dp is refused below */
+        for (int32_t i = from; i < to && dp <= TTL_MAX_DP; i++) {
             const int q = i % dp;
             if (q != me)
                 unpack_row(b, i, recv + ((int64_t)q * per + slot[q]) * words, gen, scores);
             slot[q]++;
         }
-        if (dp > 64)
-            rc = err_set(err, "dp = %d: at most 64 data-parallel ranks are supported", dp);
+        if (dp > TTL_MAX_DP)
+            rc = err_set(err, "dp = %d: at most %d data-parallel ranks are supported", dp,
+                         TTL_MAX_DP);
     }
     free(send);
     free(recv);
     return rc;
+}
+
+int ttl_comm_stop(Comm *c, int flag) {
+    int32_t v = flag ? 1 : 0;
+    if (c != NULL && comm_size(c, COMM_WORLD) > 1) {
+        Err e = {{0}};
+        if (comm_all_reduce(c, COMM_WORLD, &v, 1, COMM_I32, COMM_MAX, &e) != 0)
+            log_fatal("agreeing on the stop flag over %d ranks: %s", comm_size(c, COMM_WORLD),
+                      e.msg);
+    }
+    return v != 0;
 }

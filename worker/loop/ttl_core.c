@@ -1,4 +1,4 @@
-/* worker/loop/ttl_step.c -- the update epoch (TtlCore, see ttl.h): steps of batch_size
+/* worker/loop/ttl_core.c -- the update epoch (TtlCore, see ttl_core.h): steps of batch_size
  * samples in stream order; per step this rank scores its samples through the method,
  * the step's statistics are summed over dp (so every rank knows the global selected
  * count before its backward: d loss / d ce = w / n_sel_global, DESIGN §3), the method's
@@ -7,12 +7,14 @@
  * CustomSeq2SeqTrainer), a step with nothing selected still takes its AdamW step with a
  * zero gradient (the step counter advances and the moments decay). Stream order replaces
  * HF's seeded RandomSampler order within a batch: deterministic and the same for any dp. */
-#include "worker/loop/ttl_impl.h"
+#include "worker/loop/ttl_core.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "worker/loop/ttl_comm.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -82,12 +84,14 @@ void ttl_core_begin(TtlCore *c, int64_t n_steps, int reset_moments) {
         optim_reset(&c->opt, c->lora);
 }
 
+void ttl_core_schedule(TtlCore *c, int64_t n_steps) { c->sched_steps = n_steps; }
+
 /* HF's schedules as LLaMA-Factory builds them: constant, or cosine with linear warmup
  * over ceil(warmup_ratio * steps) steps (transformers get_cosine_schedule_with_warmup;
  * the first step runs at lr_lambda(0), i.e. lr 0 when there is a warmup). A constant
- * schedule with a warmup ratio is HF's constant_with_warmup. */
-double ttl_core_lr(const TtlCore *c) {
-    const double cur = (double)c->sched_step, total = (double)c->sched_steps;
+ * schedule with a warmup ratio is HF's constant_with_warmup. The lr at position pos. */
+static double lr_at(const TtlCore *c, int64_t pos) {
+    const double cur = (double)pos, total = (double)c->sched_steps;
     const double warm = ceil(c->cfg.warmup_ratio * total);
     if (cur < warm)
         return c->cfg.lr * cur / (warm > 1 ? warm : 1);
@@ -97,6 +101,20 @@ double ttl_core_lr(const TtlCore *c) {
     const double progress = (cur - warm) / span;
     const double f = 0.5 * (1.0 + cos(M_PI * 2.0 * 0.5 * progress));
     return c->cfg.lr * (f > 0 ? f : 0);
+}
+
+double ttl_core_lr(const TtlCore *c) { return lr_at(c, c->sched_step); }
+
+void ttl_core_get_state(const TtlCore *c, TtlCoreState *st) {
+    *st = (TtlCoreState){.step = c->step, .optim_step = c->opt.step,
+                         .sched_pos = c->sched_step,
+                         .last_lr = c->sched_step > 0 ? lr_at(c, c->sched_step - 1) : 0.0};
+}
+
+void ttl_core_set_state(TtlCore *c, const TtlCoreState *st) {
+    c->step = st->step;
+    optim_set_step(&c->opt, st->optim_step);
+    c->sched_step = st->sched_pos;
 }
 
 /* Packs this rank's samples of batch positions [from, to) into the step buffers. */

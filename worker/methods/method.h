@@ -3,7 +3,7 @@
  * A method sees one update step's samples on this rank: `score` runs the forward that
  * gives each sample its score (ce, ppl, selected, weight) and the step's local loss;
  * `backward` turns the step's loss into LoRA gradients once the loop knows the global
- * selected count. The loop (worker/loop/ttl_step.c) owns everything else: the order of
+ * selected count. The loop (worker/loop/ttl_core.c) owns everything else: the order of
  * samples, the dp all-reduces, clipping, AdamW, the lr schedule and the output files.
  * Methods allocate only in `open` (once per run: workspaces, EATA's Fisher), never talk
  * to other ranks and never touch the optimizer.
