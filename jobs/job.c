@@ -1,6 +1,8 @@
-/* jobs/job.c -- reading a job file with libyaml's document API into a JobSpec, --set
- * overrides, validation, and writing the resolved spec back (see job.h). The key table
- * and the typed setters live in job_schema.c; this file walks YAML and places messages. */
+/* jobs/job.c -- reading a job file with libyaml's document API into a JobSpec (sections
+ * and subsections such as method.eata nest), --set overrides, defaults and job_diff (see
+ * job.h). The key table and the typed setters live in job_schema.c, the checks across
+ * keys in job_validate.c, the YAML writer in job_emit.c; this file walks YAML and places
+ * messages. */
 #include "jobs/job.h"
 
 #include <errno.h>
@@ -27,6 +29,8 @@ void job_defaults(JobSpec *spec) {
     spec->method.threshold = 3.0;
     spec->method.lamb = 0.1;
     spec->method.stream_batch = 100; /* the paper; the reference's example job uses 8 */
+    for (int p = 0; p < JOB_N_METHOD_PARAMS; p++)
+        spec->method.params[p] = job_method_param_rows[p].def;
     spec->lora.rank = 8;
     spec->lora.alpha = 16.0;
     spec->lora.n_targets = 2;
@@ -56,17 +60,10 @@ void job_defaults(JobSpec *spec) {
  * Applies to the keys the job did not give. */
 static void resolve_defaults(JobSpec *spec) {
     int offline = spec->method.setting == JOB_OFFLINE;
-    if (!spec->optim.schedule_given)
+    if (!jf_given(spec, "optim.schedule"))
         spec->optim.schedule = offline ? JOB_COSINE : JOB_CONSTANT;
-    if (!spec->optim.warmup_given)
+    if (!jf_given(spec, "optim.warmup_ratio"))
         spec->optim.warmup_ratio = offline ? 0.1 : 0.0;
-}
-
-static void note_given(JobSpec *spec, const JobField *f) {
-    if (strcmp(f->key, "optim.schedule") == 0)
-        spec->optim.schedule_given = 1;
-    if (strcmp(f->key, "optim.warmup_ratio") == 0)
-        spec->optim.warmup_given = 1;
 }
 
 static const char *node_kind(const yaml_node_t *n) {
@@ -78,11 +75,8 @@ static int set_from_node(const JobField *f, yaml_document_t *doc, yaml_node_t *v
                          JobSpec *spec, char *why, size_t why_bytes) {
     char want[200];
     if (v->type == YAML_SCALAR_NODE) {
-        if (jf_set_scalar(f, spec, (const char *)v->data.scalar.value,
-                          v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE, why, why_bytes) != 0)
-            return -1;
-        note_given(spec, f);
-        return 0;
+        return jf_set_scalar(f, spec, (const char *)v->data.scalar.value,
+                             v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE, why, why_bytes);
     }
     jf_expect(f, want, sizeof want);
     if (v->type != YAML_SEQUENCE_NODE || f->kind != JF_LIST) {
@@ -103,12 +97,18 @@ static int set_from_node(const JobField *f, yaml_document_t *doc, yaml_node_t *v
     return jf_set_list(f, spec, items, n, why, why_bytes);
 }
 
+/* Sections and subsections one document may open ("method", "method.eata"); the schema
+ * has 10 sections and a subsection per method with parameters. */
+#define WALK_MAX_SECTIONS 32
+#define WALK_KEY_BYTES 160 /* a dotted key ("method.eata.fisher_alpha") */
+
 /* Walking state for one document. */
 typedef struct Walk {
     const char *name; /* file name for messages */
     yaml_document_t *doc;
     JobSpec *spec;
-    int first_line[64]; /* 1-based line where each field was given; 0: not yet */
+    char seen[WALK_MAX_SECTIONS][WALK_KEY_BYTES]; /* sections opened so far */
+    int n_seen;
     Err *err;
 } Walk;
 
@@ -120,16 +120,50 @@ static int walk_key(Walk *w, const char *key, yaml_node_t *kn, yaml_node_t *vn) 
         jf_suggest(key, hint, sizeof hint);
         return err_set(w->err, "%s:%d:%d: %s: unknown key%s", w->name, line, col, key, hint);
     }
-    int n_fields;
-    int idx = (int)(f - jf_table(&n_fields));
-    if (w->first_line[idx] != 0)
+    const int idx = jf_index(f);
+    if (w->spec->given_line[idx] > 0)
         return err_set(w->err, "%s:%d:%d: %s: duplicate key (first given on line %d)", w->name,
-                       line, col, key, w->first_line[idx]);
-    w->first_line[idx] = line;
+                       line, col, key, (int)w->spec->given_line[idx]);
     char why[400];
     if (set_from_node(f, w->doc, vn, w->spec, why, sizeof why) != 0)
         return err_set(w->err, "%s:%d:%d: %s: %s", w->name, (int)vn->start_mark.line + 1,
                        (int)vn->start_mark.column + 1, key, why);
+    w->spec->given_line[idx] = line;
+    w->spec->given_col[idx] = col;
+    return 0;
+}
+
+/* The keys under section (kn: its key node, vn: its value); subsections recurse. */
+static int walk_section(Walk *w, const char *section, yaml_node_t *kn, yaml_node_t *vn) {
+    const int line = (int)kn->start_mark.line + 1, col = (int)kn->start_mark.column + 1;
+    for (int i = 0; i < w->n_seen; i++)
+        if (strcmp(w->seen[i], section) == 0)
+            return err_set(w->err, "%s:%d:%d: %s: duplicate section", w->name, line, col,
+                           section);
+    if (w->n_seen == WALK_MAX_SECTIONS)
+        return err_set(w->err, "%s:%d:%d: %s: more than %d sections", w->name, line, col,
+                       section, WALK_MAX_SECTIONS);
+    snprintf(w->seen[w->n_seen++], WALK_KEY_BYTES, "%s", section);
+    if (vn->type == YAML_SCALAR_NODE && vn->data.scalar.length == 0)
+        return 0; /* "lora:" with nothing under it */
+    if (vn->type != YAML_MAPPING_NODE)
+        return err_set(w->err, "%s:%d:%d: %s: expected a mapping of keys, got %s", w->name,
+                       (int)vn->start_mark.line + 1, (int)vn->start_mark.column + 1, section,
+                       node_kind(vn));
+    for (yaml_node_pair_t *q = vn->data.mapping.pairs.start; q < vn->data.mapping.pairs.top; q++) {
+        yaml_node_t *skn = yaml_document_get_node(w->doc, q->key);
+        yaml_node_t *svn = yaml_document_get_node(w->doc, q->value);
+        char full[WALK_KEY_BYTES];
+        if (skn->type != YAML_SCALAR_NODE)
+            return err_set(w->err, "%s:%d:%d: %s: expected a key, got %s", w->name,
+                           (int)skn->start_mark.line + 1, (int)skn->start_mark.column + 1,
+                           section, node_kind(skn));
+        snprintf(full, sizeof full, "%s.%s", section, (const char *)skn->data.scalar.value);
+        const int rc = jf_is_section(full) ? walk_section(w, full, skn, svn)
+                                           : walk_key(w, full, skn, svn);
+        if (rc != 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -140,60 +174,18 @@ static int walk_root(Walk *w, yaml_node_t *root) {
     if (root->type != YAML_MAPPING_NODE)
         return err_set(w->err, "%s:%d:%d: expected a mapping of sections (model:, data:, ...)",
                        w->name, (int)root->start_mark.line + 1, (int)root->start_mark.column + 1);
-    char seen[16][32] = {{0}};
-    int n_seen = 0;
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
         yaml_node_t *kn = yaml_document_get_node(w->doc, p->key);
         yaml_node_t *vn = yaml_document_get_node(w->doc, p->value);
-        int line = (int)kn->start_mark.line + 1, col = (int)kn->start_mark.column + 1;
         if (kn->type != YAML_SCALAR_NODE)
-            return err_set(w->err, "%s:%d:%d: expected a key, got %s", w->name, line, col,
+            return err_set(w->err, "%s:%d:%d: expected a key, got %s", w->name,
+                           (int)kn->start_mark.line + 1, (int)kn->start_mark.column + 1,
                            node_kind(kn));
         const char *key = (const char *)kn->data.scalar.value;
-        if (!jf_is_section(key)) {
-            if (walk_key(w, key, kn, vn) != 0)
-                return -1;
-            continue;
-        }
-        for (int i = 0; i < n_seen; i++)
-            if (strcmp(seen[i], key) == 0)
-                return err_set(w->err, "%s:%d:%d: %s: duplicate section", w->name, line, col, key);
-        if (n_seen < (int)(sizeof seen / sizeof seen[0]))
-            snprintf(seen[n_seen++], sizeof seen[0], "%s", key);
-        if (vn->type == YAML_SCALAR_NODE && vn->data.scalar.length == 0)
-            continue; /* "lora:" with nothing under it */
-        if (vn->type != YAML_MAPPING_NODE)
-            return err_set(w->err, "%s:%d:%d: %s: expected a mapping of keys, got %s", w->name,
-                           (int)vn->start_mark.line + 1, (int)vn->start_mark.column + 1, key,
-                           node_kind(vn));
-        for (yaml_node_pair_t *q = vn->data.mapping.pairs.start; q < vn->data.mapping.pairs.top; q++) {
-            yaml_node_t *skn = yaml_document_get_node(w->doc, q->key);
-            yaml_node_t *svn = yaml_document_get_node(w->doc, q->value);
-            char full[160];
-            if (skn->type != YAML_SCALAR_NODE)
-                return err_set(w->err, "%s:%d:%d: %s: expected a key, got %s", w->name,
-                               (int)skn->start_mark.line + 1, (int)skn->start_mark.column + 1,
-                               key, node_kind(skn));
-            snprintf(full, sizeof full, "%s.%s", key, (const char *)skn->data.scalar.value);
-            if (walk_key(w, full, skn, svn) != 0)
-                return -1;
-        }
+        const int rc = jf_is_section(key) ? walk_section(w, key, kn, vn) : walk_key(w, key, kn, vn);
+        if (rc != 0)
+            return -1;
     }
-    return 0;
-}
-
-int job_validate(const JobSpec *spec, Err *err) {
-    const char *name = spec->source[0] != '\0' ? spec->source : "job";
-    if (spec->model.path[0] == '\0')
-        return err_set(err, "%s: model.path: required key missing", name);
-    if (spec->data.path[0] == '\0')
-        return err_set(err, "%s: data.path: required key missing", name);
-    /* An update step takes its samples from one stream batch (DESIGN §1/§3). */
-    if (spec->method.setting == JOB_ONLINE && spec->optim.batch_size > spec->method.stream_batch)
-        return err_set(err, "%s: optim.batch_size: %lld exceeds method.stream_batch %lld "
-                       "(an online update step takes its samples from one stream batch)",
-                       name, (long long)spec->optim.batch_size,
-                       (long long)spec->method.stream_batch);
     return 0;
 }
 
@@ -273,8 +265,10 @@ int job_set(JobSpec *spec, const char *assignment, Err *err) {
         rc = jf_set_scalar(f, &next, "", 1, why, sizeof why);
     else
         rc = set_from_node(f, &doc, root, &next, why, sizeof why);
-    if (rc == 0)
-        note_given(&next, f);
+    if (rc == 0) {
+        next.given_line[jf_index(f)] = -1;
+        next.given_col[jf_index(f)] = -1;
+    }
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
     if (rc != 0)
@@ -291,6 +285,8 @@ int job_diff(const JobSpec *a, const JobSpec *b, char *diff, size_t diff_bytes) 
     const JobField *t = jf_table(&n_fields);
     for (int i = 0; i < n_fields; i++) {
         char va[JOB_PATH_BYTES + 8], vb[JOB_PATH_BYTES + 8];
+        if (!jf_applies(&t[i], a) && !jf_applies(&t[i], b))
+            continue; /* a parameter of a method neither job runs */
         jf_format(&t[i], a, va, sizeof va);
         jf_format(&t[i], b, vb, sizeof vb);
         if (strcmp(va, vb) != 0) {
@@ -313,10 +309,6 @@ void job_dataset_config(const JobSpec *spec, DsConfig *cfg) {
     cfg->skip_bad = spec->data.on_error == JOB_SKIP;
 }
 
-const char *job_method_name(JobMethod m) {
-    static const char *const names[] = {"tlm", "none", "tent", "eata", "come"};
-    return (unsigned)m < 5 ? names[m] : "?";
-}
 const char *job_setting_name(JobSetting s) { return s == JOB_OFFLINE ? "offline" : "online"; }
 const char *job_schedule_name(JobSchedule s) { return s == JOB_COSINE ? "cosine" : "constant"; }
 const char *job_backend_name(JobBackend b) {

@@ -12,8 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "io/data/dataset.h"
 #include "io/base/err.h"
+#include "io/data/dataset.h"
+#include "jobs/job_methods.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -23,8 +24,12 @@ extern "C" {
 #define JOB_NAME_BYTES 64
 #define JOB_MAX_FIELDS DS_MAX_PROMPT_FIELDS
 #define JOB_MAX_TARGETS 7
+/* Keys the schema may hold (jobs/job_schema.c asserts its table fits): sizes the per-key
+ * bookkeeping of a JobSpec. The schema has 35 today. */
+#define JOB_MAX_KEYS 64
+/* `--set` overrides one command line takes: every key of the schema, several times over. */
+#define JOB_MAX_SETS (4 * JOB_MAX_KEYS)
 
-typedef enum JobMethod { JOB_TLM = 0, JOB_NONE, JOB_TENT, JOB_EATA, JOB_COME } JobMethod;
 typedef enum JobSetting { JOB_ONLINE = 0, JOB_OFFLINE } JobSetting;
 typedef enum JobSchedule { JOB_CONSTANT = 0, JOB_COSINE } JobSchedule;
 typedef enum JobBackend { JOB_AUTO = 0, JOB_CPU, JOB_CUDA } JobBackend;
@@ -46,11 +51,14 @@ typedef struct JobSpec {
         JobOnError on_error;           /* default fail */
     } data;
     struct {
-        JobMethod name;       /* default tlm */
+        JobMethod name;       /* default tlm (jobs/job_methods.h lists them) */
         JobSetting setting;   /* default online */
         double threshold;     /* ln P0, default 3.0 */
         double lamb;          /* default 0.1 */
         int64_t stream_batch; /* samples per online batch, default 100 (the paper) */
+        /* method.<name>.<param> of every method, by JobMethodParam; defaults and ranges
+         * in jobs/job_methods.h */
+        double params[JOB_METHOD_PARAM_SLOTS];
     } method;
     struct {
         int64_t rank;  /* default 8 */
@@ -66,9 +74,6 @@ typedef struct JobSpec {
         double max_grad_norm; /* default 1.0; 0 disables clipping */
         int reset_per_batch;  /* restart AdamW moments every stream batch, default 1 */
         double beta1, beta2, eps, weight_decay; /* 0.9, 0.999, 1e-8, 0 */
-        /* Bookkeeping: whether the job gave these; the setting-dependent defaults above
-         * apply only to keys it did not give. */
-        int schedule_given, warmup_given;
     } optim;
     struct {
         int64_t max_new_tokens; /* default 512 */
@@ -83,6 +88,11 @@ typedef struct JobSpec {
         int64_t keep;             /* checkpoints kept, default 3 */
     } output;
     uint64_t seed; /* default 42 */
+    /* Bookkeeping, not part of the job (job_diff and job_to_yaml ignore it): where each
+     * key was given, by its index in the schema's table: line and column in `source`
+     * (1-based), 0 when defaulted, -1 when set by job_set. The setting-dependent defaults
+     * apply to keys not given; cross-key refusals cite the position. */
+    int32_t given_line[JOB_MAX_KEYS], given_col[JOB_MAX_KEYS];
 } JobSpec;
 
 /* Fills *spec with every default; model.path and data.path stay empty. */
@@ -99,7 +109,10 @@ int job_load_string(const char *text, const char *name, JobSpec *spec, Err *err)
  * then re-validates the whole spec. Errors name `--set key`. */
 int job_set(JobSpec *spec, const char *assignment, Err *err);
 
-/* Cross-field checks and required keys; job_load and job_set call it. */
+/* Cross-field checks and required keys; job_load and job_set call it. Refuses a method
+ * whose registry row needs what the job does not give (jobs/job_methods.h: an answer-
+ * trained method offline, with optim.batch_size > 1 or under parallel.tp > 1), naming
+ * the key, where it was given and why. */
 int job_validate(const JobSpec *spec, Err *err);
 
 /* The resolved spec as YAML, every key written (owned-after-return, free()); NULL when
@@ -114,8 +127,8 @@ int job_diff(const JobSpec *a, const JobSpec *b, char *diff, size_t diff_bytes);
 /* The dataset reader's view of the spec: pointers borrow from *spec. */
 void job_dataset_config(const JobSpec *spec, DsConfig *cfg);
 
-/* Names of the enum values ("tlm", "online", ...), borrowed, static. */
-const char *job_method_name(JobMethod m);
+/* Names of the enum values ("online", ...), borrowed, static (job_method_name:
+ * jobs/job_methods.h). */
 const char *job_setting_name(JobSetting s);
 const char *job_schedule_name(JobSchedule s);
 const char *job_backend_name(JobBackend b);

@@ -124,7 +124,40 @@ static int emit_value(yaml_emitter_t *em, const JobField *f, const JobSpec *spec
     return emit_scalar(em, text, !is_string);
 }
 
-/* Emits the whole document; 1 on success. */
+/* Sections open while emitting: "method" and a subsection "method.eata" at most. */
+#define EMIT_MAX_DEPTH 4
+#define EMIT_KEY_BYTES 160
+
+/* Closes the open sections that do not contain key, then opens key's missing ones, so
+ * the writer is inside key's innermost section; *depth and open[] track them (open[d]
+ * is the dotted prefix of depth d + 1). Returns key's leaf, or NULL on an emitter error. */
+static const char *enter_sections(yaml_emitter_t *em, const char *key,
+                                  char open[EMIT_MAX_DEPTH][EMIT_KEY_BYTES], int *depth) {
+    int keep = 0; /* open sections that are prefixes of key */
+    while (keep < *depth) {
+        const size_t n = strlen(open[keep]);
+        if (strncmp(key, open[keep], n) != 0 || key[n] != '.')
+            break;
+        keep++;
+    }
+    for (; *depth > keep; (*depth)--)
+        if (!emit_mapping_end(em))
+            return NULL;
+    const char *leaf = key + (*depth > 0 ? strlen(open[*depth - 1]) + 1 : 0);
+    for (const char *dot; (dot = strchr(leaf, '.')) != NULL && *depth < EMIT_MAX_DEPTH;) {
+        char name[EMIT_KEY_BYTES];
+        snprintf(name, sizeof name, "%.*s", (int)(dot - leaf), leaf);
+        snprintf(open[*depth], EMIT_KEY_BYTES, "%.*s", (int)(dot - key), key);
+        (*depth)++;
+        if (!emit_scalar(em, name, 1) || !emit_mapping_start(em))
+            return NULL;
+        leaf = dot + 1;
+    }
+    return leaf;
+}
+
+/* Emits the whole document; 1 on success. Parameters of methods other than the job's
+ * are left out (they take their defaults when read back). */
 static int emit_spec(yaml_emitter_t *em, const JobSpec *spec) {
     yaml_event_t ev;
     int n_fields;
@@ -135,23 +168,18 @@ static int emit_spec(yaml_emitter_t *em, const JobSpec *spec) {
     yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
     if (!emit(em, &ev) || !emit_mapping_start(em))
         return 0;
-    char section[32] = "";
+    char open[EMIT_MAX_DEPTH][EMIT_KEY_BYTES];
+    int depth = 0;
     for (int i = 0; i < n_fields; i++) {
-        const char *dot = strchr(t[i].key, '.');
-        size_t ns = dot != NULL ? (size_t)(dot - t[i].key) : 0;
-        if (ns != strlen(section) || strncmp(section, t[i].key, ns) != 0) {
-            if (section[0] != '\0' && !emit_mapping_end(em))
-                return 0;
-            memcpy(section, t[i].key, ns);
-            section[ns] = '\0';
-            if (ns > 0 && (!emit_scalar(em, section, 1) || !emit_mapping_start(em)))
-                return 0;
-        }
-        if (!emit_scalar(em, dot != NULL ? dot + 1 : t[i].key, 1) || !emit_value(em, &t[i], spec))
+        if (!jf_applies(&t[i], spec))
+            continue;
+        const char *leaf = enter_sections(em, t[i].key, open, &depth);
+        if (leaf == NULL || !emit_scalar(em, leaf, 1) || !emit_value(em, &t[i], spec))
             return 0;
     }
-    if (section[0] != '\0' && !emit_mapping_end(em))
-        return 0;
+    for (; depth > 0; depth--)
+        if (!emit_mapping_end(em))
+            return 0;
     if (!emit_mapping_end(em))
         return 0;
     yaml_document_end_event_initialize(&ev, 1);

@@ -17,7 +17,10 @@ _Static_assert(sizeof(JobMethod) == sizeof(int) && sizeof(JobSetting) == sizeof(
 
 /* The names io/text/chat_template.c registers (test_job checks each with tmpl_find). */
 static const char *const templates[] = {"llama3", "llama2", "qwen", "mistral", "none", NULL};
-static const char *const methods[] = {"tlm", "none", "tent", "eata", "come", NULL};
+/* method.name's choices: the registry's rows, in JobMethod order (jobs/job_methods.h). */
+#define METHOD_NAME_(ID, name, needs, what) #name,
+static const char *const methods[] = {JOB_METHOD_LIST(METHOD_NAME_) NULL};
+#undef METHOD_NAME_
 static const char *const settings[] = {"online", "offline", NULL};
 static const char *const schedules[] = {"constant", "cosine", NULL};
 static const char *const backends[] = {"auto", "cpu", "cuda", NULL};
@@ -35,6 +38,12 @@ static const char *const projections[] = {"q_proj",    "k_proj", "v_proj",   "o_
 #define BOOL(k, m) {.key = k, .kind = JF_BOOL, .off = AT(m)}
 #define LIST(k, m, n, c, maxn) \
     {.key = k, .kind = JF_LIST, .off = AT(m), .count_off = AT(n), .choices = c, .max_items = maxn}
+/* A registry parameter row: a real in method.params, its range and key from the row. */
+#define METHOD_PARAM(M, ID, m, p, def, lo_, hi_, lop, hop, what)                          \
+    {.key = "method." #m "." #p, .kind = JF_REAL,                                          \
+     .off = AT(method.params) + (size_t)JOB_MP_##M##_##ID * sizeof(double), .lo = lo_,      \
+     .hi = hi_, .lo_open = lop, .hi_open = hop,                                             \
+     .param = &job_method_param_rows[JOB_MP_##M##_##ID]},
 
 static const JobField fields[] = {
     STR("model.path", model.path, 1),
@@ -51,6 +60,7 @@ static const JobField fields[] = {
     REAL("method.threshold", method.threshold, -INFINITY, INFINITY, 0, 0),
     REAL("method.lamb", method.lamb, 0, INFINITY, 0, 0),
     INT("method.stream_batch", method.stream_batch, 1),
+    JOB_METHOD_PARAM_LIST(METHOD_PARAM)
     INT("lora.rank", lora.rank, 1),
     REAL("lora.alpha", lora.alpha, 0, INFINITY, 1, 0),
     LIST("lora.targets", lora.targets, lora.n_targets, projections, JOB_MAX_TARGETS),
@@ -73,6 +83,10 @@ static const JobField fields[] = {
     {.key = "seed", .kind = JF_SEED, .off = AT(seed)},
 };
 #define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))
+_Static_assert(sizeof fields / sizeof fields[0] <= JOB_MAX_KEYS,
+               "JOB_MAX_KEYS (jobs/job.h) must cover the key table");
+_Static_assert(sizeof methods / sizeof methods[0] == JOB_N_METHODS + 1,
+               "one method.name choice per registry row");
 
 const JobField *jf_table(int *n_fields) {
     *n_fields = N_FIELDS;
@@ -86,89 +100,28 @@ const JobField *jf_find(const char *key) {
     return NULL;
 }
 
-static size_t section_len(const char *key) {
-    const char *dot = strchr(key, '.');
-    return dot != NULL ? (size_t)(dot - key) : 0;
+int jf_index(const JobField *f) { return (int)(f - fields); }
+
+int jf_applies(const JobField *f, const JobSpec *spec) {
+    return f->param == NULL || f->param->method == spec->method.name;
+}
+
+int jf_given(const JobSpec *spec, const char *key) {
+    const JobField *f = jf_find(key);
+    return f != NULL && spec->given_line[jf_index(f)] != 0;
+}
+
+/* 1 when key lies under section: "section.<rest>". */
+static int under(const char *key, const char *section, size_t ns) {
+    return strncmp(key, section, ns) == 0 && key[ns] == '.';
 }
 
 int jf_is_section(const char *name) {
-    size_t n = strlen(name);
+    const size_t n = strlen(name);
     for (int i = 0; i < N_FIELDS; i++)
-        if (section_len(fields[i].key) == n && strncmp(fields[i].key, name, n) == 0)
+        if (under(fields[i].key, name, n))
             return 1;
     return 0;
-}
-
-/* Optimal-string-alignment distance (Levenshtein plus adjacent transpositions, so
- * "rnak" is one edit from "rank"). Keys are short; longer inputs are capped. */
-static int edit_distance(const char *a, const char *b) {
-    enum { CAP = 64 };
-    int na = (int)strnlen(a, CAP - 1), nb = (int)strnlen(b, CAP - 1);
-    int d[CAP][CAP];
-    for (int i = 0; i <= na; i++)
-        d[i][0] = i;
-    for (int j = 0; j <= nb; j++)
-        d[0][j] = j;
-    for (int i = 1; i <= na; i++)
-        for (int j = 1; j <= nb; j++) {
-            int cost = a[i - 1] != b[j - 1];
-            int best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best)
-                best = d[i][j - 1] + 1;
-            if (d[i - 1][j - 1] + cost < best)
-                best = d[i - 1][j - 1] + cost;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                d[i - 2][j - 2] + 1 < best)
-                best = d[i - 2][j - 2] + 1;
-            d[i][j] = best;
-        }
-    return d[na][nb];
-}
-
-static const char *leaf(const char *key) {
-    const char *dot = strrchr(key, '.');
-    return dot != NULL ? dot + 1 : key;
-}
-
-void jf_suggest(const char *key, char *hint, size_t hint_bytes) {
-    /* Score every key: the whole dotted name, or the leaf alone when it matches a key
-     * filed under another section (lora.lr -> optim.lr). */
-    const char *best = NULL;
-    char best_sect[32] = "";
-    int best_d = 1 << 30;
-    for (int i = 0; i < N_FIELDS; i++) {
-        int d = edit_distance(key, fields[i].key);
-        int dl = edit_distance(leaf(key), leaf(fields[i].key)) + 1;
-        if (dl < d)
-            d = dl;
-        if (d < best_d) {
-            best_d = d;
-            best = fields[i].key;
-        }
-        size_t ns = section_len(fields[i].key); /* a misspelt section: "optm" -> optim */
-        if (ns > 0 && strchr(key, '.') == NULL && strlen(key) < 32) {
-            char sect[32];
-            snprintf(sect, sizeof sect, "%.*s", (int)ns, fields[i].key);
-            if ((d = edit_distance(key, sect)) < best_d) {
-                best_d = d;
-                best = NULL;
-                snprintf(best_sect, sizeof best_sect, "%s", sect);
-            }
-        }
-    }
-    size_t n_leaf = strlen(leaf(key));
-    int limit = n_leaf / 3 > 2 ? (int)(n_leaf / 3) : 2;
-    if (best_d <= limit) {
-        snprintf(hint, hint_bytes, " (did you mean %s?)", best != NULL ? best : best_sect);
-        return;
-    }
-    size_t ns = section_len(key);
-    hint[0] = '\0';
-    if (ns > 0) {
-        char sect[32];
-        snprintf(sect, sizeof sect, "%.*s", (int)ns, key);
-        jf_section_keys(sect, hint, hint_bytes);
-    }
 }
 
 void jf_section_keys(const char *section, char *out, size_t out_bytes) {
@@ -176,9 +129,9 @@ void jf_section_keys(const char *section, char *out, size_t out_bytes) {
     size_t at = (size_t)snprintf(out, out_bytes, " (valid keys under %s:", section);
     int first = 1;
     for (int i = 0; i < N_FIELDS && at < out_bytes; i++)
-        if (section_len(fields[i].key) == ns && strncmp(fields[i].key, section, ns) == 0) {
+        if (under(fields[i].key, section, ns)) {
             at += (size_t)snprintf(out + at, out_bytes - at, "%s %s", first ? "" : ",",
-                                   leaf(fields[i].key));
+                                   fields[i].key + ns + 1);
             first = 0;
         }
     if (at < out_bytes)

@@ -1,6 +1,7 @@
 /* jobs/job_schema.h -- internal to jobs/: the table of every job key (dotted name, type,
  * range, where it lives in JobSpec), typed setters shared by the YAML reader and --set,
- * the value formatter used by job_to_yaml/job_diff, and the nearest-key suggestion.
+ * the value formatter used by job_to_yaml/job_diff (job_emit.c), and the nearest-key
+ * suggestion (job_suggest.c). Method names and parameters come from jobs/job_methods.h.
  * Setters write a reason ("expected a positive integer, got \"sixteen\"") into why and
  * leave the spec untouched on failure. Static data only; thread-safe. */
 #ifndef TLM_JOBS_JOB_SCHEMA_H
@@ -32,13 +33,24 @@ typedef struct JobField {
     int lo_open, hi_open;        /* exclusive bounds */
     size_t count_off;            /* JF_LIST: offsetof the int count */
     int max_items;               /* JF_LIST */
+    const JobMethodParamInfo *param; /* a method's own parameter (method.<name>.<param>):
+                                      * its registry row; NULL for the job's other keys */
 } JobField;
 
 /* All fields in output order (grouped by section); *n_fields set. */
 const JobField *jf_table(int *n_fields);
 /* The field named key, or NULL. */
 const JobField *jf_find(const char *key);
-/* 1 when name is a section ("lora"), 0 otherwise. */
+/* f's index in the table (the index of JobSpec's per-key bookkeeping). */
+int jf_index(const JobField *f);
+/* 1 when f belongs to spec: every key does except a method parameter of another method
+ * than spec's (written and compared only for the job's own method). */
+int jf_applies(const JobField *f, const JobSpec *spec);
+/* 1 when spec's job gave key (in its file or by job_set), 0 when it is a default or not a
+ * key. */
+int jf_given(const JobSpec *spec, const char *key);
+/* 1 when name is a section ("lora") or a subsection ("method.eata"): a prefix of keys
+ * followed by a dot; 0 otherwise. */
 int jf_is_section(const char *name);
 
 /* Writes into hint the nearest known key to key ("lora.rank") when one is close, else
@@ -46,7 +58,8 @@ int jf_is_section(const char *name);
  * " (valid keys under lora: rank, alpha, targets)". hint_bytes >= 1. */
 void jf_suggest(const char *key, char *hint, size_t hint_bytes);
 
-/* Writes " (valid keys under lora: rank, alpha, targets)" for a section name. */
+/* Writes " (valid keys under lora: rank, alpha, targets)" for a section name; keys of a
+ * subsection are listed with their rest ("eata.fisher_alpha" under method). */
 void jf_section_keys(const char *section, char *out, size_t out_bytes);
 
 /* Sets a scalar value. plain: the YAML scalar was unquoted (numbers, booleans and null

@@ -110,15 +110,15 @@ static int open_grid(const JobSpec *job, const char *path, Grid *grid, Comm **co
 
 int cmd_run(int argc, char **argv) {
     const char *path = NULL, *resume = NULL;
-    const char *sets[256];
+    const char *sets[JOB_MAX_SETS];
     int n_sets = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             fputs(k_usage, stdout);
             return 0;
-        } else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && n_sets < 256) {
+        } else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && n_sets < JOB_MAX_SETS) {
             sets[n_sets++] = argv[++i];
-        } else if (strncmp(argv[i], "--set=", 6) == 0 && n_sets < 256) {
+        } else if (strncmp(argv[i], "--set=", 6) == 0 && n_sets < JOB_MAX_SETS) {
             sets[n_sets++] = argv[i] + 6;
         } else if (strcmp(argv[i], "--resume") == 0 && i + 1 < argc) {
             resume = argv[++i];

@@ -142,7 +142,8 @@ static int ttl_open(Ttl *t, const Method *method, Err *err) {
         return -1;
 
     const MethodParams mp = {.threshold = job->method.threshold, .lamb = job->method.lamb,
-                             .offline = job->method.setting == JOB_OFFLINE};
+                             .offline = job->method.setting == JOB_OFFLINE,
+                             .params = job->method.params};
     TtlCoreConfig cc = {.batch_size = bs, .max_len = L, .lr = job->optim.lr,
                         .cosine = job->optim.schedule == JOB_COSINE,
                         .warmup_ratio = job->optim.warmup_ratio, .optim = optim_defaults()};
@@ -333,11 +334,13 @@ static void print_summary(const Ttl *t, const TtlSummary *s) {
 
 int ttl_run(const JobSpec *job, const TtlHooks *hooks, TtlSummary *summary, Err *err) {
     const double t_start = now_s();
-    const Method *method = method_find(job_method_name(job->method.name));
-    if (method == NULL)
-        return err_set(err, "method.name: %s is not implemented (available: tlm, none, "
-                       "tent, eata, come)",
-                       job_method_name(job->method.name));
+    const Method *method = method_of(job->method.name);
+    if (method == NULL) { /* a JobSpec not made by job_load */
+        char names[256];
+        job_method_names(", ", names, sizeof names);
+        return err_set(err, "method.name: %d is not a method (available: %s)",
+                       (int)job->method.name, names);
+    }
     Ttl *t = calloc(1, sizeof *t);
     if (t == NULL)
         return err_set(err, "out of memory");

@@ -1,5 +1,6 @@
-/* worker/methods/method.h -- the test-time objectives (DESIGN §1: tlm, none, tent, eata,
- * come) behind one small interface, one file per objective (worker/method_<name>.c).
+/* worker/methods/method.h -- the test-time objectives (DESIGN §1) behind one small
+ * interface, one file per objective (worker/methods/method_<name>.c), each a row of the
+ * registry in jobs/job_methods.h (worker/methods/README.md: adding one).
  * A method sees one update step's samples on this rank: `score` runs the forward that
  * gives each sample its score (ce, ppl, selected, weight) and the step's local loss;
  * `backward` turns the step's loss into LoRA gradients once the loop knows the global
@@ -14,6 +15,7 @@
 #include <stdint.h>
 
 #include "io/base/err.h"
+#include "jobs/job_methods.h"
 #include "worker/adapter/lora.h"
 #include "worker/model/model.h"
 
@@ -22,7 +24,14 @@ typedef struct MethodParams {
     double threshold; /* ln P0: selected when ce > threshold (TLM Eqn. 6) */
     double lamb;      /* weight scale: w = lamb * exp(ce - threshold) */
     int offline;      /* 1: select on the base model's ce (adapter off), DESIGN §1 */
+    /* Every method's own parameters (method.<name>.<param>), by JobMethodParam: borrowed
+     * (the job's method.params, which must outlive the run), or NULL for the registry's
+     * defaults. Read them with method_param. */
+    const double *params;
 } MethodParams;
+
+/* Parameter id of p: p->params[id], or its registry default without params. */
+double method_param(const MethodParams *p, JobMethodParam id);
 
 /* One update step's samples on this rank; the loop fills the inputs, the method the
  * outputs. Every pointer is host memory borrowed from the loop's buffers (sized once for
@@ -77,15 +86,15 @@ typedef struct Method {
     void (*close)(void *state);
 } Method;
 
-/* The method registered under name ("tlm", "none", "tent", "eata", "come"), or NULL
- * (borrowed, static). */
+/* The method named name (a registry row, jobs/job_methods.h), or NULL (borrowed, static). */
 const Method *method_find(const char *name);
+/* The implementation of registry row m, or NULL when m is not a row (borrowed, static). */
+const Method *method_of(JobMethod m);
 
-/* The objectives, one file each. */
-extern const Method method_tlm;  /* worker/methods/method_tlm.c */
-extern const Method method_none; /* worker/methods/method_none.c */
-extern const Method method_tent; /* worker/methods/method_tent.c */
-extern const Method method_eata; /* worker/methods/method_eata.c */
-extern const Method method_come; /* worker/methods/method_come.c */
+/* The objectives, one file each: `const Method method_<name>` in method_<name>.c for
+ * every row of JOB_METHOD_LIST. */
+#define METHOD_EXTERN_(ID, name, needs, what) extern const Method method_##name;
+JOB_METHOD_LIST(METHOD_EXTERN_)
+#undef METHOD_EXTERN_
 
 #endif

@@ -13,7 +13,9 @@
  * squared LoRA gradient of each sample's input ce (its prompt's next-token loss, the
  * quantity every method scores). With PEFT's init (B = 0) the gradients of every A are
  * 0 at theta0, so F constrains the B matrices only.
- * lambda = 2000, EATA's default fisher_alpha (its ImageNet setting; no LLM value exists).
+ * E0's fraction of ln V and lambda are the job's method.eata.e_margin_frac (0.4) and
+ * method.eata.fisher_alpha (2000, EATA's ImageNet default; no LLM value exists), rows of
+ * jobs/job_methods.h.
  * Omitted: EATA's redundancy filter (Eqn. 5: cosine similarity of a sample's class
  * probabilities to a moving average of past ones). An LLM sample is a sequence of
  * next-token distributions over a 128K vocabulary, not one class-probability vector,
@@ -30,12 +32,10 @@
 
 #include "worker/methods/method_entropy.h"
 
-#define EATA_E0_FRAC 0.4     /* E0 = 0.4 ln V (EATA's e_margin; the TLM paper's setting) */
-#define EATA_LAMBDA 2000.0   /* EATA's fisher_alpha */
-
 typedef struct EataState {
     EntState ent;
-    double e0;
+    double e0;          /* E0 = e_margin_frac * ln V */
+    double lambda;      /* the regulariser's weight (fisher_alpha) */
     int64_t n_params;
     float *theta0;      /* host (n_params) the adapter when the run opened */
     float *fisher;      /* host (n_params) */
@@ -65,7 +65,9 @@ static int eata_open(void **state, Model *m, Lora *lora, const MethodParams *p,
         free(st);
         return -1;
     }
-    st->e0 = EATA_E0_FRAC * log((double)model_config(m)->vocab_size);
+    st->e0 = method_param(p, JOB_MP_EATA_E_MARGIN_FRAC) *
+             log((double)model_config(m)->vocab_size);
+    st->lambda = method_param(p, JOB_MP_EATA_FISHER_ALPHA);
     st->n_params = lora->n_params;
     const size_t n = (size_t)lora->n_params;
     st->theta0 = malloc(n * sizeof(float));
@@ -135,7 +137,7 @@ static void add_regulariser(EataState *st, Lora *lora) {
     o->download_raw(st->params, lora->params, n_bytes);
     o->download_raw(st->grads, lora->grads, n_bytes);
     for (int64_t k = 0; k < st->n_params; k++)
-        st->grads[k] += (float)(2.0 * EATA_LAMBDA * st->fisher[k] *
+        st->grads[k] += (float)(2.0 * st->lambda * st->fisher[k] *
                                 ((double)st->params[k] - st->theta0[k]));
     o->upload_raw(lora->grads, st->grads, n_bytes);
 }

@@ -12,7 +12,6 @@
 #include "worker/methods/method.h"
 
 #include <math.h>
-#include <string.h>
 
 /* w = lamb * exp(ce - threshold) in double, rounded once, as the golden reference. */
 static void select_samples(MethodStep *s) {
@@ -77,12 +76,3 @@ const Method method_tlm = {
     .score = tlm_score,
     .backward = tlm_backward,
 };
-
-const Method *method_find(const char *name) {
-    static const Method *const k_methods[] = {&method_tlm, &method_none, &method_tent,
-                                                &method_eata, &method_come};
-    for (size_t i = 0; i < sizeof k_methods / sizeof k_methods[0]; i++)
-        if (strcmp(k_methods[i]->name, name) == 0)
-            return k_methods[i];
-    return NULL;
-}

@@ -9,3 +9,6 @@ tlm_add_test(test_methods_grad
              LABELS cpu)
 tlm_add_test(test_methods_run
              SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_methods_run.c LABELS cpu)
+# The registry's rows against their implementations (worker/methods/method.c).
+tlm_add_test(test_method_registry
+             SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_method_registry.c LABELS cpu)
