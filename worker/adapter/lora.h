@@ -94,6 +94,11 @@ typedef struct Lora {
 int lora_target_parse(const char *name);
 const char *lora_target_name(LoraTarget t); /* "q_proj" .. "down_proj" */
 
+/* Bytes of a PEFT key buffer: the longest key,
+ * "base_model.model.model.layers.<L>.self_attn.q_proj.lora_A.weight", is 64 characters
+ * at L < 1000 layers; 96 leaves a third to spare. */
+#define LORA_KEY_BYTES 96
+
 /* The PEFT key of one tensor, e.g. "base_model.model.model.layers.3.mlp.up_proj.lora_B.
  * weight" (is_b selects lora_B), written into buf (host, n_bytes). */
 void lora_key(char *buf, size_t n_bytes, int64_t layer, LoraTarget t, int is_b);

@@ -32,7 +32,7 @@ int lora_load(Lora *l, const char *path, const char *key_prefix, Err *err) {
     if (st == NULL)
         return err_prefix(err, "loading LoRA adapter: ");
     const int64_t R = l->cfg.rank;
-    char key[256];
+    char key[LORA_KEY_BYTES];
     for (int64_t layer = 0; layer < l->n_layers; layer++)
         for (int t = 0; t < LORA_N_TARGETS; t++) {
             const LoraView *v = lora_view(l, layer, (LoraTarget)t);
@@ -65,7 +65,7 @@ int lora_save(Lora *l, const char *path, Err *err) {
         for (int t = 0; t < LORA_N_TARGETS; t++)
             n_views += lora_view(l, layer, (LoraTarget)t) != NULL;
     StOut *outs = calloc(2 * (size_t)n_views, sizeof *outs);
-    char *names = calloc(2 * (size_t)n_views, 256);
+    char *names = calloc(2 * (size_t)n_views, LORA_KEY_BYTES);
     if (outs == NULL || names == NULL) {
         free(outs);
         free(names);
@@ -78,8 +78,8 @@ int lora_save(Lora *l, const char *path, Err *err) {
             if (v == NULL)
                 continue;
             for (int is_b = 0; is_b < 2; is_b++, i++) {
-                char *name = names + (size_t)i * 256;
-                lora_key(name, 256, layer, (LoraTarget)t, is_b);
+                char *name = names + (size_t)i * LORA_KEY_BYTES;
+                lora_key(name, LORA_KEY_BYTES, layer, (LoraTarget)t, is_b);
                 outs[i] = (StOut){.name = name, .dtype = DTYPE_F32, .ndim = 2,
                                   .shape = {is_b ? v->n_out_full : R, is_b ? R : v->n_in_full},
                                   .data = l->full + v->full_off +

@@ -15,11 +15,14 @@
 
 #include "worker/loop/ttl_impl.h"
 
+/* A batch's arrays start with room for this many samples (or tokens) and double. */
+#define BATCH_FIRST_CAP 64
+
 /* Grows *p (elements of size el) to at least need, doubling; 0 or -1. */
 static int grow(void **p, int64_t *cap, int64_t need, size_t el) {
     if (need <= *cap)
         return 0;
-    int64_t c = *cap > 0 ? *cap : 64;
+    int64_t c = *cap > 0 ? *cap : BATCH_FIRST_CAP;
     while (c < need)
         c *= 2;
     void *q = realloc(*p, (size_t)c * el);

@@ -27,9 +27,6 @@
 #include "io/model/model_config.h"
 #include "worker/loop/ttl_impl.h"
 
-/* Bytes of one PEFT key ("base_model.model.model.layers.<L>.self_attn.q_proj.lora_A.weight"
- * is 64 characters at L < 1000). */
-#define KEY_BYTES 96
 /* Score rows converted per call on the way in and out of the score table (a stack array). */
 #define ROWS_PER_CALL 64
 
@@ -38,7 +35,7 @@ struct TtlCkpt {
     CkptScores scores;    /* writer: one row per scored sample, stream order */
     float *full[3];       /* host (n_full) each: params, adam_m, adam_v (PEFT order) */
     CkptTensor *tensors;  /* (n_tensors): views into full[] */
-    char *keys;           /* (n_tensors, KEY_BYTES) */
+    char *keys;           /* (n_tensors, LORA_KEY_BYTES) */
     int n_tensors;
     int64_t pos[TTL_MAX_DP]; /* the stream positions of a capture */
     int64_t last_step;    /* step of the last checkpoint written or restored; -1 none */
@@ -56,7 +53,7 @@ static int build_tensors(TtlCkpt *ck, const Lora *l, Err *err) {
     for (int64_t i = 0; i < l->n_layers * LORA_N_TARGETS; i++)
         n += l->views[i].a != NULL ? 2 : 0;
     ck->tensors = calloc((size_t)n, sizeof *ck->tensors);
-    ck->keys = calloc((size_t)n, KEY_BYTES);
+    ck->keys = calloc((size_t)n, LORA_KEY_BYTES);
     for (int p = 0; p < 3; p++)
         ck->full[p] = malloc((size_t)l->n_full * sizeof(float));
     if (!ck->tensors || !ck->keys || !ck->full[0] || !ck->full[1] || !ck->full[2])
@@ -70,8 +67,8 @@ static int build_tensors(TtlCkpt *ck, const Lora *l, Err *err) {
                 continue;
             for (int is_b = 0; is_b < 2; is_b++, k++) {
                 CkptTensor *ct = &ck->tensors[k];
-                char *key = ck->keys + (size_t)k * KEY_BYTES;
-                lora_key(key, KEY_BYTES, layer, (LoraTarget)tg, is_b);
+                char *key = ck->keys + (size_t)k * LORA_KEY_BYTES;
+                lora_key(key, LORA_KEY_BYTES, layer, (LoraTarget)tg, is_b);
                 const int64_t off = v->full_off + (is_b ? l->cfg.rank * v->n_in_full : 0);
                 ct->name = key;
                 ct->n_rows = is_b ? v->n_out_full : l->cfg.rank;
