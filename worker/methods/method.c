@@ -18,7 +18,3 @@ const Method *method_find(const char *name) {
     const int m = job_method_find(name);
     return m >= 0 ? k_methods[m] : NULL;
 }
-
-double method_param(const MethodParams *p, JobMethodParam id) {
-    return p->params != NULL ? p->params[id] : job_method_param_default(id);
-}

@@ -30,8 +30,11 @@ typedef struct MethodParams {
     const double *params;
 } MethodParams;
 
-/* Parameter id of p: p->params[id], or its registry default without params. */
-double method_param(const MethodParams *p, JobMethodParam id);
+/* Parameter id of p: p->params[id], or its registry default without params. Inline: the
+ * objectives call it, and the registry's table (method.c) refers to them. */
+static inline double method_param(const MethodParams *p, JobMethodParam id) {
+    return p->params != NULL ? p->params[id] : job_method_param_default(id);
+}
 
 /* One update step's samples on this rank; the loop fills the inputs, the method the
  * outputs. Every pointer is host memory borrowed from the loop's buffers (sized once for
