@@ -133,15 +133,3 @@ void l2c_close(L2cModel *m) {
 
 const L2cConfig *l2c_config(const L2cModel *m) { return &m->cfg; }
 const L2cWeights *l2c_weights(const L2cModel *m) { return &m->w; }
-
-void l2c_permute_rope_rows(const float *src, float *dst, int64_t n_heads, int64_t head_dim,
-                           int64_t n_cols) {
-    const int64_t half = head_dim / 2;
-    const size_t row_bytes = (size_t)n_cols * sizeof(float);
-    for (int64_t h = 0; h < n_heads; h++)
-        for (int64_t i = 0; i < half; i++) {
-            const float *s = src + (h * head_dim + 2 * i) * n_cols;
-            memcpy(dst + (h * head_dim + i) * n_cols, s, row_bytes);
-            memcpy(dst + (h * head_dim + half + i) * n_cols, s + n_cols, row_bytes);
-        }
-}

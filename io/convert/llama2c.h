@@ -52,13 +52,6 @@ void l2c_close(L2cModel *m); /* accepts NULL */
 const L2cConfig *l2c_config(const L2cModel *m);   /* borrowed */
 const L2cWeights *l2c_weights(const L2cModel *m); /* borrowed */
 
-/* Reorders the rows of one projection from llama2.c's interleaved RoPE pairs to Hugging
- * Face's halves, per head: dst row h*HD + i = src row h*HD + 2i, dst row h*HD + HD/2 + i
- * = src row h*HD + 2i + 1 (the inverse of HF's convert_llama_weights_to_hf permute).
- * src, dst: host (n_heads*head_dim, n_cols), not overlapping. */
-void l2c_permute_rope_rows(const float *src, float *dst, int64_t n_heads, int64_t head_dim,
-                           int64_t n_cols);
-
 /* Writes out_dir/model.safetensors (F32, HF Llama names; lm_head.weight only when
  * untied), atomically. out_dir must exist. */
 int l2c_write_safetensors(const L2cModel *m, const char *out_dir, Err *err);

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/base/atomic_file.h"
+#include "io/convert/convert_util.h"
 #include "io/model/safetensors.h"
 
 #define L2C_NAME_BYTES 96
@@ -46,8 +46,8 @@ int l2c_write_safetensors(const L2cModel *m, const char *out_dir, Err *err) {
     add(&o, "model.embed_tokens.weight", w->token_embedding, V, D);
     for (int64_t l = 0; l < L; l++) {
         char n[L2C_NAME_BYTES];
-        l2c_permute_rope_rows(w->wq + l * Q * D, q + l * Q * D, c->n_heads, HD, D);
-        l2c_permute_rope_rows(w->wk + l * KV * D, k + l * KV * D, c->n_kv_heads, HD, D);
+        conv_rope_rows_to_halves(w->wq + l * Q * D, q + l * Q * D, c->n_heads, HD, D);
+        conv_rope_rows_to_halves(w->wk + l * KV * D, k + l * KV * D, c->n_kv_heads, HD, D);
 #define LAYER(suffix, data, d0, d1)                                                 \
     do {                                                                            \
         snprintf(n, sizeof n, "model.layers.%lld.%s", (long long)l, suffix);         \
@@ -77,18 +77,6 @@ done:
     return rc;
 }
 
-static int dump_json(const char *path, json_t *root, Err *err) {
-    if (root == NULL)
-        return err_set(err, "%s: out of memory building the JSON", path);
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
-    json_decref(root);
-    if (text == NULL)
-        return err_set(err, "%s: out of memory building the JSON", path);
-    int rc = af_write_line(path, text, err); /* ends with a newline, as HF's files do */
-    free(text);
-    return rc;
-}
-
 /* The ids llama2.c's tokenizer uses: 1 <s>, 2 </s> (README of stories260K, run.c). */
 #define L2C_BOS 1
 #define L2C_EOS 2
@@ -97,7 +85,7 @@ int l2c_write_configs(const L2cModel *m, const char *out_dir, Err *err) {
     const L2cConfig *c = l2c_config(m);
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/generation_config.json", out_dir);
-    if (dump_json(path, json_pack("{s:i, s:i}", "bos_token_id", L2C_BOS, "eos_token_id",
+    if (conv_write_json(path, json_pack("{s:i, s:i}", "bos_token_id", L2C_BOS, "eos_token_id",
                                   L2C_EOS), err) != 0)
         return -1;
     snprintf(path, sizeof path, "%s/config.json", out_dir);
@@ -114,5 +102,5 @@ int l2c_write_configs(const L2cModel *m, const char *out_dir, Err *err) {
         "tie_word_embeddings", c->shared_classifier, "attention_bias", 0, "mlp_bias", 0,
         "hidden_act", "silu", "bos_token_id", L2C_BOS, "eos_token_id", L2C_EOS,
         "torch_dtype", "float32");
-    return dump_json(path, root, err);
+    return conv_write_json(path, root, err);
 }

@@ -72,6 +72,16 @@ typedef struct StOut {
 int st_write(const char *path, const StOut *tensors, int n, const char *const *meta_kv,
              int n_meta, Err *err);
 
+/* Fills *data with tensor i's bytes (host, as its StOut describes), valid until the next
+ * call; a non-zero return stops the write (err filled). */
+typedef int (*StProduce)(void *ctx, int i, const void **data, Err *err);
+
+/* st_write for tensors too large to hold at once: the StOut data pointers are ignored
+ * and produce(ctx, i, ...) is asked for each tensor's bytes, in order, while the file is
+ * written, so a caller converting tensors needs memory for one tensor only. */
+int st_write_stream(const char *path, const StOut *tensors, int n, const char *const *meta_kv,
+                    int n_meta, StProduce produce, void *ctx, Err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,7 +10,8 @@
 
 #include "io/base/atomic_file.h"
 
-static int tensor_bytes(const char *path, const StOut *t, size_t *n_bytes, Err *err) {
+static int tensor_bytes(const char *path, const StOut *t, int streamed, size_t *n_bytes,
+                        Err *err) {
     if (t->name == NULL || t->name[0] == '\0' || strcmp(t->name, "__metadata__") == 0)
         return err_set(err, "%s: tensor name \"%s\" is not allowed", path,
                        t->name != NULL ? t->name : "(null)");
@@ -24,14 +25,14 @@ static int tensor_bytes(const char *path, const StOut *t, size_t *n_bytes, Err *
         if (t->shape[i] < 0 || __builtin_mul_overflow(n, (size_t)t->shape[i], &n))
             return err_set(err, "%s: tensor \"%s\": bad shape[%d] = %lld", path, t->name, i,
                            (long long)t->shape[i]);
-    if (n > 0 && t->data == NULL)
+    if (n > 0 && t->data == NULL && !streamed)
         return err_set(err, "%s: tensor \"%s\": no data", path, t->name);
     *n_bytes = n;
     return 0;
 }
 
 /* The header text (owned-after-return, free()), already padded to a multiple of 8. */
-static char *build_header(const char *path, const StOut *tensors, int n,
+static char *build_header(const char *path, const StOut *tensors, int n, int streamed,
                           const char *const *meta_kv, int n_meta, size_t *hlen, Err *err) {
     json_t *root = json_object();
     char *text = NULL;
@@ -51,7 +52,7 @@ static char *build_header(const char *path, const StOut *tensors, int n,
     size_t offset = 0;
     for (int i = 0; i < n; i++) {
         size_t nb;
-        if (tensor_bytes(path, &tensors[i], &nb, err) != 0)
+        if (tensor_bytes(path, &tensors[i], streamed, &nb, err) != 0)
             goto fail;
         if (json_object_get(root, tensors[i].name) != NULL) {
             err_set(err, "%s: tensor \"%s\" given twice", path, tensors[i].name);
@@ -90,10 +91,10 @@ fail:
     return NULL;
 }
 
-int st_write(const char *path, const StOut *tensors, int n, const char *const *meta_kv,
-             int n_meta, Err *err) {
+int st_write_stream(const char *path, const StOut *tensors, int n, const char *const *meta_kv,
+                    int n_meta, StProduce produce, void *ctx, Err *err) {
     size_t hlen = 0;
-    char *header = build_header(path, tensors, n, meta_kv, n_meta, &hlen, err);
+    char *header = build_header(path, tensors, n, produce != NULL, meta_kv, n_meta, &hlen, err);
     if (header == NULL)
         return -1;
     AtomicFile *af = af_open(path, err);
@@ -109,8 +110,11 @@ int st_write(const char *path, const StOut *tensors, int n, const char *const *m
         rc = af_write(af, header, hlen, err);
     for (int i = 0; rc == 0 && i < n; i++) {
         size_t nb = 0;
-        tensor_bytes(path, &tensors[i], &nb, NULL); /* validated in build_header */
-        rc = af_write(af, tensors[i].data, nb, err);
+        const void *data = tensors[i].data;
+        tensor_bytes(path, &tensors[i], produce != NULL, &nb, NULL); /* validated above */
+        if (produce != NULL && nb > 0 && (rc = produce(ctx, i, &data, err)) != 0)
+            break;
+        rc = af_write(af, data, nb, err);
     }
     free(header);
     if (rc != 0) {
@@ -118,4 +122,9 @@ int st_write(const char *path, const StOut *tensors, int n, const char *const *m
         return -1;
     }
     return af_commit(af, err);
+}
+
+int st_write(const char *path, const StOut *tensors, int n, const char *const *meta_kv,
+             int n_meta, Err *err) {
+    return st_write_stream(path, tensors, n, meta_kv, n_meta, NULL, NULL, err);
 }

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "io/convert/convert_util.h"
 #include "io/convert/llama2c.h"
 #include "io/model/model_config.h"
 #include "io/model/safetensors.h"
@@ -116,8 +117,8 @@ static void test_permutation_preserves_attention(void **state) {
         xq[i] = (float)rand() / RAND_MAX - 0.5f;
         xk[i] = (float)rand() / RAND_MAX - 0.5f;
     }
-    l2c_permute_rope_rows(wq, pq, H, HD, D);
-    l2c_permute_rope_rows(wk, pk, H, HD, D);
+    conv_rope_rows_to_halves(wq, pq, H, HD, D);
+    conv_rope_rows_to_halves(wk, pk, H, HD, D);
     float q1[H * HD], k1[H * HD], q2[H * HD], k2[H * HD];
     matvec(wq, xq, q1, H * HD);
     matvec(wk, xk, k1, H * HD);
