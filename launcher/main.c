@@ -17,6 +17,8 @@ static const Command COMMANDS[] = {
      "test-time learning on a job's stream: adapt, answer, score"},
     {"convert", cmd_convert, "convert llama2c MODEL.bin TOKENIZER.bin OUTDIR",
      "turn a llama2.c checkpoint and tokenizer into a Hugging Face model directory"},
+    {"convert", cmd_convert, "convert gguf MODEL.gguf OUTDIR [--dtype f32|bf16]",
+     "turn a llama.cpp GGUF model (llama, qwen2) into a Hugging Face model directory"},
     {"eval", cmd_eval, "eval PREDICTIONS.jsonl --metric rouge|bleu|gsm8k|logiqa|metamath",
      "score predictions with the paper's metrics"},
     {"inspect", cmd_inspect, "inspect CKPT.h5",

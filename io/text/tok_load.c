@@ -204,6 +204,15 @@ static int add_pre(Tokenizer *tok, const char *key, const json_t *obj, Err *err)
             return -1;
         if ((st.re = compile(tok, key, pat, n, literal, err)) == NULL)
             return -1;
+    } else if (strcmp(type, "Digits") == 0) {
+        /* HF's Digits: split around every char::is_numeric character (general categories
+         * Nd, Nl, No = PCRE2's \p{N}), each one a piece (individual_digits) or runs of
+         * them together (Contiguous). */
+        st.kind = TOK_PRE_SPLIT;
+        st.behavior = json_flag(obj, "individual_digits", 0) ? TOK_SPLIT_ISOLATED
+                                                             : TOK_SPLIT_CONTIGUOUS;
+        if ((st.re = compile(tok, key, "\\p{N}", 5, 0, err)) == NULL)
+            return -1;
     } else if (strcmp(type, "Metaspace") == 0) {
         st.kind = TOK_PRE_METASPACE;
         st.split = json_flag(obj, "split", 1);
