@@ -10,3 +10,8 @@ tlm_add_test(test_gguf_reader SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_gguf_reader
 tlm_add_test(test_gguf_tiny SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_gguf_tiny.c
              ${CMAKE_CURRENT_LIST_DIR}/gguf_check.c LABELS "cpu;golden" TIMEOUT 60)
 add_dependencies(test_gguf_tiny tlm) # the command-line checks run the tlm binary
+# The real SmolLM2-135M-Instruct GGUF of ../shared: weights, CE of 16 prompts, greedy 8 x 32
+# against transformers' GGUF loading (label shared: skipped without it). Writes a 540 MB
+# F32 model.safetensors into the test tmp dir.
+tlm_add_test(test_gguf_smollm SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_gguf_smollm.c
+             ${CMAKE_CURRENT_LIST_DIR}/gguf_check.c LABELS "cpu;shared;golden" TIMEOUT 150)

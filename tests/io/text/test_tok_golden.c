@@ -5,7 +5,9 @@
  *   test_tok_golden bytelevel   the committed tests/data/tok/bytelevel.tokenizer.json
  *   test_tok_golden tok512      ../shared stories260K tok512.bin, converted here
  *   test_tok_golden llama2      ../shared Llama 2 tokenizer.bin, converted here
- * The last two exit 77 (skipped) without ../shared. The converted directories stay in the
+ *   test_tok_golden smollm2     ../shared SmolLM2-135M-Instruct GGUF's vocabulary, converted
+ *                               here by gguf_write_tokenizer (goldens: make_gguf_golden.py)
+ * The last three exit 77 (skipped) without ../shared. The converted directories stay in the
  * test tmp dir as tok_golden_<name>/ (make_tok_golden.py --tlm-convert-dir can read them). */
 #include <jansson.h>
 #include <stdarg.h>
@@ -15,6 +17,8 @@
 #include <time.h>
 
 #include "io/base/vec.h"
+#include "io/convert/convert_util.h"
+#include "io/convert/gguf_convert.h"
 #include "io/convert/llama2c_tokenizer.h"
 #include "io/text/tokenizer.h"
 #include "tests/testutil.h"
@@ -159,7 +163,7 @@ static int64_t check_file(const Tokenizer *tok, const Golden *strings, const cha
 
 int main(int argc, char **argv) {
     if (argc != 2) {
-        fprintf(stderr, "usage: test_tok_golden bytelevel|tok512|llama2\n");
+        fprintf(stderr, "usage: test_tok_golden bytelevel|tok512|llama2|smollm2\n");
         return 2;
     }
     const char *name = argv[1];
@@ -169,6 +173,22 @@ int main(int argc, char **argv) {
     Err err = {{0}};
     if (strcmp(name, "bytelevel") == 0) {
         pathf(tok_path, "%s/bytelevel.tokenizer.json", data_dir);
+    } else if (strcmp(name, "smollm2") == 0) {
+        const char *shared = tu_shared_dir();
+        if (shared == NULL)
+            tu_skip("../shared is absent (TLM_SHARED_DIR)");
+        char gguf[4096], out_dir[4096];
+        pathf(gguf, "%s/models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf", shared);
+        pathf(out_dir, "%s/tok_golden_smollm2", tu_tmp_dir());
+        Gguf *g = gguf_open(gguf, &err);
+        if (g == NULL || conv_make_dirs(out_dir, &err) != 0 ||
+            gguf_write_tokenizer(g, out_dir, &err) != 0) {
+            printf("FAIL: gguf_write_tokenizer: %s\n", err.msg);
+            gguf_close(g);
+            return 1;
+        }
+        gguf_close(g);
+        pathf(tok_path, "%s/tokenizer.json", out_dir);
     } else {
         const char *shared = tu_shared_dir();
         if (shared == NULL)

@@ -1,7 +1,8 @@
 # io/text tests: unit tests of io/text/tokenizer.h and io/convert/llama2c_tokenizer.h, and
 # golden tokenizations from tests/ref/make_tok_golden.py (Hugging Face
 # tokenizers/transformers) for the committed byte-level BPE and, from ../shared,
-# llama2.c's tok512 and Llama 2 (both converted here with l2c_tokenizer_convert).
+# llama2.c's tok512 and Llama 2 (both converted here with l2c_tokenizer_convert), and the
+# SmolLM2 GGUF's vocabulary (gguf_write_tokenizer; Digits + ByteLevel pre-tokenizer).
 # Chat templates against tests/ref/make_template_golden.py; the Llama 2 tokenizer ids are
 # checked only where ../shared is present, the byte-level ones always.
 tlm_add_test(test_tokenizer SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_tokenizer.c LABELS cpu)
@@ -12,6 +13,8 @@ tlm_add_test(test_tok_golden_bytelevel COMMAND test_tok_golden ARGS bytelevel
 tlm_add_test(test_tok_golden_tok512 COMMAND test_tok_golden ARGS tok512
              LABELS "cpu;shared;golden")
 tlm_add_test(test_tok_golden_llama2 COMMAND test_tok_golden ARGS llama2
+             LABELS "cpu;shared;golden")
+tlm_add_test(test_tok_golden_smollm2 COMMAND test_tok_golden ARGS smollm2
              LABELS "cpu;shared;golden")
 tlm_add_test(test_tok_cli COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/test_tok_cli.sh LABELS "cpu;golden")
 tlm_add_test(test_chat_template SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_chat_template.c
