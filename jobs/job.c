@@ -16,7 +16,7 @@
 
 void job_defaults(JobSpec *spec) {
     memset(spec, 0, sizeof *spec);
-    strcpy(spec->model.template_name, "llama3");
+    strcpy(spec->model.template_name, "auto"); /* the model's own template */
     spec->data.n_prompt = 2; /* Alpaca: instruction, input (converter.py defaults) */
     strcpy(spec->data.prompt[0], "instruction");
     strcpy(spec->data.prompt[1], "input");

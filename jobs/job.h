@@ -39,7 +39,7 @@ typedef struct JobSpec {
     char source[JOB_PATH_BYTES]; /* the file it was read from ("" for job_defaults) */
     struct {
         char path[JOB_PATH_BYTES];           /* required: HF model directory */
-        char template_name[JOB_NAME_BYTES]; /* llama3 (default) | llama2 | qwen | mistral | none */
+        char template_name[JOB_NAME_BYTES]; /* auto (default) | llama3 | llama2 | qwen | chatml | mistral | none */
     } model;
     struct {
         char path[JOB_PATH_BYTES]; /* required: JSON array or JSONL */

@@ -15,8 +15,10 @@ _Static_assert(sizeof(JobMethod) == sizeof(int) && sizeof(JobSetting) == sizeof(
                    sizeof(JobOnError) == sizeof(int),
                "enums are stored through int pointers");
 
-/* The names io/text/chat_template.c registers (test_job checks each with tmpl_find). */
-static const char *const templates[] = {"llama3", "llama2", "qwen", "mistral", "none", NULL};
+/* "auto" (the default: the launcher resolves it from the model's own chat template,
+ * tmpl_resolve) and the names io/text/chat_template.c registers (test_job checks each). */
+static const char *const templates[] = {"auto", "llama3", "llama2", "qwen", "chatml",
+                                        "mistral", "none", NULL};
 /* method.name's choices: the registry's rows, in JobMethod order (jobs/job_methods.h). */
 #define METHOD_NAME_(ID, name, needs, what) #name,
 static const char *const methods[] = {JOB_METHOD_LIST(METHOD_NAME_) NULL};

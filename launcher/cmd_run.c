@@ -20,6 +20,8 @@
 #include "io/base/log.h"
 #include "io/model/model_config.h"
 #include "io/ckpt/ckpt.h"
+#include "io/text/chat_template.h"
+#include "io/text/tokenizer.h"
 #include "jobs/job.h"
 #include "launcher/signals.h"
 #include "worker/loop/ttl.h"
@@ -73,6 +75,37 @@ static void print_job(const JobSpec *j) {
     log_info("  generate max_new_tokens %lld; backend %s; tp %lld; output %s; seed %llu",
              (long long)j->generate.max_new_tokens, job_backend_name(j->backend),
              (long long)j->parallel.tp, j->output.dir, (unsigned long long)j->seed);
+}
+
+/* model.template auto becomes the family of the model's own chat template (tmpl_detect),
+ * so the worker, the logs and the checkpoint's job all see a concrete template; note
+ * receives a line saying what was found (with chatml, the default system prompt). */
+static int resolve_template(JobSpec *job, char *note, size_t note_bytes, Err *err) {
+    note[0] = '\0';
+    if (strcmp(job->model.template_name, TMPL_AUTO) != 0)
+        return 0;
+    char path[JOB_PATH_BYTES + 32];
+    snprintf(path, sizeof path, "%s/tokenizer.json", job->model.path);
+    Tokenizer *tok = tok_open(path, err);
+    if (tok == NULL)
+        return err_prefix(err, "model.template auto: ");
+    const ChatTemplate *t = NULL;
+    char *sys = NULL;
+    int rc = tmpl_detect(tok, &t, err);
+    if (rc == 0)
+        rc = tmpl_default_system(t, tok, &sys, err);
+    if (rc == 0) {
+        snprintf(job->model.template_name, sizeof job->model.template_name, "%s", tmpl_name(t));
+        snprintf(note, note_bytes, "  template auto: %s, recognised in %s%s%s%s", tmpl_name(t),
+                 tok_chat_template_path(tok), tmpl_system_from_model(t) ? "; default system "
+                 "prompt " : "", !tmpl_system_from_model(t) ? "" : sys[0] ? "\"" : "none",
+                 tmpl_system_from_model(t) && sys[0] ? sys : "");
+        if (tmpl_system_from_model(t) && sys[0])
+            snprintf(note + strlen(note), note_bytes - strlen(note), "\"");
+    }
+    free(sys);
+    tok_close(tok);
+    return rc;
 }
 
 /* 1 when an MPI launcher (mpirun, srun with PMI/PMIx) started this process. */
@@ -146,6 +179,11 @@ int cmd_run(int argc, char **argv) {
             log_error("tlm run: %s", err.msg);
             return 1;
         }
+    char tmpl_note[512];
+    if (resolve_template(&job, tmpl_note, sizeof tmpl_note, &err) != 0) {
+        log_error("tlm run: %s: %s", path, err.msg);
+        return 1;
+    }
     if (resume != NULL && resume[0] == '\0') {
         fprintf(stderr, "tlm run: --resume needs auto or a checkpoint path\n%s", k_usage);
         return 2;
@@ -154,8 +192,11 @@ int cmd_run(int argc, char **argv) {
     Comm *comm = NULL;
     if (open_grid(&job, path, &grid, &comm) != 0)
         return 1;
-    if (grid.rank == 0)
+    if (grid.rank == 0) {
         print_job(&job);
+        if (tmpl_note[0] != '\0')
+            log_info("%s", tmpl_note);
+    }
 
     volatile sig_atomic_t *stop = sig_install();
     TtlHooks hooks = {.comm = comm, .device = grid.local_rank, .stop = stop,

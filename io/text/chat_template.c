@@ -1,7 +1,9 @@
-/* io/text/chat_template.c -- LLaMA-Factory's llama3/llama2/qwen/mistral/empty templates for one
- * user turn (see chat_template.h). The table mirrors register_template(...) calls in the
- * reference's src/llamafactory/data/template.py; the formatting mirrors
- * StringFormatter.apply (formatter.py) and Template._encode / Llama2Template._encode. */
+/* io/text/chat_template.c -- LLaMA-Factory's llama3/llama2/qwen/chatml/mistral/empty templates
+ * for one user turn (see chat_template.h). The table mirrors register_template(...) calls
+ * in the reference's src/llamafactory/data/template.py; the formatting mirrors
+ * StringFormatter.apply (formatter.py) and Template._encode / Llama2Template._encode, and
+ * records where the sample's own text lands in each element. Encoding into ids is
+ * io/text/chat_template_encode.c; the model's own template, chat_template_model.c. */
 #include "io/text/chat_template.h"
 
 #include <stdlib.h>
@@ -20,6 +22,7 @@ struct ChatTemplate {
     int assistant_eos;          /* format_assistant slots end with {"eos_token"} */
     int fuse_system;            /* Llama2Template: system text joins the user content */
     int user_idx;               /* Template._encode passes idx= to format_user */
+    int system_from_model;      /* the default system prompt is the model's own (chatml) */
     const char *stop_words[2];
     int n_stop_words;
 };
@@ -56,6 +59,20 @@ static const ChatTemplate templates[] = {
      .user_idx = 1,
      .stop_words = {"<|im_end|>"},
      .n_stop_words = 1},
+    /* chatml as the reference registers it (stop words <|im_end|> and <|im_start|>;
+     * replace_eos makes <|im_end|> the EOS, which tmpl_stop_ids covers), except the
+     * default system prompt: the model's own, parsed out of its chat template
+     * (tmpl_default_system), as LLaMA-Factory's parse_template derives it, where the
+     * registered chatml has none -- never another family's (qwen's Alibaba prompt). */
+    {.name = "chatml",
+     .user = "<|im_start|>user\n{{content}}<|im_end|>\n<|im_start|>assistant\n",
+     .system = "<|im_start|>system\n{{content}}<|im_end|>\n",
+     .default_system = "",
+     .system_from_model = 1,
+     .assistant = "{{content}}<|im_end|>\n",
+     .user_idx = 1,
+     .stop_words = {"<|im_end|>", "<|im_start|>"},
+     .n_stop_words = 2},
     /* "mistral tokenizer v3": a Llama2Template with a BOS prefix. */
     {.name = "mistral",
      .prefix_bos = 1,
@@ -75,7 +92,8 @@ static const ChatTemplate templates[] = {
 };
 #define N_TEMPLATES ((int)(sizeof templates / sizeof templates[0]))
 
-static const char *const template_names[] = {"llama3", "llama2", "qwen", "mistral", "none"};
+static const char *const template_names[] = {"llama3", "llama2", "qwen", "chatml", "mistral",
+                                             "none"};
 
 const ChatTemplate *tmpl_find(const char *name) {
     for (int i = 0; name != NULL && i < N_TEMPLATES; i++)
@@ -85,6 +103,16 @@ const ChatTemplate *tmpl_find(const char *name) {
 }
 
 const char *tmpl_name(const ChatTemplate *t) { return t->name; }
+int tmpl_system_from_model(const ChatTemplate *t) { return t->system_from_model; }
+
+int tmpl_default_system(const ChatTemplate *t, const Tokenizer *tok, char **out, Err *err) {
+    const char *text = tok != NULL ? tok_chat_template(tok) : NULL;
+    if (t->system_from_model && text != NULL)
+        return tmpl_model_system(text, out, err);
+    if ((*out = strdup(t->default_system)) == NULL)
+        return err_set(err, "out of memory");
+    return 0;
+}
 
 const char *const *tmpl_names(int *n_names) {
     *n_names = (int)(sizeof template_names / sizeof template_names[0]);
@@ -104,9 +132,11 @@ void tmpl_elems_free(TmplElems *e) {
 }
 
 /* Python's str.replace(key, value, 1) on the NUL-terminated s (owned), returning a new
- * owned string (s is freed) or NULL on allocation failure. No match: s unchanged. */
-static char *replace_first(char *s, const char *key, const char *value) {
+ * owned string (s is freed) or NULL on allocation failure. No match: s unchanged. *pos
+ * receives the byte offset of the replacement, -1 for no match. */
+static char *replace_first(char *s, const char *key, const char *value, int64_t *pos) {
     char *at = strstr(s, key);
+    *pos = at != NULL ? at - s : -1;
     if (at == NULL)
         return s;
     size_t head = (size_t)(at - s), n_key = strlen(key), n_val = strlen(value);
@@ -124,13 +154,23 @@ static char *replace_first(char *s, const char *key, const char *value) {
 /* StringFormatter.apply for one text slot: "{{content}}" then (when the reference passes
  * idx=, Template._encode for user turns) "{{idx}}" are each replaced once, in that order,
  * over the whole string -- so a literal "{{idx}}" inside the content becomes "0" there
- * too. Returns an owned string or NULL. */
-static char *apply_slot(const char *slot, const char *content, int with_idx) {
+ * too. Returns an owned string or NULL; range[0..1] receive where the content ended up
+ * ([-1, -1] when the slot has no {{content}}). */
+static char *apply_slot(const char *slot, const char *content, int with_idx, int64_t range[2]) {
+    int64_t at = -1, idx_at = -1;
     char *s = strdup(slot);
     if (s != NULL)
-        s = replace_first(s, "{{content}}", content);
+        s = replace_first(s, "{{content}}", content, &at);
+    range[0] = at;
+    range[1] = at >= 0 ? at + (int64_t)strlen(content) : -1;
     if (s != NULL && with_idx)
-        s = replace_first(s, "{{idx}}", "0");
+        s = replace_first(s, "{{idx}}", "0", &idx_at);
+    const int64_t shift = 1 - (int64_t)strlen("{{idx}}"); /* "{{idx}}" -> "0" */
+    if (idx_at >= 0 && at >= 0 && idx_at < range[1]) {
+        range[1] += shift;
+        if (idx_at < range[0])
+            range[0] += shift;
+    }
     return s;
 }
 
@@ -139,11 +179,15 @@ typedef struct Pending {
     int n;
     TmplElemKind kind[TMPL_MAX_ELEMS];
     char *text[TMPL_MAX_ELEMS];
+    int64_t range[TMPL_MAX_ELEMS][2];
 } Pending;
 
-static void pending_add(Pending *p, TmplElemKind kind, char *text) {
+/* range: where the sample's own text sits in text, or NULL for none. */
+static void pending_add(Pending *p, TmplElemKind kind, char *text, const int64_t *range) {
     p->kind[p->n] = kind;
     p->text[p->n] = text;
+    p->range[p->n][0] = range != NULL ? range[0] : -1;
+    p->range[p->n][1] = range != NULL ? range[1] : -1;
     p->n++;
 }
 
@@ -167,6 +211,8 @@ static int pending_pack(Pending *p, TmplElems *out, Err *err) {
     for (int i = 0; i < p->n; i++) {
         out->elems[i].kind = p->kind[i];
         out->elems[i].text = NULL;
+        out->elems[i].content_begin = p->range[i][0];
+        out->elems[i].content_end = p->range[i][1];
         if (p->text[i] != NULL) {
             size_t n = strlen(p->text[i]) + 1;
             memcpy(out->buf + at, p->text[i], n);
@@ -184,19 +230,21 @@ int tmpl_format_prompt(const ChatTemplate *t, const char *prompt, const char *sy
     Pending p = {0};
     /* `system = system or self.default_system` in _encode: "" means the default too. */
     const char *sys = (system != NULL && system[0] != '\0') ? system : t->default_system;
+    int64_t range[2];
     if (t->prefix_bos)
-        pending_add(&p, TMPL_ELEM_BOS, NULL);
+        pending_add(&p, TMPL_ELEM_BOS, NULL, NULL);
     if (!t->fuse_system) {
         /* Template._encode: the system turn is its own element, present when non-empty. */
         if (sys[0] != '\0')
-            pending_add(&p, TMPL_ELEM_TEXT, apply_slot(t->system, sys, 0));
+            pending_add(&p, TMPL_ELEM_TEXT, apply_slot(t->system, sys, 0, range), NULL);
         if (t->user_bos)
-            pending_add(&p, TMPL_ELEM_BOS, NULL);
-        pending_add(&p, TMPL_ELEM_TEXT, apply_slot(t->user, prompt, t->user_idx));
+            pending_add(&p, TMPL_ELEM_BOS, NULL, NULL);
+        char *user = apply_slot(t->user, prompt, t->user_idx, range);
+        pending_add(&p, TMPL_ELEM_TEXT, user, range);
         return pending_pack(&p, out, err);
     }
     /* Llama2Template._encode: the formatted system text is prepended to the content. */
-    char *sys_text = sys[0] != '\0' ? apply_slot(t->system, sys, 0) : strdup("");
+    char *sys_text = sys[0] != '\0' ? apply_slot(t->system, sys, 0, range) : strdup("");
     char *fused = NULL;
     if (sys_text != NULL && (fused = malloc(strlen(sys_text) + strlen(prompt) + 1)) != NULL) {
         strcpy(fused, sys_text);
@@ -205,9 +253,13 @@ int tmpl_format_prompt(const ChatTemplate *t, const char *prompt, const char *sy
     free(sys_text);
     if (fused == NULL)
         return err_set(err, "out of memory formatting a chat turn");
+    const int64_t sys_bytes = (int64_t)(strlen(fused) - strlen(prompt));
     if (t->user_bos)
-        pending_add(&p, TMPL_ELEM_BOS, NULL);
-    pending_add(&p, TMPL_ELEM_TEXT, apply_slot(t->user, fused, 0));
+        pending_add(&p, TMPL_ELEM_BOS, NULL, NULL);
+    char *user = apply_slot(t->user, fused, 0, range);
+    if (range[0] >= 0)
+        range[0] += sys_bytes; /* the sample's text follows the fused system text */
+    pending_add(&p, TMPL_ELEM_TEXT, user, range);
     free(fused);
     return pending_pack(&p, out, err);
 }
@@ -215,115 +267,10 @@ int tmpl_format_prompt(const ChatTemplate *t, const char *prompt, const char *sy
 int tmpl_format_response(const ChatTemplate *t, const char *response, TmplElems *out,
                          Err *err) {
     Pending p = {0};
-    pending_add(&p, TMPL_ELEM_TEXT, apply_slot(t->assistant, response, 0));
+    int64_t range[2];
+    char *text = apply_slot(t->assistant, response, 0, range);
+    pending_add(&p, TMPL_ELEM_TEXT, text, range);
     if (t->assistant_eos)
-        pending_add(&p, TMPL_ELEM_EOS, NULL);
+        pending_add(&p, TMPL_ELEM_EOS, NULL, NULL);
     return pending_pack(&p, out, err);
-}
-
-int tmpl_encode_elems(const TmplElems *e, const Tokenizer *tok, int32_t **ids,
-                      int64_t *n_ids, Err *err) {
-    /* The caller's array carries no capacity: *n_ids is all that is known to be there. */
-    int64_t cap = *n_ids;
-    for (int i = 0; i < e->n_elems; i++) {
-        const TmplElem *el = &e->elems[i];
-        int32_t one = el->kind == TMPL_ELEM_BOS   ? tok_bos_id(tok)
-                      : el->kind == TMPL_ELEM_EOS ? tok_eos_id(tok)
-                                                  : -1;
-        if (el->kind != TMPL_ELEM_TEXT) {
-            /* _convert_elements_to_ids adds bos/eos only when the tokenizer has one. */
-            if (one >= 0 && VEC_APPEND(*ids, *n_ids, cap, &one, 1, err) != 0)
-                return err_prefix(err, "encoding a chat turn: ");
-            continue;
-        }
-        size_t n_bytes = strlen(el->text);
-        if (n_bytes == 0) /* `if len(elem) != 0` in _convert_elements_to_ids */
-            continue;
-        int32_t *part = NULL;
-        int64_t n_part = 0;
-        if (tok_encode(tok, el->text, n_bytes, 0, &part, &n_part, err) != 0)
-            return err_prefix(err, "encoding chat template element %d: ", i);
-        int rc = VEC_APPEND(*ids, *n_ids, cap, part, n_part, err);
-        free(part);
-        if (rc != 0)
-            return err_prefix(err, "encoding a chat turn: ");
-    }
-    return 0;
-}
-
-/* Formats and encodes one turn into fresh owned ids. */
-static int encode_turn(const ChatTemplate *t, const Tokenizer *tok, const char *text,
-                       int is_prompt, int32_t **ids, int64_t *n_ids, Err *err) {
-    TmplElems e = {0};
-    *ids = NULL;
-    *n_ids = 0;
-    int rc = is_prompt ? tmpl_format_prompt(t, text, NULL, &e, err)
-                       : tmpl_format_response(t, text, &e, err);
-    if (rc == 0)
-        rc = tmpl_encode_elems(&e, tok, ids, n_ids, err);
-    tmpl_elems_free(&e);
-    if (rc != 0) {
-        free(*ids);
-        *ids = NULL;
-        *n_ids = 0;
-    }
-    return rc;
-}
-
-int tmpl_encode_prompt(const ChatTemplate *t, const Tokenizer *tok, const char *prompt,
-                       int32_t **ids, int64_t *n_ids, Err *err) {
-    return encode_turn(t, tok, prompt, 1, ids, n_ids, err);
-}
-
-void tmpl_infer_seqlen(int64_t source_len, int64_t target_len, int64_t cutoff_len,
-                       int64_t *new_source_len, int64_t *new_target_len) {
-    int64_t max_target;
-    if (target_len * 2 < cutoff_len) /* short answer: truncate the prompt */
-        max_target = cutoff_len;
-    else if (source_len * 2 < cutoff_len) /* short prompt: truncate the answer */
-        max_target = cutoff_len - source_len;
-    else /* both long: share the cutoff in proportion, int() truncating as Python does */
-        max_target = (int64_t)((double)cutoff_len *
-                               ((double)target_len / (double)(source_len + target_len)));
-    int64_t tgt = target_len < max_target ? target_len : max_target;
-    int64_t max_source = cutoff_len - tgt > 0 ? cutoff_len - tgt : 0;
-    *new_target_len = tgt;
-    *new_source_len = source_len < max_source ? source_len : max_source;
-}
-
-int tmpl_encode_input(const ChatTemplate *t, const Tokenizer *tok, const char *prompt,
-                      const char *response, int64_t cutoff_len, int32_t **ids,
-                      int64_t *n_ids, int64_t *n_target_ids, Err *err) {
-    if (cutoff_len <= 0)
-        return err_set(err, "cutoff_len must be positive, got %lld", (long long)cutoff_len);
-    int32_t *target = NULL;
-    int64_t n_target = 0;
-    /* No response turn in the record: the reference appends an empty assistant turn. */
-    if (encode_turn(t, tok, response != NULL ? response : "", 0, &target, &n_target, err))
-        return -1;
-    free(target);
-    if (encode_turn(t, tok, prompt, 1, ids, n_ids, err) != 0)
-        return -1;
-    int64_t n_src = 0, n_tgt = 0;
-    tmpl_infer_seqlen(*n_ids, n_target, cutoff_len, &n_src, &n_tgt);
-    *n_ids = n_src; /* input_ids[:source_len]: the head survives */
-    if (n_target_ids != NULL)
-        *n_target_ids = n_target;
-    return 0;
-}
-
-int tmpl_stop_ids(const ChatTemplate *t, const Tokenizer *tok, int32_t *ids, int max_ids) {
-    int32_t cand[1 + 2];
-    int n_cand = 0, n = 0;
-    cand[n_cand++] = tok_eos_id(tok);
-    for (int i = 0; i < t->n_stop_words; i++)
-        cand[n_cand++] = tok_id(tok, t->stop_words[i]);
-    for (int i = 0; i < n_cand; i++) {
-        int dup = cand[i] < 0;
-        for (int j = 0; j < n && !dup; j++)
-            dup = ids[j] == cand[i];
-        if (!dup && n < max_ids)
-            ids[n++] = cand[i];
-    }
-    return n;
 }

@@ -166,6 +166,8 @@ struct Tokenizer {
     int32_t *post;            /* (n_post) template for add_special: ids, -1 for the sequence */
     int64_t n_post, cap_post;
     int32_t bos_id, eos_id;
+    char *chat_template;      /* the model's own chat template text, or NULL (owned) */
+    char *chat_template_path; /* the file it came from, or NULL (owned) */
 };
 
 /* ---- functions shared between the files ---- */
@@ -175,6 +177,11 @@ int tok_load_json(Tokenizer *tok, const json_t *root, Err *err);
 /* tok_model.c: fills the model, added tokens, template and bos/eos (after tok_load_json:
  * normalized added tokens are matched in normalized form); config may be NULL. */
 int tok_load_model(Tokenizer *tok, const json_t *root, const json_t *config, Err *err);
+/* tok_chat.c: the chat template beside the tokenizer: chat_template.jinja in dir (dir_bytes
+ * long, ending in '/' or empty) when present, else config's "chat_template" (a string, or
+ * a list of {name, template} of which "default" is taken); config may be NULL. */
+int tok_load_chat_template(Tokenizer *tok, const json_t *config, const char *config_path,
+                           const char *dir, size_t dir_bytes, Err *err);
 /* tok_load.c: frees what tok_load_json allocated. */
 void tok_free_parts(Tokenizer *tok);
 /* tok_model.c: the id of a token string, an added token's before the vocab's (as HF

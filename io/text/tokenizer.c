@@ -60,7 +60,8 @@ Tokenizer *tok_open(const char *path, Err *err) {
             *err = cfg_err;
         goto fail;
     }
-    if (tok_load_json(tok, root, err) != 0 || tok_load_model(tok, root, cfg, err) != 0)
+    if (tok_load_json(tok, root, err) != 0 || tok_load_model(tok, root, cfg, err) != 0 ||
+        tok_load_chat_template(tok, cfg, cfg_path, path, dir_bytes, err) != 0)
         goto fail;
     json_decref(root);
     json_decref(cfg);
@@ -93,6 +94,8 @@ void tok_close(Tokenizer *tok) {
     free(tok->match_raw.order);
     free(tok->match_norm.order);
     free(tok->post);
+    free(tok->chat_template);
+    free(tok->chat_template_path);
     free(tok->path);
     free(tok);
 }
@@ -263,5 +266,6 @@ const char *tok_piece(const Tokenizer *tok, int32_t id) {
     return (id >= 0 && id < tok->n_ids) ? tok->id_piece[id] : NULL;
 }
 
+const char *tok_file(const Tokenizer *tok) { return tok->path; }
 int32_t tok_bos_id(const Tokenizer *tok) { return tok->bos_id; }
 int32_t tok_eos_id(const Tokenizer *tok) { return tok->eos_id; }

@@ -19,7 +19,8 @@ extern "C" {
 typedef struct Tokenizer Tokenizer;
 
 /* Opens a tokenizer.json (path to the file); tokenizer_config.json beside it, when
- * present, supplies add_bos_token/add_eos_token and the bos/eos token strings. */
+ * present, supplies add_bos_token/add_eos_token, the bos/eos token strings and the chat
+ * template (chat_template.jinja beside it takes priority, as in transformers). */
 Tokenizer *tok_open(const char *path, Err *err);
 void tok_close(Tokenizer *tok); /* accepts NULL */
 
@@ -39,6 +40,12 @@ int64_t tok_vocab_size(const Tokenizer *tok);
 int32_t tok_id(const Tokenizer *tok, const char *token);
 /* The token string of an id (borrowed), or NULL. */
 const char *tok_piece(const Tokenizer *tok, int32_t id);
+/* The model's own chat template (Jinja text, borrowed) read beside tokenizer.json, as
+ * transformers reads it: chat_template.jinja when present, else tokenizer_config.json's
+ * "chat_template"; NULL when the model has none. tok_chat_template_path: that file. */
+const char *tok_chat_template(const Tokenizer *tok);
+const char *tok_chat_template_path(const Tokenizer *tok);
+const char *tok_file(const Tokenizer *tok); /* the tokenizer.json path (borrowed) */
 int32_t tok_bos_id(const Tokenizer *tok); /* -1 when none */
 int32_t tok_eos_id(const Tokenizer *tok); /* -1 when none */
 

@@ -61,7 +61,7 @@ static void test_defaults(void **state) {
     assert_int_equal(job_load_string("model: {path: m}\ndata: {path: d.json}\n", "min.yaml", &s,
                                      &err), 0);
     job_defaults(&d);
-    assert_string_equal(s.model.template_name, "llama3");
+    assert_string_equal(s.model.template_name, "auto");
     assert_int_equal(s.data.n_prompt, 2);
     assert_string_equal(s.data.prompt[0], "instruction");
     assert_string_equal(s.data.prompt[1], "input");
@@ -106,9 +106,12 @@ static void test_defaults(void **state) {
                                      &err), 0);
     assert_int_equal(s.optim.schedule, JOB_COSINE);
     assert_true(s.optim.warmup_ratio == 0.0);
-    /* Every template name the schema accepts is one io/text/chat_template.c knows. */
-    const char *names[] = {"llama3", "llama2", "qwen", "mistral", "none"};
-    for (int i = 0; i < 5; i++) {
+    /* Every template name the schema accepts is auto or one io/text/chat_template.c knows,
+     * and every template it knows is accepted. */
+    int n_names;
+    const char *const *names = tmpl_names(&n_names);
+    assert_int_equal(job_set(&s, "model.template=" TMPL_AUTO, &err), 0);
+    for (int i = 0; i < n_names; i++) {
         char set[64];
         snprintf(set, sizeof set, "model.template=%s", names[i]);
         assert_int_equal(job_set(&s, set, &err), 0);
@@ -166,7 +169,7 @@ static void test_errors(void **state) {
     expect_file_error(text, ":8:1: model: duplicate section");
     expect_file_error("model: {path: m, template: llama4}\ndata: {path: d}\n",
                       ":1:28: model.template: expected one of "
-                      "llama3|llama2|qwen|mistral|none, got \"llama4\"");
+                      "auto|llama3|llama2|qwen|chatml|mistral|none, got \"llama4\"");
     expect_file_error("model: {path: m}\ndata: {path: d}\noptm: {lr: 1.0e-5}\n",
                       ":3:1: optm: unknown key (did you mean optim?)");
     expect_file_error("model: {path: m}\ndata: {path: d}\nlr: 1.0e-5\n",

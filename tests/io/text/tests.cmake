@@ -19,3 +19,7 @@ tlm_add_test(test_tok_golden_smollm2 COMMAND test_tok_golden ARGS smollm2
 tlm_add_test(test_tok_cli COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/test_tok_cli.sh LABELS "cpu;golden")
 tlm_add_test(test_chat_template SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_chat_template.c
              LABELS cpu golden)
+# The model's own template: chatml against transformers' apply_chat_template on SmolLM2's
+# (tests/ref/make_chatml_golden.py), model.template auto's recognition and refusals.
+tlm_add_test(test_chat_template_auto SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_chat_template_auto.c
+             LABELS "cpu;golden" TIMEOUT 60)
