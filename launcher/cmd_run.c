@@ -96,12 +96,11 @@ static int resolve_template(JobSpec *job, char *note, size_t note_bytes, Err *er
         rc = tmpl_default_system(t, tok, &sys, err);
     if (rc == 0) {
         snprintf(job->model.template_name, sizeof job->model.template_name, "%s", tmpl_name(t));
-        snprintf(note, note_bytes, "  template auto: %s, recognised in %s%s%s%s", tmpl_name(t),
-                 tok_chat_template_path(tok), tmpl_system_from_model(t) ? "; default system "
-                 "prompt " : "", !tmpl_system_from_model(t) ? "" : sys[0] ? "\"" : "none",
-                 tmpl_system_from_model(t) && sys[0] ? sys : "");
-        if (tmpl_system_from_model(t) && sys[0])
-            snprintf(note + strlen(note), note_bytes - strlen(note), "\"");
+        const int own = tmpl_system_from_model(t);
+        snprintf(note, note_bytes, "  template auto: %s, recognised in %s%s%s%s%s", tmpl_name(t),
+                 tok_chat_template_path(tok), own ? "; its default system prompt: " : "",
+                 own && sys[0] ? "\"" : "", own ? (sys[0] ? sys : "none") : "",
+                 own && sys[0] ? "\"" : "");
     }
     free(sys);
     tok_close(tok);

@@ -1,5 +1,7 @@
-/* io/convert/gguf_config.c -- a GGUF file's model metadata read into a GgufModel, and written
- * out as config.json and generation_config.json. Keys follow llama.cpp's names
+/* io/convert/gguf_config.c -- a GGUF file's model metadata read into a GgufModel, written out
+ * as config.json and generation_config.json, and gguf_convert, which runs the parts in the
+ * order that keeps an interrupted conversion visibly incomplete (an old config.json
+ * removed first; weights, tokenizer, generation_config.json; config.json last). Keys follow llama.cpp's names
  * (gguf-py/gguf/constants.py Keys.LLM / Keys.Attention / Keys.Rope, prefixed with the
  * architecture); what transformers would need and the file cannot say (rope scaling,
  * partial rotary, experts) is refused rather than guessed. */
@@ -192,4 +194,27 @@ int gguf_write_configs(const GgufModel *m, DType dtype, const char *out_dir, Err
                                                                          : "float32"));
     snprintf(path, sizeof path, "%s/config.json", out_dir);
     return conv_write_json(path, c, err);
+}
+
+int gguf_convert(const char *gguf_path, const char *out_dir, DType dtype, GgufModel *m,
+                 GgufWeightStats *stats, Err *err) {
+    Gguf *g = gguf_open(gguf_path, err);
+    if (g == NULL)
+        return -1;
+    GgufModel local;
+    if (m == NULL)
+        m = &local;
+    int rc = gguf_model_read(g, m, err);
+    if (rc == 0)
+        rc = conv_make_dirs(out_dir, err);
+    if (rc == 0)
+        rc = conv_remove_config(out_dir, err);
+    if (rc == 0)
+        rc = gguf_write_weights(g, m, dtype, out_dir, stats, err);
+    if (rc == 0)
+        rc = gguf_write_tokenizer(g, out_dir, err);
+    if (rc == 0)
+        rc = gguf_write_configs(m, dtype, out_dir, err);
+    gguf_close(g);
+    return rc;
 }

@@ -4,7 +4,8 @@
  * vocabulary) against transformers' own GGUF loading of the same files: every tensor
  * bit-identical in F32 and in BF16, the config, the tokenizer on 300 strings, the
  * per-sequence CE through the engine (float64 reference, <= 1e-4), the chat template's
- * family and default system prompt, and the command line. */
+ * family and default system prompt, and the command line (convert, and run with
+ * model.template auto). */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +111,18 @@ static int check_cli(void) {
     if (tu_system("'%s' convert gguf /nonexistent.gguf '%s' 2>&1 | grep -q "
                   "'/nonexistent.gguf: cannot open'", tu_tlm_bin(), out) != 0)
         fails += printf("FAIL: a missing file is not named\n") > 0;
+    /* tlm run with the default model.template (auto) on the converted model: its own
+     * ChatML template, with its own default system prompt in every prompt. */
+    const char *run = tu_path(tu_tmp_dir(), "gguf_cli_run");
+    if (tu_system("cd '%s' && '%s' run jobs/demo.yaml --set model.path='%s' --set "
+                  "model.template=auto --set data.max_samples=2 --set method.name=none --set "
+                  "generate.max_new_tokens=4 --set output.dir='%s' > '%s.log' 2>&1",
+                  tu_source_dir(), tu_tlm_bin(), out, run, run) != 0 ||
+        tu_system("grep -q 'template auto: chatml, recognised in .*tokenizer_config.json; its "
+                  "default system prompt: \"You are a tiny test model.\"' '%s.log'", run) != 0 ||
+        tu_system("grep -q 'You are a tiny test model' '%s/generated_predictions.jsonl'",
+                  run) != 0)
+        fails += printf("FAIL: tlm run with model.template auto on the converted model\n") > 0;
     return fails;
 }
 
