@@ -14,4 +14,4 @@ add_dependencies(test_gguf_tiny tlm) # the command-line checks run the tlm binar
 # against transformers' GGUF loading (label shared: skipped without it). Writes a 540 MB
 # F32 model.safetensors into the test tmp dir.
 tlm_add_test(test_gguf_smollm SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_gguf_smollm.c
-             ${CMAKE_CURRENT_LIST_DIR}/gguf_check.c LABELS "cpu;shared;golden" TIMEOUT 150)
+             ${CMAKE_CURRENT_LIST_DIR}/gguf_check.c LABELS "cpu;shared;golden" TIMEOUT 180)
