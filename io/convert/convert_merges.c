@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/text/tok_internal.h"
+#include "io/base/strbuf.h"
+#include "io/base/vec.h"
+#include "io/base/strmap.h"
+#include "io/base/utf8.h"
 
 typedef struct Cand {
     int32_t l, r;        /* ids (last occurrence) of the two parts */
@@ -52,33 +55,26 @@ static int cmp_asc(const void *a, const void *b) {
 }
 
 static int push(Cands *c, Cand k, Err *err) {
-    if (c->n == c->cap) {
-        int64_t cap = c->cap ? 2 * c->cap : 4096;
-        Cand *v = realloc(c->v, (size_t)cap * sizeof *v);
-        if (v == NULL)
-            return err_set(err, "out of memory generating %lld merges", (long long)cap);
-        c->v = v;
-        c->cap = cap;
-    }
-    c->v[c->n++] = k;
+    if (VEC_PUSH(c->v, c->n, c->cap, k, err) != 0)
+        return err_prefix(err, "generating merges: ");
     return 0;
 }
 
 /* The splits of piece i (visited at its first appearance) appended to c. */
-static int piece_splits(const TokMap *map, const char *const *pieces, int64_t i,
+static int piece_splits(const StrMap *map, const char *const *pieces, int64_t i,
                         const float *scores, Cands *c, Err *err) {
     const char *s = pieces[i];
     const size_t n = strlen(s);
-    const int32_t last = tok_map_get(map, s, n);
+    const int32_t last = strmap_get(map, s, n);
     const double key = scores != NULL ? (double)scores[last] : (double)last;
     const int64_t first = c->n;
     int32_t chars_total = 0;
-    for (size_t k = 0; k < n; k += (size_t)tok_utf8_len((unsigned char)s[k]))
+    for (size_t k = 0; k < n; k += (size_t)utf8_len((unsigned char)s[k]))
         chars_total++;
     int32_t chars_l = 1;
-    for (size_t k = (size_t)tok_utf8_len((unsigned char)s[0]); k < n;
-         k += (size_t)tok_utf8_len((unsigned char)s[k]), chars_l++) {
-        const int32_t l = tok_map_get(map, s, k), r = tok_map_get(map, s + k, n - k);
+    for (size_t k = (size_t)utf8_len((unsigned char)s[0]); k < n;
+         k += (size_t)utf8_len((unsigned char)s[k]), chars_l++) {
+        const int32_t l = strmap_get(map, s, k), r = strmap_get(map, s + k, n - k);
         if (l >= 0 && r >= 0 &&
             push(c, (Cand){l, r, key, chars_l, chars_total - chars_l, 0}, err) != 0)
             return -1;
@@ -91,22 +87,22 @@ static int piece_splits(const TokMap *map, const char *const *pieces, int64_t i,
 
 int conv_generate_merges(const char *const *pieces, int64_t n, const float *scores,
                          json_t *merges, Err *err) {
-    TokMap map;
-    if (tok_map_init(&map, n, err) != 0)
+    StrMap map;
+    if (strmap_init(&map, n, err) != 0)
         return -1;
     Cands c = {0};
     int rc = 0;
     for (int64_t i = 0; i < n && rc == 0; i++)
-        rc = tok_map_put(&map, pieces[i], strlen(pieces[i]), (int32_t)i, err);
+        rc = strmap_put(&map, pieces[i], strlen(pieces[i]), (int32_t)i, err);
     /* Python's dict: a key sits where it first appeared. A second map remembers that. */
-    TokMap seen = {0};
+    StrMap seen = {0};
     if (rc == 0)
-        rc = tok_map_init(&seen, n, err);
+        rc = strmap_init(&seen, n, err);
     for (int64_t i = 0; i < n && rc == 0; i++) {
         const size_t len = strlen(pieces[i]);
-        if (tok_map_get(&seen, pieces[i], len) >= 0)
+        if (strmap_get(&seen, pieces[i], len) >= 0)
             continue;
-        rc = tok_map_put(&seen, pieces[i], len, (int32_t)i, err);
+        rc = strmap_put(&seen, pieces[i], len, (int32_t)i, err);
         if (rc == 0 && len > 0)
             rc = piece_splits(&map, pieces, i, scores, &c, err);
     }
@@ -118,8 +114,8 @@ int conv_generate_merges(const char *const *pieces, int64_t n, const float *scor
                      ? err_set(err, "out of memory building the merges") : 0;
         }
     }
-    tok_map_free(&seen);
+    strmap_free(&seen);
     free(c.v);
-    tok_map_free(&map);
+    strmap_free(&map);
     return rc;
 }

@@ -18,16 +18,8 @@ int conv_write_json(const char *path, json_t *root, Err *err) {
     json_decref(root);
     if (text == NULL)
         return err_set(err, "%s: out of memory building the JSON", path);
-    size_t n = strlen(text);
-    char *line = realloc(text, n + 2); /* end with a newline, as HF does */
-    if (line == NULL) {
-        free(text);
-        return err_set(err, "%s: out of memory", path);
-    }
-    line[n] = '\n';
-    line[n + 1] = '\0';
-    int rc = af_write_file(path, line, n + 1, err);
-    free(line);
+    int rc = af_write_line(path, text, err); /* ends with a newline, as HF's files do */
+    free(text);
     return rc;
 }
 

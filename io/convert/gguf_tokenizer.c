@@ -17,7 +17,10 @@
 #include "io/convert/convert_merges.h"
 #include "io/convert/convert_util.h"
 #include "io/convert/gguf_tokenizer.h"
-#include "io/text/tok_internal.h"
+#include "io/base/strbuf.h"
+#include "io/base/strmap.h"
+#include "io/base/utf8.h"
+#include "io/text/tokenizer.h"
 
 enum { TT_UNKNOWN = 2, TT_CONTROL = 3, TT_USER = 4 }; /* llama.cpp's token types */
 
@@ -44,7 +47,7 @@ static void vocab_free(Vocab *v) {
 static int in_byte_alphabet(const char *s, size_t n) {
     for (size_t k = 0; k < n;) {
         int len;
-        const int32_t cp = tok_utf8_decode(s + k, n - k, &len);
+        const int32_t cp = utf8_decode(s + k, n - k, &len);
         if (tok_cp_to_byte(cp) < 0)
             return 0;
         k += (size_t)len;
@@ -55,7 +58,7 @@ static int in_byte_alphabet(const char *s, size_t n) {
 /* Token i as tokenizer.json spells it (owned), or NULL on a bad token (err set). */
 static char *spell(const Vocab *v, int64_t i, Err *err) {
     const GgufStr *t = &v->tokens.strs[i];
-    if (memchr(t->s, '\0', (size_t)t->n) != NULL || !tok_utf8_valid(t->s, (size_t)t->n)) {
+    if (memchr(t->s, '\0', (size_t)t->n) != NULL || !utf8_valid(t->s, (size_t)t->n)) {
         err_set(err, "%s: key \"tokenizer.ggml.tokens\": token %lld is not valid UTF-8 text",
                 gguf_path(v->g), (long long)i);
         return NULL;
@@ -73,7 +76,7 @@ static char *spell(const Vocab *v, int64_t i, Err *err) {
     } else {
         for (uint64_t k = 0; k < t->n; k++) {
             char enc[4];
-            const int len = tok_utf8_encode(tok_byte_to_cp((unsigned char)t->s[k]), enc);
+            const int len = utf8_encode(tok_byte_to_cp((unsigned char)t->s[k]), enc);
             memcpy(s + at, enc, (size_t)len);
             at += (size_t)len;
         }
@@ -220,7 +223,7 @@ static int file_merges(const Vocab *v, json_t *merges, Err *err) {
         const GgufStr *m = &v->merges.strs[i];
         const char *sp = memchr(m->s, ' ', (size_t)m->n);
         if (sp == NULL || memchr(sp + 1, ' ', (size_t)(m->n - (uint64_t)(sp - m->s) - 1)) ||
-            !tok_utf8_valid(m->s, (size_t)m->n) || memchr(m->s, '\0', (size_t)m->n))
+            !utf8_valid(m->s, (size_t)m->n) || memchr(m->s, '\0', (size_t)m->n))
             return err_set(err, "%s: key \"tokenizer.ggml.merges\": merge %llu is not \"left "
                            "right\" text", gguf_path(v->g), (unsigned long long)i);
         json_t *pair = json_array();

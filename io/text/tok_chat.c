@@ -22,25 +22,18 @@ static char *read_text(const char *path, int *missing, Err *err) {
         err_set(err, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
-    TokBuf b = {0};
-    char chunk[4096];
-    size_t n;
-    int rc = 0;
-    while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        rc = tok_buf_add(&b, chunk, n, err);
-    if (rc == 0 && ferror(f))
-        rc = err_set(err, "%s: read error", path);
+    StrBuf b = {0};
+    int rc = strbuf_read_stream(&b, f, err);
     fclose(f);
-    if (rc == 0 && tok_buf_reserve(&b, 1, err) != 0)
-        rc = -1;
-    if (rc == 0 && (memchr(b.data, '\0', b.len) != NULL || !tok_utf8_valid(b.data, b.len)))
+    if (rc != 0)
+        err_prefix(err, "%s: ", path);
+    if (rc == 0 && (memchr(b.data, '\0', b.n_bytes) != NULL || !utf8_valid(b.data, b.n_bytes)))
         rc = err_set(err, "%s: not UTF-8 text", path);
     if (rc != 0) {
-        tok_buf_free(&b);
+        strbuf_free(&b);
         return NULL;
     }
-    b.data[b.len] = '\0';
-    return b.data;
+    return b.data; /* NUL-terminated by strbuf_read_stream */
 }
 
 /* config's "chat_template" as text (borrowed), NULL when absent; -1 on a bad value. */

@@ -64,13 +64,10 @@ void tok_spans_free(TokSpans *s);
 
 /* ---- character classes (UTF-8 itself: io/base/utf8.h) ---- */
 
-/* GPT-2's byte -> code point map (bytes_to_unicode) and its inverse (-1 = unmapped). */
-int32_t tok_byte_to_cp(unsigned char b);
 /* Unicode White_Space (Rust's char::is_whitespace and regex \s). */
 int tok_is_white(int32_t cp);
 /* Rust regex \w: letters, marks, decimal digits, connector punctuation, joiners. */
 int tok_is_word(int32_t cp);
-int tok_cp_to_byte(int32_t cp);
 
 /* ---- pipeline steps parsed from tokenizer.json ---- */
 

@@ -49,6 +49,12 @@ const char *tok_file(const Tokenizer *tok); /* the tokenizer.json path (borrowed
 int32_t tok_bos_id(const Tokenizer *tok); /* -1 when none */
 int32_t tok_eos_id(const Tokenizer *tok); /* -1 when none */
 
+/* GPT-2's byte-level alphabet (bytes_to_unicode): the code point that stands for byte b
+ * in a byte-level vocabulary, and the inverse (-1 for a code point that stands for no
+ * byte). Public because converters write byte-level vocabularies too. */
+int32_t tok_byte_to_cp(unsigned char b);
+int tok_cp_to_byte(int32_t cp);
+
 #ifdef __cplusplus
 }
 #endif

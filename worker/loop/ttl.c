@@ -125,8 +125,9 @@ static int ttl_open(Ttl *t, const Method *method, Err *err) {
     snprintf(path, sizeof path, "%s/tokenizer.json", mdir);
     if ((t->tok = tok_open(path, err)) == NULL)
         return -1;
-    if ((t->tmpl = tmpl_find(job->model.template_name)) == NULL)
-        return err_set(err, "model.template: unknown template \"%s\"", job->model.template_name);
+    /* "auto" here only for library callers: tlm run resolves it before the job is logged */
+    if (tmpl_resolve(job->model.template_name, t->tok, &t->tmpl, err) != 0)
+        return err_prefix(err, "model.template: ");
     collect_stop_ids(t);
     if (method->updates && open_adapter(t, err) != 0)
         return -1;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "io/base/vec.h"
 #include "io/convert/gguf_convert.h"
 #include "kernels/ops.h"
 #include "tests/io/convert/gguf_check.h"
@@ -31,11 +32,12 @@ static int check_greedy(const char *dir, const json_t *cases) {
     const int32_t n = (int32_t)json_array_size(cases);
     int32_t *lens = calloc((size_t)n, sizeof *lens), *out = malloc((size_t)n * N_NEW * 4);
     int32_t *out_lens = calloc((size_t)n, sizeof *out_lens), *prompts = NULL;
-    int64_t total = 0;
+    int64_t total = 0, cap = 0;
     for (int32_t s = 0; s < n; s++) {
         const json_t *ids = json_object_get(json_array_get(cases, (size_t)s), "ids");
         lens[s] = (int32_t)json_array_size(ids);
-        prompts = realloc(prompts, (size_t)(total + lens[s]) * sizeof *prompts);
+        if (VEC_RESERVE(prompts, cap, total + lens[s], NULL) != 0)
+            return tu_fail("out of memory");
         for (int32_t i = 0; i < lens[s]; i++)
             prompts[total++] = (int32_t)json_integer_value(json_array_get(ids, (size_t)i));
     }
