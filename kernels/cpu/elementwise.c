@@ -1,4 +1,4 @@
-/* kernels/cpu/elementwise.c -- SwiGLU, residual add, embedding lookup and row copies.
+/* kernels/cpu/elementwise.c -- SwiGLU, residual add and row copies.
  * SwiGLU matches HF LlamaMLP: down(act_fn(gate(x)) * up(x)) with act_fn = SiLU
  * (torch.nn.functional.silu: x * sigmoid(x)). The row copies move whole rows of
  * row_elems fp32 values and trust the caller's indices (worker/ builds them). */
@@ -40,14 +40,6 @@ void cpu_add(void *y, const void *x, int64_t n) {
 #pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN)
     for (int64_t i = 0; i < n; i++)
         ys[i] += xs[i];
-}
-
-void cpu_embed_fwd(void *out, const int32_t *ids, const void *table, int64_t T, int64_t D) {
-    float *o = out;
-    const float *tab = table;
-#pragma omp parallel for schedule(static) if (T * D >= CPU_PAR_MIN)
-    for (int64_t t = 0; t < T; t++)
-        memcpy(o + t * D, tab + (int64_t)ids[t] * D, (size_t)D * sizeof(float));
 }
 
 void cpu_rows_scatter(void *dst, const int32_t *idx, const void *src, int64_t n_rows,

@@ -1,7 +1,7 @@
 /* kernels/cpu/entropy.c -- entropy of each row's (extended) softmax and its gradient, for
  * the entropy objectives (tent, eata, come; see the Ops contract in kernels/ops.h).
  * Statistics relative to the larger of the row max and the extra logit, sums in double
- * (as xent.c: a 128K vocabulary of terms <= 1 would lose ~1e-4 relative in fp32):
+ * (as vocab.c: a 128K vocabulary of terms <= 1 would lose ~1e-4 relative in fp32):
  *   s = sum_j exp(w_j - M),  u = sum_j exp(w_j - M) (w_j - M),  lse = M + log s,
  *   H = log s - u / s,       (w = the row and, when finite, the extra logit)
  * which never forms lse - sum q z, a difference of two large numbers for peaked rows.

@@ -187,8 +187,9 @@ static void launch_dq(CudaCtx *ctx, dim3 grid, size_t smem, bf16 *dq, const bf16
                       const bf16 *q, const bf16 *k, const bf16 *v, const bf16 *out,
                       const float *lse, const SeqSpan *spans, int64_t H, int64_t KVH, int HD,
                       float scale) {
-    CUDA_CHECK(cudaFuncSetAttribute(attn_dq_kernel<NE>,
-                                    cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    CUDA_CHECK_FATAL(cudaFuncSetAttribute(attn_dq_kernel<NE>,
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          (int)smem));
     attn_dq_kernel<NE><<<grid, ATT_WARPS * 32, smem, ctx->stream>>>(dq, dout, q, k, v, out,
                                                                      lse, spans, H, KVH, HD,
                                                                      scale);
@@ -230,8 +231,9 @@ void cuda_attn_bwd(void *dq, void *dk, void *dv, const void *dout, const void *q
                      (unsigned)n_spans);
     const size_t ksmem = 2 * att_tile_bytes(HD) +
                          (2 * (size_t)ATT_BK * (size_t)(HD + 1) + 2 * (size_t)HD) * sizeof(float);
-    CUDA_CHECK(cudaFuncSetAttribute(attn_dkdv_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    (int)ksmem));
+    CUDA_CHECK_FATAL(cudaFuncSetAttribute(attn_dkdv_kernel,
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          (int)ksmem));
     attn_dkdv_kernel<<<kgrid, 32, ksmem, ctx->stream>>>((bf16 *)dk, (bf16 *)dv, dob, qb, kb, vb,
                                                         ob, lse, spans, H, KVH, hd, scale);
     cuda_op_done(ctx, "attn_bwd");

@@ -105,8 +105,9 @@ template <int NE>
 static void launch_fwd(CudaCtx *ctx, dim3 grid, size_t smem, bf16 *out, float *lse,
                        const bf16 *q, const bf16 *k, const bf16 *v, const SeqSpan *spans,
                        int64_t H, int64_t KVH, int HD, float scale_log2) {
-    CUDA_CHECK(cudaFuncSetAttribute(attn_fwd_kernel<NE>,
-                                    cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    CUDA_CHECK_FATAL(cudaFuncSetAttribute(attn_fwd_kernel<NE>,
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          (int)smem));
     attn_fwd_kernel<NE><<<grid, ATT_WARPS * 32, smem, ctx->stream>>>(out, lse, q, k, v, spans,
                                                                       H, KVH, HD, scale_log2);
 }

@@ -22,43 +22,9 @@ static const Ops cuda_ops_table = {
     .name = "cuda",
     .elem = DTYPE_BF16,
     .elem_bytes = 2,
-    .alloc = cuda_alloc,
-    .release = cuda_release,
-    .upload = cuda_upload,
-    .upload_raw = cuda_upload_raw,
-    .download = cuda_download,
-    .download_raw = cuda_download_raw,
-    .zero = cuda_zero,
-    .copy = cuda_copy,
-    .sync = cuda_sync,
-    .matmul_fwd = cuda_matmul_fwd,
-    .matmul_bwd = cuda_matmul_bwd,
-    .lora_fwd = cuda_lora_fwd,
-    .lora_bwd = cuda_lora_bwd,
-    .rmsnorm_fwd = cuda_rmsnorm_fwd,
-    .rmsnorm_bwd = cuda_rmsnorm_bwd,
-    .rope_fwd = cuda_rope_fwd,
-    .rope_bwd = cuda_rope_bwd,
-    .swiglu_fwd = cuda_swiglu_fwd,
-    .swiglu_bwd = cuda_swiglu_bwd,
-    .add = cuda_add,
-    .embed_fwd = cuda_embed_fwd,
-    .rows_scatter = cuda_rows_scatter,
-    .rows_gather = cuda_rows_gather,
-    .attn_fwd = cuda_attn_fwd,
-    .attn_bwd = cuda_attn_bwd,
-    .xent_fwd = cuda_xent_fwd,
-    .xent_bwd = cuda_xent_bwd,
-    .argmax = cuda_argmax,
-    .embed_slice_fwd = cuda_embed_slice_fwd,
-    .xent_slice_fwd = cuda_xent_slice_fwd,
-    .xent_slice_bwd = cuda_xent_slice_bwd,
-    .argmax_slice = cuda_argmax_slice,
-    .entropy_fwd = cuda_entropy_fwd,
-    .entropy_bwd = cuda_entropy_bwd,
-    .sumsq = cuda_sumsq,
-    .scale = cuda_scale,
-    .adamw = cuda_adamw,
+#define OP(ret, op, params) .op = cuda_##op,
+#include "kernels/ops_list.h"
+#undef OP
 };
 
 /* Creates ctx's stream, handles and scratch on the current device; on failure fills err,
@@ -123,7 +89,7 @@ extern "C" const Ops *ops_cuda(int device, Err *err) {
 
 CudaCtx *cuda_ctx(void) {
     int device = -1;
-    CUDA_CHECK(cudaGetDevice(&device));
+    CUDA_CHECK_FATAL(cudaGetDevice(&device));
     if (device < 0 || device >= CUDA_MAX_DEVICES || !g_cuda.ready[device])
         log_fatal("kernels/cuda: an op ran on device %d before ops_cuda(%d) set it up", device,
                   device);

@@ -1,5 +1,5 @@
 /* kernels/cuda/elementwise.cu -- the memory-bound ops: SwiGLU and its gradient, residual
- * add, embedding lookup, row scatter/gather (KV cache writes, last-token gathers).
+ * add, row scatter/gather (KV cache writes, last-token gathers).
  * Grid-stride loops with 64-bit indices; fp32 math, one bf16 rounding per output.
  * Enqueues on the backend stream; does not synchronize. */
 #include "kernels/cuda/cuda_common.cuh"
@@ -35,14 +35,6 @@ __global__ void swiglu_bwd_kernel(bf16 *dgate, bf16 *dup, const bf16 *dout, cons
 
 __global__ void add_kernel(bf16 *y, const bf16 *x, int64_t n) {
     GRID_STRIDE(i, n) y[i] = to_bf(ld_bf(y, i) + ld_bf(x, i));
-}
-
-__global__ void embed_kernel(bf16 *out, const int32_t *ids, const bf16 *table, int64_t T,
-                             int64_t D) {
-    GRID_STRIDE(i, T * D) {
-        const int64_t t = i / D, d = i % D;
-        out[i] = table[(int64_t)ids[t] * D + d];
-    }
 }
 
 /* scatter: dst[idx[r]] = src[r]; gather: dst[r] = src[idx[r]] (rows of row_elems). */
@@ -85,15 +77,6 @@ void cuda_add(void *y, const void *x, int64_t n) {
     add_kernel<<<cuda_grid(n, EW_THREADS), EW_THREADS, 0, ctx->stream>>>((bf16 *)y,
                                                                          (const bf16 *)x, n);
     cuda_op_done(ctx, "add");
-}
-
-void cuda_embed_fwd(void *out, const int32_t *ids, const void *table, int64_t T, int64_t D) {
-    if (T <= 0 || D <= 0)
-        return;
-    CudaCtx *ctx = cuda_ctx();
-    embed_kernel<<<cuda_grid(T * D, EW_THREADS), EW_THREADS, 0, ctx->stream>>>(
-        (bf16 *)out, ids, (const bf16 *)table, T, D);
-    cuda_op_done(ctx, "embed_fwd");
 }
 
 void cuda_rows_scatter(void *dst, const int32_t *idx, const void *src, int64_t n_rows,

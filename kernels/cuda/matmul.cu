@@ -26,11 +26,12 @@ void cuda_matmul_fwd(void *out, const void *x, const void *w, const void *bias, 
               k = cuda_int(K, "matmul_fwd K");
     if (k == 0) { /* x @ w^T of an empty contraction is 0 */
         if (!accumulate)
-            CUDA_CHECK(cudaMemsetAsync(out, 0, (size_t)(M * N) * 2, ctx->stream));
+            CUDA_CHECK_FATAL(cudaMemsetAsync(out, 0, (size_t)(M * N) * 2, ctx->stream));
     } else {
-        CUBLAS_CHECK(cublasGemmEx(ctx->blas, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &alpha, w,
-                                  CUDA_R_16BF, k, x, CUDA_R_16BF, k, &beta, out, CUDA_R_16BF,
-                                  m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+        CUBLAS_CHECK_FATAL(cublasGemmEx(ctx->blas, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &alpha,
+                                        w, CUDA_R_16BF, k, x, CUDA_R_16BF, k, &beta, out,
+                                        CUDA_R_16BF, m, CUBLAS_COMPUTE_32F,
+                                        CUBLAS_GEMM_DEFAULT));
     }
     if (bias != NULL)
         bias_add_kernel<<<cuda_grid(M * N, 256), 256, 0, ctx->stream>>>(
@@ -50,11 +51,12 @@ void cuda_matmul_bwd(void *dx, const void *dy, const void *w, int64_t M, int64_t
               k = cuda_int(N, "matmul_bwd N");
     if (k == 0) {
         if (!accumulate)
-            CUDA_CHECK(cudaMemsetAsync(dx, 0, (size_t)(M * K) * 2, ctx->stream));
+            CUDA_CHECK_FATAL(cudaMemsetAsync(dx, 0, (size_t)(M * K) * 2, ctx->stream));
     } else {
-        CUBLAS_CHECK(cublasGemmEx(ctx->blas, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &alpha, w,
-                                  CUDA_R_16BF, m, dy, CUDA_R_16BF, k, &beta, dx, CUDA_R_16BF,
-                                  m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+        CUBLAS_CHECK_FATAL(cublasGemmEx(ctx->blas, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &alpha,
+                                        w, CUDA_R_16BF, m, dy, CUDA_R_16BF, k, &beta, dx,
+                                        CUDA_R_16BF, m, CUBLAS_COMPUTE_32F,
+                                        CUBLAS_GEMM_DEFAULT));
     }
     cuda_op_done(ctx, "matmul_bwd");
 }

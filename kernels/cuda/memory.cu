@@ -29,7 +29,7 @@ fail:
 
 void cuda_release(void *p) {
     if (p != NULL)
-        CUDA_CHECK(cudaFree(p));
+        CUDA_CHECK_FATAL(cudaFree(p));
 }
 
 void cuda_upload(void *dst, const void *src, DType src_type, int64_t n) {
@@ -37,9 +37,9 @@ void cuda_upload(void *dst, const void *src, DType src_type, int64_t n) {
         return;
     CudaCtx *ctx = cuda_ctx();
     if (src_type == DTYPE_BF16) {
-        CUDA_CHECK(cudaMemcpyAsync(dst, src, (size_t)n * 2, cudaMemcpyHostToDevice,
-                                   ctx->stream));
-        CUDA_CHECK(cudaStreamSynchronize(ctx->stream));
+        CUDA_CHECK_FATAL(cudaMemcpyAsync(dst, src, (size_t)n * 2, cudaMemcpyHostToDevice,
+                                         ctx->stream));
+        CUDA_CHECK_FATAL(cudaStreamSynchronize(ctx->stream));
         return;
     }
     if (src_type != DTYPE_F32 && src_type != DTYPE_F16)
@@ -61,9 +61,9 @@ void cuda_upload(void *dst, const void *src, DType src_type, int64_t n) {
             for (int64_t i = 0; i < m; i++)
                 stage[i] = f32_to_bf16(f16_to_f32(s[i]));
         }
-        CUDA_CHECK(cudaMemcpyAsync((uint16_t *)dst + at, stage, (size_t)m * 2,
-                                   cudaMemcpyHostToDevice, ctx->stream));
-        CUDA_CHECK(cudaStreamSynchronize(ctx->stream)); /* stage is reused next round */
+        CUDA_CHECK_FATAL(cudaMemcpyAsync((uint16_t *)dst + at, stage, (size_t)m * 2,
+                                         cudaMemcpyHostToDevice, ctx->stream));
+        CUDA_CHECK_FATAL(cudaStreamSynchronize(ctx->stream)); /* stage is reused next round */
     }
     free(stage);
 }
@@ -72,8 +72,8 @@ void cuda_upload_raw(void *dst, const void *src, size_t n_bytes) {
     if (n_bytes == 0)
         return;
     CudaCtx *ctx = cuda_ctx();
-    CUDA_CHECK(cudaMemcpyAsync(dst, src, n_bytes, cudaMemcpyHostToDevice, ctx->stream));
-    CUDA_CHECK(cudaStreamSynchronize(ctx->stream));
+    CUDA_CHECK_FATAL(cudaMemcpyAsync(dst, src, n_bytes, cudaMemcpyHostToDevice, ctx->stream));
+    CUDA_CHECK_FATAL(cudaStreamSynchronize(ctx->stream));
 }
 
 void cuda_download(float *dst, const void *src, int64_t n) {
@@ -88,9 +88,9 @@ void cuda_download(float *dst, const void *src, int64_t n) {
                   (long long)chunk);
     for (int64_t at = 0; at < n; at += chunk) {
         int64_t m = n - at < chunk ? n - at : chunk;
-        CUDA_CHECK(cudaMemcpyAsync(stage, (const uint16_t *)src + at, (size_t)m * 2,
-                                   cudaMemcpyDeviceToHost, ctx->stream));
-        CUDA_CHECK(cudaStreamSynchronize(ctx->stream));
+        CUDA_CHECK_FATAL(cudaMemcpyAsync(stage, (const uint16_t *)src + at, (size_t)m * 2,
+                                         cudaMemcpyDeviceToHost, ctx->stream));
+        CUDA_CHECK_FATAL(cudaStreamSynchronize(ctx->stream));
         for (int64_t i = 0; i < m; i++)
             dst[at + i] = bf16_to_f32(stage[i]);
     }
@@ -101,15 +101,15 @@ void cuda_download_raw(void *dst, const void *src, size_t n_bytes) {
     if (n_bytes == 0)
         return;
     CudaCtx *ctx = cuda_ctx();
-    CUDA_CHECK(cudaMemcpyAsync(dst, src, n_bytes, cudaMemcpyDeviceToHost, ctx->stream));
-    CUDA_CHECK(cudaStreamSynchronize(ctx->stream));
+    CUDA_CHECK_FATAL(cudaMemcpyAsync(dst, src, n_bytes, cudaMemcpyDeviceToHost, ctx->stream));
+    CUDA_CHECK_FATAL(cudaStreamSynchronize(ctx->stream));
 }
 
 void cuda_zero(void *p, size_t n_bytes) {
     if (n_bytes == 0)
         return;
     CudaCtx *ctx = cuda_ctx();
-    CUDA_CHECK(cudaMemsetAsync(p, 0, n_bytes, ctx->stream));
+    CUDA_CHECK_FATAL(cudaMemsetAsync(p, 0, n_bytes, ctx->stream));
     cuda_op_done(ctx, "zero");
 }
 
@@ -117,11 +117,12 @@ void cuda_copy(void *dst, const void *src, size_t n_bytes) {
     if (n_bytes == 0)
         return;
     CudaCtx *ctx = cuda_ctx();
-    CUDA_CHECK(cudaMemcpyAsync(dst, src, n_bytes, cudaMemcpyDeviceToDevice, ctx->stream));
+    CUDA_CHECK_FATAL(
+        cudaMemcpyAsync(dst, src, n_bytes, cudaMemcpyDeviceToDevice, ctx->stream));
     cuda_op_done(ctx, "copy");
 }
 
 void cuda_sync(void) {
     CudaCtx *ctx = cuda_ctx();
-    CUDA_CHECK(cudaStreamSynchronize(ctx->stream));
+    CUDA_CHECK_FATAL(cudaStreamSynchronize(ctx->stream));
 }

@@ -76,9 +76,9 @@ void cuda_sumsq(double *out, const float *x, int64_t n) {
     sumsq_partial_kernel<<<blocks, SUMSQ_THREADS, 0, ctx->stream>>>(ctx->d_partials, x, n);
     sumsq_final_kernel<<<1, 1, 0, ctx->stream>>>(ctx->d_partials, (int)blocks);
     cuda_op_done(ctx, "sumsq");
-    CUDA_CHECK(cudaMemcpyAsync(ctx->h_result, ctx->d_partials, sizeof(double),
-                               cudaMemcpyDeviceToHost, ctx->stream));
-    CUDA_CHECK(cudaStreamSynchronize(ctx->stream));
+    CUDA_CHECK_FATAL(cudaMemcpyAsync(ctx->h_result, ctx->d_partials, sizeof(double),
+                                     cudaMemcpyDeviceToHost, ctx->stream));
+    CUDA_CHECK_FATAL(cudaStreamSynchronize(ctx->stream));
     *out = *ctx->h_result;
 }
 

@@ -106,7 +106,7 @@ static int dlogits_bwd(Model *m, Lora *lora, Err *err) {
      * replicated input-side matrix, DESIGN §3). What the region already holds (earlier
      * backwards of this step) is the same on every rank, so only rank 0 keeps it: the
      * sum then adds it once, plus this backward's shares from every rank. */
-    if (m->tp > 1 && m->tp_rank != 0)
+    if (m->tp_rank != 0)
         o->zero(lora->grads, (size_t)lora->n_reduce * sizeof(float));
     for (int64_t l = m->L - 1; l >= 0; l--)
         if (layer_bwd(m, lora, l, err) != 0)
@@ -142,11 +142,7 @@ int model_backward(Model *m, Lora *lora, const float *dce, Err *err) {
 
     /* LlamaForCausalLM: logits = lm_head(norm(x_final)); dlogits in place. Under tp
      * this rank's vocabulary columns against the whole vocabulary's lse (model_tp.c). */
-    if (m->tp == 1)
-        o->xent_bwd(m->logits, m->logits, m->tok_lse, p->targets, m->bw.dloss, T, m->V);
-    else
-        o->xent_slice_bwd(m->logits, m->logits, m->tok_lse, p->targets, m->bw.dloss, T, m->V,
-                          m->v0);
+    o->xent_bwd(m->logits, m->logits, m->tok_lse, p->targets, m->bw.dloss, T, m->V, m->v0);
     return dlogits_bwd(m, lora, err);
 }
 

@@ -89,8 +89,6 @@ static int row_parallel_fwd(Model *m, const Lora *lora, int64_t l, LoraTarget tg
                             Err *err) {
     const int64_t T = m->pass.n_tok;
     proj_fwd(m, lora, l, tg, h, y, x, w, NULL, m->D, K, m->tp_rank == 0);
-    if (m->tp == 1)
-        return 0;
     const LoraView *v = lora != NULL ? lora_view(lora, l, tg) : NULL;
     if (train && v != NULL &&
         model_tp_sum(m, h, T * lora->cfg.rank, COMM_F32, "a LoRA intermediate", err) != 0)
@@ -151,14 +149,10 @@ int model_layers_fwd(Model *m, const Lora *lora, int train, void *const *k_cache
                      void *const *v_cache, Err *err) {
     const int64_t T = m->pass.n_tok;
     void *x0 = train ? m->train[0].x : m->x_final;
-    if (m->tp == 1) {
-        m->ops->embed_fwd(x0, m->pass.tokens, m->embed, T, m->D);
-    } else {
-        /* VocabParallelEmbedding: rows of other slices are 0 here; the sum completes it */
-        m->ops->embed_slice_fwd(x0, m->pass.tokens, m->embed, T, m->D, m->v0, m->V);
-        if (model_tp_sum(m, x0, T * m->D, model_elem_comm(m), "the embedding", err) != 0)
-            return -1;
-    }
+    /* VocabParallelEmbedding: rows of other ranks' ranges are 0 here; the sum completes it */
+    m->ops->embed_fwd(x0, m->pass.tokens, m->embed, T, m->D, m->v0, m->V);
+    if (model_tp_sum(m, x0, T * m->D, model_elem_comm(m), "the embedding", err) != 0)
+        return -1;
     for (int64_t l = 0; l < m->L; l++) {
         LayerActs *a = train ? &m->train[l] : &m->infer;
         void *x_out = (train && l + 1 < m->L) ? m->train[l + 1].x : m->x_final;
@@ -191,13 +185,8 @@ int model_forward(Model *m, const Lora *lora, const int32_t *tokens, const int32
     o->rmsnorm_fwd(m->xnf, m->rstdf, m->x_final, m->final_norm, T, m->D, m->cfg.rms_eps);
     /* logits (T, V): under tp this rank's vocabulary columns (T, V/tp) */
     o->matmul_fwd(m->logits, m->xnf, m->lm_head, NULL, T, m->V, m->D, 0);
-    if (m->tp > 1) {
-        if (model_xent_tp(m, err) != 0)
-            return -1;
-    } else {
-        o->xent_fwd(m->tok_loss, m->tok_lse, m->logits, m->pass.targets, T, m->V);
-        o->download_raw(m->h_loss, m->tok_loss, (size_t)T * sizeof(float));
-    }
+    if (model_vocab_xent(m, err) != 0)
+        return -1;
 
     /* HF's loss for one sample: mean over its len - 1 shifted targets. Summed in double
      * so the result does not depend on how the batch was packed. */

@@ -18,7 +18,6 @@ struct Generator {
     void *x_last;             /* (B, D) residual rows of the sequences' last positions */
     void *xn_last;            /* (B, D) model.norm of them */
     float *rstd_last;         /* (B) */
-    int32_t *d_ids;           /* (B) argmax ids */
     /* host staging, sized once */
     int32_t *h_tok;           /* (max_tokens) the pass's tokens */
     int32_t *h_len, *h_pos0, *h_kv, *h_owner, *h_ids; /* (B) per pass row */
@@ -61,7 +60,6 @@ Generator *gen_open(Model *m, int32_t max_slots, int64_t max_ctx, Err *err) {
     block_add(&p, &g->x_last, B * (size_t)m->D * e);
     block_add(&p, &g->xn_last, B * (size_t)m->D * e);
     block_add(&p, &g->rstd_last, B * sizeof(float));
-    block_add(&p, &g->d_ids, B * sizeof(int32_t));
     g->block = block_alloc(&p, m->ops, "KV cache", err);
     if (g->block == NULL) {
         gen_close(g);
@@ -90,8 +88,8 @@ void gen_close(Generator *g) {
 
 /* After a cached pass of n rows: final norm and lm_head on each row's last position
  * (gathered unless every row is one token), argmax into g->h_ids. Under tp the logits
- * are this rank's vocabulary slice (n, V/tp) and the argmax is vocabulary-parallel
- * (model_argmax_tp): collective over tp. */
+ * are this rank's vocabulary range (n, V/tp) and the argmax is vocabulary-parallel
+ * (model_vocab_argmax): collective over tp. */
 static int head_argmax(Generator *g, int32_t n, int gather, Err *err) {
     Model *m = g->m;
     const Ops *o = m->ops;
@@ -102,11 +100,7 @@ static int head_argmax(Generator *g, int32_t n, int gather, Err *err) {
     }
     o->rmsnorm_fwd(g->xn_last, g->rstd_last, x, m->final_norm, n, m->D, m->cfg.rms_eps);
     o->matmul_fwd(m->logits, g->xn_last, m->lm_head, NULL, n, m->V, m->D, 0);
-    if (m->tp > 1)
-        return model_argmax_tp(m, n, g->h_ids, err);
-    o->argmax(g->d_ids, m->logits, n, m->V);
-    o->download_raw(g->h_ids, g->d_ids, (size_t)n * sizeof(int32_t));
-    return 0;
+    return model_vocab_argmax(m, n, g->h_ids, err);
 }
 
 static int is_stop(int32_t id, const int32_t *stop_ids, int32_t n_stop) {

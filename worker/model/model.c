@@ -1,7 +1,8 @@
-/* worker/model/model.c -- Model lifecycle: limits, this rank's tp slice of the dims (DESIGN
- * §3), the size-table allocator every lifetime group uses, the activation / backward
- * workspaces (one allocation), rope tables, accessors. Weights: model_load.c; passes:
- * forward.c, backward.c; the vocabulary-parallel head: model_tp.c. */
+/* worker/model/model.c -- Model lifecycle: open (config, limits, this rank's tp slice,
+ * weights, the activation / backward workspaces in one allocation, rope tables), close,
+ * accessors, the adapter check. Weights: model_load.c; sizes and the allocator:
+ * model_memory.c; the tp slice, sums and vocabulary-parallel head: model_tp.c (none of
+ * the three calls back into this file); passes: forward.c, backward.c. */
 #include "worker/model/model.h"
 
 #include <stdlib.h>
@@ -10,84 +11,6 @@
 #include "io/base/log.h"
 #include "kernels/cpu/blas.h"
 #include "worker/model/model_impl.h"
-
-/* Every view starts on a 256-byte boundary: enough for any element type, vector loads
- * and CUDA's coalescing; the waste is at most 255 bytes per view. */
-#define BLOCK_ALIGN ((size_t)256)
-
-static size_t round_up(size_t n) { return (n + BLOCK_ALIGN - 1) / BLOCK_ALIGN * BLOCK_ALIGN; }
-
-static void plan_free(BlockPlan *p) {
-    free(p->slot);
-    free(p->n_bytes);
-    *p = (BlockPlan){0};
-}
-
-void block_add(BlockPlan *p, void *slot, size_t n_bytes) {
-    if (p->oom)
-        return;
-    if (p->n == p->cap) {
-        int cap = p->cap == 0 ? 64 : 2 * p->cap;
-        void **s = realloc(p->slot, (size_t)cap * sizeof *s);
-        if (s != NULL)
-            p->slot = s;
-        size_t *b = realloc(p->n_bytes, (size_t)cap * sizeof *b);
-        if (b != NULL)
-            p->n_bytes = b;
-        if (s == NULL || b == NULL) {
-            p->oom = 1;
-            return;
-        }
-        p->cap = cap;
-    }
-    p->slot[p->n] = slot;
-    p->n_bytes[p->n] = n_bytes;
-    p->n++;
-}
-
-void *block_alloc(BlockPlan *p, const Ops *ops, const char *what, Err *err) {
-    if (p->oom) {
-        plan_free(p);
-        err_set(err, "%s: out of host memory building the size table", what);
-        return NULL;
-    }
-    size_t total = 0;
-    for (int i = 0; i < p->n; i++)
-        total += round_up(p->n_bytes[i]);
-    uint8_t *base = NULL;
-    if (total > 0) {
-        base = ops->alloc(total, err);
-        if (base == NULL) {
-            err_prefix(err, "%s (%zu bytes in %d views): ", what, total, p->n);
-            plan_free(p);
-            return NULL;
-        }
-    }
-    size_t off = 0;
-    for (int i = 0; i < p->n; i++) {
-        *(void **)p->slot[i] = p->n_bytes[i] > 0 ? base + off : NULL;
-        off += round_up(p->n_bytes[i]);
-    }
-    plan_free(p);
-    return base;
-}
-
-ModelOptions model_resolve_options(const ModelOptions *o, const ModelConfig *cfg) {
-    ModelOptions r = o != NULL ? *o : (ModelOptions){0};
-    if (r.max_tokens <= 0)
-        r.max_tokens = 512;
-    if (r.max_train_tokens == 0)
-        r.max_train_tokens = r.max_tokens;
-    if (r.max_train_tokens < 0)
-        r.max_train_tokens = 0;
-    if (r.max_seqs <= 0)
-        r.max_seqs = 16;
-    if (r.max_pos <= 0)
-        r.max_pos = cfg->max_pos > 0 && cfg->max_pos < 8192 ? cfg->max_pos : 8192;
-    if (r.max_lora_rank <= 0)
-        r.max_lora_rank = 16;
-    return r;
-}
 
 /* One layer's activation views of `rows` tokens. Inference sets share the residual
  * stream (x, x2 -> x_final, filled by the caller) and keep no attention lse. */
@@ -147,12 +70,10 @@ static int alloc_workspaces(Model *m, Err *err) {
     block_add(&p, &m->xnf, t * m->D * e);
     block_add(&p, &m->rstdf, t * f);
     block_add(&p, &m->logits, t * m->V * e);
-    block_add(&p, &m->tok_loss, t * f);
     block_add(&p, &m->tok_lse, t * f);
-    if (m->tp > 1) { /* the vocabulary-parallel head's per-row statistics (model_tp.c) */
-        block_add(&p, &m->tok_part, 2 * t * f);
-        block_add(&p, &m->tok_gath, (size_t)m->tp * 2 * t * f);
-    }
+    /* the vocabulary-parallel head's per-row statistics (model_tp.c) */
+    block_add(&p, &m->tok_part, 2 * t * f);
+    block_add(&p, &m->tok_gath, (size_t)m->tp * 2 * t * f);
     block_add(&p, &m->pass.dev, table_ints * sizeof(int32_t));
     block_add(&p, &m->rope_cos, (size_t)m->opt.max_pos * (m->HD / 2) * f);
     block_add(&p, &m->rope_sin, (size_t)m->opt.max_pos * (m->HD / 2) * f);
@@ -167,8 +88,8 @@ static int alloc_workspaces(Model *m, Err *err) {
     m->h_loss = calloc(t, f);
     m->h_dloss = calloc(t, f);
     m->h_seq_lens = calloc((size_t)B, sizeof(int32_t));
-    if (m->tp > 1 && (m->h_gath = calloc((size_t)m->tp * 2 * t, f)) == NULL)
-        return err_set(err, "out of host memory for the tp statistics (%zu floats)",
+    if ((m->h_gath = calloc((size_t)m->tp * 2 * t, f)) == NULL)
+        return err_set(err, "out of host memory for the head statistics (%zu floats)",
                        (size_t)m->tp * 2 * t);
     if (m->pass.host == NULL || m->h_loss == NULL || m->h_dloss == NULL ||
         m->h_seq_lens == NULL)
@@ -192,32 +113,6 @@ static int upload_rope(Model *m, Err *err) {
     m->ops->sync();
     free(c);
     free(s);
-    return 0;
-}
-
-/* Takes this rank's slice of the heads, kv heads, ffn and vocabulary (DESIGN §3). Every
- * rank reads the same config.json, so every rank refuses a bad tp with the same message. */
-static int set_tp(Model *m, const char *dir, Err *err) {
-    Comm *c = m->opt.comm;
-    m->tp = c != NULL ? comm_size(c, COMM_TP) : 1;
-    m->tp_rank = c != NULL ? comm_rank(c, COMM_TP) : 0;
-    m->comm = m->tp > 1 ? c : NULL;
-    const struct { const char *key; int64_t n; } dims[] = {
-        {"num_attention_heads", m->H}, {"num_key_value_heads", m->KVH},
-        {"intermediate_size", m->F}};
-    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
-        if (dims[i].n % m->tp != 0)
-            return err_set(err, "%s/config.json: %s = %lld is not divisible by tp = %d: "
-                                "tensor parallelism splits it evenly across the tp ranks "
-                                "(DESIGN §3); choose a tp that divides it", dir, dims[i].key,
-                           (long long)dims[i].n, m->tp);
-    m->H /= m->tp;
-    m->KVH /= m->tp;
-    m->F /= m->tp;
-    /* A vocabulary tp does not divide is split unevenly (slices differ by one row), not
-     * padded: every vocabulary-parallel op takes this rank's V and v0. */
-    m->v0 = model_split_begin(m->cfg.vocab_size, m->tp, m->tp_rank);
-    m->V = model_split_begin(m->cfg.vocab_size, m->tp, m->tp_rank + 1) - m->v0;
     return 0;
 }
 
@@ -263,7 +158,7 @@ Model *model_open(const char *dir, const Ops *ops, const ModelOptions *options, 
                      "head_dim %lld", dir, (long long)m->H, (long long)m->KVH, (long long)m->HD);
         goto fail;
     }
-    if (set_tp(m, dir, err) != 0)
+    if (model_tp_slice(m, dir, err) != 0)
         goto fail;
     if (m->opt.max_seqs > m->opt.max_tokens) {
         err_set(err, "max_seqs %d exceeds max_tokens %lld", m->opt.max_seqs,
@@ -313,28 +208,6 @@ const void *model_logits(const Model *m, int64_t *n_tok) {
     if (n_tok != NULL)
         *n_tok = m->pass.n_tok;
     return m->logits;
-}
-
-void model_vocab_range(const Model *m, int64_t *v0, int64_t *n_vocab) {
-    if (v0 != NULL)
-        *v0 = m->v0;
-    if (n_vocab != NULL)
-        *n_vocab = m->V;
-}
-
-int model_tp(const Model *m, int *rank) {
-    if (rank != NULL)
-        *rank = m->tp_rank;
-    return m->tp;
-}
-
-int model_tp_sum(Model *m, void *buf, int64_t count, CommType type, const char *what,
-                 Err *err) {
-    if (m->tp == 1)
-        return 0;
-    if (comm_all_reduce(m->comm, COMM_TP, buf, count, type, COMM_SUM, err) != 0)
-        return err_prefix(err, "summing %s over tp: ", what);
-    return 0;
 }
 
 int model_check_lora(const Model *m, const Lora *lora, Err *err) {

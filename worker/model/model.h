@@ -62,7 +62,7 @@ typedef struct ModelOptions {
  *   acts    = Ti * (e*(2*D + 2*QD + 2*KD + 3*F) + 4*(2 + 7*R))            inference set
  *           + L * Tt * (e*(4*D + 2*QD + 2*KD + 3*F) + 4*(2 + H + 7*R))    training sets
  *           + Tt * (e*(2*D + 2*QD + 2*KD + 3*F) + 4*(R + 1))               backward work
- *           + Ta * (e*(2*D + V) + 4*(3 + 2 + 2*tp)) + 4*(4*Ta + 5*B)       head, tables
+ *           + Ta * (e*(2*D + V) + 4*(4 + 2*tp)) + 4*(4*Ta + 5*B)           head, tables
  *           + 2 * 4 * max_pos * HD/2                                       rope tables
  *   with Ti = max_tokens, Tt = max_train_tokens, Ta = max(Ti, Tt), B = max_seqs.
  * Each carved view is also rounded up to 256 bytes (not counted). */

@@ -1,6 +1,8 @@
-/* worker/model/model_impl.h -- the Model's insides, shared by model.c, model_load.c,
- * forward.c, backward.c, model_tp.c and generate.c only (nothing outside worker/
- * includes it).
+/* worker/model/model_impl.h -- the Model's insides, shared by the files of worker/model
+ * only (nothing outside worker/model includes it), and the functions they share, grouped
+ * by the file that defines them. Calls between the files go one way: model_memory.c
+ * calls none of them; model_load.c and model_tp.c only model_memory.c; model.c those
+ * three; forward.c and backward.c model_tp.c and model.c; generate.c forward.c too.
  * Memory comes in lifetime groups, each one backend allocation carved by a size table
  * (BlockPlan below, llm.c style): frozen weights (whole run), activations + pass tables +
  * backward workspace (whole run, reused by every pass), a generator's KV cache. */
@@ -11,7 +13,7 @@
 
 #include "worker/model/model.h"
 
-/* ---- one backend allocation carved into named views (model.c). Each view is rounded
+/* ---- one backend allocation carved into named views (model_memory.c). Each view is rounded
  * up to 256 bytes so every view is aligned for any element type and vector load;
  * zero-byte entries get NULL. Host-side bookkeeping at init only. A size table under
  * construction starts from a zeroed struct. */
@@ -112,14 +114,13 @@ struct Model {
     void *x_final;            /* (T_any, D) residual stream after the last layer */
     void *xnf;                /* (T_any, D) model.norm(x_final) */
     float *rstdf;             /* (T_any) */
-    void *logits;             /* (T_any, V) */
-    float *tok_loss;          /* (T_any) per-token cross-entropy */
-    float *tok_lse;           /* (T_any) logsumexp of each logits row (under tp: over the
-                               * whole vocabulary, combined from every rank) */
-    float *tok_part;          /* (2, T_any) tp > 1: this slice's (lse, target logit) per
-                               * row, or (max logit, global id) for argmax; else NULL */
-    float *tok_gath;          /* (tp, 2, T_any) tp > 1: tok_part of every tp rank */
-    float *h_gath;            /* host (tp, 2, T_any) tp > 1: tok_gath downloaded */
+    void *logits;             /* (T_any, V) this rank's vocabulary columns */
+    float *tok_lse;           /* (T_any) logsumexp of each logits row over the whole
+                               * vocabulary (combined from every tp rank) */
+    float *tok_part;          /* (2, T_any) this range's (lse, target logit) per row, or
+                               * (max logit, global id) for argmax */
+    float *tok_gath;          /* (tp, 2, T_any) tok_part of every tp rank, rank order */
+    float *h_gath;            /* host (tp, 2, T_any) tok_gath downloaded */
     PassTables pass;
     float *h_loss;            /* host (T_any) */
     float *h_dloss;           /* host (T_any) */
@@ -130,6 +131,7 @@ struct Model {
     const Lora *last_lora;    /* the adapter of the last forward (borrowed) */
 };
 
+/* ---- forward.c */
 /* Fills m->pass for a pass of n_seqs sequences and uploads it. Sequence s has len[s]
  * new tokens starting at position pos0[s] (NULL: all 0), to be written at KV rows
  * kv_base[s] + position (NULL: packed training layout, kv rows = token rows, targets =
@@ -145,39 +147,48 @@ int model_pass_set(Model *m, const int32_t *tokens, const int32_t *len, const in
 int model_layers_fwd(Model *m, const Lora *lora, int train, void *const *k_cache,
                      void *const *v_cache, Err *err);
 
+/* ---- model_tp.c */
+/* Sets m->tp, tp_rank, comm from m->opt.comm and divides m's H, KVH, F by tp, and
+ * takes this rank's vocabulary range [v0, v0 + V) (DESIGN §3). Errors name config.json,
+ * the field and tp when tp does not divide it. */
+int model_tp_slice(Model *m, const char *dir, Err *err);
+
 /* buf (count elements of type, backend memory) becomes its sum over the tp group; a no-op
  * without tp. Collective over tp: every tp rank must call. what names it in errors. */
 int model_tp_sum(Model *m, void *buf, int64_t count, CommType type, const char *what,
                  Err *err);
 
-/* Vocabulary-parallel argmax (DESIGN §3) of the first n rows of m->logits (n, V/tp):
- * each rank's (max, global id) per row, all-gathered over tp; the largest wins, the lowest
+/* Vocabulary-parallel argmax (DESIGN §3) of the first n rows of m->logits (n, V): each
+ * rank's (max, global id) per row, all-gathered over tp; the largest wins, the lowest
  * global id on ties (as torch.argmax over the whole row). ids: host (n), written on every
  * rank. Collective over tp: every tp rank must call. */
-int model_argmax_tp(Model *m, int64_t n, int32_t *ids, Err *err);
+int model_vocab_argmax(Model *m, int64_t n, int32_t *ids, Err *err);
 
 /* Vocabulary-parallel cross-entropy of m->logits over the pass's targets without
- * gathering logits: per row this slice's (lse, target logit), all-gathered over tp and
+ * gathering logits: per row this range's (lse, target logit), all-gathered over tp and
  * combined in double on the host. Writes m->h_loss (host, T: lse - target logit, 0 where
- * no target) and m->tok_lse (the whole vocabulary's lse, for xent_slice_bwd).
+ * no target) and m->tok_lse (the whole vocabulary's lse, for xent_bwd).
  * Collective over tp: every tp rank must call. */
-int model_xent_tp(Model *m, Err *err);
+int model_vocab_xent(Model *m, Err *err);
 
 /* The CommType of the backend's `void *` elements, for tp sums of activations. */
 static inline CommType model_elem_comm(const Model *m) {
     return m->ops->elem == DTYPE_BF16 ? COMM_BF16 : COMM_F32;
 }
 
-/* ModelOptions with the defaults resolved (model.c). */
+/* ---- model_memory.c (also block_add, block_alloc above) */
+/* ModelOptions with the defaults resolved. */
 ModelOptions model_resolve_options(const ModelOptions *o, const ModelConfig *cfg);
 
-/* [r n / tp, (r + 1) n / tp) is rank r's part of n rows (model_load.c). */
+/* [r n / tp, (r + 1) n / tp) is rank r's part of n rows. */
 int64_t model_split_begin(int64_t n, int tp, int r);
 
+/* ---- model.c */
 /* Checks an adapter against the model's limits (NULL passes). */
 int model_check_lora(const Model *m, const Lora *lora, Err *err);
 
-/* Loads every weight of dir into m (m->cfg, dims and ops set). model_load.c. */
+/* ---- model_load.c */
+/* Loads every weight of dir into m (m->cfg, dims and ops set). */
 int model_load_weights(Model *m, const char *dir, Err *err);
 
 #endif

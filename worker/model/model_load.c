@@ -33,10 +33,6 @@ typedef struct SpecList {
     int tp, tp_rank;
 } SpecList;
 
-/* Rank r of tp gets [r n / tp, (r + 1) n / tp): the even split when tp divides n (heads,
- * ffn), and slices differing by at most one row otherwise (the vocabulary). */
-int64_t model_split_begin(int64_t n, int tp, int r) { return (int64_t)r * n / tp; }
-
 static int spec_add(SpecList *s, void **slot, int64_t rows, int64_t cols, Split split,
                     const char *fmt, int64_t layer) {
     if (s->n == s->cap)

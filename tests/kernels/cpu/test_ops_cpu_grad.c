@@ -347,17 +347,17 @@ static void test_xent_bwd(void **state) {
     const Ops *ops = ops_cpu();
     KRng rng = {17};
     enum { T = 5, V = 33 };
-    float lg[T * V], dl[T * V], loss[T], lse[T], dloss[T];
+    float lg[T * V], dl[T * V], tgt[T], lse[T], dloss[T];
     const int32_t tg[T] = {3, -100, 32, 0, 7}; /* row 1 ignored */
     kfill(lg, T * V, &rng, -4, 4);
     kfill(dloss, T, &rng, 0.1, 1);
     dloss[4] = 0.0f; /* a row with zero weight (an unselected sample) */
-    ops->xent_fwd(loss, lse, lg, tg, T, V);
-    ops->xent_bwd(dl, lg, lse, tg, dloss, T, V);
+    ops->xent_fwd(lse, tgt, lg, tg, T, V, 0); /* the whole vocabulary */
+    ops->xent_bwd(dl, lg, lse, tg, dloss, T, V, 0);
     XentCtx c = {kto_double(lg, T * V), kto_double(dloss, T), kalloc_d(T), tg, T, V};
     assert_int_equal(fd_check("xent_bwd dlogits", dl, c.logits, T * V, obj_xent, &c), 0);
     /* in place: dlogits aliasing logits gives the same bits */
-    ops->xent_bwd(lg, lg, lse, tg, dloss, T, V);
+    ops->xent_bwd(lg, lg, lse, tg, dloss, T, V, 0);
     assert_memory_equal(lg, dl, sizeof lg);
     free(c.logits), free(c.dloss), free(c.loss);
 }

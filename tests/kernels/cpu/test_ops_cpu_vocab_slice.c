@@ -1,9 +1,11 @@
-/* tests/kernels/cpu/test_ops_cpu_vocab_slice.c -- the vocabulary-parallel CPU ops (DESIGN §3)
- * against the whole-vocabulary ones: the vocabulary of 37 rows cut into uneven slices
- * {0..12}, {13..36} (and one slice = everything), each slice's results combined as the
+/* tests/kernels/cpu/test_ops_cpu_vocab_slice.c -- the vocabulary-range CPU ops (DESIGN §3)
+ * on slices against the same ops on the whole vocabulary (v0 = 0, V = all; those are
+ * checked against independent references in test_ops_cpu_fwd/_grad): the vocabulary of
+ * 37 rows cut into uneven slices {0..12}, {13..36}, each slice's results combined as the
  * worker does over tp (worker/model/model_tp.c), must give
  *   embed_fwd exactly (the slices' partial lookups summed);
- *   xent_fwd's loss and lse within 1e-6 relative (lse = logsumexp of the slices' lse);
+ *   the loss lse - tgt and the lse of xent_fwd within 1e-6 relative (lse = logsumexp of
+ *   the slices' lse; the target logit from the one slice holding it);
  *   xent_bwd's dlogits within 1e-6 relative (each slice against the whole lse);
  *   argmax exactly, including ties planted across the slice boundary (lowest id wins). */
 #include <math.h>
@@ -28,7 +30,8 @@ int main(void) {
     const Ops *o = ops_cpu();
     uint64_t seed = 11;
     float logits[T * V], table[V * D], dl_want[T * V], dl_got[T * V];
-    float loss[T], lse[T], dloss[T], emb_want[T * D], emb_got[T * D] = {0};
+    float loss[T], lse[T], tlog[T], am_val[T], dloss[T];
+    float emb_want[T * D], emb_got[T * D] = {0};
     int32_t tgt[T] = {0, 12, 13, 36, -1, 20}, ids[T] = {0, 12, 13, 36, 5, 20}, am_want[T];
     wt_fill(logits, T * V, &seed, -4, 4);
     wt_fill(table, V * D, &seed, -1, 1);
@@ -38,11 +41,14 @@ int main(void) {
     logits[1 * V + 12] = logits[1 * V + 13] = 9.0f; /* tie across the slice boundary */
     logits[2 * V + 30] = logits[2 * V + 14] = 9.0f; /* tie inside the second slice */
 
-    o->embed_fwd(emb_want, ids, table, T, D);
-    o->xent_fwd(loss, lse, logits, tgt, T, V);
+    /* the whole vocabulary: one range [0, V) */
+    o->embed_fwd(emb_want, ids, table, T, D, 0, V);
+    o->xent_fwd(lse, tlog, logits, tgt, T, V, 0);
+    for (int t = 0; t < T; t++)
+        loss[t] = tgt[t] >= 0 ? lse[t] - tlog[t] : 0.0f;
     memcpy(dl_want, logits, sizeof logits);
-    o->xent_bwd(dl_want, dl_want, lse, tgt, dloss, T, V);
-    o->argmax(am_want, logits, T, V);
+    o->xent_bwd(dl_want, dl_want, lse, tgt, dloss, T, V, 0);
+    o->argmax(am_val, am_want, logits, T, V, 0);
 
     double s_lse[NS][T], s_tgt[NS][T], best[T];
     int32_t am_got[T];
@@ -50,12 +56,12 @@ int main(void) {
         const int64_t v0 = SLICE0[s], n = SLICE0[s + 1] - v0;
         float part[T * V], part_emb[T * D], l[T], z[T], val[T];
         int32_t id[T];
-        o->embed_slice_fwd(part_emb, ids, table + v0 * D, T, D, v0, n);
+        o->embed_fwd(part_emb, ids, table + v0 * D, T, D, v0, n);
         for (int i = 0; i < T * D; i++)
             emb_got[i] += part_emb[i];
         cols(part, logits, T, v0, n);
-        o->xent_slice_fwd(l, z, part, tgt, T, n, v0);
-        o->argmax_slice(val, id, part, T, n, v0);
+        o->xent_fwd(l, z, part, tgt, T, n, v0);
+        o->argmax(val, id, part, T, n, v0);
         for (int t = 0; t < T; t++) {
             s_lse[s][t] = l[t];
             s_tgt[s][t] = z[t];
@@ -77,25 +83,21 @@ int main(void) {
         const int64_t v0 = SLICE0[s], n = SLICE0[s + 1] - v0;
         float part[T * V];
         cols(part, logits, T, v0, n);
-        o->xent_slice_bwd(part, part, lse_got, tgt, dloss, T, n, v0);
+        o->xent_bwd(part, part, lse_got, tgt, dloss, T, n, v0);
         for (int t = 0; t < T; t++)
             memcpy(dl_got + t * V + v0, part + t * n, (size_t)n * sizeof(float));
     }
-    fails += tu_compare("embed_slice_fwd summed", emb_got, emb_want, T * D, 0, 0) != 0;
-    fails += tu_compare("xent_slice loss", loss_got, loss, T, 1e-6, 1e-6) != 0;
-    fails += tu_compare("xent_slice lse", lse_got, lse, T, 1e-6, 1e-6) != 0;
-    fails += tu_compare("xent_slice_bwd dlogits", dl_got, dl_want, T * V, 1e-7, 1e-6) != 0;
+    fails += tu_compare("embed_fwd slices summed", emb_got, emb_want, T * D, 0, 0) != 0;
+    fails += tu_compare("xent_fwd slices: loss", loss_got, loss, T, 1e-6, 1e-6) != 0;
+    fails += tu_compare("xent_fwd slices: lse", lse_got, lse, T, 1e-6, 1e-6) != 0;
+    fails += tu_compare("xent_bwd slices: dlogits", dl_got, dl_want, T * V, 1e-7, 1e-6) != 0;
     for (int t = 0; t < T; t++)
-        if (am_got[t] != am_want[t])
-            fails += tu_fail("argmax_slice row %d: %d, whole-row argmax %d", t, am_got[t],
-                             am_want[t]);
+        if (am_got[t] != am_want[t] || best[t] != am_val[t])
+            fails += tu_fail("argmax slices row %d: %d (%g), whole-row argmax %d (%g)", t,
+                             am_got[t], best[t], am_want[t], am_val[t]);
     if (am_want[1] != 12 || am_want[2] != 14)
         fails += tu_fail("planted ties: argmax %d and %d, expected 12 and 14", am_want[1],
                          am_want[2]);
-    /* one slice holding everything: the same lse bits as xent_fwd */
-    float l1[T], z1[T];
-    o->xent_slice_fwd(l1, z1, logits, tgt, T, V, 0);
-    fails += tu_compare("xent_slice_fwd whole vocabulary lse", l1, lse, T, 0, 0) != 0;
     printf("%s: %d failure(s)\n", fails ? "FAILED" : "PASSED", fails);
     return fails != 0;
 }

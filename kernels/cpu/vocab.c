@@ -1,16 +1,20 @@
-/* kernels/cpu/vocab_slice.c -- the vocabulary-parallel ops (DESIGN §3): embedding lookup,
- * cross-entropy statistics and its backward, and argmax over this rank's slice
- * [v0, v0 + V) of the vocabulary, with global token ids. The worker combines the ranks'
- * results over tp (Megatron-LM VocabParallelEmbedding / vocab_parallel_cross_entropy),
- * so the full (T, vocabulary) logits never exist on one rank. Same numerics as xent.c
- * (exponentials summed in double); rows split across threads. */
+/* kernels/cpu/vocab.c -- the ops over a vocabulary range [v0, v0 + V) (DESIGN §3):
+ * embedding lookup, cross-entropy statistics and their backward, greedy argmax, with
+ * global token ids. The whole vocabulary is the range [0, vocab_size); under tp the
+ * worker combines the ranks' results (Megatron-LM VocabParallelEmbedding /
+ * vocab_parallel_cross_entropy, worker/model/model_tp.c), so the full (T, vocabulary)
+ * logits never exist on one rank. The cross-entropy matches
+ * torch.nn.functional.cross_entropy on fp32 logits per row (HF LlamaForCausalLM's loss
+ * before any reduction): loss = logsumexp(row) - row[target]. The exponentials are
+ * summed in double: a 128K vocabulary of terms <= 1 would otherwise lose ~1e-4
+ * relative. Rows split across threads. */
 #include "kernels/cpu/cpu_ops.h"
 
 #include <math.h>
 #include <string.h>
 
-void cpu_embed_slice_fwd(void *out, const int32_t *ids, const void *table, int64_t T,
-                         int64_t D, int64_t v0, int64_t V) {
+void cpu_embed_fwd(void *out, const int32_t *ids, const void *table, int64_t T, int64_t D,
+                   int64_t v0, int64_t V) {
     float *o = out;
     const float *tab = table;
 #pragma omp parallel for schedule(static) if (T * D >= CPU_PAR_MIN)
@@ -23,18 +27,20 @@ void cpu_embed_slice_fwd(void *out, const int32_t *ids, const void *table, int64
     }
 }
 
-/* The target's column in this slice, or -1 when it has none or another rank holds it. */
+/* The target's column in this range, or -1 when it has none or another rank holds it. */
 static int64_t local_col(int32_t target, int64_t V, int64_t v0) {
     const int64_t c = (int64_t)target - v0;
     return target >= 0 && c >= 0 && c < V ? c : -1;
 }
 
-void cpu_xent_slice_fwd(float *lse, float *tgt, const void *logits, const int32_t *targets,
-                        int64_t T, int64_t V, int64_t v0) {
+void cpu_xent_fwd(float *lse, float *tgt, const void *logits, const int32_t *targets,
+                  int64_t T, int64_t V, int64_t v0) {
     const float *lg = logits;
 #pragma omp parallel for schedule(static) if (T * V >= CPU_PAR_MIN)
     for (int64_t t = 0; t < T; t++) {
         const float *row = lg + t * V;
+        /* log(sum(exp(row))) with the max subtracted first so no term overflows; an all
+         * -inf row has no softmax: report -inf, not NaN */
         float mx = -INFINITY;
         for (int64_t j = 0; j < V; j++)
             mx = row[j] > mx ? row[j] : mx;
@@ -49,9 +55,9 @@ void cpu_xent_slice_fwd(float *lse, float *tgt, const void *logits, const int32_
 }
 
 /* Reads row[j] before writing dl[j] at the same index, so dlogits may be logits. */
-void cpu_xent_slice_bwd(void *dlogits, const void *logits, const float *lse,
-                        const int32_t *targets, const float *dloss, int64_t T, int64_t V,
-                        int64_t v0) {
+void cpu_xent_bwd(void *dlogits, const void *logits, const float *lse,
+                  const int32_t *targets, const float *dloss, int64_t T, int64_t V,
+                  int64_t v0) {
     float *dl = dlogits;
     const float *lg = logits;
 #pragma omp parallel for schedule(static) if (T * V >= CPU_PAR_MIN)
@@ -72,14 +78,15 @@ void cpu_xent_slice_bwd(void *dlogits, const void *logits, const float *lse,
     }
 }
 
-void cpu_argmax_slice(float *val, int32_t *ids, const void *logits, int64_t T, int64_t V,
-                      int64_t v0) {
+void cpu_argmax(float *val, int32_t *ids, const void *logits, int64_t T, int64_t V,
+                int64_t v0) {
     const float *lg = logits;
 #pragma omp parallel for schedule(static) if (T * V >= CPU_PAR_MIN)
     for (int64_t t = 0; t < T; t++) {
         const float *row = lg + t * V;
         int64_t best = 0;
-        for (int64_t j = 1; j < V; j++) /* strict >: the first of equal maxima wins */
+        /* strict >: the first of equal maxima wins, as torch.argmax documents */
+        for (int64_t j = 1; j < V; j++)
             if (row[j] > row[best])
                 best = j;
         val[t] = V > 0 ? row[best] : -INFINITY;

@@ -1,0 +1,153 @@
+/* kernels/ops_list.h -- every op of the backend table, each declared once, with its
+ * contract. An X-macro list: the includer defines OP(ret, op, params) and includes this
+ * file, which expands OP once per op in table order. kernels/ops.h makes the Ops fields
+ * from it (ret (*op) params), cpu/cpu_ops.h the CPU prototypes (cpu_<op>),
+ * cuda/cuda_common.cuh the CUDA ones (cuda_<op>), and each backend's table the
+ * initializers (.op = cpu_<op>), so a new op is one entry here plus one definition per
+ * backend. No include guard: included once per expansion. Element types, pointer kinds,
+ * streams and the shape vocabulary are stated once in kernels/ops.h. */
+#ifndef OP
+#error "define OP(ret, op, params) before including kernels/ops_list.h"
+#endif
+
+/* ---- memory (the only calls that allocate; used at init, never in the step loop) */
+/* Returns a zeroed buffer of n_bytes, or NULL with err filled. Owned by the caller. */
+OP(void *, alloc, (size_t n_bytes, Err *err))
+/* Frees p (from alloc); accepts NULL. */
+OP(void, release, (void *p))
+/* Copies n host elements of type src_type (host, borrowed) into dst as elem. */
+OP(void, upload, (void *dst, const void *src, DType src_type, int64_t n))
+/* Copies n_bytes verbatim host -> backend (fp32/int32 buffers, index tables). */
+OP(void, upload_raw, (void *dst, const void *src, size_t n_bytes))
+/* Copies n elements of elem type out as host fp32 (dst host); synchronizes. */
+OP(void, download, (float *dst, const void *src, int64_t n))
+/* Copies n_bytes verbatim backend -> host; synchronizes. */
+OP(void, download_raw, (void *dst, const void *src, size_t n_bytes))
+/* Sets n_bytes of p to zero. */
+OP(void, zero, (void *p, size_t n_bytes))
+/* Copies n_bytes backend -> backend. */
+OP(void, copy, (void *dst, const void *src, size_t n_bytes))
+/* Waits until every op enqueued so far has finished. */
+OP(void, sync, (void))
+
+/* ---- dense layers (frozen weights: no weight gradients exist anywhere) */
+/* out (M,N) = x (M,K) @ w (N,K)^T + bias (N, NULL for none); accumulate != 0 adds into
+ * out instead of overwriting. */
+OP(void, matmul_fwd, (void *out, const void *x, const void *w, const void *bias, int64_t M,
+                      int64_t N, int64_t K, int accumulate))
+/* dx (M,K) (+)= dy (M,N) @ w (N,K). */
+OP(void, matmul_bwd, (void *dx, const void *dy, const void *w, int64_t M, int64_t N,
+                      int64_t K, int accumulate))
+
+/* ---- LoRA: y += scale * (x @ a^T) @ b^T, a (R,K) and b (N,R) fp32 (PEFT's lora_A,
+ * lora_B). */
+/* h (M,R) fp32 receives x @ a^T and is kept for the backward. */
+OP(void, lora_fwd, (void *y, float *h, const void *x, const float *a, const float *b,
+                    float scale, int64_t M, int64_t N, int64_t K, int64_t R))
+/* From dy (M,N): da (R,K) += dh^T x, db (N,R) += scale dy^T h, and, when dx != NULL,
+ * dx (M,K) += dh a, where dh (M,R) = scale dy b is workspace the caller provides. */
+OP(void, lora_bwd, (float *da, float *db, void *dx, float *dh, const void *dy, const void *x,
+                    const float *h, const float *a, const float *b, float scale, int64_t M,
+                    int64_t N, int64_t K, int64_t R))
+
+/* ---- elementwise and normalization */
+/* out = x * rsqrt(mean(x^2) + eps) * w over rows of D (HF LlamaRMSNorm); rstd (T)
+ * receives the per-row rsqrt for the backward. */
+OP(void, rmsnorm_fwd, (void *out, float *rstd, const void *x, const void *w, int64_t T,
+                       int64_t D, float eps))
+/* dx (T,D) += d(rmsnorm)/dx applied to dout. */
+OP(void, rmsnorm_bwd, (void *dx, const void *dout, const void *x, const void *w,
+                       const float *rstd, int64_t T, int64_t D))
+/* Rotary embedding in place on x (T, n_heads, HD), HF rotate_half layout (pairs i and
+ * i + HD/2). cos/sin (max_pos, HD/2) fp32 tables (llama3 scaling already applied);
+ * pos (T) positions. */
+OP(void, rope_fwd, (void *x, const int32_t *pos, const float *cos, const float *sin,
+                    int64_t T, int64_t n_heads, int64_t HD))
+/* The inverse rotation of rope_fwd, in place on a gradient dx (T, n_heads, HD). */
+OP(void, rope_bwd, (void *dx, const int32_t *pos, const float *cos, const float *sin,
+                    int64_t T, int64_t n_heads, int64_t HD))
+/* out (n) = silu(gate) * up. */
+OP(void, swiglu_fwd, (void *out, const void *gate, const void *up, int64_t n))
+/* dgate, dup (n) = gradients of swiglu given dout (overwritten, not accumulated). */
+OP(void, swiglu_bwd, (void *dgate, void *dup, const void *dout, const void *gate,
+                      const void *up, int64_t n))
+/* y (n) += x (n). */
+OP(void, add, (void *y, const void *x, int64_t n))
+/* dst[idx[i]] = src[i] for rows of row_elems elements (scatter into a KV cache). */
+OP(void, rows_scatter, (void *dst, const int32_t *idx, const void *src, int64_t n_rows,
+                        int64_t row_elems))
+/* dst[i] = src[idx[i]] (gather the last token of each sequence). */
+OP(void, rows_gather, (void *dst, const void *src, const int32_t *idx, int64_t n_rows,
+                       int64_t row_elems))
+
+/* ---- attention: causal, grouped-query, scale 1/sqrt(HD), over n_spans sequences
+ * (spans is a backend copy of the table). q, out (Tq,H,HD); k, v (rows,KVH,HD). */
+/* lse (Tq,H) receives log-sum-exp of the scaled scores for the backward (NULL when no
+ * backward will follow). */
+OP(void, attn_fwd, (void *out, float *lse, const void *q, const void *k, const void *v,
+                    const SeqSpan *spans, int32_t n_spans, int64_t Tq, int64_t H,
+                    int64_t KVH, int64_t HD))
+/* dq (Tq,H,HD) overwritten; dk, dv (rows,KVH,HD) accumulated (caller zeroes them). */
+OP(void, attn_bwd, (void *dq, void *dk, void *dv, const void *dout, const void *q,
+                    const void *k, const void *v, const void *out, const float *lse,
+                    const SeqSpan *spans, int32_t n_spans, int64_t Tq, int64_t H,
+                    int64_t KVH, int64_t HD))
+
+/* ---- the vocabulary: embedding, cross-entropy, greedy argmax, over a vocabulary range
+ * (DESIGN §3; Megatron-LM's VocabParallelEmbedding and vocab_parallel_cross_entropy).
+ * The caller holds rows [v0, v0 + V) of the vocabulary, so table, logits and dlogits
+ * have V (the range's) rows or columns, while ids and targets stay global. The whole
+ * vocabulary on one rank is v0 = 0 and V = vocab_size; under tp each rank passes its
+ * slice and the worker combines the per-rank results (worker/model/model_tp.c). */
+/* out (T,D) = table[ids[t] - v0] when v0 <= ids[t] < v0 + V, else 0 (another rank holds
+ * that row: a sum over the ranks completes the lookup). table (V,D). */
+OP(void, embed_fwd, (void *out, const int32_t *ids, const void *table, int64_t T, int64_t D,
+                     int64_t v0, int64_t V))
+/* Cross-entropy statistics per row of logits (T,V): lse[t] = log-sum-exp of the row (of
+ * this range only) and tgt[t] = logits[t][targets[t] - v0] when the target lies in the
+ * range, else 0. Over the whole vocabulary, row t's loss (torch cross_entropy, as HF's
+ * causal-LM loss before reduction) is lse[t] - tgt[t] where targets[t] >= 0. */
+OP(void, xent_fwd, (float *lse, float *tgt, const void *logits, const int32_t *targets,
+                    int64_t T, int64_t V, int64_t v0))
+/* dlogits (T,V) = dloss[t] * (exp(logits[t] - lse[t]) - onehot(targets[t] - v0)), lse
+ * (T) the log-sum-exp over the whole vocabulary; the onehot term only where the target
+ * lies in the range. Rows with target < 0 or dloss 0 become 0. dlogits may alias logits
+ * (computed in place). */
+OP(void, xent_bwd, (void *dlogits, const void *logits, const float *lse,
+                    const int32_t *targets, const float *dloss, int64_t T, int64_t V,
+                    int64_t v0))
+/* Per row of logits (T,V): val[t] = the largest logit and ids[t] = v0 + its column, the
+ * lowest column on ties (torch.argmax). */
+OP(void, argmax, (float *val, int32_t *ids, const void *logits, int64_t T, int64_t V,
+                  int64_t v0))
+
+/* ---- entropy of the next-token distributions (the tent / eata / come objectives,
+ * worker/methods/method_*.c). Each row of logits (T,V) is extended by one constant logit
+ * `extra` (-INFINITY: none) and q = softmax of the extended row; H = -sum q log q over
+ * all V + 1 entries. extra = -INFINITY gives the softmax entropy (Tent, Wang et al.
+ * 2021, Eqn. 2); extra = log V gives the entropy of COME's Dirichlet opinion
+ * (Zhang et al. 2025: evidence e = exp(z), belief e_k / (sum e + V), uncertainty
+ * mass V / (sum e + V)), whose beliefs and mass are exactly that extended softmax. */
+/* ent[t] = H of row t and lse[t] = log-sum-exp of the extended row (kept for the
+ * backward), computed relative to the row max (no overflow, no cancellation of large
+ * logits); rows with mask[t] == 0 are skipped and get ent = lse = 0. */
+OP(void, entropy_fwd, (float *ent, float *lse, const void *logits, const int32_t *mask,
+                       float extra, int64_t T, int64_t V))
+/* dlogits (T,V) = dent[t] * dH/dz = -dent[t] q_j (log q_j + H) from the lse and ent of
+ * entropy_fwd (same extra). radial != 0 removes the component along z of each row's
+ * gradient: the gradient of H(z / |z| * sg(|z|)), COME's conservative constraint
+ * (the logit norm cannot change, which bounds the uncertainty mass from below).
+ * Rows with dent 0 become 0. dlogits may alias logits (computed in place). */
+OP(void, entropy_bwd, (void *dlogits, const void *logits, const float *lse, const float *ent,
+                       const float *dent, float extra, int radial, int64_t T, int64_t V))
+
+/* ---- optimizer (fp32) */
+/* *out (host) = sum of x[i]^2 over n, accumulated in double; synchronizes. */
+OP(void, sumsq, (double *out, const float *x, int64_t n))
+/* x (n) *= s. */
+OP(void, scale, (float *x, float s, int64_t n))
+/* torch.optim.AdamW step t (1-based) on p with gradient g and moments m, v. The
+ * hyper-parameters are doubles, as torch's Python floats are: the step factors
+ * (1 - beta2, bias corrections) are formed in double and rounded once. */
+OP(void, adamw, (float *p, const float *g, float *m, float *v, int64_t n, double lr,
+                 double beta1, double beta2, double eps, double weight_decay, int64_t t))
