@@ -23,7 +23,7 @@
 
 typedef __nv_bfloat16 bf16;
 
-/* One device's state, created by ops_cuda() on first use of that device. */
+/* One device's state, created by ops_cuda() (context.cu) on first use of that device. */
 typedef struct CudaCtx {
     int device;
     cudaStream_t stream;      /* every op enqueues here */
@@ -35,6 +35,12 @@ typedef struct CudaCtx {
 } CudaCtx;
 
 #define CUDA_PARTIALS 1024
+#define CUDA_MAX_DEVICES 64
+
+/* ---- context.cu */
+/* Creates device's context (0 <= device < CUDA_MAX_DEVICES, already current) unless it
+ * exists; on failure fills err, leaves nothing behind and returns -1. */
+int cuda_ctx_open(int device, Err *err);
 
 /* The context of the current device (cudaGetDevice); fatal when ops_cuda() was never
  * called for it. Cheap: one cudaGetDevice per op. */
