@@ -3,14 +3,16 @@
  * run on a stream of comm/'s own: ops.h exposes no stream, so each call first drains the
  * backend's stream (ops->sync) and then polls its own until done. Polling checks
  * ncclCommGetAsyncError, so a failed peer or network becomes an error, not a hang;
- * TLM_COMM_TIMEOUT=<seconds> (default: none) also bounds the wait. */
+ * TLM_COMM_TIMEOUT=<seconds> (default: none) also bounds the wait. Errors come back
+ * without the collective's name: comm.c, the only caller, prefixes it. */
 #include <cuda_runtime.h>
 #include <nccl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "comm/comm_impl.h"
+#include "comm/comm_check.h"
+#include "kernels/cuda/cuda_check.h"
 
 struct CommNccl {
     int device;                         /* CUDA device of every communicator */
@@ -18,31 +20,6 @@ struct CommNccl {
     ncclComm_t comm[COMM_N_GROUPS];     /* NULL until created */
     double timeout_s;                   /* TLM_COMM_TIMEOUT; 0 waits forever */
 };
-
-/* Fills err with "what: ncclX: <string> (<last error>) [call]"; returns -1. */
-static int nccl_fail(Err *err, const char *file, int line, const char *func, const char *what,
-                     const char *call, ncclResult_t r, ncclComm_t comm) {
-    const char *detail = ncclGetLastError(comm);
-    return err_setf(err, file, line, func, "%s: %s%s%s%s [%s]", what, ncclGetErrorString(r),
-                    detail != NULL && detail[0] ? " (" : "", detail != NULL ? detail : "",
-                    detail != NULL && detail[0] ? ")" : "", call);
-}
-
-#define NCCL_CHECK(call, comm, what, err)                                                 \
-    do {                                                                                  \
-        ncclResult_t nccl_rc_ = (call);                                                   \
-        if (nccl_rc_ != ncclSuccess)                                                      \
-            return nccl_fail((err), TLM_SRC_FILE, __LINE__, __func__, (what), #call,      \
-                             nccl_rc_, (comm));                                           \
-    } while (0)
-
-#define CUDA_CHECK(call, what, err)                                                       \
-    do {                                                                                  \
-        cudaError_t cuda_rc_ = (call);                                                    \
-        if (cuda_rc_ != cudaSuccess)                                                      \
-            return err_set((err), "%s: %s: %s [%s]", (what), cudaGetErrorName(cuda_rc_),  \
-                           cudaGetErrorString(cuda_rc_), #call);                          \
-    } while (0)
 
 static ncclDataType_t nccl_type(CommType t) {
     switch (t) {
@@ -62,7 +39,7 @@ static double now_s(void) {
 
 /* Blocks until the comm stream is idle, polling the communicator for asynchronous
  * errors (a peer that died or a broken connection) and the optional timeout. */
-static int nccl_wait(CommNccl *n, CommGroup g, const char *what, Err *err) {
+static int nccl_wait(CommNccl *n, CommGroup g, Err *err) {
     ncclComm_t comm = n->comm[g];
     const double start = now_s();
     for (long spin = 0;; spin++) {
@@ -70,24 +47,24 @@ static int nccl_wait(CommNccl *n, CommGroup g, const char *what, Err *err) {
         if (e == cudaSuccess)
             return 0;
         if (e != cudaErrorNotReady)
-            return err_set(err, "%s: device %d failed while waiting: %s: %s", what, n->device,
+            return err_set(err, "device %d failed while waiting: %s: %s", n->device,
                            cudaGetErrorName(e), cudaGetErrorString(e));
         ncclResult_t async = ncclSuccess;
         ncclResult_t r = ncclCommGetAsyncError(comm, &async);
         if (r != ncclSuccess)
             async = r;
         if (async != ncclSuccess && async != ncclInProgress) {
-            nccl_fail(err, TLM_SRC_FILE, __LINE__, __func__, what,
-                      "ncclCommGetAsyncError while waiting (a peer may have failed)", async,
-                      comm);
+            comm_nccl_fail(err, TLM_SRC_FILE, __LINE__, __func__,
+                           "ncclCommGetAsyncError while waiting (a peer may have failed)",
+                           async);
             /* NCCL's rule after an asynchronous error: abort the communicator. */
             ncclCommAbort(comm);
             n->comm[g] = NULL;
             return -1;
         }
         if (n->timeout_s > 0 && now_s() - start > n->timeout_s)
-            return err_set(err, "%s: still waiting after %.0f s (TLM_COMM_TIMEOUT): a peer "
-                                "has not joined; it may be stuck or dead", what, n->timeout_s);
+            return err_set(err, "still waiting after %.0f s (TLM_COMM_TIMEOUT): a peer has "
+                                "not joined; it may be stuck or dead", n->timeout_s);
         if (spin > 1000) { /* after ~1000 fast polls, back off to 50 us naps */
             struct timespec nap = {0, 50000};
             nanosleep(&nap, NULL);
@@ -97,24 +74,23 @@ static int nccl_wait(CommNccl *n, CommGroup g, const char *what, Err *err) {
 
 /* Sets the device, drains the backend's stream (so the buffer holds what earlier ops
  * wrote) and returns group g's communicator in *comm. */
-static int nccl_begin(Comm *c, CommGroup g, ncclComm_t *comm, const char *what, Err *err) {
-    CUDA_CHECK(cudaSetDevice(c->nccl->device), what, err);
+static int nccl_begin(Comm *c, CommGroup g, ncclComm_t *comm, Err *err) {
+    CUDA_CHECK(cudaSetDevice(c->nccl->device), err);
     c->ops->sync();
     *comm = c->nccl->comm[g];
     if (*comm == NULL)
-        return err_set(err, "%s: the %s communicator was aborted after an earlier failure",
-                       what, comm_group_name(g));
+        return err_set(err, "the %s communicator was aborted after an earlier failure",
+                       comm_group_name(g));
     return 0;
 }
 
 int comm_nccl_open(Comm *c, Err *err) {
-    const char *what = "creating NCCL communicators";
     CommNccl *n = calloc(1, sizeof *n);
     if (n == NULL)
-        return err_set(err, "%s: out of memory", what);
+        return err_set(err, "out of memory");
     c->nccl = n; /* comm_close releases a partial one */
-    CUDA_CHECK(cudaGetDevice(&n->device), what, err);
-    CUDA_CHECK(cudaStreamCreateWithFlags(&n->stream, cudaStreamNonBlocking), what, err);
+    CUDA_CHECK(cudaGetDevice(&n->device), err);
+    CUDA_CHECK(cudaStreamCreateWithFlags(&n->stream, cudaStreamNonBlocking), err);
     const char *t = getenv("TLM_COMM_TIMEOUT");
     n->timeout_s = t != NULL ? atof(t) : 0.0;
 
@@ -128,12 +104,11 @@ int comm_nccl_open(Comm *c, Err *err) {
         memset(&msg, 0, sizeof msg);
         if (c->rank[g] == 0)
             msg.ok = ncclGetUniqueId(&msg.id) == ncclSuccess;
-        MPI_CHECK(MPI_Bcast(&msg, (int)sizeof msg, MPI_BYTE, 0, c->mpi[g]), what, err);
+        MPI_CHECK(MPI_Bcast(&msg, (int)sizeof msg, MPI_BYTE, 0, c->mpi[g]), err);
         if (!msg.ok)
-            return err_set(err, "%s: %s group: rank 0 could not create the NCCL unique id",
-                           what, comm_group_name((CommGroup)g));
-        NCCL_CHECK(ncclCommInitRank(&n->comm[g], c->size[g], msg.id, c->rank[g]), NULL, what,
-                   err);
+            return err_set(err, "%s group: rank 0 could not create the NCCL unique id",
+                           comm_group_name((CommGroup)g));
+        NCCL_CHECK(ncclCommInitRank(&n->comm[g], c->size[g], msg.id, c->rank[g]), err);
     }
     return 0;
 }
@@ -164,33 +139,32 @@ void comm_nccl_abort(CommNccl *n) {
 int comm_nccl_device(const CommNccl *n) { return n->device; }
 
 int comm_nccl_all_reduce(Comm *c, CommGroup g, void *buf, size_t count, CommType type,
-                         CommOp op, const char *what, Err *err) {
+                         CommOp op, Err *err) {
     ncclComm_t comm = NULL;
-    if (nccl_begin(c, g, &comm, what, err) != 0)
+    if (nccl_begin(c, g, &comm, err) != 0)
         return -1;
     const ncclRedOp_t nop = op == COMM_MAX ? ncclMax : ncclSum;
     NCCL_CHECK(ncclAllReduce(buf, buf, count, nccl_type(type), nop, comm, c->nccl->stream),
-               comm, what, err);
-    return nccl_wait(c->nccl, g, what, err);
+               err);
+    return nccl_wait(c->nccl, g, err);
 }
 
 int comm_nccl_all_gather(Comm *c, CommGroup g, const void *send, void *recv, size_t count,
-                         CommType type, const char *what, Err *err) {
+                         CommType type, Err *err) {
     ncclComm_t comm = NULL;
-    if (nccl_begin(c, g, &comm, what, err) != 0)
+    if (nccl_begin(c, g, &comm, err) != 0)
         return -1;
     /* NCCL is in place by itself when send == recv + rank * count elements. */
-    NCCL_CHECK(ncclAllGather(send, recv, count, nccl_type(type), comm, c->nccl->stream), comm,
-               what, err);
-    return nccl_wait(c->nccl, g, what, err);
+    NCCL_CHECK(ncclAllGather(send, recv, count, nccl_type(type), comm, c->nccl->stream), err);
+    return nccl_wait(c->nccl, g, err);
 }
 
 int comm_nccl_broadcast(Comm *c, CommGroup g, void *buf, size_t count, CommType type,
-                        int root, const char *what, Err *err) {
+                        int root, Err *err) {
     ncclComm_t comm = NULL;
-    if (nccl_begin(c, g, &comm, what, err) != 0)
+    if (nccl_begin(c, g, &comm, err) != 0)
         return -1;
     NCCL_CHECK(ncclBroadcast(buf, buf, count, nccl_type(type), root, comm, c->nccl->stream),
-               comm, what, err);
-    return nccl_wait(c->nccl, g, what, err);
+               err);
+    return nccl_wait(c->nccl, g, err);
 }

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "comm/comm.h"
-#include "comm/comm_impl.h"
+#include "comm/comm_check.h"
 #include "io/base/log.h"
 
 /* A communicator handle worth freeing: neither MPI_COMM_NULL nor a zeroed field. */
@@ -60,10 +60,21 @@ int grid_check_placement(int world, int tp, const int *node_of_rank, const char 
     return 0;
 }
 
-/* Fills node/n_nodes and checks placement: every rank learns the node (its lowest world
- * rank) and host of every rank, so all ranks reach the same verdict. */
+/* Every rank learns the node (its lowest world rank: *leader for this rank) and the
+ * host name of every rank: node_of (world) and hosts (world, GRID_HOST_BYTES). */
+static int gather_nodes(const Grid *g, int *leader, int *node_of, char *hosts, Err *err) {
+    *leader = g->rank;
+    MPI_CHECK(MPI_Allreduce(&g->rank, leader, 1, MPI_INT, MPI_MIN, g->node_comm), err);
+    MPI_CHECK(MPI_Allgather(leader, 1, MPI_INT, node_of, 1, MPI_INT, g->world_comm), err);
+    MPI_CHECK(MPI_Allgather(g->host, GRID_HOST_BYTES, MPI_CHAR, hosts, GRID_HOST_BYTES,
+                            MPI_CHAR, g->world_comm),
+              err);
+    return 0;
+}
+
+/* Fills node/n_nodes and checks placement: every rank learns the node and host of every
+ * rank, so all ranks reach the same verdict. */
 static int grid_check_nodes(Grid *g, Err *err) {
-    const char *what = "finding the node of every rank";
     int leader = g->rank;
     int *node_of = calloc((size_t)g->world, sizeof *node_of);
     char *hosts = calloc((size_t)g->world, GRID_HOST_BYTES);
@@ -72,13 +83,10 @@ static int grid_check_nodes(Grid *g, Err *err) {
         err_set(err, "out of memory for the node table of %d ranks", g->world);
         goto done;
     }
-    MPI_CHECK_GOTO(MPI_Allreduce(&g->rank, &leader, 1, MPI_INT, MPI_MIN, g->node_comm), what,
-                   err, done);
-    MPI_CHECK_GOTO(MPI_Allgather(&leader, 1, MPI_INT, node_of, 1, MPI_INT, g->world_comm),
-                   what, err, done);
-    MPI_CHECK_GOTO(MPI_Allgather(g->host, GRID_HOST_BYTES, MPI_CHAR, hosts, GRID_HOST_BYTES,
-                                 MPI_CHAR, g->world_comm),
-                   what, err, done);
+    if (gather_nodes(g, &leader, node_of, hosts, err) != 0) {
+        err_prefix(err, "finding the node of every rank: ");
+        goto done;
+    }
     g->n_nodes = 0;
     for (int r = 0; r < g->world; r++) {
         if (node_of[r] != r)
@@ -94,44 +102,62 @@ done:
     return rc;
 }
 
+/* The tp and dp communicators: ranks of one tp group are consecutive world ranks. */
 static int grid_split(Grid *g, Err *err) {
-    const char *what = "splitting tp and dp groups";
     int n = 0;
-    MPI_CHECK(MPI_Comm_split(g->world_comm, g->dp_rank, g->tp_rank, &g->tp_comm), what, err);
-    MPI_CHECK(MPI_Comm_set_errhandler(g->tp_comm, MPI_ERRORS_RETURN), what, err);
-    MPI_CHECK(MPI_Comm_split(g->world_comm, g->tp_rank, g->dp_rank, &g->dp_comm), what, err);
-    MPI_CHECK(MPI_Comm_set_errhandler(g->dp_comm, MPI_ERRORS_RETURN), what, err);
-    MPI_CHECK(MPI_Comm_size(g->tp_comm, &n), what, err);
+    MPI_CHECK(MPI_Comm_split(g->world_comm, g->dp_rank, g->tp_rank, &g->tp_comm), err);
+    MPI_CHECK(MPI_Comm_set_errhandler(g->tp_comm, MPI_ERRORS_RETURN), err);
+    MPI_CHECK(MPI_Comm_split(g->world_comm, g->tp_rank, g->dp_rank, &g->dp_comm), err);
+    MPI_CHECK(MPI_Comm_set_errhandler(g->dp_comm, MPI_ERRORS_RETURN), err);
+    MPI_CHECK(MPI_Comm_size(g->tp_comm, &n), err);
     if (n != g->tp)
         return err_set(err, "tp group has %d ranks, expected %d", n, g->tp);
-    MPI_CHECK(MPI_Comm_size(g->dp_comm, &n), what, err);
+    MPI_CHECK(MPI_Comm_size(g->dp_comm, &n), err);
     if (n != g->dp)
         return err_set(err, "dp group has %d ranks, expected %d", n, g->dp);
     return 0;
 }
 
+/* MPI_Init_thread unless MPI already runs (then g does not own it), the abort hook, and
+ * g's world rank and size; errors return instead of aborting from here on. */
+static int start_mpi(int *argc, char ***argv, Grid *g, int *provided, Err *err) {
+    int started = 0;
+    MPI_CHECK(MPI_Initialized(&started), err);
+    if (!started) {
+        const int rc = MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, provided);
+        if (rc != MPI_SUCCESS)
+            return err_set(err, "MPI_Init_thread failed (code %d) on host %s", rc, g->host);
+        g->owns_mpi = 1;
+    } else {
+        MPI_CHECK(MPI_Query_thread(provided), err);
+    }
+    log_set_abort_hook(comm_abort);
+    g->world_comm = MPI_COMM_WORLD;
+    MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), err);
+    MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &g->rank), err);
+    MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &g->world), err);
+    return 0;
+}
+
+/* The ranks sharing this rank's node: g->node_comm, local_rank, local_size. */
+static int open_node_comm(Grid *g, Err *err) {
+    MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, g->rank,
+                                  MPI_INFO_NULL, &g->node_comm),
+              err);
+    MPI_CHECK(MPI_Comm_set_errhandler(g->node_comm, MPI_ERRORS_RETURN), err);
+    MPI_CHECK(MPI_Comm_rank(g->node_comm, &g->local_rank), err);
+    MPI_CHECK(MPI_Comm_size(g->node_comm, &g->local_size), err);
+    return 0;
+}
+
 int grid_init(int *argc, char ***argv, int tp, Grid *g, Err *err) {
-    const char *what = "starting MPI";
     memset(g, 0, sizeof *g);
     g->world_comm = g->node_comm = g->tp_comm = g->dp_comm = MPI_COMM_NULL;
     short_hostname(g->host, sizeof g->host);
 
-    int started = 0, provided = 0;
-    MPI_CHECK(MPI_Initialized(&started), what, err);
-    if (!started) {
-        int rc = MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
-        if (rc != MPI_SUCCESS)
-            return err_set(err, "MPI_Init_thread failed (code %d) on host %s", rc,
-                           g->host);
-        g->owns_mpi = 1;
-    } else {
-        MPI_CHECK(MPI_Query_thread(&provided), what, err);
-    }
-    log_set_abort_hook(comm_abort);
-    g->world_comm = MPI_COMM_WORLD;
-    MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), what, err);
-    MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &g->rank), what, err);
-    MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &g->world), what, err);
+    int provided = 0;
+    if (start_mpi(argc, argv, g, &provided, err) != 0)
+        return err_prefix(err, "starting MPI: ");
     log_set_identity(g->rank, g->world, g->host, -1);
     if (provided < MPI_THREAD_FUNNELED)
         return err_set(err, "the MPI library provides thread level %d, below "
@@ -150,16 +176,12 @@ int grid_init(int *argc, char ***argv, int tp, Grid *g, Err *err) {
     g->tp_rank = g->rank % tp;
     g->dp_rank = g->rank / tp;
 
-    MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, g->rank,
-                                  MPI_INFO_NULL, &g->node_comm),
-              what, err);
-    MPI_CHECK(MPI_Comm_set_errhandler(g->node_comm, MPI_ERRORS_RETURN), what, err);
-    MPI_CHECK(MPI_Comm_rank(g->node_comm, &g->local_rank), what, err);
-    MPI_CHECK(MPI_Comm_size(g->node_comm, &g->local_size), what, err);
+    if (open_node_comm(g, err) != 0)
+        return err_prefix(err, "starting MPI: ");
     if (grid_check_nodes(g, err) != 0)
         return -1;
     if (grid_split(g, err) != 0)
-        return -1;
+        return err_prefix(err, "splitting tp and dp groups: ");
     g->ready = 1;
     log_debug("grid: rank %d/%d tp %d/%d dp %d/%d, node %d/%d (%s), local rank %d/%d",
               g->rank, g->world, g->tp_rank, g->tp, g->dp_rank, g->dp, g->node, g->n_nodes,
