@@ -4,5 +4,6 @@
 tlm_add_test(test_file_cycles
              COMMAND python3 ${CMAKE_SOURCE_DIR}/tools/file_cycles.py ${CMAKE_BINARY_DIR}
                      --under worker/loop --under worker/adapter --under worker/methods
-                     --under jobs --under io/ckpt
+                     --under jobs --under io/ckpt --under kernels --under comm
+                     --under worker/model
              LABELS cpu TIMEOUT 60)
