@@ -29,6 +29,10 @@ OP(void, zero, (void *p, size_t n_bytes))
 OP(void, copy, (void *dst, const void *src, size_t n_bytes))
 /* Waits until every op enqueued so far has finished. */
 OP(void, sync, (void))
+/* Writes one line naming what runs the ops, for logs: on CPU the BLAS and the kernel
+ * family it chose (kernels/cpu/blas.h), on CUDA the device, its compute capability,
+ * memory and PCI bus id. NUL-terminated, truncated to n_bytes. */
+OP(void, describe, (char *buf, size_t n_bytes))
 
 /* ---- dense layers (frozen weights: no weight gradients exist anywhere) */
 /* out (M,N) = x (M,K) @ w (N,K)^T + bias (N, NULL for none); accumulate != 0 adds into

@@ -2,6 +2,8 @@
  * Family names are OpenBLAS 0.3.x's DYNAMIC_ARCH core names (driver/others/dynamic.c). */
 #include "kernels/cpu/blas.h"
 
+#include "kernels/cpu/cpu_ops.h"
+
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +117,12 @@ void blas_describe(const BlasInfo *info, char *buf, size_t n_bytes) {
     else if (info->family_isa >= 0 && info->family_isa < (int)info->cpu.isa)
         snprintf(buf + n, n_bytes - (size_t)n, ", GENERIC: below what the CPU runs (%s)",
                  blas_best_family(&info->cpu));
+}
+
+void cpu_describe(char *buf, size_t n_bytes) {
+    BlasInfo info;
+    blas_info(&info);
+    blas_describe(&info, buf, n_bytes);
 }
 
 /* Runs before main() in every program that links the CPU backend (the kernels library

@@ -7,6 +7,7 @@
  * open of a device; later calls only read. */
 #include "kernels/cuda/cuda_common.cuh"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 /* The one mutable global of the backend: the per-device contexts, filled by
@@ -77,4 +78,19 @@ void cuda_op_done(CudaCtx *ctx, const char *name) {
             log_fatal("kernels/cuda: op %s: failed on device %d (TLM_CUDA_SYNC=1): %s (%s)",
                       name, ctx->device, cudaGetErrorString(e), cudaGetErrorName(e));
     }
+}
+
+extern "C" void cuda_describe(char *buf, size_t n_bytes) {
+    int device = 0;
+    cudaDeviceProp prop;
+    char bus[32] = "?";
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaGetDeviceProperties(&prop, device) != cudaSuccess) {
+        snprintf(buf, n_bytes, "CUDA device (properties unavailable)");
+        return;
+    }
+    cudaDeviceGetPCIBusId(bus, (int)sizeof bus, device);
+    snprintf(buf, n_bytes, "CUDA device %d: %s, sm_%d%d, %.1f GiB, PCI %s", device, prop.name,
+             prop.major, prop.minor, (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0),
+             bus);
 }

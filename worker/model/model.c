@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "io/base/log.h"
-#include "kernels/cpu/blas.h"
 #include "worker/model/model_impl.h"
 
 /* One layer's activation views of `rows` tokens. Inference sets share the residual
@@ -125,13 +124,9 @@ static void log_memory(const Model *m, const char *dir) {
              (long long)m->KVH, (long long)m->F, (long long)m->v0, (long long)(m->v0 + m->V),
              (double)e.total_bytes / mib, (double)e.weights_bytes / mib,
              (double)e.lora_bytes / mib, (double)e.kv_bytes / mib, (double)e.act_bytes / mib);
-    if (strcmp(m->ops->name, "cpu") == 0) { /* the kernels every CPU number depends on */
-        BlasInfo blas;
-        char line[384];
-        blas_info(&blas);
-        blas_describe(&blas, line, sizeof line);
-        log_info("cpu backend: %s", line);
-    }
+    char line[384]; /* what every number of this run depends on */
+    m->ops->describe(line, sizeof line);
+    log_info("%s backend: %s", m->ops->name, line);
 }
 
 Model *model_open(const char *dir, const Ops *ops, const ModelOptions *options, Err *err) {
