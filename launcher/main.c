@@ -19,7 +19,7 @@ static const Command COMMANDS[] = {
      "turn a llama2.c checkpoint and tokenizer into a Hugging Face model directory"},
     {"convert", cmd_convert, "convert gguf MODEL.gguf OUTDIR [--dtype f32|bf16]",
      "turn a llama.cpp GGUF model (llama, qwen2) into a Hugging Face model directory"},
-    {"eval", cmd_eval, "eval PREDICTIONS.jsonl --metric rouge|bleu|gsm8k|logiqa|metamath",
+    {"eval", cmd_eval, "eval PREDICTIONS.jsonl|OUT_DIR --metric rouge|bleu|gsm8k|logiqa|metamath|all",
      "score predictions with the paper's metrics"},
     {"inspect", cmd_inspect, "inspect CKPT.h5",
      "summarize a checkpoint: step, samples, selected %, ppl histogram, adapter, job"},

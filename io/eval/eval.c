@@ -14,16 +14,18 @@
 #include "io/eval/eval_punkt.h"
 #include "io/eval/eval_wordtok.h"
 
-static const char *const METRIC_NAMES[] = {"rouge", "bleu", "gsm8k", "logiqa", "metamath"};
+static const char *const METRIC_NAMES[] = {"rouge", "bleu", "gsm8k", "logiqa", "metamath",
+                                           "all"};
+#define N_METRICS ((int)(sizeof METRIC_NAMES / sizeof METRIC_NAMES[0]))
 
 int eval_metric_from_name(const char *name, EvalMetric *out, Err *err) {
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < N_METRICS; i++)
         if (strcmp(name, METRIC_NAMES[i]) == 0) {
             *out = (EvalMetric)i;
             return 0;
         }
-    return err_set(err, "unknown metric \"%s\" (expected rouge, bleu, gsm8k, logiqa or metamath)",
-                   name);
+    return err_set(err, "unknown metric \"%s\" (expected rouge, bleu, gsm8k, logiqa, metamath "
+                   "or all)", name);
 }
 
 const char *eval_metric_name(EvalMetric m) { return METRIC_NAMES[m]; }
@@ -113,12 +115,14 @@ int eval_pairs_read(const char *path, EvalPairs *out, Err *err) {
 }
 
 /* The ROUGE and BLEU averages (eval_similarity.py calue_rougscore and
- * calculate_bleu_score). */
+ * calculate_bleu_score; both for ALL, each summed in pair order as there). */
 static int run_text(const EvalPairs *pairs, EvalMetric metric, EvalResult *out,
                     double *per_pair, Err *err) {
+    const int rouge = metric != EVAL_METRIC_BLEU, bleu = metric != EVAL_METRIC_ROUGE;
+    const int stride = metric == EVAL_METRIC_ALL ? 5 : rouge ? 4 : 1;
     EvalPunkt *pk = eval_punkt_open(err);
-    EvalWordTok *wt = pk && metric == EVAL_METRIC_BLEU ? eval_wordtok_open(err) : NULL;
-    if (pk == NULL || (metric == EVAL_METRIC_BLEU && wt == NULL)) {
+    EvalWordTok *wt = pk && bleu ? eval_wordtok_open(err) : NULL;
+    if (pk == NULL || (bleu && wt == NULL)) {
         eval_punkt_close(pk);
         return -1;
     }
@@ -126,21 +130,23 @@ static int run_text(const EvalPairs *pairs, EvalMetric metric, EvalResult *out,
     int rc = 0;
     for (int64_t i = 0; i < pairs->n_pairs && rc == 0; i++) {
         const EvalPair *p = &pairs->items[i];
-        if (metric == EVAL_METRIC_ROUGE) {
+        double *mine = per_pair != NULL ? per_pair + stride * i : NULL;
+        if (rouge) {
             EvalRouge r = {0};
             rc = eval_rouge_score(pk, p->label, p->n_label, p->predict, p->n_predict, &r, err);
             s1 += r.rouge1;
             s2 += r.rouge2;
             sl += r.rougeL;
             sls += r.rougeLsum;
-            if (rc == 0 && per_pair != NULL)
-                memcpy(per_pair + 4 * i, &r, sizeof r);
-        } else {
+            if (rc == 0 && mine != NULL)
+                memcpy(mine, &r, sizeof r);
+        }
+        if (bleu && rc == 0) {
             double b = 0;
             rc = eval_bleu_score(wt, pk, p->label, p->n_label, p->predict, p->n_predict, &b, err);
             sb += b;
-            if (per_pair != NULL)
-                per_pair[i] = b;
+            if (mine != NULL)
+                mine[stride - 1] = b;
         }
         if (rc != 0)
             err_prefix(err, "pair %lld: ", (long long)(i + 1));
@@ -182,7 +188,7 @@ int eval_run(const EvalPairs *pairs, EvalMetric metric, EvalResult *out, double 
     *out = (EvalResult){.metric = metric, .n_pairs = pairs->n_pairs};
     if (pairs->n_pairs == 0)
         return err_set(err, "no prediction pairs to score");
-    if (metric == EVAL_METRIC_ROUGE || metric == EVAL_METRIC_BLEU)
+    if (metric == EVAL_METRIC_ROUGE || metric == EVAL_METRIC_BLEU || metric == EVAL_METRIC_ALL)
         return run_text(pairs, metric, out, per_pair, err);
     return run_accuracy(pairs, metric, out, per_pair, err);
 }
@@ -198,6 +204,11 @@ void eval_result_print_json(const EvalResult *r, FILE *out) {
         break;
     case EVAL_METRIC_BLEU:
         fprintf(out, ", \"bleu\": %.17g", r->bleu);
+        break;
+    case EVAL_METRIC_ALL:
+        fprintf(out, ", \"bleu\": %.17g, \"rouge1\": %.17g, \"rouge2\": %.17g, "
+                     "\"rougeL\": %.17g, \"rougeLsum\": %.17g", r->bleu, r->rouge.rouge1,
+                r->rouge.rouge2, r->rouge.rougeL, r->rouge.rougeLsum);
         break;
     default:
         fprintf(out, ", \"correct\": %lld, \"accuracy\": %.17g", (long long)r->n_correct,

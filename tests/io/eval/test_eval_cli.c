@@ -2,7 +2,9 @@
  * directly, so the test does not need the whole tlm binary): a small predictions file
  * cut from the golden text.jsonl, scored with --metric rouge and bleu, must print the
  * means of the golden per-pair values; the accuracy metrics must print the counts
- * of summary.json; bad input must exit 1 naming file:line, bad usage 2. */
+ * of summary.json; --metric all must print the ROUGE and the BLEU means at once (and the
+ * reference's own line); a run directory in tlm's or the reference's layout must be
+ * scored as the file it holds; bad input must exit 1 naming file:line, bad usage 2. */
 #include <fcntl.h>
 #include <math.h>
 #include <setjmp.h>
@@ -109,6 +111,74 @@ static void test_rouge_bleu_small_file(void **state) {
     free(errs);
 }
 
+static void test_all_metrics(void **state) {
+    (void)state;
+    double mean[5];
+    const char *path = small_file(24, mean);
+    char *out, *errs;
+    assert_int_equal(run_eval(path, "--metric=all", &out, &errs), 0);
+    static const char *const keys[] = {"rouge1", "rouge2", "rougeL", "rougeLsum", "bleu"};
+    for (int k = 0; k < 5; k++) {
+        printf("  all: %s %.17g, golden mean %.17g\n", keys[k], field(out, keys[k]), mean[k]);
+        assert_true(fabs(field(out, keys[k]) - mean[k]) <= 1e-12);
+    }
+    assert_true(field(out, "n") == 24);
+    assert_non_null(strstr(out, "\"metric\": \"all\""));
+    assert_non_null(strstr(errs, "BLEU "));
+    assert_non_null(strstr(errs, "ROUGE-Lsum "));
+    assert_non_null(strstr(errs, "\nbleu: ")); /* eval_similarity.py's line */
+    assert_non_null(strstr(errs, ", rougeLsum: "));
+    free(out);
+    free(errs);
+}
+
+/* Copies src to dir/sub/generated_predictions.jsonl (sub may be ""). */
+static void place(const char *src, const char *dir, const char *sub) {
+    assert_int_equal(tu_system("mkdir -p '%s/%s' && cp '%s' '%s/%s/generated_predictions.jsonl'",
+                               dir, sub, src, dir, sub), 0);
+}
+
+static void test_directory_layouts(void **state) {
+    (void)state;
+    double mean[5];
+    const char *small = small_file(12, mean);
+    char src[4096], dir[4096], *out, *errs;
+    snprintf(src, sizeof src, "%s", small);
+    snprintf(dir, sizeof dir, "%s", tu_path(tu_tmp_dir(), "eval_layouts"));
+    assert_int_equal(tu_system("rm -rf '%s' && mkdir -p '%s'", dir, dir), 0);
+    /* An empty run directory: both layouts named. */
+    assert_int_equal(run_eval(dir, "--metric=bleu", &out, &errs), 1);
+    assert_non_null(strstr(errs, "no predictions"));
+    assert_non_null(strstr(errs, "predict-temperature_<T>-max_new_tokens_<N>"));
+    free(out);
+    free(errs);
+    /* The reference's layout (LLaMA-Factory ttl: output_dir/predict-temperature_...). */
+    place(src, dir, "predict-temperature_0.0-max_new_tokens_512");
+    assert_int_equal(run_eval(dir, "--metric=bleu", &out, &errs), 0);
+    assert_true(fabs(field(out, "bleu") - mean[4]) <= 1e-12);
+    assert_true(field(out, "n") == 12);
+    assert_non_null(strstr(errs, "predict-temperature_0.0-max_new_tokens_512/generated_predictions"));
+    free(out);
+    free(errs);
+    /* Two of them: which one is ambiguous, and the message lists both. */
+    place(src, dir, "predict-temperature_0.7-max_new_tokens_64");
+    assert_int_equal(run_eval(dir, "--metric=bleu", &out, &errs), 1);
+    assert_non_null(strstr(errs, "2 prediction folders"));
+    assert_non_null(strstr(errs, "predict-temperature_0.7-max_new_tokens_64"));
+    free(out);
+    free(errs);
+    /* tlm's own layout wins over the reference's (a flat job writes both, identical). */
+    FILE *f = fopen(tu_path(dir, "generated_predictions.jsonl"), "w");
+    assert_non_null(f);
+    fputs("{\"prompt\": \"p\", \"label\": \"the cat sat\", \"predict\": \"the cat sat\"}\n", f);
+    fclose(f);
+    assert_int_equal(run_eval(dir, "--metric=rouge", &out, &errs), 0);
+    assert_true(field(out, "n") == 1);
+    assert_true(field(out, "rouge1") == 1.0);
+    free(out);
+    free(errs);
+}
+
 static void test_accuracy_files(void **state) {
     (void)state;
     char dir[4096];
@@ -169,6 +239,8 @@ static void test_bad_input(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rouge_bleu_small_file),
+        cmocka_unit_test(test_all_metrics),
+        cmocka_unit_test(test_directory_layouts),
         cmocka_unit_test(test_accuracy_files),
         cmocka_unit_test(test_bad_input),
     };
