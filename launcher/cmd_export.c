@@ -1,8 +1,8 @@
 /* launcher/cmd_export.c -- `tlm export CKPT.h5 --peft DIR [--base MODEL]`: the adapter of a
  * checkpoint as a PEFT directory (adapter_model.safetensors + adapter_config.json) that
- * Hugging Face PEFT (PeftModel.from_pretrained) and vLLM (--lora-modules) load. The
- * checkpoint is fully validated first (CRC included), so a corrupt file is never
- * exported. Exit status: 0 written, 1 unreadable checkpoint or write error, 2 bad usage. */
+ * Hugging Face PEFT 0.12 and later (PeftModel / AutoPeftModelForCausalLM.from_pretrained)
+ * and vLLM (--lora-modules) load. The checkpoint is fully validated first (CRC included),
+ * so a corrupt file is never exported. Exit status: 0 written, 1 unreadable checkpoint or write error, 2 bad usage. */
 #include "launcher/commands.h"
 
 #include <stdio.h>
@@ -15,9 +15,11 @@
 static const char k_usage[] =
     "usage: tlm export CKPT.h5 --peft DIR [--base MODEL]\n"
     "  Writes DIR/adapter_model.safetensors (LoRA A/B under PEFT's keys, fp32) and\n"
-    "  DIR/adapter_config.json as PEFT 0.21 save_pretrained does; DIR is created.\n"
-    "  --base MODEL  base_model_name_or_path to record (default: the checkpoint's model\n"
-    "                directory as the job gave it)\n";
+    "  DIR/adapter_config.json with the keys PEFT 0.12 and later and vLLM accept;\n"
+    "  DIR is created.\n"
+    "  --base MODEL  base_model_name_or_path to record, as given (a directory or a hub\n"
+    "                id; default: the checkpoint's model directory made absolute from\n"
+    "                here, so AutoPeftModelForCausalLM finds it from any folder)\n";
 
 /* Parses CKPT --peft DIR [--base M] (also --peft=DIR); 0 ok, 1 for --help, -1 bad usage. */
 static int parse_args(int argc, char **argv, const char **ckpt, const char **dir,

@@ -151,10 +151,12 @@ int ckpt_latest_valid(const char *dir, char *path_out, size_t n_bytes, int64_t *
 /* ---- PEFT export (io/ckpt/ckpt_export.c) ---- */
 
 /* Writes dir/adapter_model.safetensors (the adapter tensors under their PEFT keys, F32)
- * and dir/adapter_config.json as PEFT 0.21's save_pretrained writes them for a LoRA on a
- * causal LM (peft_type LORA, r, lora_alpha, target_modules, ...), creating dir (and its
- * parents) when absent; each file atomically. base_model (borrowed) goes to
- * base_model_name_or_path; NULL uses st->model_dir. */
+ * and dir/adapter_config.json with the values PEFT's save_pretrained writes for a LoRA on
+ * a causal LM (peft_type LORA, r, lora_alpha, target_modules, ...) but only the keys that
+ * PEFT 0.12 and later and vLLM accept, creating dir (and its parents) when absent; each
+ * file atomically. base_model (borrowed) goes to base_model_name_or_path as given; NULL
+ * uses st->model_dir made absolute from the working directory (-1 naming it and --base
+ * when it does not exist from here). */
 int ckpt_export_peft(const CkptState *st, const char *dir, const char *base_model, Err *err);
 
 #ifdef __cplusplus

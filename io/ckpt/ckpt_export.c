@@ -1,23 +1,24 @@
 /* io/ckpt/ckpt_export.c -- a checkpoint's adapter as a PEFT directory: adapter_model.safetensors
  * (the LoRA tensors under PEFT's saved keys, F32, metadata {"format": "pt"} as
- * safetensors.torch.save_file writes) and adapter_config.json with the keys and values
- * PEFT 0.21.2's LoraConfig.save_pretrained writes for a plain LoRA on a causal LM (see
- * tests/data/peft/adapter_config.json, written by PEFT itself). Both files atomic. */
+ * safetensors.torch.save_file writes) and adapter_config.json holding only the LoraConfig
+ * keys every consumer accepts: PEFT 0.12 (the TLM reference's pin) and later, whose
+ * LoraConfig(**config) refuses a key it does not know, and vLLM's LoRA loader. The values
+ * are those PEFT save_pretrained writes for a plain LoRA on a causal LM (see
+ * tests/data/peft/, written by PEFT 0.12 and 0.21 themselves). Both files atomic. */
 #include "io/ckpt/ckpt.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "io/base/atomic_file.h"
 #include "io/model/safetensors.h"
-
-/* The PEFT version whose adapter_config.json layout this mirrors. */
-#define CKPT_PEFT_VERSION "0.21.2"
 
 /* mkdir -p dir. */
 static int make_dirs(const char *dir, Err *err) {
@@ -45,8 +46,10 @@ static int set(json_t *o, const char *key, json_t *v) {
     return v == NULL ? -1 : json_object_set_new(o, key, v);
 }
 
-/* Every key PEFT 0.21.2 writes for LoraConfig(r, lora_alpha, lora_dropout=0,
- * target_modules, bias="none", task_type="CAUSAL_LM"), in its defaults but for those. */
+/* LoraConfig(r, lora_alpha, lora_dropout=0, target_modules, bias="none",
+ * task_type="CAUSAL_LM") as PEFT writes it, restricted to the keys PEFT 0.12 knows (newer
+ * PEFTs add keys, alora_invocation_tokens, lora_bias, ..., that 0.12 refuses, and take
+ * their defaults when absent) and vLLM reads. */
 static json_t *config_json(const CkptState *st, const char *base_model) {
     json_t *o = json_object(), *targets = json_array();
     if (o == NULL || targets == NULL) {
@@ -57,21 +60,15 @@ static json_t *config_json(const CkptState *st, const char *base_model) {
     int bad = set(o, "target_modules", targets);
     for (int i = 0; i < st->n_targets; i++)
         bad |= json_array_append_new(targets, json_string(st->targets[i]));
-    const char *nulls[] = {"alora_invocation_tokens", "arrow_config", "auto_mapping",
-                           "corda_config", "eva_config", "exclude_modules", "kasa_config",
-                           "layer_replication", "layers_pattern", "layers_to_transform",
-                           "lora_ga_config", "megatron_config", "modules_to_save",
-                           "monteclora_config", "revision", "target_parameters",
-                           "trainable_token_indices", "use_bdlora", "velora_config"};
+    const char *nulls[] = {"layers_pattern", "layers_to_transform", "modules_to_save",
+                           "revision"};
     for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
         bad |= set(o, nulls[i], json_null());
-    const char *falses[] = {"ensure_weight_tying", "fan_in_fan_out", "lora_bias", "use_dora",
-                            "use_qalora", "use_rslora"};
+    const char *falses[] = {"fan_in_fan_out", "use_dora", "use_rslora"};
     for (size_t i = 0; i < sizeof falses / sizeof falses[0]; i++)
         bad |= set(o, falses[i], json_false());
     bad |= set(o, "alpha_pattern", json_object());
     bad |= set(o, "rank_pattern", json_object());
-    bad |= set(o, "loftq_config", json_object());
     bad |= set(o, "base_model_name_or_path", json_string(base_model));
     bad |= set(o, "bias", json_string("none"));
     bad |= set(o, "inference_mode", json_true());
@@ -81,10 +78,7 @@ static json_t *config_json(const CkptState *st, const char *base_model) {
     bad |= set(o, "lora_alpha", (a == floor(a) && fabs(a) < 1e15) ? json_integer((json_int_t)a)
                                                                    : json_real(a));
     bad |= set(o, "lora_dropout", json_real(0.0));
-    bad |= set(o, "megatron_core", json_string("megatron.core"));
     bad |= set(o, "peft_type", json_string("LORA"));
-    bad |= set(o, "peft_version", json_string(CKPT_PEFT_VERSION));
-    bad |= set(o, "qalora_group_size", json_integer(16));
     bad |= set(o, "r", json_integer(st->lora_rank));
     bad |= set(o, "task_type", json_string("CAUSAL_LM"));
     if (bad) {
@@ -126,12 +120,31 @@ static int write_tensors(const CkptState *st, const char *dir, Err *err) {
     return rc;
 }
 
+/* The checkpoint's model directory (as the job gave it, so maybe relative to where the job
+ * ran) made absolute from the working directory: AutoPeftModelForCausalLM loads the base
+ * from base_model_name_or_path wherever the adapter is read from. */
+static int absolute_model_dir(const CkptState *st, char *out, Err *err) {
+    if (realpath(st->model_dir, out) != NULL)
+        return 0;
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof cwd) == NULL)
+        snprintf(cwd, sizeof cwd, "?");
+    return err_set(err, "base_model_name_or_path: the checkpoint's model directory \"%s\" "
+                   "(as the job gave it) is not found from %s: %s; run tlm export where the "
+                   "job ran, or give the base model with --base MODEL", st->model_dir, cwd,
+                   strerror(errno));
+}
+
 int ckpt_export_peft(const CkptState *st, const char *dir, const char *base_model, Err *err) {
     if (st->n_tensors < 1 || st->n_targets < 1 || st->lora_rank < 1)
         return err_set(err, "%s: nothing to export (%d tensors, %d targets, rank %d)", dir,
                        st->n_tensors, st->n_targets, st->lora_rank);
-    if (base_model == NULL)
-        base_model = st->model_dir;
+    char abs_dir[PATH_MAX];
+    if (base_model == NULL) {
+        if (absolute_model_dir(st, abs_dir, err) != 0)
+            return err_prefix(err, "exporting to PEFT folder %s: ", dir);
+        base_model = abs_dir;
+    }
     if (make_dirs(dir, err) < 0 || write_tensors(st, dir, err) < 0 ||
         write_config(st, dir, base_model, err) < 0)
         return err_prefix(err, "exporting to PEFT folder %s: ", dir);

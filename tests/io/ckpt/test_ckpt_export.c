@@ -1,19 +1,24 @@
 /* tests/io/ckpt/test_ckpt_export.c -- `tlm export --peft` against PEFT itself. A checkpoint
  * is built from the golden adapter of tests/data/golden/llama_gqa (lora.init.<key>: r 8,
  * alpha 16, q,k,v,o,gate,up,down), written and read back through HDF5, exported, and
- * compared with what PEFT 0.21 save_pretrained wrote for the same adapter
- * (tests/ref/make_peft_golden.py -> tests/data/peft/adapter_config.json): (a) every
- * tensor bit-equal to the golden under the same key, no extra tensors; (b) the same
- * config keys, with equal values (target_modules compared as a set; the base model path
- * is the caller's). Then the two commands on such a checkpoint: `tlm inspect` (the summary
- * lines) and `tlm export` (the same files as the function). */
+ * compared with what PEFT wrote and loaded (tests/ref/make_peft_golden.py ->
+ * tests/data/peft/): (a) every tensor bit-equal to the golden under the same key, no
+ * extra tensors; (b) adapter_config.json holds exactly the keys PEFT 0.12 and later and
+ * vLLM accept (each one a LoraConfig field of PEFT 0.12 and of current PEFT), with the
+ * values PEFT 0.12 and 0.21 save_pretrained wrote (target_modules as a set), equal to the
+ * config both PEFTs loaded with logits equal to the golden ones, and an absolute
+ * base_model_name_or_path (a relative model dir resolved from the working directory,
+ * one that does not resolve refused naming --base). Then the two commands on such a
+ * checkpoint: `tlm inspect` (the summary lines) and `tlm export` (the same files). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <math.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -98,38 +103,99 @@ static int same_string_set(const json_t *a, const json_t *b) {
     return 1;
 }
 
-/* (b): the same keys as PEFT's, the same values. */
-static void check_config(const char *exported, const char *peft_path) {
-    json_t *got = load_json(exported), *want = load_json(peft_path);
+/* The keys every consumer accepts (PEFT 0.12+, vLLM): issue 14's list. */
+static const char *const ALLOWED[] = {
+    "r", "lora_alpha", "lora_dropout", "target_modules", "bias", "task_type", "peft_type",
+    "base_model_name_or_path", "fan_in_fan_out", "modules_to_save", "init_lora_weights",
+    "inference_mode", "layers_to_transform", "layers_pattern", "rank_pattern",
+    "alpha_pattern", "use_rslora", "use_dora", "revision"};
+#define N_ALLOWED ((int)(sizeof ALLOWED / sizeof ALLOWED[0]))
+
+static const char *peft_file(const char *name) {
+    static char buf[4][1100];
+    static int next;
+    char *b = buf[next++ % 4];
+    snprintf(b, sizeof buf[0], "%s/tests/data/peft/%s", tu_source_dir(), name);
+    return b;
+}
+
+static int in_string_array(const json_t *arr, const char *key) {
+    for (size_t i = 0; i < json_array_size(arr); i++)
+        if (strcmp(json_string_value(json_array_get(arr, i)), key) == 0)
+            return 1;
+    return 0;
+}
+
+/* Every key of got has want's value (want may lack it when optional); returns mismatches. */
+static int same_values(const json_t *got, const char *want_path, int all_needed) {
+    json_t *want = load_json(want_path);
     const char *key;
     json_t *v;
     int bad = 0;
-    json_object_foreach(want, key, v) {
-        json_t *g = json_object_get(got, key);
-        int ok;
-        if (g == NULL)
-            ok = 0;
-        else if (strcmp(key, "target_modules") == 0)
-            ok = same_string_set(g, v);
-        else if (strcmp(key, "base_model_name_or_path") == 0)
-            ok = json_is_string(g);
-        else
-            ok = json_equal(g, v);
+    json_object_foreach((json_t *)got, key, v) {
+        json_t *w = json_object_get(want, key);
+        if (strcmp(key, "base_model_name_or_path") == 0 || (w == NULL && !all_needed))
+            continue;
+        int ok = w != NULL && (strcmp(key, "target_modules") == 0 ? same_string_set(v, w)
+                                                                  : json_equal(v, w));
         if (!ok) {
-            char *gs = g ? json_dumps(g, JSON_ENCODE_ANY) : NULL, *ws = json_dumps(v, JSON_ENCODE_ANY);
-            printf("  adapter_config.json key %s: got %s, PEFT wrote %s\n", key,
-                   gs ? gs : "(missing)", ws);
+            char *gs = json_dumps(v, JSON_ENCODE_ANY);
+            char *ws = w ? json_dumps(w, JSON_ENCODE_ANY) : NULL;
+            printf("  adapter_config.json key %s: got %s, %s has %s\n", key, gs, want_path,
+                   ws ? ws : "(missing)");
             free(gs);
             free(ws);
             bad++;
         }
     }
+    if (all_needed && json_object_size(want) != json_object_size(got)) {
+        printf("  %s has %zu keys, the export %zu\n", want_path, json_object_size(want),
+               json_object_size(got));
+        bad++;
+    }
+    json_decref(want);
+    return bad;
+}
+
+/* (b): exactly the allowed keys, each known to PEFT 0.12 and current PEFT, with PEFT's
+ * values; equal to the config both PEFTs loaded; base_model as expected. */
+static void check_config(const char *exported, const char *want_base) {
+    json_t *got = load_json(exported);
+    json_t *fields = load_json(peft_file("lora_config_fields.json"));
+    int bad = 0;
+    for (int i = 0; i < N_ALLOWED; i++)
+        if (json_object_get(got, ALLOWED[i]) == NULL) {
+            printf("  adapter_config.json: key %s missing\n", ALLOWED[i]);
+            bad++;
+        }
+    const char *key;
+    json_t *v;
     json_object_foreach(got, key, v) {
-        if (json_object_get(want, key) == NULL) {
-            printf("  adapter_config.json key %s: not written by PEFT\n", key);
+        int allowed = 0;
+        for (int i = 0; i < N_ALLOWED; i++)
+            allowed |= strcmp(key, ALLOWED[i]) == 0;
+        const char *fk;
+        json_t *list;
+        int n_versions = 0;
+        json_object_foreach(fields, fk, list) {
+            if (!json_is_array(list))
+                continue;
+            n_versions++;
+            if (!in_string_array(list, key)) {
+                printf("  adapter_config.json key %s: not a LoraConfig field of %s\n", key, fk);
+                bad++;
+            }
+        }
+        assert_int_equal(n_versions, 2); /* peft 0.12.x and current */
+        if (!allowed) {
+            printf("  adapter_config.json key %s: not accepted by every consumer\n", key);
             bad++;
         }
     }
+    assert_non_null(json_object_get(fields, "peft 0.12.0"));
+    bad += same_values(got, peft_file("adapter_config.json"), 0);          /* PEFT 0.21 */
+    bad += same_values(got, peft_file("adapter_config.peft-0.12.json"), 0); /* PEFT 0.12 */
+    bad += same_values(got, peft_file("export_adapter_config.json"), 1);    /* both loaded */
     /* The keys PEFT and vLLM act on, spelled out so a regenerated golden cannot hide them. */
     assert_string_equal(json_string_value(json_object_get(got, "peft_type")), "LORA");
     assert_string_equal(json_string_value(json_object_get(got, "task_type")), "CAUSAL_LM");
@@ -139,17 +205,58 @@ static void check_config(const char *exported, const char *peft_path) {
     assert_true(json_is_false(json_object_get(got, "fan_in_fan_out")));
     assert_true(json_is_false(json_object_get(got, "use_rslora")));
     assert_string_equal(json_string_value(json_object_get(got, "base_model_name_or_path")),
-                        "tests/data/golden/llama_gqa");
+                        want_base);
+    json_decref(fields);
     json_decref(got);
-    json_decref(want);
     assert_int_equal(bad, 0);
+}
+
+/* The recorded loads: PEFT 0.12 and current PEFT, both within tolerance. */
+static void check_recorded_loads(void) {
+    json_t *meta = load_json(peft_file("meta.json"));
+    json_t *ce = json_object_get(meta, "check_export");
+    const char *key;
+    json_t *r;
+    int n_old = 0, n_loads = 0;
+    json_object_foreach(ce, key, r) {
+        if (strncmp(key, "peft ", 5) != 0)
+            continue;
+        n_loads++;
+        n_old += strncmp(key, "peft 0.12.", 10) == 0;
+        double d = json_number_value(json_object_get(r, "max_abs_diff_vs_logits_lora"));
+        printf("  recorded: %s loaded the export, max |logits - golden| = %g\n", key, d);
+        assert_true(json_is_true(json_object_get(r, "ok")));
+        assert_true(d <= 1e-5);
+    }
+    assert_int_equal(n_old, 1);
+    assert_int_equal(n_loads, 2);
+    json_decref(meta);
+}
+
+/* The absolute model dir a relative tests/data/golden/llama_gqa resolves to. */
+static const char *abs_model_dir(void) {
+    static char buf[PATH_MAX];
+    char rel[PATH_MAX];
+    snprintf(rel, sizeof rel, "%s/tests/data/golden/llama_gqa", tu_source_dir());
+    assert_non_null(realpath(rel, buf));
+    return buf;
+}
+
+/* ckpt_export_peft run from the working directory cwd (restored after). */
+static int export_from(const char *cwd, const CkptState *st, const char *out, const char *base,
+                       Err *err) {
+    char here[PATH_MAX];
+    assert_non_null(getcwd(here, sizeof here));
+    assert_int_equal(chdir(cwd), 0);
+    int rc = ckpt_export_peft(st, out, base, err);
+    assert_int_equal(chdir(here), 0);
+    return rc;
 }
 
 static void test_export_matches_peft(void **state) {
     const char *src = tu_source_dir();
-    char golden[1100], peft_cfg[1100], ck[1100], out[1100], out2[1100];
+    char golden[1100], ck[1100], out[1100], out2[1100];
     snprintf(golden, sizeof golden, "%s/tests/data/golden/llama_gqa/golden.safetensors", src);
-    snprintf(peft_cfg, sizeof peft_cfg, "%s/tests/data/peft/adapter_config.json", src);
     Err err = {{0}};
     SafeTensors *g = st_open(golden, &err);
     if (g == NULL)
@@ -164,13 +271,20 @@ static void test_export_matches_peft(void **state) {
         fail_msg("%s", err.msg);
     if (ckpt_read(ck, &back, &err) != 0)
         fail_msg("%s", err.msg);
-    if (ckpt_export_peft(&back, out, NULL, &err) != 0)
+    /* The job's relative model.path, from the folder the job ran in: made absolute. */
+    if (export_from(src, &back, out, NULL, &err) != 0)
         fail_msg("%s", err.msg);
     check_tensors(g, tu_path(out, "adapter_model.safetensors"));
-    check_config(tu_path(out, "adapter_config.json"), peft_cfg);
     printf("  exported %s (tests/ref/make_peft_golden.py --check-export loads it)\n", out);
-    /* An explicit base model wins over the checkpoint's model dir. */
-    assert_int_equal(ckpt_export_peft(&back, out2, "meta-llama/Llama-3.1-8B", &err), 0);
+    check_config(tu_path(out, "adapter_config.json"), abs_model_dir());
+    check_recorded_loads();
+    /* From another folder the relative path does not resolve: refused, naming --base. */
+    assert_int_equal(export_from(dir, &back, out2, NULL, &err), -1);
+    printf("  from %s: %s\n", dir, err.msg);
+    assert_non_null(strstr(err.msg, "\"tests/data/golden/llama_gqa\""));
+    assert_non_null(strstr(err.msg, "--base"));
+    /* An explicit base model wins over the checkpoint's model dir, written as given. */
+    assert_int_equal(export_from(dir, &back, out2, "meta-llama/Llama-3.1-8B", &err), 0);
     json_error_t je;
     json_t *j = json_load_file(tu_path(out2, "adapter_config.json"), 0, &je);
     assert_non_null(j);
@@ -179,7 +293,7 @@ static void test_export_matches_peft(void **state) {
     json_decref(j);
     /* A non-integral alpha stays a float, as PEFT keeps what the user gave. */
     back.lora_alpha = 12.5;
-    assert_int_equal(ckpt_export_peft(&back, out2, NULL, &err), 0);
+    assert_int_equal(export_from(src, &back, out2, NULL, &err), 0);
     j = json_load_file(tu_path(out2, "adapter_config.json"), 0, &je);
     assert_true(json_is_real(json_object_get(j, "lora_alpha")));
     assert_true(json_real_value(json_object_get(j, "lora_alpha")) == 12.5);
@@ -225,11 +339,15 @@ static void test_commands(void **state) {
                           "per-sample perplexity"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         assert_int_equal(tu_system("grep -qF '%s' '%s/inspect.txt'", want[i], dir), 0);
-    assert_int_equal(tu_system("'%s' export '%s' --peft '%s/out' > /dev/null", tlm, ck, dir), 0);
+    assert_int_equal(tu_system("cd '%s' && '%s' export '%s' --peft '%s/out' > /dev/null",
+                               tu_source_dir(), tlm, ck, dir), 0);
     check_tensors(g, tu_path(dir, "out/adapter_model.safetensors"));
-    char peft_cfg[1100];
-    snprintf(peft_cfg, sizeof peft_cfg, "%s/tests/data/peft/adapter_config.json", tu_source_dir());
-    check_config(tu_path(dir, "out/adapter_config.json"), peft_cfg);
+    check_config(tu_path(dir, "out/adapter_config.json"), abs_model_dir());
+    /* Elsewhere: exit 1 with the reason, nothing half-written counts as an export. */
+    assert_int_equal(tu_system("cd '%s' && '%s' export '%s' --peft '%s/out3' 2>&1 | "
+                               "grep -q 'give the base model with --base'", dir, tlm, ck, dir), 0);
+    assert_int_equal(tu_system("cd '%s' && '%s' export '%s' --peft '%s/out4' --base /models/x "
+                               "> /dev/null", dir, tlm, ck, dir), 0);
     /* Usage errors exit 2; an unreadable checkpoint 1, naming the file. */
     assert_int_equal(tu_system("'%s' export '%s' > /dev/null 2>&1", tlm, ck), 2);
     assert_int_equal(tu_system("'%s' inspect '%s/nope.h5' 2>&1 | grep -q 'nope.h5'", tlm, dir), 0);

@@ -1,6 +1,6 @@
 # io/ckpt tests: HDF5 checkpoints (round trip, score table across checkpoints, corrupt and
 # truncated files, atomic writes, listing/pruning/fallback) and the PEFT export against
-# what PEFT itself wrote (tests/ref/make_peft_golden.py -> tests/data/peft/).
+# what PEFT 0.12 and 0.21 wrote and loaded (tests/ref/make_peft_golden.py -> tests/data/peft/).
 set(TLM_CKPT_TESTS ${CMAKE_CURRENT_LIST_DIR})
 add_library(tlm_ckpt_fixture STATIC ${TLM_CKPT_TESTS}/ckpt_fixture.c)
 target_link_libraries(tlm_ckpt_fixture PUBLIC tlm_testutil)
