@@ -23,6 +23,7 @@
 #include "io/text/chat_template.h"
 #include "io/text/tokenizer.h"
 #include "jobs/job.h"
+#include "launcher/report/report_job.h"
 #include "launcher/signals.h"
 #include "worker/loop/ttl.h"
 
@@ -30,7 +31,8 @@ static const char k_usage[] =
     "usage: tlm run JOB.yaml [--set key=value]... [--resume auto|PATH]\n"
     "  Runs test-time learning on the job's stream: answers every prompt while adapting\n"
     "  LoRA adapters to the prompts (DESIGN.md §1), writing generated_predictions.jsonl,\n"
-    "  scores.jsonl, metrics.jsonl and summary.json to output.dir.\n"
+    "  scores.jsonl, metrics.jsonl, summary.json and job.yaml (the resolved job, which\n"
+    "  tlm report reads) to output.dir.\n"
     "  --set key=value  override one job key (dotted, e.g. --set optim.lr=1e-4); repeatable\n"
     "  --resume auto    continue from the newest valid checkpoint in output.dir (a corrupt\n"
     "                   newest falls back to the one before; none: start from the beginning)\n"
@@ -210,6 +212,8 @@ int cmd_run(int argc, char **argv) {
         return 1;
     }
     const int rank = grid.rank;
+    if (rank == 0 && report_job_save(&job, &err) != 0) /* for tlm report; the run is done */
+        log_warn("tlm run: %s", err.msg);
     comm_close(&comm);
     grid_free(&grid);
     if (rank != 0)

@@ -12,5 +12,6 @@ int cmd_inspect(int argc, char **argv);  /* launcher/cmd_inspect.c */
 int cmd_export(int argc, char **argv);   /* launcher/cmd_export.c */
 int cmd_bench(int argc, char **argv);    /* launcher/cmd_bench.c */
 int cmd_version(int argc, char **argv);  /* launcher/cmd_version.c */
+int cmd_report(int argc, char **argv);   /* launcher/cmd_report.c */
 
 #endif

@@ -23,6 +23,8 @@ static const Command COMMANDS[] = {
      "score predictions with the paper's metrics"},
     {"inspect", cmd_inspect, "inspect CKPT.h5",
      "summarize a checkpoint: step, samples, selected %, ppl histogram, adapter, job"},
+    {"report", cmd_report, "report OUT_DIR [--base OUT_DIR2] [-o DIR]",
+     "draw a run (ppl over the stream, selection, loss, speed, metrics) as HTML + PNGs"},
     {"export", cmd_export, "export CKPT.h5 --peft DIR [--base MODEL]",
      "write a checkpoint's adapter as a PEFT directory (PEFT, vLLM)"},
     {"tokenize", cmd_tokenize, "tokenize MODEL_DIR [--special]",

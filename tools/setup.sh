@@ -16,6 +16,9 @@ packages=(
   # whose thread pool fights libgomp's (2-3x slower here); CMake links this one by path.
   libopenblas-openmp-dev
   libcmocka-dev                       # unit tests
+  libcairo2-dev fonts-dejavu-core     # tlm report: charts drawn to SVG and PNG, their font
+  libxml2-dev                         # tests: parse report.html as XML
+  chromium                            # tests: render report.html headless to a PNG
   python3                             # small tools/ scripts, check-setup
   munge slurmctld slurmd slurm-client # the Slurm test's one-node cluster (tests/slurm)
 )

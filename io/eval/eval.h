@@ -56,8 +56,8 @@ typedef struct EvalResult {
 
 /* Scores every pair with metric and averages. per_pair (nullable, caller-owned) gets
  * one value per pair for BLEU and the accuracies (1/0), four (rouge1, rouge2, rougeL,
- * rougeLsum) per pair for ROUGE and five (those four, then bleu) for ALL. An empty file is an error (the reference
- * divides by zero). 0, or -1 with err naming the pair. */
+ * rougeLsum) per pair for ROUGE and five (those four, then bleu) for ALL. An empty file
+ * is an error (the reference divides by zero). 0, or -1 with err naming the pair. */
 int eval_run(const EvalPairs *pairs, EvalMetric metric, EvalResult *out, double *per_pair,
              Err *err);
 

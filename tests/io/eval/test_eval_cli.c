@@ -157,7 +157,8 @@ static void test_directory_layouts(void **state) {
     assert_int_equal(run_eval(dir, "--metric=bleu", &out, &errs), 0);
     assert_true(fabs(field(out, "bleu") - mean[4]) <= 1e-12);
     assert_true(field(out, "n") == 12);
-    assert_non_null(strstr(errs, "predict-temperature_0.0-max_new_tokens_512/generated_predictions"));
+    assert_non_null(
+        strstr(errs, "predict-temperature_0.0-max_new_tokens_512/generated_predictions"));
     free(out);
     free(errs);
     /* Two of them: which one is ambiguous, and the message lists both. */
