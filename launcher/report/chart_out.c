@@ -8,31 +8,19 @@
 #include <string.h>
 
 #include "io/base/atomic_file.h"
+#include "io/base/strbuf.h"
 
+/* A StrBuf that Cairo's write callbacks fill; failed remembers the first error. */
 typedef struct Buf {
-    char *data;
-    size_t n, cap;
+    StrBuf s;
     int failed;
 } Buf;
 
 static int buf_put(Buf *b, const void *p, size_t n) {
-    if (b->failed)
+    if (b->failed || strbuf_append(&b->s, p, n, NULL) != 0) {
+        b->failed = 1;
         return -1;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1 << 16;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (d == NULL) {
-            b->failed = 1;
-            return -1;
-        }
-        b->data = d;
-        b->cap = cap;
     }
-    memcpy(b->data + b->n, p, n);
-    b->n += n;
-    b->data[b->n] = '\0';
     return 0;
 }
 
@@ -69,10 +57,10 @@ int chart_write_png(const Chart *c, const char *path, double scale, Err *err) {
         st = cairo_surface_write_to_png_stream(s, buf_write, &b);
     cairo_surface_destroy(s);
     int rc = st == CAIRO_STATUS_SUCCESS
-                 ? af_write_file(path, b.data, b.n, err)
+                 ? af_write_file(path, b.s.data, b.s.n_bytes, err)
                  : err_set(err, "%s: drawing chart %s failed: %s", path, c->id,
                            cairo_status_to_string(st));
-    free(b.data);
+    strbuf_free(&b.s);
     return rc;
 }
 
@@ -132,11 +120,11 @@ static int finish_svg(const Chart *c, const char *raw, Buf *out, Err *err) {
     int rc = prefix_ids(root + 4, c->id, &body);
     const size_t head = (size_t)(root_end - (root + 4)) + 1; /* the rest of the root tag */
     if (rc == 0)
-        rc = buf_put(out, attrs, strlen(attrs)) || buf_put(out, body.data, head) ||
-                     text_elements(c, out) || buf_put(out, body.data + head, body.n - head)
+        rc = buf_put(out, attrs, strlen(attrs)) || buf_put(out, body.s.data, head) ||
+                     text_elements(c, out) || buf_put(out, body.s.data + head, body.s.n_bytes - head)
                  ? -1
                  : 0;
-    free(body.data);
+    strbuf_free(&body.s);
     return rc == 0 ? 0 : err_set(err, "chart %s: out of memory", c->id);
 }
 
@@ -157,13 +145,13 @@ int chart_svg(const Chart *c, char **out, size_t *n_bytes, Err *err) {
     int rc = st != CAIRO_STATUS_SUCCESS || raw.failed
                  ? err_set(err, "chart %s: SVG drawing failed: %s", c->id,
                            raw.failed ? "out of memory" : cairo_status_to_string(st))
-                 : finish_svg(c, raw.data, &done, err);
-    free(raw.data);
+                 : finish_svg(c, raw.s.data, &done, err);
+    strbuf_free(&raw.s);
     if (rc != 0) {
-        free(done.data);
+        strbuf_free(&done.s);
         return -1;
     }
-    *out = done.data;
-    *n_bytes = done.n;
+    *out = done.s.data;
+    *n_bytes = done.s.n_bytes;
     return 0;
 }

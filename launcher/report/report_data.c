@@ -9,23 +9,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "io/base/vec.h"
 #include "io/eval/eval_files.h"
 #include "launcher/report/report_job.h"
 
 /* One parsed line into the array at *items (element size item_bytes, *n used, *cap). */
 typedef int (*LineFn)(const json_t *obj, void *item, const char *where, Err *err);
-
-static int grow(void **items, int64_t *cap, int64_t need, size_t item_bytes) {
-    if (need <= *cap)
-        return 0;
-    int64_t c = *cap ? 2 * *cap : 1024;
-    void *p = realloc(*items, (size_t)c * item_bytes);
-    if (p == NULL)
-        return -1;
-    *items = p;
-    *cap = c;
-    return 0;
-}
 
 /* Reads path line by line (blank lines skipped) through fn. A missing file is an error
  * when required, else an empty array. */
@@ -51,8 +40,8 @@ static int read_jsonl(const char *path, int required, LineFn fn, void **items, i
         json_t *obj = json_loadb(line, (size_t)len, 0, &je);
         if (obj == NULL || !json_is_object(obj))
             rc = err_set(err, "%s: not a JSON object: %s", where, obj ? "" : je.text);
-        else if (grow(items, &cap, *n + 1, item_bytes) != 0)
-            rc = err_set(err, "%s: out of memory", where);
+        else if (vec_reserve(items, &cap, *n + 1, item_bytes, err) != 0)
+            rc = err_prefix(err, "%s: ", where);
         else if ((rc = fn(obj, (char *)*items + (size_t)*n * item_bytes, where, err)) == 0)
             (*n)++;
         json_decref(obj);
