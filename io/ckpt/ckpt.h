@@ -155,7 +155,7 @@ int ckpt_latest_valid(const char *dir, char *path_out, size_t n_bytes, int64_t *
  * a causal LM (peft_type LORA, r, lora_alpha, target_modules, ...) but only the keys that
  * PEFT 0.12 and later and vLLM accept, creating dir (and its parents) when absent; each
  * file atomically. base_model (borrowed) goes to base_model_name_or_path as given; NULL
- * uses st->model_dir made absolute from the working directory (-1 naming it and --base
+ * uses st->model_dir (absolute since the run records it so; an older relative one is made absolute from the working directory) (-1 naming it and --base
  * when it does not exist from here). */
 int ckpt_export_peft(const CkptState *st, const char *dir, const char *base_model, Err *err);
 

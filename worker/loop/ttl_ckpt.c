@@ -19,6 +19,7 @@
 #include "worker/loop/ttl_ckpt.h"
 
 #include <math.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,7 +149,11 @@ int ttl_ckpt_capture(Ttl *t, int64_t answered, CkptState *st, Err *err) {
         ck->pos[d] = answered;
     for (int i = 0; i < job->lora.n_targets && i < CKPT_MAX_TARGETS; i++)
         snprintf(st->targets[i], CKPT_TARGET_BYTES, "%s", job->lora.targets[i]);
-    snprintf(st->model_dir, sizeof st->model_dir, "%s", job->model.path);
+    /* absolute, so that tlm export finds the base model from any folder */
+    char abs_dir[PATH_MAX];
+    const char *dir = realpath(job->model.path, abs_dir) != NULL &&
+                              strlen(abs_dir) < sizeof st->model_dir ? abs_dir : job->model.path;
+    memcpy(st->model_dir, dir, strlen(dir) + 1); /* both fit: job paths are shorter */
     if ((st->job_yaml = job_to_yaml(job)) == NULL)
         return err_set(err, "out of memory writing the job into a checkpoint");
     return 0;

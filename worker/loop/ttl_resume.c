@@ -13,6 +13,7 @@
  * uninterrupted run on the new layout only up to reduction order (DESIGN §4), and says so. */
 #include "worker/loop/ttl_resume.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,9 @@ static int check_model(const Ttl *t, const char *path, const CkptState *st, Err 
                        "%016llx), this job uses %s (config hash %016llx): a different model",
                        path, st->model_dir, (unsigned long long)st->model_hash,
                        t->job->model.path, (unsigned long long)h);
-    if (strcmp(st->model_dir, t->job->model.path) != 0)
+    char abs_dir[PATH_MAX];
+    const char *here = realpath(t->job->model.path, abs_dir) ? abs_dir : t->job->model.path;
+    if (strcmp(st->model_dir, here) != 0)
         log_info("resume: checkpoint %s names model dir %s; this job's %s has the same "
                  "config hash", path, st->model_dir, t->job->model.path);
     return 0;
