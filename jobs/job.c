@@ -310,6 +310,9 @@ void job_dataset_config(const JobSpec *spec, DsConfig *cfg) {
 }
 
 const char *job_setting_name(JobSetting s) { return s == JOB_OFFLINE ? "offline" : "online"; }
+const char *job_loss_tokens_name(JobLossTokens l) {
+    return l == JOB_LOSS_CONTENT ? "content" : "all";
+}
 const char *job_schedule_name(JobSchedule s) { return s == JOB_COSINE ? "cosine" : "constant"; }
 const char *job_backend_name(JobBackend b) {
     return b == JOB_CPU ? "cpu" : b == JOB_CUDA ? "cuda" : "auto";

@@ -33,6 +33,9 @@ extern "C" {
 typedef enum JobSetting { JOB_ONLINE = 0, JOB_OFFLINE } JobSetting;
 typedef enum JobSchedule { JOB_CONSTANT = 0, JOB_COSINE } JobSchedule;
 typedef enum JobBackend { JOB_AUTO = 0, JOB_CPU, JOB_CUDA } JobBackend;
+/* method.loss_tokens: which input tokens a sample's ce averages (selection, weight and
+ * loss alike): every one (the reference), or the sample's own text only. */
+typedef enum JobLossTokens { JOB_LOSS_ALL = 0, JOB_LOSS_CONTENT } JobLossTokens;
 typedef enum JobOnError { JOB_FAIL = 0, JOB_SKIP } JobOnError;
 
 typedef struct JobSpec {
@@ -53,6 +56,7 @@ typedef struct JobSpec {
     struct {
         JobMethod name;       /* default tlm (jobs/job_methods.h lists them) */
         JobSetting setting;   /* default online */
+        JobLossTokens loss_tokens; /* default all */
         double threshold;     /* ln P0, default 3.0 */
         double lamb;          /* default 0.1 */
         int64_t stream_batch; /* samples per online batch, default 100 (the paper) */
@@ -130,6 +134,7 @@ void job_dataset_config(const JobSpec *spec, DsConfig *cfg);
 /* Names of the enum values ("online", ...), borrowed, static (job_method_name:
  * jobs/job_methods.h). */
 const char *job_setting_name(JobSetting s);
+const char *job_loss_tokens_name(JobLossTokens l);
 const char *job_schedule_name(JobSchedule s);
 const char *job_backend_name(JobBackend b);
 

@@ -12,7 +12,7 @@
 
 _Static_assert(sizeof(JobMethod) == sizeof(int) && sizeof(JobSetting) == sizeof(int) &&
                    sizeof(JobSchedule) == sizeof(int) && sizeof(JobBackend) == sizeof(int) &&
-                   sizeof(JobOnError) == sizeof(int),
+                   sizeof(JobOnError) == sizeof(int) && sizeof(JobLossTokens) == sizeof(int),
                "enums are stored through int pointers");
 
 /* "auto" (the default: the launcher resolves it from the model's own chat template,
@@ -24,6 +24,7 @@ static const char *const templates[] = {"auto", "llama3", "llama2", "qwen", "cha
 static const char *const methods[] = {JOB_METHOD_LIST(METHOD_NAME_) NULL};
 #undef METHOD_NAME_
 static const char *const settings[] = {"online", "offline", NULL};
+static const char *const loss_tokens[] = {"all", "content", NULL};
 static const char *const schedules[] = {"constant", "cosine", NULL};
 static const char *const backends[] = {"auto", "cpu", "cuda", NULL};
 static const char *const on_errors[] = {"fail", "skip", NULL};
@@ -59,6 +60,7 @@ static const JobField fields[] = {
     ENUM("data.on_error", data.on_error, on_errors),
     ENUM("method.name", method.name, methods),
     ENUM("method.setting", method.setting, settings),
+    ENUM("method.loss_tokens", method.loss_tokens, loss_tokens),
     REAL("method.threshold", method.threshold, -INFINITY, INFINITY, 0, 0),
     REAL("method.lamb", method.lamb, 0, INFINITY, 0, 0),
     INT("method.stream_batch", method.stream_batch, 1),

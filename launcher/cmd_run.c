@@ -65,9 +65,10 @@ static void print_job(const JobSpec *j) {
              "on_error %s)", j->data.path, fields, j->data.response, max_n,
              (long long)j->data.cutoff_len,
              j->data.on_error == JOB_SKIP ? "skip" : "fail");
-    log_info("  method   %s %s: threshold %g, lamb %g, stream_batch %lld",
+    log_info("  method   %s %s: threshold %g, lamb %g, stream_batch %lld, loss_tokens %s",
              job_method_name(j->method.name), job_setting_name(j->method.setting),
-             j->method.threshold, j->method.lamb, (long long)j->method.stream_batch);
+             j->method.threshold, j->method.lamb, (long long)j->method.stream_batch,
+             job_loss_tokens_name(j->method.loss_tokens));
     log_info("  lora     rank %lld, alpha %g, targets %s", (long long)j->lora.rank,
              j->lora.alpha, targets);
     log_info("  optim    lr %g %s, warmup_ratio %g, batch_size %lld, max_grad_norm %g, "

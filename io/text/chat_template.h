@@ -114,6 +114,14 @@ int tmpl_resolve(const char *name, const Tokenizer *tok, const ChatTemplate **ou
 int tmpl_encode_prompt(const ChatTemplate *t, const Tokenizer *tok, const char *prompt,
                        int32_t **ids, int64_t *n_ids, Err *err);
 
+/* tmpl_encode_prompt, with *mask (owned-after-return, *n_ids bytes): 1 where ids[i]
+ * carries the sample's own text (the prompt inside the user turn), 0 for the template's
+ * fixed text, its special tokens and the system prompt. A token that straddles the
+ * boundary between template text and the prompt counts as the prompt's. The ids equal
+ * tmpl_encode_prompt's. For method.loss_tokens: content. */
+int tmpl_encode_prompt_content(const ChatTemplate *t, const Tokenizer *tok, const char *prompt,
+                               int32_t **ids, int64_t *n_ids, uint8_t **mask, Err *err);
+
 /* The reference's infer_seqlen: how many source (prompt) and target (response) tokens
  * survive a cutoff of cutoff_len tokens. */
 void tmpl_infer_seqlen(int64_t source_len, int64_t target_len, int64_t cutoff_len,

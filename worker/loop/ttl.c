@@ -176,8 +176,11 @@ static void ttl_close(Ttl *t) {
     model_close(t->m);
 }
 
-static TtlSamples samples_of(const TtlBatch *b, int with_gen) {
+static TtlSamples samples_of(const Ttl *t, int with_gen) {
+    const TtlBatch *b = &t->b;
+    const int content_loss = t->job->method.loss_tokens == JOB_LOSS_CONTENT;
     return (TtlSamples){.n = b->n, .tokens = b->tokens, .off = b->off, .lens = b->lens,
+                        .mask = b->mask, .content_loss = content_loss,
                         .gen = with_gen ? b->gen : NULL,
                         .gen_lens = with_gen ? b->gen_lens : NULL, .gen_stride = b->gen_stride};
 }
@@ -234,7 +237,7 @@ static int run_online(Ttl *t, Err *err) {
         if (job->optim.reset_per_batch)
             ttl_core_begin(&t->core, (n + bs - 1) / bs, 1);
         prog_phase(&t->prog, "update");
-        const TtlSamples s = samples_of(&t->b, 1);
+        const TtlSamples s = samples_of(t, 1);
         if (ttl_core_epoch(&t->core, &s, t->b.scores, err) != 0 ||
             ttl_comm_gather(t->hooks.comm, &t->b, 0, n, 1, 1, err) != 0 ||
             account(t, 0, n, err) != 0)
@@ -261,7 +264,7 @@ static int run_offline(Ttl *t, Err *err) {
     if (!resumed) {
         ttl_core_begin(&t->core, (n + bs - 1) / bs, 1);
         prog_phase(&t->prog, "update");
-        const TtlSamples s = samples_of(&t->b, 0);
+        const TtlSamples s = samples_of(t, 0);
         if (ttl_core_epoch(&t->core, &s, t->b.scores, err) != 0 ||
             ttl_comm_gather(t->hooks.comm, &t->b, 0, n, 0, 1, err) != 0 ||
             account(t, 0, n, err) != 0)

@@ -86,6 +86,7 @@ void ttl_batch_free(TtlBatch *b) {
     free(b->wave_out);
     free(b->wave_out_lens);
     free(b->tokens);
+    free(b->mask);
     free(b->off);
     free(b->lens);
     free(b->prompt);
@@ -112,8 +113,11 @@ static int encode_target(const Ttl *t, const DsSample *s, int32_t **ids, int64_t
 static int add_sample(Ttl *t, const DsSample *s, Err *err) {
     TtlBatch *b = &t->b;
     int32_t *src = NULL, *tgt = NULL;
+    uint8_t *mask = NULL;
     int64_t n_src = 0, n_tgt = 0, keep_src = 0, keep_tgt = 0;
-    int rc = tmpl_encode_prompt(t->tmpl, t->tok, s->prompt, &src, &n_src, err);
+    /* The mask of the sample's own text: the loss with method.loss_tokens: content, and
+     * the content-only ce of the scores file either way. */
+    int rc = tmpl_encode_prompt_content(t->tmpl, t->tok, s->prompt, &src, &n_src, &mask, err);
     if (rc == 0)
         rc = encode_target(t, s, &tgt, &n_tgt, err);
     if (rc == 0) {
@@ -130,7 +134,9 @@ static int add_sample(Ttl *t, const DsSample *s, Err *err) {
     }
     if (rc == 0 && (grow_samples(b, b->n + 1) != 0 ||
                     grow((void **)&b->tokens, &b->cap_tok, b->n_tok + keep_src,
-                         sizeof *b->tokens) != 0))
+                         sizeof *b->tokens) != 0 ||
+                    grow((void **)&b->mask, &b->cap_mask, b->n_tok + keep_src,
+                         sizeof *b->mask) != 0))
         rc = err_set(err, "out of memory for %d samples", b->n + 1);
     char *prompt = NULL, *label = NULL;
     if (rc == 0)
@@ -142,6 +148,7 @@ static int add_sample(Ttl *t, const DsSample *s, Err *err) {
     if (rc == 0) {
         const int32_t i = b->n++;
         memcpy(b->tokens + b->n_tok, src, (size_t)keep_src * sizeof *src);
+        memcpy(b->mask + b->n_tok, mask, (size_t)keep_src);
         b->off[i] = b->n_tok;
         b->lens[i] = (int32_t)keep_src;
         b->n_tok += keep_src;
@@ -152,6 +159,7 @@ static int add_sample(Ttl *t, const DsSample *s, Err *err) {
     }
     free(src);
     free(tgt);
+    free(mask);
     return rc;
 }
 

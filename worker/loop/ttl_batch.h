@@ -26,6 +26,10 @@ typedef struct TtlBatch {
     int64_t first;           /* stream index of sample 0 */
     int32_t *tokens;         /* packed input ids */
     int64_t n_tok, cap_tok;
+    /* packed like tokens: 1 on the sample's own text (the loss of method.loss_tokens:
+     * content; the content-only ce of the scores either way) */
+    uint8_t *mask;
+    int64_t cap_mask;
     int64_t *off;            /* (cap) */
     int32_t *lens;           /* (cap) */
     char **prompt, **label;  /* (cap) owned strings: decoded input, decoded label */

@@ -41,13 +41,15 @@ int ttl_core_init(TtlCore *c, Model *m, Lora *lora, const Method *method,
     optim_init(&c->opt, &cfg->optim);
     const size_t B = (size_t)cfg->batch_size;
     c->tok = malloc(B * (size_t)cfg->max_len * sizeof *c->tok);
+    c->mask = malloc(B * (size_t)cfg->max_len);
     c->lens = malloc(B * sizeof *c->lens);
     c->idx = malloc(B * sizeof *c->idx);
     c->ce = calloc(B, sizeof *c->ce);
     c->weight = calloc(B, sizeof *c->weight);
     c->dce = calloc(B, sizeof *c->dce);
     c->sel = calloc(B, sizeof *c->sel);
-    if (!c->tok || !c->lens || !c->idx || !c->ce || !c->weight || !c->dce || !c->sel) {
+    c->ce_alt = calloc(B, sizeof *c->ce_alt);
+    if (!c->tok || !c->mask || !c->ce_alt || !c->lens || !c->idx || !c->ce || !c->weight || !c->dce || !c->sel) {
         ttl_core_free(c);
         return err_set(err, "out of memory for steps of %lld samples x %lld tokens",
                        (long long)cfg->batch_size, (long long)cfg->max_len);
@@ -66,6 +68,8 @@ void ttl_core_free(TtlCore *c) {
         c->method->close(c->method_state);
     c->method_state = NULL;
     free(c->tok);
+    free(c->mask);
+    free(c->ce_alt);
     free(c->lens);
     free(c->idx);
     free(c->ce);
@@ -125,6 +129,8 @@ static int32_t pack_step(TtlCore *c, const TtlSamples *b, int32_t from, int32_t 
         if (i % c->dp_size != c->dp_rank)
             continue;
         memcpy(c->tok + t, b->tokens + b->off[i], (size_t)b->lens[i] * sizeof *c->tok);
+        if (b->mask != NULL)
+            memcpy(c->mask + t, b->mask + b->off[i], (size_t)b->lens[i]);
         t += b->lens[i];
         c->lens[n] = b->lens[i];
         c->idx[n++] = i;
@@ -138,7 +144,11 @@ static int run_step(TtlCore *c, const TtlSamples *b, int32_t from, int32_t to,
     const double t0 = now_s(), comm0 = comm_busy_seconds(c->comm);
     const int32_t n = pack_step(c, b, from, to);
     MethodStep s = {.m = c->m, .lora = c->lora, .p = &c->mp, .n = n, .tokens = c->tok,
-                    .lens = c->lens, .gen = NULL, .gen_lens = NULL,
+                    .lens = c->lens,
+                    .loss_mask = b->mask != NULL && b->content_loss ? c->mask : NULL,
+                    .alt_mask = b->mask != NULL && !b->content_loss ? c->mask : NULL,
+                    .ce_alt = b->mask != NULL ? c->ce_alt : NULL,
+                    .gen = NULL, .gen_lens = NULL,
                     .gen_stride = b->gen_stride, .ce = c->ce, .selected = c->sel,
                     .weight = c->weight, .dce = c->dce, .state = c->method_state,
                     .dp_rank = c->dp_rank};
@@ -155,7 +165,11 @@ static int run_step(TtlCore *c, const TtlSamples *b, int32_t from, int32_t to,
     double st[5] = {0, s.loss_sum, 0, (double)n, 0};
     for (int32_t j = 0; j < n; j++) {
         TtlScore *sc = &scores[c->idx[j]];
-        *sc = (TtlScore){.step = c->step, .ce = c->ce[j], .weight = c->weight[j],
+        const float alt = b->mask != NULL ? c->ce_alt[j] : -1.0f;
+        *sc = (TtlScore){.step = c->step, .ce = c->ce[j],
+                         .ce_all = b->content_loss ? alt : c->ce[j],
+                         .ce_content = b->content_loss ? c->ce[j] : alt,
+                         .weight = c->weight[j],
                          .tokens = c->lens[j], .rank = c->dp_rank, .selected = c->sel[j]};
         st[0] += c->sel[j];
         st[2] += c->ce[j];

@@ -19,6 +19,9 @@
 typedef struct TtlScore {
     int64_t step;     /* the update step (1-based, global) whose forward scored it */
     float ce;         /* mean input ce; ppl = exp(ce) */
+    /* the same forward's mean over every input token and over the sample's own text
+     * only; one of them is ce (method.loss_tokens); -1 when there are no such tokens */
+    float ce_all, ce_content;
     float weight;     /* loss weight, 0 when not selected */
     int32_t tokens;   /* input tokens */
     int32_t rank;     /* the dp rank that scored it */
@@ -45,6 +48,9 @@ typedef struct TtlSamples {
     const int32_t *tokens;   /* packed input ids */
     const int64_t *off;      /* (n) start of sample i in tokens */
     const int32_t *lens;     /* (n) */
+    /* packed like tokens: 1 on the sample's own text (NULL: not known, every token) */
+    const uint8_t *mask;
+    int content_loss;        /* 1: the ce averages the masked tokens (loss_tokens: content) */
     const int32_t *gen;      /* (n, gen_stride) generated ids, or NULL (offline) */
     const int32_t *gen_lens; /* (n) or NULL */
     int32_t gen_stride;
@@ -83,6 +89,8 @@ typedef struct TtlCore {
     int32_t *tok, *lens;
     float *ce, *weight, *dce;
     uint8_t *sel;
+    float *ce_alt; /* (batch_size) the step's other-view ce */
+    uint8_t *mask; /* (batch_size * max_len) the step's loss mask, when the batch has one */
     int32_t *idx;                      /* (batch_size) batch index of each local sample */
     void *method_state;                /* owned: method->open's state, or NULL */
 } TtlCore;

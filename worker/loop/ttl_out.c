@@ -163,6 +163,16 @@ int ttl_out_batch(TtlOut *o, const TtlBatch *b, const Tokenizer *tok, int32_t fr
                                   (json_int_t)s->step, "tokens", s->tokens, "ce", (double)s->ce,
                                   "ppl", exp((double)s->ce), "selected", s->selected != 0,
                                   "weight", (double)s->weight);
+            /* ce over the sample's own text and over every input token: one of them is
+             * the score (method.loss_tokens), the other the same forward seen the other
+             * way; null for a sample without such tokens */
+            if (j != NULL)
+                json_object_set_new(j, "ce_all", s->ce_all >= 0 ? json_real(s->ce_all)
+                                                               : json_null());
+            if (j != NULL)
+                json_object_set_new(j, "ce_content", s->ce_content >= 0
+                                                         ? json_real(s->ce_content)
+                                                         : json_null());
             if (put_line(o->jsonl[TTL_OUT_SCORES], j) != 0)
                 return err_set(err, "writing %s/%s (sample %lld) failed: %s", o->dir,
                                k_names[TTL_OUT_SCORES], (long long)sample, strerror(errno));

@@ -47,6 +47,14 @@ typedef struct MethodStep {
     int32_t n;               /* samples of this step on this rank */
     const int32_t *tokens;   /* (sum lens) the samples' input ids, packed */
     const int32_t *lens;     /* (n) */
+    /* packed like tokens: the tokens each sample's ce averages over as targets
+     * (model_forward_masked; method.loss_tokens: content), or NULL for every token */
+    const uint8_t *loss_mask;
+    /* The other view of the same scoring forward, for the scores file: alt_mask (packed
+     * like tokens; NULL = every token) and ce_alt (n, output): right after the forward
+     * that fills ce, the method calls method_score_alt (model_last_ce). */
+    const uint8_t *alt_mask;
+    float *ce_alt;
     /* The samples' generated tokens, for objectives over the answer (tent/eata: entropy
      * of the first 80 generated tokens): row i is gen[i * gen_stride ..], gen_lens[i]
      * long. Online they are generated before the update epoch; offline generation comes
@@ -65,6 +73,15 @@ typedef struct MethodStep {
     int32_t dp_rank; /* this rank in the dp group: a step-level term (EATA's regulariser)
                       * is added on dp rank 0 only, so the dp sum counts it once */
 } MethodStep;
+
+/* Fills s->ce_alt (when not NULL) from the forward the method has just run to fill s->ce:
+ * the same per-token losses averaged over s->alt_mask. 0 or -1. Inline, as method_param:
+ * the objectives call it and the registry's table (method.c) refers to them. */
+static inline int method_score_alt(MethodStep *s, Err *err) {
+    if (s->ce_alt == NULL || s->n == 0)
+        return 0;
+    return model_last_ce(s->m, s->alt_mask, s->ce_alt, err);
+}
 
 typedef struct Method {
     const char *name; /* the job's method.name */

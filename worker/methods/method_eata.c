@@ -94,7 +94,9 @@ static int estimate_fisher(EataState *st, MethodStep *s, Err *err) {
     int64_t off = 0;
     for (int32_t i = 0; i < s->n; i++) {
         float ce;
-        if (model_forward(s->m, s->lora, s->tokens + off, &s->lens[i], 1, 1, &ce, err) != 0)
+        const uint8_t *mask = s->loss_mask != NULL ? s->loss_mask + off : NULL;
+        if (model_forward_masked(s->m, s->lora, s->tokens + off, &s->lens[i], 1, mask, 1, &ce,
+                                 err) != 0)
             return err_prefix(err, "EATA Fisher, sample %d: ", i);
         lora_zero_grads(s->lora);
         if (model_backward(s->m, s->lora, &one, err) != 0)

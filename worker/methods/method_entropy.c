@@ -104,7 +104,9 @@ int ent_forward(EntState *st, MethodStep *s, Err *err) {
         return err_set(err, "no generated answers in this step (the entropy objectives "
                             "need the online setting and optim.batch_size 1)");
     /* The score every method reports: the current model's input ce. */
-    if (model_forward(s->m, s->lora, s->tokens, s->lens, s->n, 0, s->ce, err) != 0)
+    if (model_forward_masked(s->m, s->lora, s->tokens, s->lens, s->n, s->loss_mask,
+                             0, s->ce, err) != 0 ||
+        method_score_alt(s, err) != 0)
         return -1;
     pack(st, s);
     const Ops *o = st->ops;

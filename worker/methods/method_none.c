@@ -9,7 +9,10 @@ static int none_score(MethodStep *s, Err *err) {
     s->loss_sum = 0;
     if (s->n == 0)
         return 0;
-    if (model_forward(s->m, NULL, s->tokens, s->lens, s->n, 0, s->ce, err) != 0)
+    if (model_forward_masked(s->m, NULL, s->tokens, s->lens, s->n, s->loss_mask,
+                             0, s->ce, err) != 0)
+        return -1;
+    if (method_score_alt(s, err) != 0)
         return -1;
     for (int32_t i = 0; i < s->n; i++) {
         s->selected[i] = 0;

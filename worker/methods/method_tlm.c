@@ -36,7 +36,10 @@ static int tlm_score(MethodStep *s, Err *err) {
         return 0;
     if (!s->p->offline) {
         /* One training forward gives both the selection ce and the loss. */
-        if (model_forward(s->m, s->lora, s->tokens, s->lens, s->n, 1, s->ce, err) != 0)
+        if (model_forward_masked(s->m, s->lora, s->tokens, s->lens, s->n, s->loss_mask,
+                                 1, s->ce, err) != 0)
+            return -1;
+        if (method_score_alt(s, err) != 0)
             return -1;
         select_samples(s);
         for (int32_t i = 0; i < s->n; i++)
@@ -45,13 +48,17 @@ static int tlm_score(MethodStep *s, Err *err) {
         return 0;
     }
     /* Offline: select on the base model (adapter off, no gradient)... */
-    if (model_forward(s->m, NULL, s->tokens, s->lens, s->n, 0, s->ce, err) != 0)
+    if (model_forward_masked(s->m, NULL, s->tokens, s->lens, s->n, s->loss_mask,
+                             0, s->ce, err) != 0)
+        return -1;
+    if (method_score_alt(s, err) != 0)
         return -1;
     select_samples(s);
     if (!any_selected(s))
         return 0; /* every dce would be 0: the training pass would change nothing */
     /* ...and differentiate the adapted model's ce (kept in dce until backward). */
-    if (model_forward(s->m, s->lora, s->tokens, s->lens, s->n, 1, s->dce, err) != 0)
+    if (model_forward_masked(s->m, s->lora, s->tokens, s->lens, s->n, s->loss_mask,
+                             1, s->dce, err) != 0)
         return -1;
     for (int32_t i = 0; i < s->n; i++)
         if (s->selected[i])

@@ -124,15 +124,16 @@ int model_backward(Model *m, Lora *lora, const float *dce, Err *err) {
     const PassTables *p = &m->pass;
     const int64_t T = p->n_tok;
 
-    /* d ce_s / d loss_t = 1 / (len_s - 1) on s's predicted tokens (HF's mean). */
+    /* d ce_s / d loss_t = 1 / n_pred_s on the predictions s's ce averages (HF's mean:
+     * n_pred_s = len_s - 1 without a loss mask). */
     int any = 0;
     int64_t t = 0;
     for (int32_t s = 0; s < p->n_seqs; s++) {
-        const int32_t len = m->h_seq_lens[s];
-        const float g = len > 1 ? dce[s] / (float)(len - 1) : 0.0f;
+        const int32_t len = m->h_seq_lens[s], n = m->h_n_pred[s];
+        const float g = n > 0 ? dce[s] / (float)n : 0.0f;
         any |= g != 0.0f;
         for (int32_t i = 0; i < len; i++)
-            m->h_dloss[t + i] = i + 1 < len ? g : 0.0f;
+            m->h_dloss[t + i] = m->h_pred[t + i] ? g : 0.0f;
         t += len;
     }
     m->last_train = 0; /* the logits are consumed below: one backward per forward */

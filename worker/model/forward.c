@@ -31,6 +31,7 @@ int model_pass_set(Model *m, const int32_t *tokens, const int32_t *len, const in
                        (long long)T, (long long)m->T_any);
     PassTables *p = &m->pass;
     m->last_train = 0; /* the tables a train forward left for its backward are replaced */
+    m->last_ce_valid = 0;
     int32_t *h_tok = p->host, *h_pos = h_tok + T, *h_tgt = h_pos + T, *h_kv = h_tgt + T;
     SeqSpan *h_span = (SeqSpan *)(h_kv + T);
     int32_t *h_last = h_kv + T + 4 * n_seqs;
@@ -163,8 +164,50 @@ int model_layers_fwd(Model *m, const Lora *lora, int train, void *const *k_cache
     return 0;
 }
 
+/* Which positions' predictions sample s's ce averages: every one but the last (HF's
+ * shifted labels), or, with loss_mask, those whose target token is marked. */
+static void mark_predictions(Model *m, const int32_t *seq_lens, int32_t n_seqs,
+                             const uint8_t *loss_mask) {
+    int64_t t = 0;
+    for (int32_t s = 0; s < n_seqs; s++) {
+        int32_t n = 0;
+        for (int32_t i = 0; i < seq_lens[s]; i++) {
+            const int counts = i + 1 < seq_lens[s] && (loss_mask == NULL || loss_mask[t + i + 1]);
+            m->h_pred[t + i] = (uint8_t)counts;
+            n += counts;
+        }
+        m->h_n_pred[s] = n;
+        t += seq_lens[s];
+    }
+}
+
+int model_last_ce(const Model *m, const uint8_t *loss_mask, float *ce, Err *err) {
+    if (!m->last_ce_valid)
+        return err_set(err, "model_last_ce needs a model_forward just before it");
+    int64_t t = 0;
+    for (int32_t s = 0; s < m->pass.n_seqs; s++) {
+        const int32_t len = m->h_seq_lens[s];
+        double sum = 0;
+        int32_t n = 0;
+        for (int32_t i = 0; i + 1 < len; i++)
+            if (loss_mask == NULL || loss_mask[t + i + 1]) {
+                sum += m->h_loss[t + i];
+                n++;
+            }
+        ce[s] = n > 0 ? (float)(sum / n) : -1.0f;
+        t += len;
+    }
+    return 0;
+}
+
 int model_forward(Model *m, const Lora *lora, const int32_t *tokens, const int32_t *seq_lens,
                   int32_t n_seqs, int train, float *ce, Err *err) {
+    return model_forward_masked(m, lora, tokens, seq_lens, n_seqs, NULL, train, ce, err);
+}
+
+int model_forward_masked(Model *m, const Lora *lora, const int32_t *tokens,
+                         const int32_t *seq_lens, int32_t n_seqs, const uint8_t *loss_mask,
+                         int train, float *ce, Err *err) {
     int64_t T = 0;
     for (int32_t s = 0; s < n_seqs; s++)
         T += seq_lens[s];
@@ -188,14 +231,18 @@ int model_forward(Model *m, const Lora *lora, const int32_t *tokens, const int32
     if (model_vocab_xent(m, err) != 0)
         return -1;
 
-    /* HF's loss for one sample: mean over its len - 1 shifted targets. Summed in double
-     * so the result does not depend on how the batch was packed. */
+    /* HF's loss for one sample: mean over its shifted targets (len - 1 of them, or the
+     * masked ones). Summed in double so the result does not depend on how the batch was
+     * packed. */
+    mark_predictions(m, seq_lens, n_seqs, loss_mask);
+    m->last_ce_valid = 1;
     int64_t t = 0;
     for (int32_t s = 0; s < n_seqs; s++) {
         double sum = 0;
         for (int32_t i = 0; i + 1 < seq_lens[s]; i++)
-            sum += m->h_loss[t + i];
-        ce[s] = seq_lens[s] > 1 ? (float)(sum / (seq_lens[s] - 1)) : 0.0f;
+            if (m->h_pred[t + i])
+                sum += m->h_loss[t + i];
+        ce[s] = m->h_n_pred[s] > 0 ? (float)(sum / m->h_n_pred[s]) : 0.0f;
         t += seq_lens[s];
     }
     return 0;

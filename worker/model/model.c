@@ -87,11 +87,13 @@ static int alloc_workspaces(Model *m, Err *err) {
     m->h_loss = calloc(t, f);
     m->h_dloss = calloc(t, f);
     m->h_seq_lens = calloc((size_t)B, sizeof(int32_t));
+    m->h_n_pred = calloc((size_t)B, sizeof(int32_t));
+    m->h_pred = calloc(t, 1);
     if ((m->h_gath = calloc((size_t)m->tp * 2 * t, f)) == NULL)
         return err_set(err, "out of host memory for the head statistics (%zu floats)",
                        (size_t)m->tp * 2 * t);
     if (m->pass.host == NULL || m->h_loss == NULL || m->h_dloss == NULL ||
-        m->h_seq_lens == NULL)
+        m->h_seq_lens == NULL || m->h_n_pred == NULL || m->h_pred == NULL)
         return err_set(err, "out of host memory for the pass tables (%zu ints)", table_ints);
     return 0;
 }
@@ -188,6 +190,8 @@ void model_close(Model *m) {
     free(m->pass.host);
     free(m->h_loss);
     free(m->h_dloss);
+    free(m->h_n_pred);
+    free(m->h_pred);
     free(m->h_seq_lens);
     free(m->h_gath);
     free(m->train);

@@ -104,6 +104,23 @@ ModelOptions model_options(const Model *m);
 int model_forward(Model *m, const Lora *lora, const int32_t *tokens, const int32_t *seq_lens,
                   int32_t n_seqs, int train, float *ce, Err *err);
 
+/* model_forward with a loss mask (host, sum(seq_lens), borrowed; NULL = model_forward):
+ * ce_s is the mean of -log p(target) over s's positions whose target token t + 1 has
+ * loss_mask[t + 1] != 0 (0 when none has), and model_backward differentiates that mean.
+ * The logits are those of every token either way. For a loss over some tokens only
+ * (method.loss_tokens: content, the sample's own text without the template's). */
+int model_forward_masked(Model *m, const Lora *lora, const int32_t *tokens,
+                         const int32_t *seq_lens, int32_t n_seqs, const uint8_t *loss_mask,
+                         int train, float *ce, Err *err);
+
+/* The per-sample mean of -log p(target) of the last model_forward(_masked), over the
+ * targets loss_mask marks (host, as model_forward_masked's; NULL: every target), into
+ * ce (host, that pass's n_seqs): the same pass seen through another mask, at no extra
+ * cost (the input ppl and the content-only ppl of one forward). A sample with no marked
+ * target gets -1. Leaves what model_backward differentiates unchanged. Errors: the last
+ * pass was not a model_forward. */
+int model_last_ce(const Model *m, const uint8_t *loss_mask, float *ce, Err *err);
+
 /* Backward of the last train forward (same lora) for the per-sample loss gradients
  * dce (host, n_seqs, borrowed: d loss / d ce_s; 0 skips a sample). Adds into the LoRA
  * gradients (lora_zero_grads first for a fresh step); overwrites the logits. */

@@ -125,6 +125,9 @@ struct Model {
     float *h_loss;            /* host (T_any) */
     float *h_dloss;           /* host (T_any) */
     int32_t *h_seq_lens;      /* host (B_max) of the last pass */
+    int32_t *h_n_pred;        /* host (B_max): predicted tokens each sample's ce averages */
+    uint8_t *h_pred;          /* host (T_any): 1 where a position's prediction counts */
+    int last_ce_valid;        /* h_loss holds the last model_forward's per-token losses */
 
     BackWork bw;              /* zeroed when training is disabled */
     int last_train;           /* the last forward kept activations */

@@ -23,3 +23,6 @@ tlm_add_test(test_chat_template SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_chat_temp
 # (tests/ref/make_chatml_golden.py), model.template auto's recognition and refusals.
 tlm_add_test(test_chat_template_auto SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_chat_template_auto.c
              LABELS "cpu;golden" TIMEOUT 60)
+# The tokens of a sample's own text (method.loss_tokens: content).
+tlm_add_test(test_chat_template_content
+             SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_chat_template_content.c LABELS cpu TIMEOUT 30)

@@ -41,11 +41,12 @@ static const struct {
 #define N_CHARTS 6
 
 static char g_run[4096], g_base[4096], g_out[4096];
+static const char *g_mode = "page"; /* ctest runs the modes in parallel: one dir each */
 
 static void make_fixture(void) {
-    snprintf(g_run, sizeof g_run, "%s", tu_path(tu_tmp_dir(), "report-page-run"));
-    snprintf(g_base, sizeof g_base, "%s", tu_path(tu_tmp_dir(), "report-page-base"));
-    snprintf(g_out, sizeof g_out, "%s", tu_path(tu_tmp_dir(), "report-page-out"));
+    snprintf(g_run, sizeof g_run, "%s/report-%s-run", tu_tmp_dir(), g_mode);
+    snprintf(g_base, sizeof g_base, "%s/report-%s-base", tu_tmp_dir(), g_mode);
+    snprintf(g_out, sizeof g_out, "%s/report-%s-out", tu_tmp_dir(), g_mode);
     fx_write_run(g_run, 0, 0);
     fx_write_run(g_base, 1, 40);
     assert_int_equal(tu_system("rm -rf '%s'", g_out), 0);
@@ -294,6 +295,7 @@ static void test_demo(void **state) {
 
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "page";
+    g_mode = mode;
     const struct CMUnitTest page[] = {cmocka_unit_test(test_page),
                                       cmocka_unit_test(test_job_and_errors)};
     const struct CMUnitTest chromium[] = {cmocka_unit_test(test_chromium)};

@@ -32,3 +32,8 @@ foreach(case signal kill9 refuse offline corrupt)
   tlm_add_test(test_resume_${case} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_resume.sh
                ARGS ${case} LABELS cpu TIMEOUT 180)
 endforeach()
+
+# method.loss_tokens all | content end to end on the demo job (tlm run).
+tlm_add_test(test_loss_tokens SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_loss_tokens.c LABELS cpu
+             TIMEOUT 60)
+add_dependencies(test_loss_tokens tlm)

@@ -4,7 +4,10 @@
  * clip + AdamW step checked against its closed form (first AdamW step moves each
  * parameter by -lr * sign(g)). Two tiny random models: Llama (GQA, explicit head_dim,
  * tied) and Qwen2 (q/k/v bias, untied). Also: batched forward == per-sequence forward,
- * and a backward with all-zero dce adds nothing. */
+ * a backward with all-zero dce adds nothing, and the loss mask of model_forward_masked
+ * (all ones == no mask bit for bit; one marked token == its own -log p from the
+ * unmasked ce of the sequence and of its prefix; gradients of a masked loss against
+ * finite differences). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,10 +23,14 @@
 static const int32_t SEQ_LENS[N_SEQS] = {7, 4, 1};
 static const float DCE[N_SEQS] = {0.7f, 1.3f, 0.5f};
 
+/* The loss mask the gradient checks run under (NULL: none). */
+static const uint8_t *g_mask;
+
 static double weighted_loss(Model *m, const Lora *l, const int32_t *tok) {
     float ce[N_SEQS];
     Err err = {{0}};
-    tu_check_rc(model_forward(m, l, tok, SEQ_LENS, N_SEQS, 0, ce, &err), "forward", err.msg);
+    tu_check_rc(model_forward_masked(m, l, tok, SEQ_LENS, N_SEQS, g_mask, 0, ce, &err),
+                "forward", err.msg);
     double s = 0;
     for (int i = 0; i < N_SEQS; i++)
         s += (double)DCE[i] * ce[i];
@@ -36,7 +43,8 @@ static int check_grads(Model *m, Lora *l, const int32_t *tok, const char *label)
     Err err = {{0}};
     float ce[N_SEQS];
     const Ops *ops = model_ops(m);
-    tu_check_rc(model_forward(m, l, tok, SEQ_LENS, N_SEQS, 1, ce, &err), "train fwd", err.msg);
+    tu_check_rc(model_forward_masked(m, l, tok, SEQ_LENS, N_SEQS, g_mask, 1, ce, &err),
+                "train fwd", err.msg);
     lora_zero_grads(l);
     tu_check_rc(model_backward(m, l, DCE, &err), "backward", err.msg);
     float *g = malloc((size_t)l->n_params * sizeof(float));
@@ -199,6 +207,41 @@ static int check_init_and_io(const Model *m, const char *name) {
     return fails;
 }
 
+/* model_forward_masked: all ones is model_forward; marking only the last token of the
+ * first sequence gives -log p(last | prefix) = (n - 1) ce(seq) - (n - 2) ce(prefix); a
+ * masked loss's gradients against finite differences. */
+static int check_mask(Model *m, Lora *l, const int32_t *tok, const char *name) {
+    Err err = {{0}};
+    int fails = 0;
+    uint8_t ones[16], last[16] = {0}, some[16] = {0};
+    memset(ones, 1, sizeof ones);
+    float ce[N_SEQS], ce_m[N_SEQS];
+    tu_check_rc(model_forward(m, l, tok, SEQ_LENS, N_SEQS, 0, ce, &err), "fwd", err.msg);
+    tu_check_rc(model_forward_masked(m, l, tok, SEQ_LENS, N_SEQS, ones, 0, ce_m, &err),
+                "masked fwd", err.msg);
+    if (memcmp(ce, ce_m, sizeof ce) != 0)
+        fails += tu_fail("%s: an all-ones loss mask changed the ce", name);
+    const int32_t n = SEQ_LENS[0], n1 = n - 1;
+    last[n - 1] = 1;
+    float ce_last[N_SEQS], ce_pre;
+    tu_check_rc(model_forward_masked(m, l, tok, SEQ_LENS, N_SEQS, last, 0, ce_last, &err),
+                "masked fwd", err.msg);
+    tu_check_rc(model_forward(m, l, tok, &n1, 1, 0, &ce_pre, &err), "prefix fwd", err.msg);
+    const double want = (double)(n - 1) * ce[0] - (double)(n - 2) * ce_pre;
+    if (fabs(ce_last[0] - want) > 1e-4 * (1.0 + fabs(want)) || ce_last[1] != 0.0f)
+        fails += tu_fail("%s: masked ce of the last token %.7g, want %.7g (others %g)", name,
+                         ce_last[0], want, ce_last[1]);
+    /* a mask over parts of the first two sequences, for the gradient check */
+    for (int i = 0; i < 16; i++)
+        some[i] = (uint8_t)(i % 3 != 0);
+    g_mask = some;
+    char label[128];
+    snprintf(label, sizeof label, "%.96s/masked", name);
+    fails += check_grads(m, l, tok, label);
+    g_mask = NULL;
+    return fails;
+}
+
 static int run_model(const char *name, const TinySpec *spec) {
     const char *dir = tu_path(tu_tmp_dir(), name);
     wt_make_tiny_model(dir, spec);
@@ -226,8 +269,11 @@ static int run_model(const char *name, const TinySpec *spec) {
                  t < LORA_N_TARGETS ? lora_target_name((LoraTarget)t) : "all");
         fails += check_grads(m, &l, tok, label);
         fails += check_step(&l, label);
-        if (t == LORA_N_TARGETS)
+        if (t == LORA_N_TARGETS) {
             fails += check_batched(m, &l, tok, label);
+            wt_lora_randomize(&l, 100 + (uint64_t)t, 0.3f); /* the point check_grads used */
+            fails += check_mask(m, &l, tok, label);
+        }
         lora_free(&l);
     }
     fails += check_batched(m, NULL, tok, name);
