@@ -7,3 +7,7 @@ tlm_add_test(test_file_cycles
                      --under jobs --under io/ckpt --under kernels --under comm
                      --under worker/model
              LABELS cpu TIMEOUT 60)
+# test_layout: every library edge points down the README's layers (tools/layout.py holds
+# them; a new library must be placed there).
+tlm_add_test(test_layout COMMAND python3 ${CMAKE_SOURCE_DIR}/tools/layout.py --check
+             LABELS cpu TIMEOUT 60)
