@@ -35,7 +35,11 @@ static const char *const projections[] = {"q_proj",    "k_proj", "v_proj",   "o_
 #define AT(member) offsetof(JobSpec, member)
 #define STR(k, m, lo_) {.key = k, .kind = JF_STRING, .off = AT(m), .size = sizeof(((JobSpec *)0)->m), .lo = lo_}
 #define ENUM(k, m, c) {.key = k, .kind = JF_ENUM, .off = AT(m), .choices = c}
-#define INT(k, m, lo_) {.key = k, .kind = JF_INT, .off = AT(m), .lo = lo_}
+/* hi_: the largest value the code that reads the key can hold (the int32 of a token
+ * count, a batch index or a LoRA rank), so nothing is ever truncated by a cast. */
+#define INT(k, m, lo_, hi_) {.key = k, .kind = JF_INT, .off = AT(m), .lo = lo_, .hi = hi_}
+#define I32 2147483647.0 /* INT32_MAX */
+#define I64 9223372036854775807.0 /* INT64_MAX (as a double: 2^63, above every int64) */
 #define REAL(k, m, lo_, hi_, lop, hop) \
     {.key = k, .kind = JF_REAL, .off = AT(m), .lo = lo_, .hi = hi_, .lo_open = lop, .hi_open = hop}
 #define BOOL(k, m) {.key = k, .kind = JF_BOOL, .off = AT(m)}
@@ -56,34 +60,34 @@ static const JobField fields[] = {
     LIST("data.prompt", data.prompt, data.n_prompt, NULL, JOB_MAX_FIELDS),
     STR("data.response", data.response, 0),
     {.key = "data.max_samples", .kind = JF_SAMPLES, .off = AT(data.max_samples)},
-    INT("data.cutoff_len", data.cutoff_len, 1),
+    INT("data.cutoff_len", data.cutoff_len, 1, I32),
     ENUM("data.on_error", data.on_error, on_errors),
     ENUM("method.name", method.name, methods),
     ENUM("method.setting", method.setting, settings),
     ENUM("method.loss_tokens", method.loss_tokens, loss_tokens),
     REAL("method.threshold", method.threshold, -INFINITY, INFINITY, 0, 0),
     REAL("method.lamb", method.lamb, 0, INFINITY, 0, 0),
-    INT("method.stream_batch", method.stream_batch, 1),
+    INT("method.stream_batch", method.stream_batch, 1, I32),
     JOB_METHOD_PARAM_LIST(METHOD_PARAM)
-    INT("lora.rank", lora.rank, 1),
+    INT("lora.rank", lora.rank, 1, I32),
     REAL("lora.alpha", lora.alpha, 0, INFINITY, 1, 0),
     LIST("lora.targets", lora.targets, lora.n_targets, projections, JOB_MAX_TARGETS),
     REAL("optim.lr", optim.lr, 0, INFINITY, 1, 0),
     ENUM("optim.schedule", optim.schedule, schedules),
     REAL("optim.warmup_ratio", optim.warmup_ratio, 0, 1, 0, 1),
-    INT("optim.batch_size", optim.batch_size, 1),
+    INT("optim.batch_size", optim.batch_size, 1, I32),
     REAL("optim.max_grad_norm", optim.max_grad_norm, 0, INFINITY, 0, 0),
     BOOL("optim.reset_per_batch", optim.reset_per_batch),
     REAL("optim.beta1", optim.beta1, 0, 1, 0, 1),
     REAL("optim.beta2", optim.beta2, 0, 1, 0, 1),
     REAL("optim.eps", optim.eps, 0, INFINITY, 1, 0),
     REAL("optim.weight_decay", optim.weight_decay, 0, INFINITY, 0, 0),
-    INT("generate.max_new_tokens", generate.max_new_tokens, 1),
-    INT("parallel.tp", parallel.tp, 1),
+    INT("generate.max_new_tokens", generate.max_new_tokens, 1, I32),
+    INT("parallel.tp", parallel.tp, 1, I32),
     ENUM("backend", backend, backends),
     STR("output.dir", output.dir, 1),
-    INT("output.checkpoint_every", output.checkpoint_every, 0),
-    INT("output.keep", output.keep, 1),
+    INT("output.checkpoint_every", output.checkpoint_every, 0, I64),
+    INT("output.keep", output.keep, 1, I32),
     {.key = "seed", .kind = JF_SEED, .off = AT(seed)},
 };
 #define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))
@@ -251,6 +255,11 @@ int jf_set_scalar(const JobField *f, JobSpec *spec, const char *text, int plain,
     case JF_INT:
         if (!plain || parse_int(text, &iv) != 0 || (double)iv < f->lo)
             return fail_expect(f, text, plain, why, why_bytes);
+        if ((double)iv > f->hi) {
+            snprintf(why, why_bytes, "%lld is above %.0f, the largest value this key can "
+                     "hold (a 32-bit integer)", iv, f->hi);
+            return -1;
+        }
         *(int64_t *)at = iv;
         return 0;
     case JF_SAMPLES:

@@ -15,7 +15,7 @@ typedef enum JfKind {
     JF_STRING, /* char[size], non-empty unless lo == 0 */
     JF_CHOICE, /* char[size] holding one of choices (model.template) */
     JF_ENUM,   /* int-sized enum: index into choices */
-    JF_INT,    /* int64_t >= lo */
+    JF_INT,    /* int64_t in lo..hi (hi: what the reading code holds, e.g. INT32_MAX) */
     JF_REAL,   /* finite double in the range lo..hi */
     JF_BOOL,   /* int 0/1 */
     JF_LIST,   /* char[max_items][JOB_NAME_BYTES] + int count; items from choices if set */

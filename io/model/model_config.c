@@ -189,6 +189,8 @@ static int read_tokens(const char *path, const json_t *root, int null_clears, Mo
         return -1;
     if (null_clears && json_is_null(json_object_get(root, "bos_token_id")))
         cfg->bos_id = -1;
+    if (cfg_json_int(path, root, "pad_token_id", NULL, 0, cfg->pad_id, &cfg->pad_id, err))
+        return -1;
     return read_eos(path, root, null_clears, cfg, err);
 }
 
@@ -245,6 +247,7 @@ int cfg_load(const char *dir, ModelConfig *cfg, Err *err) {
     int rc = read_arch(path, root, cfg, err);
     const ArchInfo *info = &k_archs[cfg->arch];
     cfg->bos_id = info->bos_id;
+    cfg->pad_id = -1;
     if (info->eos_id >= 0)
         cfg->eos_ids[cfg->n_eos++] = info->eos_id;
     if (rc == 0)

@@ -39,6 +39,7 @@ typedef struct ModelConfig {
     int tie_embeddings;     /* lm_head shares embed_tokens */
     int qkv_bias;           /* q/k/v projections carry a bias (Qwen2) */
     int64_t bos_id;         /* -1 when absent */
+    int64_t pad_id;         /* pad_token_id; -1 when absent (checked, never used) */
     int64_t eos_ids[CFG_MAX_EOS];
     int n_eos;
     char torch_dtype[16];   /* "bfloat16", "float16", "float32" or "" */

@@ -30,7 +30,7 @@ void lora_key(char *buf, size_t n_bytes, int64_t layer, LoraTarget t, int is_b) 
 }
 
 /* (in, out) of a target's projection, modeling_llama.py's LlamaAttention / LlamaMLP. */
-static void target_dims(const ModelConfig *c, LoraTarget t, int64_t *n_in, int64_t *n_out) {
+void lora_target_dims(const ModelConfig *c, LoraTarget t, int64_t *n_in, int64_t *n_out) {
     const int64_t D = c->dim, QD = c->n_heads * c->head_dim, KD = c->n_kv_heads * c->head_dim;
     switch (t) {
     case LORA_Q: *n_in = D; *n_out = QD; break;
@@ -62,7 +62,7 @@ static int64_t plan_views(Lora *out, const LoraConfig *lc, const ModelConfig *cf
             if (!(lc->targets & LORA_BIT(t)))
                 continue;
             LoraView *v = &out->views[l * LORA_N_TARGETS + t];
-            target_dims(cfg, (LoraTarget)t, &v->n_in_full, &v->n_out_full);
+            lora_target_dims(cfg, (LoraTarget)t, &v->n_in_full, &v->n_out_full);
             v->n_in = v->n_in_full;
             v->n_out = v->n_out_full;
             if (lora_target_row_parallel((LoraTarget)t)) /* A by input columns */

@@ -93,6 +93,9 @@ typedef struct Lora {
 /* "q_proj" .. "down_proj" -> target, or -1. */
 int lora_target_parse(const char *name);
 const char *lora_target_name(LoraTarget t); /* "q_proj" .. "down_proj" */
+/* (in, out) of target t's projection in cfg's model (tp = 1), as modeling_llama.py
+ * builds it. */
+void lora_target_dims(const ModelConfig *cfg, LoraTarget t, int64_t *n_in, int64_t *n_out);
 
 /* Bytes of a PEFT key buffer: the longest key,
  * "base_model.model.model.layers.<L>.self_attn.q_proj.lora_A.weight", is 64 characters

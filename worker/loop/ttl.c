@@ -15,6 +15,7 @@
 
 #include "io/base/log.h"
 #include "io/ckpt/ckpt.h"
+#include "worker/loop/ttl_check.h"
 #include "worker/loop/ttl_resume.h"
 
 /* The model's LoRA workspaces are sized for the job's rank but never below 16, the
@@ -60,15 +61,24 @@ static Comm *tp_comm(const Ttl *t) {
     return c != NULL && comm_size(c, COMM_TP) > 1 ? c : NULL;
 }
 
-static int open_adapter(Ttl *t, Err *err) {
-    const JobSpec *job = t->job;
-    LoraConfig lc = {.rank = (int32_t)job->lora.rank, .alpha = (float)job->lora.alpha};
+/* The job's LoRA targets as LORA_BIT flags (an unknown name is left out: open_adapter
+ * names it). */
+static uint32_t lora_targets(const JobSpec *job) {
+    uint32_t bits = 0;
     for (int i = 0; i < job->lora.n_targets; i++) {
         const int tg = lora_target_parse(job->lora.targets[i]);
-        if (tg < 0)
-            return err_set(err, "lora.targets: unknown projection \"%s\"", job->lora.targets[i]);
-        lc.targets |= LORA_BIT(tg);
+        bits |= tg >= 0 ? LORA_BIT(tg) : 0;
     }
+    return bits;
+}
+
+static int open_adapter(Ttl *t, Err *err) {
+    const JobSpec *job = t->job;
+    LoraConfig lc = {.rank = (int32_t)job->lora.rank, .alpha = (float)job->lora.alpha,
+                     .targets = lora_targets(job)};
+    for (int i = 0; i < job->lora.n_targets; i++)
+        if (lora_target_parse(job->lora.targets[i]) < 0)
+            return err_set(err, "lora.targets: unknown projection \"%s\"", job->lora.targets[i]);
     if (lora_alloc_tp(&t->lora, &lc, model_config(t->m), t->ops, tp_comm(t), err) != 0)
         return err_prefix(err, "lora: ");
     lora_init(&t->lora, job->seed); /* PEFT's init from our seeded RNG (worker/adapter/lora.h) */
@@ -118,12 +128,17 @@ static int ttl_open(Ttl *t, const Method *method, Err *err) {
                        .max_pos = L + new_tok,
                        .max_lora_rank = (int32_t)(job->lora.rank > TTL_MIN_LORA_RANK
                                                       ? job->lora.rank : TTL_MIN_LORA_RANK),
-                       .comm = tp_comm(t)};
+                       .comm = tp_comm(t), .est_lora_targets = lora_targets(job),
+                       .est_kv_slots = slots, .est_kv_ctx = L + new_tok};
+    const int tp = tp_comm(t) != NULL ? comm_size(tp_comm(t), COMM_TP) : 1;
+    if ((method->updates && ttl_check_rank(job, &cfg, err) != 0) ||
+        ttl_check_memory(job, &cfg, &mo, t->ops, tp, err) != 0)
+        return -1;
     if ((t->m = model_open(mdir, t->ops, &mo, err)) == NULL)
         return -1;
     char path[JOB_PATH_BYTES + 32];
     snprintf(path, sizeof path, "%s/tokenizer.json", mdir);
-    if ((t->tok = tok_open(path, err)) == NULL)
+    if ((t->tok = tok_open(path, err)) == NULL || ttl_check_vocab(&cfg, t->tok, mdir, err) != 0)
         return -1;
     /* "auto" here only for library callers: tlm run resolves it before the job is logged */
     if (tmpl_resolve(job->model.template_name, t->tok, &t->tmpl, err) != 0)

@@ -37,3 +37,9 @@ endforeach()
 tlm_add_test(test_loss_tokens SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_loss_tokens.c LABELS cpu
              TIMEOUT 60)
 add_dependencies(test_loss_tokens tlm)
+
+# Refusals before loading (worker/loop/ttl_check.c, jobs/job_schema.c ranges): integer keys
+# above their storage type, a LoRA rank above the projections, a memory estimate above
+# MemAvailable / the cgroup limit, token ids past the model's vocabulary.
+tlm_add_test(test_checks COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_checks.sh LABELS cpu
+             TIMEOUT 60)

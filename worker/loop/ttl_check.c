@@ -1,0 +1,87 @@
+/* worker/loop/ttl_check.c -- the checks before loading (see ttl_check.h). */
+#include "worker/loop/ttl_check.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "io/base/sysmem.h"
+#include "worker/adapter/lora.h"
+
+static const char *job_name(const JobSpec *job) {
+    return job->source[0] != '\0' ? job->source : "job";
+}
+
+int ttl_check_rank(const JobSpec *job, const ModelConfig *cfg, Err *err) {
+    for (int i = 0; i < job->lora.n_targets; i++) {
+        const int tg = lora_target_parse(job->lora.targets[i]);
+        if (tg < 0)
+            continue; /* open_adapter names it */
+        int64_t n_in, n_out;
+        lora_target_dims(cfg, (LoraTarget)tg, &n_in, &n_out);
+        const int64_t cap = n_in < n_out ? n_in : n_out;
+        if (job->lora.rank > cap)
+            return err_set(err, "%s: lora.rank: %lld exceeds %s's smaller dimension: the "
+                           "model's %s maps %lld to %lld features, so the rank can be at "
+                           "most %lld", job_name(job), (long long)job->lora.rank,
+                           job->lora.targets[i], job->lora.targets[i], (long long)n_in,
+                           (long long)n_out, (long long)cap);
+    }
+    return 0;
+}
+
+static double gib(int64_t bytes) { return (double)bytes / (1024.0 * 1024.0 * 1024.0); }
+
+int ttl_check_memory(const JobSpec *job, const ModelConfig *cfg, const ModelOptions *mo,
+                     const Ops *ops, int tp, Err *err) {
+    if (strcmp(ops->name, "cpu") != 0)
+        return 0;
+    const ModelMemory e = model_memory_estimate(cfg, mo, tp, ops->elem_bytes);
+    SysMem sm;
+    sysmem_read(&sm);
+    if (sm.available < 0 || (int64_t)e.total_bytes <= sm.available)
+        return 0;
+    char cg[400] = "";
+    if (sm.cgroup_limit >= 0)
+        snprintf(cg, sizeof cg, "; cgroup limit %.2f GiB (%s), %.2f GiB of it in use",
+                 gib(sm.cgroup_limit), sm.cgroup_file, gib(sm.cgroup_usage));
+    return err_set(err, "%s: the job needs an estimated %.2f GiB per rank (weights %.2f, "
+                   "LoRA+AdamW %.2f, KV cache %.2f, activations %.2f: lora.rank, "
+                   "data.cutoff_len, optim.batch_size, generate.max_new_tokens and "
+                   "method.stream_batch set them) but this host has %.2f GiB available "
+                   "(MemAvailable %.2f GiB in /proc/meminfo%s)", job_name(job),
+                   gib((int64_t)e.total_bytes), gib((int64_t)e.weights_bytes),
+                   gib((int64_t)e.lora_bytes), gib((int64_t)e.kv_bytes),
+                   gib((int64_t)e.act_bytes), gib(sm.available), gib(sm.mem_available), cg);
+}
+
+/* A special id of the model's config files. */
+static int check_id(const ModelConfig *cfg, const char *model_dir, const char *key,
+                    int64_t id, Err *err) {
+    if (id < cfg->vocab_size)
+        return 0;
+    return err_set(err, "%s: %s %lld (config.json or generation_config.json) is not below "
+                   "the model's vocab_size %lld (config.json)", model_dir, key,
+                   (long long)id, (long long)cfg->vocab_size);
+}
+
+int ttl_check_vocab(const ModelConfig *cfg, const Tokenizer *tok, const char *model_dir,
+                    Err *err) {
+    /* ids run from 0 to the largest (holes have no token): any with a token above V */
+    for (int64_t id = tok_vocab_size(tok) - 1; id >= cfg->vocab_size; id--) {
+        const char *piece = tok_piece(tok, (int32_t)id);
+        if (piece == NULL)
+            continue;
+        const char *role = id == tok_bos_id(tok)   ? " (the bos token)"
+                           : id == tok_eos_id(tok) ? " (the eos token)" : "";
+        return err_set(err, "%s: token \"%s\"%s has id %lld, but the model's vocab_size is "
+                       "%lld (%s/config.json): the embedding has no row for it", tok_file(tok),
+                       piece, role, (long long)id, (long long)cfg->vocab_size, model_dir);
+    }
+    if (check_id(cfg, model_dir, "bos_token_id", cfg->bos_id, err) != 0 ||
+        check_id(cfg, model_dir, "pad_token_id", cfg->pad_id, err) != 0)
+        return -1;
+    for (int i = 0; i < cfg->n_eos; i++)
+        if (check_id(cfg, model_dir, "eos_token_id", cfg->eos_ids[i], err) != 0)
+            return -1;
+    return 0;
+}
