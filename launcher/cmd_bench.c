@@ -21,6 +21,7 @@
 #include "kernels/cpu/blas.h"
 #include "launcher/bench/bench.h"
 #include "launcher/bench/bench_model.h"
+#include "launcher/bench/bench_report.h"
 
 /* The option table: getopt_long's array and the help text are both built from it. */
 typedef struct BenchOption {
@@ -39,6 +40,9 @@ static const BenchOption k_options[] = {
     {"new-tokens", "N", "greedy tokens generated per prompt (default 64)"},
     {"repeat", "R", "timed runs per workload after one warm-up; medians (default 5)"},
     {"json", NULL, "also print one JSON line per model"},
+    {"profile", NULL, "also break each workload down by op group, matmul shape (GFLOP/s\n"
+                      "                           vs the same op alone and a 1024^3 matmul)\n"
+                      "                           and decode bytes/s vs the copy bandwidth"},
     {"help", NULL, "this text"},
 };
 #define N_OPTIONS ((int)(sizeof k_options / sizeof k_options[0]))
@@ -101,6 +105,7 @@ static int parse_args(int argc, char **argv, BenchArgs *a) {
         else if (!strcmp(name, "save-model")) a->save = optarg;
         else if (!strcmp(name, "backend")) a->backend = optarg;
         else if (!strcmp(name, "json")) a->json = 1;
+        else if (!strcmp(name, "profile")) a->cfg.profile = 1;
         else if ((v = parse_positive(name, optarg)) < 0) return 2;
         else if (!strcmp(name, "threads")) a->threads = (int)v;
         else if (!strcmp(name, "tokens")) a->cfg.n_tokens = v;
@@ -221,6 +226,7 @@ static void json_str(const char *s) {
 static int bench_one(const BenchArgs *a, const Ops *ops, const char *label, const char *dir) {
     ModelConfig mc;
     BenchResult r;
+    BenchProfile prof;
     Err err = {{0}};
     const BenchConfig *k = &a->cfg;
     /* the thread count as the runtime read it; only a plain number goes into the JSON */
@@ -228,7 +234,7 @@ static int bench_one(const BenchArgs *a, const Ops *ops, const char *label, cons
     if (threads != NULL && (*threads == '\0' || strspn(threads, "0123456789") != strlen(threads)))
         threads = NULL;
     const double load0 = load_avg();
-    if (cfg_load(dir, &mc, &err) != 0 || bench_run(dir, ops, k, &r, &err) != 0) {
+    if (cfg_load(dir, &mc, &err) != 0 || bench_run(dir, ops, k, &r, &prof, &err) != 0) {
         fprintf(stderr, "tlm bench: %s: %s\n", label, err.msg);
         return 1;
     }
@@ -254,6 +260,9 @@ static int bench_one(const BenchArgs *a, const Ops *ops, const char *label, cons
     char gb[40];
     snprintf(gb, sizeof gb, "generation, batch %d", k->batch);
     printf("  %-40s %12.1f tok/s  %9.4f s\n", gb, r.genb_tok_s, r.genb_s);
+    const double weight_bytes = (double)ops->elem_bytes;
+    if (k->profile)
+        bench_print_profile(k, &prof, weight_bytes);
     if (a->json) {
         printf("{\"model\": ");
         json_str(label);
@@ -269,11 +278,16 @@ static int bench_one(const BenchArgs *a, const Ops *ops, const char *label, cons
                "\"R\": %d, \"seed\": %llu, \"forward_tok_s\": %.6g, \"step_tok_s\": %.6g, "
                "\"gen1_tok_s\": %.6g, \"genb_tok_s\": %.6g, \"forward_s\": %.6g, "
                "\"step_s\": %.6g, \"gen1_s\": %.6g, \"genb_s\": %.6g, \"mean_ce\": %.6g, "
-               "\"grad_norm\": %.6g, \"load_before\": %.2f, \"load_after\": %.2f}\n",
+               "\"grad_norm\": %.6g, \"load_before\": %.2f, \"load_after\": %.2f",
                ops->name, threads ? threads : "null", (long long)k->n_tokens, k->batch,
                k->new_tokens, k->repeat, (unsigned long long)k->seed, r.fwd_tok_s,
                r.step_tok_s, r.gen1_tok_s, r.genb_tok_s, r.fwd_s, r.step_s, r.gen1_s, r.genb_s,
                r.mean_ce, r.grad_norm, load0, load1);
+        if (k->profile) {
+            printf(", \"profile\": ");
+            bench_json_profile(&prof, weight_bytes);
+        }
+        printf("}\n");
     }
     fflush(stdout);
     return 0;

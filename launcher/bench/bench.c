@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "io/model/model_config.h"
 #include "worker/model/generate.h"
 #include "worker/adapter/lora.h"
 #include "worker/model/model.h"
@@ -20,7 +21,8 @@
 /* One benchmark's state; every buffer is host memory owned here. */
 typedef struct BenchCtx {
     const BenchConfig *cfg; /* borrowed */
-    const Ops *ops;         /* borrowed */
+    const Ops *ops;         /* borrowed, or prof's table when profiling */
+    OpsProfiler prof;       /* wraps the backend when cfg->profile */
     Model *m;
     Lora lora;
     Optim opt;
@@ -30,6 +32,7 @@ typedef struct BenchCtx {
     float *ce;              /* (B) */
     int32_t *out, *out_lens; /* (B*N), (B) generated ids */
     double grad_norm;       /* of the last update step */
+    int32_t n_new;          /* tokens the generation workloads make: N, or 1 to profile */
 } BenchCtx;
 
 typedef int (*BenchFn)(BenchCtx *c, Err *err);
@@ -73,7 +76,7 @@ static int wl_step(BenchCtx *c, Err *err) {
 
 /* Greedy generation of N tokens for n prompts; no stop ids, so every row gets N. */
 static int wl_generate(BenchCtx *c, int32_t n, Err *err) {
-    const int32_t N = c->cfg->new_tokens;
+    const int32_t N = c->n_new;
     if (gen_run(c->gen, &c->lora, c->tokens, c->lens, n, N, NULL, 0, c->out, c->out_lens,
                 err) != 0)
         return -1;
@@ -133,6 +136,13 @@ static void ctx_free(BenchCtx *c) {
 static int ctx_open(BenchCtx *c, const char *dir, Err *err) {
     const BenchConfig *k = c->cfg;
     const int64_t T = k->n_tokens, B = k->batch;
+    if (k->profile) { /* the profiler tells lm_head matmuls by their N, the vocabulary */
+        ModelConfig mc;
+        if (cfg_load(dir, &mc, err) != 0)
+            return -1;
+        c->ops = prof_open(&c->prof, c->ops, mc.vocab_size);
+    }
+    c->n_new = k->new_tokens;
     const ModelOptions mo = {.max_tokens = B * T, .max_train_tokens = T,
                              .max_seqs = (int32_t)B, .max_pos = T + k->new_tokens,
                              .max_lora_rank = BENCH_RANK};
@@ -164,13 +174,67 @@ static int ctx_open(BenchCtx *c, const char *dir, Err *err) {
     return 0;
 }
 
+/* Runs fn `runs` times into tally t (c->n_new tokens for generation workloads). */
+static int profile_into(BenchCtx *c, BenchFn fn, int32_t runs, ProfTally *t, const char *what,
+                        Err *err) {
+    for (int32_t r = 0; r < runs; r++) {
+        prof_begin(&c->prof, t);
+        const int rc = fn(c, err);
+        prof_end(&c->prof);
+        if (rc != 0)
+            return err_prefix(err, "profiling %s: ", what);
+    }
+    return 0;
+}
+
+/* One decode step of fn's batch: R generations of N tokens minus R of 1, per step. */
+static int profile_decode(BenchCtx *c, BenchFn fn, ProfTally *out, const char *what,
+                          Err *err) {
+    ProfTally all = {0}, first = {0};
+    const int32_t N = c->cfg->new_tokens, R = c->cfg->repeat;
+    c->n_new = 1;
+    int rc = profile_into(c, fn, R, &first, what, err);
+    c->n_new = N;
+    if (rc == 0)
+        rc = profile_into(c, fn, R, &all, what, err);
+    if (rc == 0)
+        prof_diff(out, &all, &first, (double)R * (N - 1));
+    return rc;
+}
+
+/* Per-run mean of a tally of `runs` runs (prof_diff against nothing). */
+static void tally_mean(ProfTally *t) {
+    const ProfTally zero = {0}, sum = *t;
+    prof_diff(t, &sum, &zero, (double)sum.runs);
+}
+
+static int profile_all(BenchCtx *c, BenchProfile *p, Err *err) {
+    *p = (BenchProfile){.peak_n = 1024};
+    const int32_t R = c->cfg->repeat;
+    if (profile_into(c, wl_forward, R, &p->fwd, "forward", err) != 0 ||
+        profile_into(c, wl_step, R, &p->step, "update step", err) != 0 ||
+        profile_decode(c, wl_gen1, &p->dec1, "decode, batch 1", err) != 0 ||
+        profile_decode(c, wl_genb, &p->decb, "decode, batch B", err) != 0)
+        return -1;
+    tally_mean(&p->fwd);
+    tally_mean(&p->step);
+    ProfTally *all[] = {&p->fwd, &p->step, &p->dec1, &p->decb};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (prof_shape_alone(&c->prof, all[i], 0.05, err) != 0)
+            return -1;
+    if (prof_matmul_peak(c->prof.inner, p->peak_n, p->peak_n, p->peak_n, &p->peak_s, err) != 0 ||
+        prof_copy_bandwidth(c->prof.inner, (size_t)256 << 20, &p->copy_bytes_s, err) != 0)
+        return -1;
+    return 0;
+}
+
 int bench_run(const char *dir, const Ops *ops, const BenchConfig *cfg, BenchResult *out,
-              Err *err) {
+              BenchProfile *prof, Err *err) {
     if (cfg->n_tokens < 2 || cfg->n_tokens > INT32_MAX || cfg->batch < 1 ||
-        cfg->new_tokens < 1 || cfg->repeat < 1)
+        cfg->new_tokens < 1 || cfg->repeat < 1 || (cfg->profile && cfg->new_tokens < 2))
         return err_set(err, "benchmark of B %d x T %lld tokens, %d new tokens, %d repeats: "
-                       "need T >= 2 and B, N, R >= 1", cfg->batch, (long long)cfg->n_tokens,
-                       cfg->new_tokens, cfg->repeat);
+                       "need T >= 2 and B, N, R >= 1 (N >= 2 to profile)", cfg->batch,
+                       (long long)cfg->n_tokens, cfg->new_tokens, cfg->repeat);
     BenchCtx c = {.cfg = cfg, .ops = ops};
     memset(out, 0, sizeof *out);
     int rc = ctx_open(&c, dir, err);
@@ -195,6 +259,8 @@ int bench_run(const char *dir, const Ops *ops, const BenchConfig *cfg, BenchResu
         out->gen1_tok_s = N / out->gen1_s;
         out->genb_tok_s = B * N / out->genb_s;
     }
+    if (rc == 0 && cfg->profile)
+        rc = profile_all(&c, prof, err);
     ctx_free(&c);
     return rc;
 }

@@ -14,6 +14,7 @@
 
 #include "io/base/err.h"
 #include "kernels/ops.h"
+#include "launcher/bench/bench_profile.h"
 
 /* Plain data: what to measure. */
 typedef struct BenchConfig {
@@ -22,6 +23,7 @@ typedef struct BenchConfig {
     int32_t new_tokens; /* N: greedy tokens generated after each prompt */
     int32_t repeat;     /* R: timed runs of each workload, after one warm-up run */
     uint64_t seed;      /* token ids and LoRA init */
+    int profile;        /* also fill a BenchProfile (needs N >= 2) */
 } BenchConfig;
 
 /* Medians over R runs: seconds of one run and tokens per second. */
@@ -34,16 +36,28 @@ typedef struct BenchResult {
     double grad_norm;            /* pre-clip gradient norm of the last step (sanity) */
 } BenchResult;
 
+/* Where the time of each workload goes (cfg.profile), measured after the timed runs on
+ * the same model: per update step (the mean of R profiled steps), per decode step at
+ * batch 1 and batch B (R profiled generations of N tokens minus R of 1 token, divided
+ * by R (N - 1): prefill and the first lm_head cancel), per forward; and the references they
+ * are read against, measured in the same process. */
+typedef struct BenchProfile {
+    ProfTally fwd, step, dec1, decb;
+    double copy_bytes_s;         /* backend copy bandwidth, read + write bytes/s */
+    int64_t peak_n;              /* the square matmul measured as the BLAS's peak */
+    double peak_s;               /* its median seconds */
+} BenchProfile;
+
 /* Token i (0-based) of the benchmark's stream for seed: 3 + splitmix64 draw i mod (V - 3),
  * so ids 0..2 (<unk>, BOS, EOS in Llama tokenizers) never appear. Sequence s of a
  * workload takes tokens [s*T, (s+1)*T). Writes out (host, n). */
 void bench_tokens(int32_t *out, int64_t n, int64_t vocab_size, uint64_t seed);
 
 /* Opens the Hugging Face model directory dir (borrowed) on ops, measures the three
- * workloads of cfg (borrowed) and fills *out. Errors: cfg out of range (T + N beyond the
+ * workloads of cfg (borrowed) and fills *out, and *prof when cfg->profile. Errors: cfg out of range (T + N beyond the
  * model's positions, B < 1, R < 1), the model's load errors, any pass's error; each names
  * the workload. */
 int bench_run(const char *dir, const Ops *ops, const BenchConfig *cfg, BenchResult *out,
-              Err *err);
+              BenchProfile *prof, Err *err);
 
 #endif

@@ -65,6 +65,32 @@ expect_positive("${json_line}")
 string(JSON ce_saved GET "${first}" mean_ce)
 expect_eq("${json_line}" mean_ce "${ce_saved}")
 
+# --profile: every op call is counted where it belongs. llama-2x64 (L 2, D 64, KVH*HD 32,
+# F 172, V 256) with LoRA q,v: a step runs 7 layer matmuls forward per layer, 7 backward
+# in the top layer and 4 in the bottom one (no q/k/v input gradient below layer 0), and
+# the lm_head and each layer's attention once each way, LoRA q,v once each way per
+# layer; a decode step reads every frozen weight once.
+run_bench(--model "${dir}" ${opts} --new-tokens 4 --profile)
+expect_positive("${json_line}")
+foreach(check "step;groups;matmul;1;25" "step;groups;lm_head;1;2" "step;groups;lora;1;8"
+        "step;groups;attention;1;4" "decode1;groups;matmul;1;14" "decode1;groups;lm_head;1;1"
+        "decodeB;groups;lm_head;1;1" "decode1;weight_bytes;428032")
+  list(POP_BACK check want)
+  expect_eq("${json_line}" "profile;${check}" "${want}")
+endforeach()
+foreach(w forward step decode1 decodeB)
+  string(JSON t GET "${json_line}" profile ${w} wall_s)
+  string(JSON a GET "${json_line}" profile ${w} matmuls 0 alone_s)
+  if(NOT t GREATER 0 OR NOT a GREATER 0)
+    message(FATAL_ERROR "profile ${w}: wall_s ${t}, first matmul alone_s ${a}: expected > 0")
+  endif()
+endforeach()
+execute_process(COMMAND "${tlm}" bench --model "${dir}" ${opts} --new-tokens 1 --profile
+                OUTPUT_QUIET ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(rc EQUAL 0 OR NOT err MATCHES "N >= 2 to profile")
+  message(FATAL_ERROR "--profile with 1 new token: status ${rc}, expected a refusal:\n${err}")
+endif()
+
 foreach(bad "--tokens;0" "--random;no-such-model" "--frobnicate" "--model;a;--random;b")
   execute_process(COMMAND "${tlm}" bench ${bad} OUTPUT_QUIET ERROR_QUIET RESULT_VARIABLE rc)
   if(NOT rc EQUAL 2)

@@ -1,0 +1,20 @@
+/* launcher/bench/bench_report.h -- `tlm bench --profile`'s text and JSON (see bench.h's
+ * BenchProfile): per workload the op groups' time and share, the host time outside ops,
+ * each matmul shape's GFLOP/s in the run against the same op alone and against the square
+ * BLAS peak, and the decode steps' weight bytes/s against the copy bandwidth. Writes to
+ * stdout only. */
+#ifndef TLM_LAUNCHER_BENCH_REPORT_H
+#define TLM_LAUNCHER_BENCH_REPORT_H
+
+#include <stddef.h>
+
+#include "launcher/bench/bench.h"
+
+/* The text tables. weight_bytes: bytes per element of the frozen weights the matmuls
+ * read (the backend's element size, or the narrower weight format's). */
+void bench_print_profile(const BenchConfig *cfg, const BenchProfile *p, double weight_bytes);
+
+/* The profile as a JSON object (no newline), for the one JSON line of a model. */
+void bench_json_profile(const BenchProfile *p, double weight_bytes);
+
+#endif
