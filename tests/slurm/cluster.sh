@@ -31,6 +31,11 @@ cluster_wait() {
   return 1
 }
 
+# 0 when nothing listens on 127.0.0.1:PORT (bash's /dev/tcp: no ss or netstat needed).
+cluster_port_free() {
+  ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
 cluster_start() {
   local dir=$1 ngpu=$2 mem i
   # munged insists that every directory above its socket is world-executable.
@@ -47,6 +52,12 @@ cluster_start() {
   cluster_wait 10 "munge -n -S '$dir/munge.sock' | unmunge -S '$dir/munge.sock'" ||
     { echo "slurm test: munged did not start:"; tail -5 "$dir/log/munged.out"; return 1; }
 
+  # Ports of our own: two test runs at once (or a real Slurm) must not meet on fixed ones.
+  local base tries
+  for ((tries = 0; tries < 20; tries++)); do
+    base=$((20000 + RANDOM % 40000))
+    cluster_port_free "$base" && cluster_port_free $((base + 1)) && break
+  done
   # RealMemory must not exceed what slurmd measures, or the node is drained at once.
   mem=$(awk '/MemTotal/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
   # Fake GPUs, so that the sbatch scripts' --gpus-per-node runs here as on a GPU cluster.
@@ -62,9 +73,9 @@ cluster_start() {
   cat >"$dir/slurm.conf" <<EOF
 ClusterName=tlmtest
 SlurmctldHost=localhost(127.0.0.1)
-SlurmctldPort=17817
-SlurmdPort=17818
-SrunPortRange=17820-17899
+SlurmctldPort=$base
+SlurmdPort=$((base + 1))
+SrunPortRange=$((base + 3))-$((base + 82))
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge

@@ -93,6 +93,9 @@ case_signal() {
     SETS+=(--set optim.reset_per_batch=false --set optim.schedule=cosine
            --set optim.warmup_ratio=0.1)
     reference
+    # each checkpoint write held open 200 ms: on a fast, quiet machine the whole 32-sample
+    # stream otherwise ends (and output.keep removes ckpt-8) before the poll sees it
+    export TLM_CKPT_DELAY_MS=200
     local d="$TMP/sig"
     start "$TMP/sig1.log" "$d"; local pid=$!
     wait_for "$d/ckpt-8.h5" 60 || fail "no first checkpoint"
