@@ -25,3 +25,7 @@ tlm_add_test(test_blas_family_corrected COMMAND test_blas_family
              ARGS --expect-corrected Prescott LABELS cpu TIMEOUT 30)
 set_tests_properties(test_blas_family_corrected PROPERTIES ENVIRONMENT
                      "${TLM_TEST_ENV};OPENBLAS_CORETYPE=Prescott")
+
+# The fast CPU kernels against their simple twins (kernels/cpu/cpu_simple.h).
+tlm_add_test(test_ops_cpu_fast SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_ops_cpu_fast.c
+             LABELS cpu)

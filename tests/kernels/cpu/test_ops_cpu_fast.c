@@ -1,0 +1,125 @@
+/* tests/kernels/cpu/test_ops_cpu_fast.c -- every fast CPU kernel against its simple twin
+ * (kernels/cpu/cpu_simple.h) on awkward sizes (1, 7, 33, 4097, a 49152 vocabulary) and
+ * awkward values: logits at realistic scale (|z| up to 30), rows of one huge value, an
+ * all -inf row, ties for the argmax. The twins are independent of the fast code (libm,
+ * double sums, scalar loops), so agreement to a few fp32 ulps shows the fast one right. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/cpu_simple.h"
+#include "tests/testutil.h"
+
+static uint64_t g_state = 0x1234567ull;
+
+/* Uniform in [-a, a). */
+static float urand(float a) {
+    g_state = g_state * 6364136223846793005ull + 1442695040888963407ull;
+    return a * (2.0f * (float)((g_state >> 40) * 0x1.0p-24) - 1.0f);
+}
+
+/* T rows of V logits: row 0 at scale 30, row 1 one huge value among small ones, row 2
+ * all -inf (when T > 2), row 3 a tie of the max at two columns (when T > 3); the rest at
+ * scale 8. */
+static float *make_logits(int64_t T, int64_t V) {
+    float *z = malloc((size_t)(T * V) * sizeof *z);
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t j = 0; j < V; j++)
+            z[t * V + j] = urand(t == 0 ? 30.0f : 8.0f);
+    if (T > 1)
+        z[V + V / 2] = 1000.0f;
+    if (T > 2)
+        for (int64_t j = 0; j < V; j++)
+            z[2 * V + j] = -INFINITY;
+    if (T > 3 && V > 2) {
+        z[3 * V + 1] = 50.0f;
+        z[3 * V + V - 1] = 50.0f;
+    }
+    return z;
+}
+
+/* Equal infinities (the all -inf row) agree, but tu_compare's |got - want| is NaN for
+ * them: those pairs become 0 before the comparison. */
+static void equal_infs_to_zero(float *a, float *b, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (isinf(a[i]) && a[i] == b[i])
+            a[i] = b[i] = 0.0f;
+}
+
+static void check_vocab(int64_t T, int64_t V, int64_t v0) {
+    float *z = make_logits(T, V);
+    int32_t *tg = malloc((size_t)T * sizeof *tg);
+    float *dloss = malloc((size_t)T * sizeof *dloss);
+    for (int64_t t = 0; t < T; t++) {
+        tg[t] = t == T - 1 ? -1 : (int32_t)(v0 + (t * 7919) % V); /* last row: no target */
+        dloss[t] = t == 1 ? 0.0f : 0.5f + 0.1f * (float)t;        /* row 1: no gradient */
+    }
+    float *lse[2], *tgt[2], *dl[2], *val[2];
+    int32_t *ids[2];
+    for (int k = 0; k < 2; k++) {
+        lse[k] = malloc((size_t)T * sizeof(float));
+        tgt[k] = malloc((size_t)T * sizeof(float));
+        val[k] = malloc((size_t)T * sizeof(float));
+        ids[k] = malloc((size_t)T * sizeof(int32_t));
+        dl[k] = malloc((size_t)(T * V) * sizeof(float));
+        memcpy(dl[k], z, (size_t)(T * V) * sizeof(float)); /* in place, as the model runs */
+    }
+    cpu_xent_fwd(lse[0], tgt[0], z, tg, T, V, v0);
+    cpu_xent_fwd_simple(lse[1], tgt[1], z, tg, T, V, v0);
+    cpu_argmax(val[0], ids[0], z, T, V, v0);
+    cpu_argmax_simple(val[1], ids[1], z, T, V, v0);
+    /* the backward needs a finite lse: the -inf row gets dloss 0 there */
+    if (T > 2)
+        dloss[2] = 0.0f;
+    cpu_xent_bwd(dl[0], dl[0], lse[1], tg, dloss, T, V, v0);
+    cpu_xent_bwd_simple(dl[1], dl[1], lse[1], tg, dloss, T, V, v0);
+    if (T > 2 && !isinf(lse[0][2]))
+        tu_fail("the all -inf row: lse %g, expected -inf", lse[0][2]);
+    const int64_t inf_bad = T > 2 && !isinf(lse[0][2]);
+    equal_infs_to_zero(lse[0], lse[1], T);
+    equal_infs_to_zero(tgt[0], tgt[1], T);
+    equal_infs_to_zero(val[0], val[1], T);
+    char label[64];
+    snprintf(label, sizeof label, "xent lse T %lld V %lld", (long long)T, (long long)V);
+    int64_t bad = inf_bad + tu_compare(label, lse[0], lse[1], T, 1e-6, 2e-7);
+    bad += tu_compare("xent target logit", tgt[0], tgt[1], T, 0, 0);
+    bad += tu_compare("xent dlogits", dl[0], dl[1], T * V, 1e-9, 1e-6);
+    bad += tu_compare("argmax value", val[0], val[1], T, 0, 0);
+    bad += tu_compare_i32("argmax id", ids[0], ids[1], T);
+    for (int k = 0; k < 2; k++) {
+        free(lse[k]);
+        free(tgt[k]);
+        free(val[k]);
+        free(ids[k]);
+        free(dl[k]);
+    }
+    free(z);
+    free(tg);
+    free(dloss);
+    assert_int_equal(bad, 0);
+}
+
+static void test_vocab(void **state) {
+    (void)state;
+    const int64_t Vs[] = {1, 7, 33, 4097, 49152};
+    for (size_t i = 0; i < sizeof Vs / sizeof Vs[0]; i++) {
+        check_vocab(1, Vs[i], 0);
+        check_vocab(6, Vs[i], 0);
+        check_vocab(5, Vs[i], 1000); /* a vocabulary slice: global ids from v0 */
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vocab),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
