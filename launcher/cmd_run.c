@@ -28,16 +28,21 @@
 #include "worker/loop/ttl.h"
 
 static const char k_usage[] =
-    "usage: tlm run JOB.yaml [--set key=value]... [--resume auto|PATH]\n"
+    "usage: tlm run JOB.yaml [--set key=value]... [--resume auto|PATH | --overwrite]\n"
     "  Runs test-time learning on the job's stream: answers every prompt while adapting\n"
     "  LoRA adapters to the prompts (DESIGN.md §1), writing generated_predictions.jsonl,\n"
     "  scores.jsonl, metrics.jsonl, summary.json and job.yaml (the resolved job, which\n"
     "  tlm report reads) to output.dir.\n"
     "  --set key=value  override one job key (dotted, e.g. --set optim.lr=1e-4); repeatable\n"
     "  --resume auto    continue from the newest valid checkpoint in output.dir (a corrupt\n"
-    "                   newest falls back to the one before; none: start from the beginning)\n"
+    "                   newest falls back to the one before; none: start from the beginning,\n"
+    "                   refused when output.dir holds a finished run's results)\n"
     "  --resume PATH    continue from that checkpoint; the model and every result-relevant\n"
     "                   job key must match (output.* and parallel.tp may change)\n"
+    "  --overwrite      output.dir holds an earlier run's results: move them to\n"
+    "                   output.dir/previous-<time>/ and start afresh (without it, or\n"
+    "                   --resume, such a directory is refused; nothing is deleted)\n"
+    "  One run at a time per output.dir (a lock file, .tlm.lock, names the holder).\n"
     "  SIGTERM, SIGUSR1 or Ctrl-C stop after the current stream batch, write a checkpoint\n"
     "  (output.checkpoint_every > 0) and exit 0; a second Ctrl-C stops at once.\n";
 
@@ -145,6 +150,7 @@ static int open_grid(const JobSpec *job, const char *path, Grid *grid, Comm **co
 
 int cmd_run(int argc, char **argv) {
     const char *path = NULL, *resume = NULL;
+    int overwrite = 0;
     const char *sets[JOB_MAX_SETS];
     int n_sets = 0;
     for (int i = 1; i < argc; i++) {
@@ -159,6 +165,8 @@ int cmd_run(int argc, char **argv) {
             resume = argv[++i];
         } else if (strncmp(argv[i], "--resume=", 9) == 0) {
             resume = argv[i] + 9;
+        } else if (strcmp(argv[i], "--overwrite") == 0) {
+            overwrite = 1;
         } else if (argv[i][0] == '-' || path != NULL) {
             fprintf(stderr, "tlm run: unexpected argument \"%s\"\n%s", argv[i], k_usage);
             return 2;
@@ -168,6 +176,11 @@ int cmd_run(int argc, char **argv) {
     }
     if (path == NULL) {
         fputs(k_usage, stderr);
+        return 2;
+    }
+    if (overwrite && resume != NULL) {
+        fprintf(stderr, "tlm run: --overwrite and --resume exclude each other: one starts "
+                "afresh, the other continues\n%s", k_usage);
         return 2;
     }
     JobSpec job;
@@ -202,7 +215,8 @@ int cmd_run(int argc, char **argv) {
 
     volatile sig_atomic_t *stop = sig_install();
     TtlHooks hooks = {.comm = comm, .device = grid.local_rank, .stop = stop,
-                      .progress = grid.rank == 0, .resume = resume};
+                      .progress = grid.rank == 0, .resume = resume,
+                      .overwrite = overwrite};
     TtlSummary sum;
     const int rc = ttl_run(&job, &hooks, &sum, &err);
     sig_restore();

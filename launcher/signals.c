@@ -26,6 +26,9 @@ volatile sig_atomic_t *sig_install(void) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
+    /* a file size limit (ulimit -f) then fails the write with EFBIG, which the output
+     * writers report and undo, instead of killing the process mid-line */
+    signal(SIGXFSZ, SIG_IGN);
     return &g_stop;
 }
 

@@ -225,3 +225,9 @@ int tu_system(const char *fmt, ...) {
         return -1;
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
+
+const char *tu_fresh_dir(const char *path) {
+    if (tu_system("rm -rf '%s'", path) != 0)
+        fprintf(stderr, "tu_fresh_dir: cannot remove %s\n", path);
+    return path;
+}

@@ -77,5 +77,9 @@ int tu_report(int64_t fails);
 
 /* Runs a shell command; returns its exit status (-1 when it could not run). */
 int tu_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Removes path and everything under it (rm -rf): a run's output.dir before the run, since
+ * tlm run refuses a directory holding an earlier run's results (worker/loop/ttl_ledger.h).
+ * Returns path. */
+const char *tu_fresh_dir(const char *path);
 
 #endif

@@ -108,9 +108,23 @@ static int open_outputs(Ttl *t, Err *err) {
 }
 
 /* Opens everything the run needs, sized once for the job's maxima. */
+/* Takes output.dir before anything is loaded, so a second run is refused at once. */
+static int open_ledger(Ttl *t, Err *err) {
+    int dr, ds;
+    ttl_comm_grid(t->hooks.comm, &dr, &ds, &t->writer);
+    if (!t->writer)
+        return 0;
+    const int resume = t->hooks.resume != NULL && t->hooks.resume[0] != '\0';
+    const TtlLedgerMode mode = resume ? TTL_LEDGER_RESUME
+                               : t->hooks.overwrite ? TTL_LEDGER_OVERWRITE : TTL_LEDGER_FRESH;
+    return ttl_ledger_open(&t->ledger, t->job->output.dir, mode, err);
+}
+
 static int ttl_open(Ttl *t, const Method *method, Err *err) {
     const JobSpec *job = t->job;
     const char *mdir = job->model.path;
+    if (open_ledger(t, err) != 0)
+        return -1;
     if ((t->ops = ops_select(job_backend_name(job->backend), t->hooks.device, err)) == NULL)
         return err_prefix(err, "backend %s: ", job_backend_name(job->backend));
     ModelConfig cfg;
@@ -173,8 +187,6 @@ static int ttl_open(Ttl *t, const Method *method, Err *err) {
         return -1;
     t->core.on_step = on_step;
     t->core.hook_ctx = t;
-    int dr, ds;
-    ttl_comm_grid(t->hooks.comm, &dr, &ds, &t->writer);
     return open_outputs(t, err);
 }
 
@@ -189,6 +201,7 @@ static void ttl_close(Ttl *t) {
     lora_free(&t->lora);
     tok_close(t->tok);
     model_close(t->m);
+    ttl_ledger_close(&t->ledger);
 }
 
 static TtlSamples samples_of(const Ttl *t, int with_gen) {
@@ -314,6 +327,8 @@ static void summarize(const Ttl *t, double t_start, TtlSummary *s) {
     memset(s, 0, sizeof *s);
     ttl_totals_summary(&t->tot, s);
     s->skipped = t->ds != NULL ? ds_skipped(t->ds) : 0;
+    for (int64_t i = 0; i < t->tot.samples; i++)
+        s->above_threshold += t->tot.ce[i] > t->job->method.threshold;
     s->t_generate = t->t_generate;
     s->t_comm_generate = t->t_comm_generate;
     s->t_score = t->core.t_score;
@@ -326,6 +341,12 @@ static void summarize(const Ttl *t, double t_start, TtlSummary *s) {
 
 static void print_summary(const Ttl *t, const TtlSummary *s) {
     const double other = s->t_total - s->t_generate - s->t_score - s->t_update;
+    const double pct = s->samples > 0 ? 100.0 / (double)s->samples : 0.0;
+    if (!t->core.method->updates) /* it selects none; say what the threshold would */
+        log_info("tlm run: method %s trains nothing; %lld of %lld samples (%.1f%%) have ce "
+                 "above method.threshold %g and would be selected by tlm",
+                 t->core.method->name, (long long)s->above_threshold, (long long)s->samples,
+                 pct * (double)s->above_threshold, t->job->method.threshold);
     log_info("tlm run: %s%lld samples, %lld selected (%.1f%%), %lld update steps, %lld "
              "skipped records",
              s->interrupted ? "interrupted after " : "", (long long)s->samples,
@@ -369,6 +390,11 @@ int ttl_run(const JobSpec *job, const TtlHooks *hooks, TtlSummary *summary, Err 
     int rc = ttl_open(t, method, err);
     if (rc == 0)
         rc = job->method.setting == JOB_OFFLINE ? run_offline(t, err) : run_online(t, err);
+    if (rc == 0 && !t->interrupted && t->tot.samples == 0 && ds_skipped(t->ds) > 0)
+        rc = err_set(err, "%s: every one of its %lld records was bad and skipped "
+                     "(data.on_error: skip): nothing to run; the first error is in the log "
+                     "above, data.on_error: fail stops at it", job->data.path,
+                     (long long)ds_skipped(t->ds));
     prog_finish(&t->prog);
     TtlSummary sum;
     summarize(t, t_start, &sum);

@@ -24,6 +24,8 @@
 /* What a run did: the summary printed at the end and written to summary.json. */
 typedef struct TtlSummary {
     int64_t samples, selected, skipped, steps;
+    int64_t above_threshold;    /* samples whose ce > method.threshold: what tlm's rule
+                                 * selects, reported for a method that selects none */
     int64_t input_tokens, gen_tokens;
     double ppl_first, ppl_last; /* mean input ppl of the first and last 10% of the stream */
     int64_t n_first, n_last;    /* samples in those tenths */
@@ -46,8 +48,13 @@ typedef struct TtlHooks {
                                         * returns 0 with summary->interrupted set */
     int progress;                      /* 1: progress on stderr (bar on a TTY) */
     const char *resume;                /* borrowed, or NULL: "auto" (the newest valid
-                                        * checkpoint of output.dir, fresh when none) or a
-                                        * checkpoint path (--resume) */
+                                        * checkpoint of output.dir; none: fresh, unless
+                                        * the dir holds a finished run) or a checkpoint
+                                        * path (--resume) */
+    int overwrite;                     /* 1: an earlier run's results in output.dir move
+                                        * to output.dir/previous-<time>/ (--overwrite);
+                                        * 0: they are refused unless resuming
+                                        * (worker/loop/ttl_ledger.h) */
 } TtlHooks;
 
 /* Runs the job (borrowed; validated by job_load) to the end of its stream, writing

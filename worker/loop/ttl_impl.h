@@ -21,6 +21,7 @@
 #include "worker/loop/ttl_ckpt.h"
 #include "worker/loop/ttl_comm.h"
 #include "worker/loop/ttl_core.h"
+#include "worker/loop/ttl_ledger.h"
 #include "worker/loop/ttl_out.h"
 #include "worker/loop/ttl_totals.h"
 #include "worker/model/generate.h"
@@ -44,6 +45,7 @@ typedef struct Ttl {
     int32_t stop_ids[TTL_MAX_STOP];
     int n_stop;
     int writer;              /* world rank 0 writes the files and prints */
+    TtlLedger ledger;        /* writer: output.dir's lock, held for the run */
     int64_t expected;        /* records the stream will deliver (ds_total) */
     /* the parts (see above) */
     TtlCore core;

@@ -85,6 +85,29 @@ static int restore(Ttl *t, const char *path, CkptState *st, Err *err) {
     return 0;
 }
 
+/* --resume auto without a checkpoint: a finished run's results are refused (restarting
+ * would replace them); an unfinished run's outputs (it died before its first checkpoint)
+ * move to previous-<time>/ and the run starts from the beginning. */
+static int no_checkpoint(Ttl *t, int *fresh, Err *err) {
+    const char *dir = t->job->output.dir;
+    char what[512];
+    if (t->writer && t->ledger.was_finished && ttl_ledger_results(dir, what, sizeof what))
+        return err_set(err, "--resume auto: %s holds no checkpoint to resume from, but the "
+                       "results of a finished run (%s); starting over would replace them: "
+                       "use --overwrite to move them aside, or another output.dir", dir, what);
+    if (t->writer && ttl_ledger_results(dir, what, sizeof what)) {
+        log_warn("--resume auto: no checkpoint in %s, only the outputs of a run that ended "
+                 "before its first one (%s): moving them aside and starting from the "
+                 "beginning", dir, what);
+        if (ttl_ledger_move_results(dir, err) != 0)
+            return -1;
+    } else {
+        log_info("--resume auto: no checkpoint in %s; starting from the beginning", dir);
+    }
+    *fresh = 1;
+    return 0;
+}
+
 int ttl_resume(Ttl *t, int *fresh, Err *err) {
     const char *spec = t->hooks.resume;
     const char *dir = t->job->output.dir;
@@ -94,11 +117,8 @@ int ttl_resume(Ttl *t, int *fresh, Err *err) {
         const int rc = ckpt_latest_valid(dir, path, sizeof path, NULL, err);
         if (rc < 0)
             return err_prefix(err, "--resume auto in %s: ", dir);
-        if (rc == 0) {
-            log_info("--resume auto: no checkpoint in %s; starting from the beginning", dir);
-            *fresh = 1;
-            return 0;
-        }
+        if (rc == 0)
+            return no_checkpoint(t, fresh, err);
     } else {
         snprintf(path, sizeof path, "%s", spec);
     }

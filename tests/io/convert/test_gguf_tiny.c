@@ -113,7 +113,7 @@ static int check_cli(void) {
         fails += printf("FAIL: a missing file is not named\n") > 0;
     /* tlm run with the default model.template (auto) on the converted model: its own
      * ChatML template, with its own default system prompt in every prompt. */
-    const char *run = tu_path(tu_tmp_dir(), "gguf_cli_run");
+    const char *run = tu_fresh_dir(tu_path(tu_tmp_dir(), "gguf_cli_run"));
     if (tu_system("cd '%s' && '%s' run jobs/demo.yaml --set model.path='%s' --set "
                   "model.template=auto --set data.max_samples=2 --set method.name=none --set "
                   "generate.max_new_tokens=4 --set output.dir='%s' > '%s.log' 2>&1",

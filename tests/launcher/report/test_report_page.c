@@ -268,6 +268,8 @@ static void test_demo(void **state) {
     char run[4096], base[4096];
     snprintf(run, sizeof run, "%s", tu_path(tu_tmp_dir(), "report-demo"));
     snprintf(base, sizeof base, "%s", tu_path(tu_tmp_dir(), "report-demo-none"));
+    tu_fresh_dir(run);
+    tu_fresh_dir(base);
     const char *small = "--set data.max_samples=16 --set generate.max_new_tokens=8";
     assert_int_equal(tu_system("cd '%s' && '%s' run jobs/demo.yaml %s --set output.dir='%s' "
                                "> '%s.log' 2>&1 && '%s' run jobs/demo.yaml %s --set "

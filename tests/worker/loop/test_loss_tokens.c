@@ -37,6 +37,7 @@ static int read_rows(const char *path, Row *rows) {
 }
 
 static int run(const char *mode, const char *out) {
+    tu_fresh_dir(out);
     return tu_system("cd '%s' && '%s' run jobs/demo.yaml --set data.max_samples=%d "
                      "--set method.stream_batch=4 --set generate.max_new_tokens=4 "
                      "--set method.loss_tokens=%s --set output.dir='%s' 2> '%s.log'",

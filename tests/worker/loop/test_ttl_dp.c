@@ -84,6 +84,10 @@ int main(int argc, char **argv) {
     snprintf(dp_dir, sizeof dp_dir, "%s/ttl_dp%d_bs%s", tu_tmp_dir(), g.world, bs);
     snprintf(one_dir, sizeof one_dir, "%s/ttl_dp1_bs%s", tu_tmp_dir(), bs);
     int32_t fails = 0;
+    if (g.rank == 0) { /* the writer's dirs, fresh (tlm refuses earlier results) */
+        tu_fresh_dir(dp_dir);
+        tu_fresh_dir(one_dir);
+    }
     if (run(dp_dir, bs, c, &err) != 0) {
         printf("FAIL: rank %d: dp run: %s\n", g.rank, err.msg);
         fails = 1;

@@ -44,6 +44,7 @@ static double tail_mean_ppl(const char *path) {
 static int run_job(const char *model, const char *method, const char *out) {
     printf("running method %s (log in %s.log)\n", method, out);
     fflush(stdout); /* a run killed by its timeout still shows how far it got */
+    tu_fresh_dir(out);
     return tu_system("cd '%s' && '%s' run jobs/stories260k-gsm8k-online.yaml --set "
                      "model.path='%s' --set data.path='%s/data/adapteval/gsm8k_random_5k.json' "
                      "--set data.max_samples=%d --set generate.max_new_tokens=8 "

@@ -75,7 +75,7 @@ static int run_demo(const char *const *sets, TtlSummary *sum, Err *err) {
 static const char *out_dir(const char *name) { return tu_path(tu_tmp_dir(), name); }
 
 static void test_demo_cli(void **state) {
-    const char *dir = out_dir("ttl_demo");
+    const char *dir = tu_fresh_dir(out_dir("ttl_demo"));
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     const int rc = tu_system("cd '%s' && '%s' run jobs/demo.yaml --set output.dir='%s' "
@@ -145,11 +145,11 @@ static void test_offline(void **state) {
     Err err = {{0}};
     TtlSummary s_off, s_none;
     char set_dir[4200];
-    snprintf(set_dir, sizeof set_dir, "output.dir=%s", out_dir("ttl_offline"));
+    snprintf(set_dir, sizeof set_dir, "output.dir=%s", tu_fresh_dir(out_dir("ttl_offline")));
     const char *off[] = {"method.setting=offline", set_dir, NULL};
     if (run_demo(off, &s_off, &err) != 0)
         fail_msg("offline: %s", err.msg);
-    snprintf(set_dir, sizeof set_dir, "output.dir=%s", out_dir("ttl_none"));
+    snprintf(set_dir, sizeof set_dir, "output.dir=%s", tu_fresh_dir(out_dir("ttl_none")));
     const char *none[] = {"method.name=none", set_dir, NULL};
     if (run_demo(none, &s_none, &err) != 0)
         fail_msg("none: %s", err.msg);
@@ -212,7 +212,7 @@ static void test_bad_fail(void **state) {
     TtlSummary s;
     char set_data[4200], set_dir[4200];
     snprintf(set_data, sizeof set_data, "data.path=%s", write_bad_data());
-    snprintf(set_dir, sizeof set_dir, "output.dir=%s", out_dir("ttl_bad_fail"));
+    snprintf(set_dir, sizeof set_dir, "output.dir=%s", tu_fresh_dir(out_dir("ttl_bad_fail")));
     const char *sets[] = {set_data, set_dir, NULL};
     assert_int_equal(run_demo(sets, &s, &err), -1);
     printf("bad line: %s\n", err.msg);
@@ -229,7 +229,7 @@ static void test_bad_skip(void **state) {
     TtlSummary s;
     char set_data[4200], set_dir[4200];
     snprintf(set_data, sizeof set_data, "data.path=%s", write_bad_data());
-    snprintf(set_dir, sizeof set_dir, "output.dir=%s", out_dir("ttl_bad_skip"));
+    snprintf(set_dir, sizeof set_dir, "output.dir=%s", tu_fresh_dir(out_dir("ttl_bad_skip")));
     const char *sets[] = {set_data, set_dir, "data.on_error=skip", NULL};
     if (run_demo(sets, &s, &err) != 0)
         fail_msg("skip: %s", err.msg);

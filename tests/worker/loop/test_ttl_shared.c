@@ -21,6 +21,7 @@ int main(void) {
     char model[4096], out[4096], data[4096];
     snprintf(model, sizeof model, "%s/ttl_stories260K_hf", tmp);
     snprintf(out, sizeof out, "%s/ttl_stories_out", tmp);
+    tu_fresh_dir(out);
     snprintf(data, sizeof data, "%s/data/instruct/alpaca_en_demo.json", shared);
     if (tu_system("'%s' convert llama2c '%s/models/stories260K/stories260K.bin' "
                   "'%s/models/stories260K/tok512.bin' '%s' > /dev/null", tu_tlm_bin(), shared,

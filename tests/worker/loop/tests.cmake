@@ -43,3 +43,9 @@ add_dependencies(test_loss_tokens tlm)
 # MemAvailable / the cgroup limit, token ids past the model's vocabulary.
 tlm_add_test(test_checks COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_checks.sh LABELS cpu
              TIMEOUT 60)
+
+# output.dir as a ledger (worker/loop/ttl_ledger.c, ttl_out.c): refusals that leave the
+# directory untouched, the lock, --overwrite, --resume auto without a checkpoint, a write
+# failure cut back to a batch boundary, an all-bad dataset, method none's would-select.
+tlm_add_test(test_ledger COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_ledger.sh LABELS cpu
+             TIMEOUT 120)

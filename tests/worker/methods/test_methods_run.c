@@ -33,6 +33,7 @@ static int run(const char *method, const char *setting, TtlSummary *sum, Err *er
     if (job_load("jobs/demo.yaml", &job, err) != 0)
         return -1;
     snprintf(dir, dir_bytes, "%s", tu_path(tu_tmp_dir(), method));
+    tu_fresh_dir(dir);
     char sets[6][1100];
     snprintf(sets[0], sizeof sets[0], "method.name=%s", method);
     snprintf(sets[1], sizeof sets[1], "method.setting=%s", setting);
