@@ -48,7 +48,8 @@ prev=$(ls -d "$D"/previous-* | head -1)
 
 # a second run while one holds the lock (the demo's whole stream: several seconds)
 "$BIN" run jobs/demo.yaml --set "output.dir=$TMP/c" > "$TMP/c1.log" 2>&1 & pid=$!
-for _ in $(seq 500); do [ -s "$TMP/c/.tlm.lock" ] && break; sleep 0.01; done
+for _ in $(seq 6000); do [ -s "$TMP/c/.tlm.lock" ] && break; sleep 0.01; done # <= 60 s
+[ -s "$TMP/c/.tlm.lock" ] || fail "concurrent: the first run took no lock in 60 s"
 run "$TMP/c" "$TMP/c2.log"
 rc=$?
 kill -0 $pid 2> /dev/null || fail "concurrent: the first run ended before the second started"
