@@ -46,10 +46,10 @@ static void draw(Progress *p, int force) {
     const double el = t - p->t_start;
     const double tps = el > 0 ? (double)p->tokens / el : 0;
     const double sel = p->done > 0 ? 100.0 * (double)p->selected / (double)p->done : 0;
+    const int64_t mine = p->done - p->done0; /* this run's samples: the rate of the ETA */
     char eta[32], ppl[32];
     fmt_eta(eta, sizeof eta,
-            p->total > 0 && p->done > 0 ? el * (double)(p->total - p->done) / (double)p->done
-                                        : -1);
+            p->total > 0 && mine > 0 ? el * (double)(p->total - p->done) / (double)mine : -1);
     if (p->have_ce)
         snprintf(ppl, sizeof ppl, "%.3g", exp(p->ce_recent));
     else
@@ -74,15 +74,25 @@ static void draw(Progress *p, int force) {
     fflush(p->out);
 }
 
+static void add_ce(Progress *p, double ce) {
+    p->ce_recent = p->have_ce ? PROG_CE_DECAY * p->ce_recent + (1 - PROG_CE_DECAY) * ce : ce;
+    p->have_ce = 1;
+}
+
 void prog_scored(Progress *p, int64_t n, int64_t sel, int64_t tok, double mean_ce) {
     p->done += n;
     p->selected += sel;
     p->tokens += tok;
-    for (int64_t i = 0; i < n; i++) {
-        p->ce_recent = p->have_ce ? PROG_CE_DECAY * p->ce_recent + (1 - PROG_CE_DECAY) * mean_ce
-                                  : mean_ce;
-        p->have_ce = 1;
-    }
+    for (int64_t i = 0; i < n; i++)
+        add_ce(p, mean_ce);
+    draw(p, 0);
+}
+
+void prog_resumed(Progress *p, int64_t done, int64_t sel, const float *ce) {
+    p->done = p->done0 = done;
+    p->selected = sel;
+    for (int64_t i = 0; i < done; i++)
+        add_ce(p, (double)ce[i]);
     draw(p, 0);
 }
 

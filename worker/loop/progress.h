@@ -15,6 +15,7 @@ typedef struct Progress {
     int enabled, tty;
     int64_t total;      /* samples expected (0: unknown) */
     int64_t done, selected, tokens;
+    int64_t done0;      /* samples a resumed run started with (not this run's work) */
     double ce_recent;   /* exponential average of the scored ce (running ppl) */
     int have_ce;
     double t_start, t_last; /* monotonic seconds: start, last line drawn */
@@ -26,6 +27,10 @@ void prog_init(Progress *p, FILE *out, int enabled, int64_t total);
 /* n samples scored (one update step): sel of them selected, tok input tokens, mean_ce
  * their mean ce (into the running perplexity). Redraws when due. */
 void prog_scored(Progress *p, int64_t n, int64_t sel, int64_t tok, double mean_ce);
+/* A resumed run: done samples (sel selected) were scored before it; ce (host, done
+ * floats, borrowed) their ce in stream order, which the running perplexity continues
+ * from. tokens/s and the ETA count only what this run does after it. */
+void prog_resumed(Progress *p, int64_t done, int64_t sel, const float *ce);
 /* Tokens generated (counted into tokens/s) and the phase shown. */
 void prog_generated(Progress *p, int64_t tok);
 void prog_phase(Progress *p, const char *phase);

@@ -30,9 +30,21 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Test hook: TLM_TEST_STEP_DELAY_MS=N sleeps N ms after every step, so that a test can
+ * signal the bundled demo inside its update epoch (tests/worker/loop/test_resume.sh). */
+static long test_step_delay_ms(void) {
+    const char *v = getenv("TLM_TEST_STEP_DELAY_MS");
+    return v != NULL ? strtol(v, NULL, 10) : 0;
+}
+
 /* Step hook: progress for every step, a metrics line for every update step. */
 static void on_step(void *ctx, const TtlStepStats *st) {
     Ttl *t = ctx;
+    if (t->test_step_delay_ms > 0) {
+        const long ms = t->test_step_delay_ms;
+        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     prog_scored(&t->prog, st->samples, st->selected, st->tokens, st->mean_ce);
     if (st->updated) {
         ttl_totals_updated(&t->tot, 1);
@@ -103,7 +115,7 @@ static int open_outputs(Ttl *t, Err *err) {
                  n_temps > 1 ? "s" : "", dir);
     prog_init(&t->prog, stderr, t->writer && t->hooks.progress, t->expected);
     if (t->tot.samples > 0)
-        prog_scored(&t->prog, t->tot.samples, t->tot.selected, t->tot.input_tokens, 0.0);
+        prog_resumed(&t->prog, t->tot.samples, t->tot.selected, t->tot.ce);
     return 0;
 }
 
@@ -187,6 +199,7 @@ static int ttl_open(Ttl *t, const Method *method, Err *err) {
         return -1;
     t->core.on_step = on_step;
     t->core.hook_ctx = t;
+    t->test_step_delay_ms = test_step_delay_ms();
     return open_outputs(t, err);
 }
 
@@ -278,29 +291,49 @@ static int run_online(Ttl *t, Err *err) {
     }
 }
 
+/* The epoch's stop check, before every update step (collective: every rank asks). */
+static int epoch_stop(void *ctx) { return stop_requested(ctx); }
+
+/* The offline update epoch over the n samples of the stream from sample `from` on (0, or
+ * where a mid-epoch checkpoint left it: its schedule position, moments and counters are
+ * restored). A stop request ends it at the next step: the scores so far are written and
+ * a checkpoint taken (adapter, moments, schedule position, samples_done = the position in
+ * the epoch). Returns 1 when stopped, 0 at the epoch's end, -1 on errors. */
+static int offline_epoch(Ttl *t, int32_t n, int32_t from, Err *err) {
+    const int64_t bs = t->job->optim.batch_size;
+    if (from == 0)
+        ttl_core_begin(&t->core, (n + bs - 1) / bs, 1);
+    else
+        ttl_core_schedule(&t->core, (n + bs - 1) / bs);
+    prog_phase(&t->prog, "update");
+    const TtlSamples s = samples_of(t, 0);
+    int32_t next;
+    if (ttl_core_epoch_part(&t->core, &s, t->b.scores, from, epoch_stop, t, &next, err) != 0 ||
+        ttl_comm_gather(t->hooks.comm, &t->b, from, next, 0, 1, err) != 0 ||
+        account(t, from, next, err) != 0)
+        return -1;
+    if (t->writer && ttl_out_batch(&t->out, &t->b, t->tok, from, next, 0, 1, err) != 0)
+        return -1;
+    if (ttl_ckpt_maybe(t, 1, 0, err) != 0)
+        return -1;
+    t->interrupted = next < n;
+    return next < n;
+}
+
 static int run_offline(Ttl *t, Err *err) {
     const JobSpec *job = t->job;
-    const int64_t bs = job->optim.batch_size;
     int32_t n;
     prog_phase(&t->prog, "read");
     if (ttl_batch_load(t, INT32_MAX, 0, &n, err) != 0) /* the whole stream */
         return -1;
-    /* A resumed offline run restarts after the epoch: checkpoints are taken only after
-     * it (the scores are in the file, the totals restored), at `answered` predictions. */
+    /* A resumed run continues the epoch where its checkpoint stopped it (samples_done <
+     * n), or after it, at `answered` predictions. */
     int64_t answered = 0;
-    const int resumed = ttl_ckpt_resumed(t->ck, &answered);
-    if (!resumed) {
-        ttl_core_begin(&t->core, (n + bs - 1) / bs, 1);
-        prog_phase(&t->prog, "update");
-        const TtlSamples s = samples_of(t, 0);
-        if (ttl_core_epoch(&t->core, &s, t->b.scores, err) != 0 ||
-            ttl_comm_gather(t->hooks.comm, &t->b, 0, n, 0, 1, err) != 0 ||
-            account(t, 0, n, err) != 0)
-            return -1;
-        if (t->writer && ttl_out_batch(&t->out, &t->b, t->tok, 0, n, 0, 1, err) != 0)
-            return -1;
-        if (ttl_ckpt_maybe(t, 1, 0, err) != 0)
-            return -1;
+    ttl_ckpt_resumed(t->ck, &answered);
+    if (t->tot.samples < n) {
+        const int rc = offline_epoch(t, n, (int32_t)t->tot.samples, err);
+        if (rc != 0)
+            return rc < 0 ? -1 : 0;
     }
     /* Answers with the final model, appended one stream batch at a time. */
     const int32_t chunk = (int32_t)job->method.stream_batch;

@@ -213,8 +213,17 @@ static int run_step(TtlCore *c, const TtlSamples *b, int32_t from, int32_t to,
 }
 
 int ttl_core_epoch(TtlCore *c, const TtlSamples *b, TtlScore *scores, Err *err) {
+    int32_t next;
+    return ttl_core_epoch_part(c, b, scores, 0, NULL, NULL, &next, err);
+}
+
+int ttl_core_epoch_part(TtlCore *c, const TtlSamples *b, TtlScore *scores, int32_t start,
+                        TtlStopFn stop, void *ctx, int32_t *next, Err *err) {
     const int32_t bs = (int32_t)c->cfg.batch_size;
-    for (int32_t from = 0; from < b->n; from += bs) {
+    *next = start;
+    for (int32_t from = start; from < b->n; from += bs) {
+        if (stop != NULL && stop(ctx))
+            return 0;
         const int32_t to = from + bs < b->n ? from + bs : b->n;
         for (int32_t i = from; i < to; i++)
             if (b->lens[i] > c->cfg.max_len)
@@ -222,6 +231,7 @@ int ttl_core_epoch(TtlCore *c, const TtlSamples *b, TtlScore *scores, Err *err) 
                                "for %lld", i, b->lens[i], (long long)c->cfg.max_len);
         if (run_step(c, b, from, to, scores, err) != 0)
             return -1;
+        *next = to;
     }
     return 0;
 }

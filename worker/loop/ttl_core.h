@@ -120,6 +120,18 @@ double ttl_core_lr(const TtlCore *c);
  * b->n) for this rank's samples only (others are left as they were). Allocates nothing. */
 int ttl_core_epoch(TtlCore *c, const TtlSamples *b, TtlScore *scores, Err *err);
 
+/* Asked before each update step of ttl_core_epoch_part; nonzero ends the epoch there.
+ * Collective when the answer must agree across ranks (the caller's to make it so). */
+typedef int (*TtlStopFn)(void *ctx);
+
+/* ttl_core_epoch from batch position `from` (a multiple of batch_size: where an epoch
+ * interrupted before left off) on, asking stop(ctx) (NULL: never) before every step:
+ * *next = the first position not taken, b->n when the epoch ran to its end. A stopped
+ * epoch resumes bit-identically from *next once the engine's counters, adapter and
+ * moments are what they were (a checkpoint). Allocates nothing. */
+int ttl_core_epoch_part(TtlCore *c, const TtlSamples *b, TtlScore *scores, int32_t from,
+                        TtlStopFn stop, void *ctx, int32_t *next, Err *err);
+
 /* The engine's resumable counters: what a checkpoint stores of it (worker/loop/ttl_ckpt.c). */
 typedef struct TtlCoreState {
     int64_t step;       /* update steps taken in the run */

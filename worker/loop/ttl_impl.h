@@ -57,6 +57,8 @@ typedef struct Ttl {
     /* run-level numbers for the summary (ttl.c) */
     double t_generate, t_comm_generate; /* seconds generating, of which in collectives */
     int interrupted;         /* stopped by the stop flag after a whole batch */
+    long test_step_delay_ms; /* TLM_TEST_STEP_DELAY_MS (tests only, ttl.c): each step
+                              * slowed so a signal can land inside a short epoch */
 } Ttl;
 
 #endif

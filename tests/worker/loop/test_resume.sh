@@ -9,12 +9,14 @@
 #   refuse   a checkpoint of another model and a job with another optim.lr are refused,
 #            the message naming the difference
 #   offline  the offline setting, SIGTERM during generation, resumed: the same equalities
+#   offline_epoch  offline, signals inside the update epoch (SIGTERM twice, kill -9), in
+#            generation, and SIGTERM + SIGINT inside a checkpoint write: the same equalities
 #   corrupt  a truncated newest checkpoint: --resume auto falls back to the previous one,
 #            says so, and the run still ends equal to the uninterrupted one
 # Needs TLM_BIN, TLM_SOURCE_DIR, TLM_TEST_TMP (set by CTest, tests/CMakeLists.txt).
 # Exit 0 pass, 1 fail.
 set -u
-case_name=${1:?usage: test_resume.sh signal|kill9|refuse|offline|corrupt}
+case_name=${1:?usage: test_resume.sh signal|kill9|refuse|offline|offline_epoch|corrupt}
 BIN=${TLM_BIN:?}
 cd "${TLM_SOURCE_DIR:?}" || exit 1
 TMP="${TLM_TEST_TMP:?}/resume-$case_name"
@@ -212,6 +214,78 @@ case_offline() {
     grep -q "resumed from $d/ckpt-32.h5: step 32, 32 samples done, $n1 answered" \
         "$TMP/off2.log" || fail "offline: did not resume at $n1 answers"
     echo "offline: SIGTERM after $n1 of 32 answers"
+    compare "$d"
+}
+
+case_offline_epoch() {
+    # offline preemption inside the update epoch (TLM_TEST_STEP_DELAY_MS slows each step
+    # to ~40 ms so that signals land in a 32-step epoch): SIGTERM mid-epoch -> checkpoint at
+    # the next step, exit 0; resume, SIGTERM again mid-epoch; resume, kill -9 mid-epoch
+    # (back to the mid-epoch checkpoint); resume, SIGTERM in generation; resume, SIGTERM
+    # and then SIGINT inside the stop's checkpoint write (dies mid-write); resume to the
+    # end: every output and the final adapter equal the uninterrupted run's
+    SETS+=(--set method.setting=offline)
+    reference
+    local d="$TMP/ep" pid rc k1 k2
+    export TLM_TEST_STEP_DELAY_MS=40
+    scored() { wc -l < "$d/scores.jsonl" 2> /dev/null || echo 0; }
+    wait_log() { # wait_log LOG PATTERN: the run's log shows PATTERN (<= 60 s)
+        for _ in $(seq 3000); do grep -q "$2" "$1" 2> /dev/null && return 0; sleep 0.02; done
+        return 1
+    }
+    start "$TMP/ep1.log" "$d"; pid=$!
+    wait_log "$TMP/ep1.log" "memory estimate"; sleep 0.4
+    kill -TERM $pid; wait $pid; rc=$?
+    k1=$(scored)
+    [ $rc -eq 0 ] || fail "SIGTERM in the epoch: exit $rc, expected 0"
+    { [ "$k1" -gt 0 ] && [ "$k1" -lt 32 ]; } || fail "first SIGTERM not inside the epoch ($k1 scored)"
+    [ -f "$d/ckpt-$k1.h5" ] || fail "no mid-epoch checkpoint ckpt-$k1.h5"
+    [ "$(wc -l < "$d/metrics.jsonl")" -eq "$k1" ] || fail "metrics lines != $k1 steps"
+    progress "SIGTERM in the epoch after $k1 of 32 steps"
+    start "$TMP/ep2.log" "$d" --resume auto; pid=$!
+    wait_log "$TMP/ep2.log" "resumed from"; sleep 0.3
+    kill -TERM $pid; wait $pid; rc=$?
+    k2=$(scored)
+    [ $rc -eq 0 ] || fail "second SIGTERM: exit $rc"
+    grep -q "resumed from $d/ckpt-$k1.h5: step $k1, $k1 samples done, 0 answered" "$TMP/ep2.log" ||
+        fail "did not resume mid-epoch from ckpt-$k1"
+    { [ "$k2" -gt "$k1" ] && [ "$k2" -lt 32 ]; } || fail "second SIGTERM not inside the epoch ($k2)"
+    progress "SIGTERM in the resumed epoch after $k2 steps"
+    start "$TMP/ep3.log" "$d" --resume auto; pid=$!
+    wait_log "$TMP/ep3.log" "resumed from"; sleep 0.2
+    kill -9 $pid; wait $pid 2> /dev/null
+    local k3; k3=$(scored)
+    progress "kill -9 in the resumed epoch ($k3 scores on disk)"
+    start "$TMP/ep4.log" "$d" --resume auto; pid=$!
+    for _ in $(seq 3000); do
+        [ "$(wc -l < "$d/generated_predictions.jsonl" 2>/dev/null || echo 0)" -ge 4 ] && break
+        sleep 0.02
+    done
+    kill -TERM $pid; wait $pid; rc=$?
+    grep -q "resumed from $d/ckpt-$k2.h5: step $k2, $k2 samples done, 0 answered" "$TMP/ep4.log" ||
+        fail "after kill -9: did not resume from the mid-epoch ckpt-$k2"
+    local n4; n4=$(wc -l < "$d/generated_predictions.jsonl")
+    [ $rc -eq 0 ] || fail "SIGTERM in generation: exit $rc"
+    [ "$n4" -lt 32 ] || fail "SIGTERM in generation landed after the end ($n4 answers)"
+    progress "SIGTERM in generation after $n4 answers"
+    unset TLM_TEST_STEP_DELAY_MS
+    # a stop, then a second signal (SIGINT: stop at once) inside the stop's checkpoint write
+    local good; good=$(ls "$d"/ckpt-*.h5 | sort -V | tail -1)
+    TLM_CKPT_DELAY_MS=400 start "$TMP/ep5.log" "$d" --resume auto; pid=$!
+    wait_log "$TMP/ep5.log" "resumed from"
+    kill -TERM $pid
+    if wait_for "$d/ckpt-*.h5.tmp.$pid" 30 $pid; then
+        kill -INT $pid; wait $pid; rc=$?
+        [ $rc -eq 130 ] || fail "SIGINT inside the checkpoint write: exit $rc, expected 130"
+        progress "SIGTERM + SIGINT inside a checkpoint write: exit $rc"
+    else
+        wait $pid; fail "the stop wrote no checkpoint to interrupt"
+    fi
+    run "$d" --resume auto > "$TMP/ep6.log" 2>&1 || fail "final resume failed"
+    grep -q "resumed from $good" "$TMP/ep6.log" || fail "final resume not from $good (the newest complete checkpoint)"
+    ! compgen -G "$d/ckpt-*.h5.tmp.*" > /dev/null || fail "stale checkpoint temp files left"
+    echo "offline epoch: SIGTERM at step $k1, SIGTERM at step $k2, kill -9 at ~$k3, SIGTERM at" \
+         "$n4 of 32 answers, SIGTERM+SIGINT in a checkpoint write"
     compare "$d"
 }
 
