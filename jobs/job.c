@@ -13,6 +13,7 @@
 
 #include "io/base/strbuf.h"
 #include "jobs/job_schema.h"
+#include "jobs/job_yaml_guard.h"
 
 void job_defaults(JobSpec *spec) {
     memset(spec, 0, sizeof *spec);
@@ -189,14 +190,18 @@ static int walk_root(Walk *w, yaml_node_t *root) {
     return 0;
 }
 
-int job_load_string(const char *text, const char *name, JobSpec *spec, Err *err) {
+int job_load_text(const char *text, size_t n, const char *name, JobSpec *spec, Err *err) {
     job_defaults(spec);
     snprintf(spec->source, sizeof spec->source, "%s", name);
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser))
         return err_set(err, "%s: cannot initialise the YAML parser", name);
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
+    if (job_yaml_guard(text, n, name, "job file", err) != 0) {
+        yaml_parser_delete(&parser);
+        return -1;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, n);
     if (!yaml_parser_load(&parser, &doc)) {
         err_set(err, "%s:%d:%d: YAML syntax error: %s%s%s", name,
                 (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
@@ -215,6 +220,10 @@ int job_load_string(const char *text, const char *name, JobSpec *spec, Err *err)
     return job_validate(spec, err);
 }
 
+int job_load_string(const char *text, const char *name, JobSpec *spec, Err *err) {
+    return job_load_text(text, strlen(text), name, spec, err);
+}
+
 int job_load(const char *path, JobSpec *spec, Err *err) {
     FILE *f = fopen(path, "rb");
     if (f == NULL)
@@ -223,7 +232,7 @@ int job_load(const char *path, JobSpec *spec, Err *err) {
     int rc = strbuf_read_stream(&text, f, err);
     fclose(f);
     if (rc == 0)
-        rc = job_load_string(text.data, path, spec, err);
+        rc = job_load_text(text.data != NULL ? text.data : "", text.n_bytes, path, spec, err);
     else
         err_prefix(err, "%s: cannot read job file: ", path);
     strbuf_free(&text);
@@ -250,6 +259,12 @@ int job_set(JobSpec *spec, const char *assignment, Err *err) {
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser))
         return err_set(err, "--set %s: cannot initialise the YAML parser", key);
+    char name[200];
+    snprintf(name, sizeof name, "--set %s", key);
+    if (job_yaml_guard(eq + 1, strlen(eq + 1), name, "value", err) != 0) {
+        yaml_parser_delete(&parser);
+        return -1;
+    }
     yaml_parser_set_input_string(&parser, (const unsigned char *)(eq + 1), strlen(eq + 1));
     if (!yaml_parser_load(&parser, &doc)) {
         err_set(err, "--set %s: cannot read \"%s\" as a YAML value: %s", key, eq + 1,

@@ -108,6 +108,10 @@ int job_load(const char *path, JobSpec *spec, Err *err);
 
 /* Parses YAML text as if read from a file named name (for tests and embedded jobs). */
 int job_load_string(const char *text, const char *name, JobSpec *spec, Err *err);
+/* The same for n bytes that need not end in a NUL. Before any YAML document is built the
+ * text is refused (file:line:col) for a NUL byte, a UTF-8 byte-order mark, more than one
+ * document or nesting deeper than 64 (jobs/job_yaml_guard.h). */
+int job_load_text(const char *text, size_t n, const char *name, JobSpec *spec, Err *err);
 
 /* Applies one `--set key=value` override (value typed as a YAML scalar or flow list),
  * then re-validates the whole spec. Errors name `--set key`. */

@@ -157,6 +157,11 @@ int cmd_run(int argc, char **argv) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             fputs(k_usage, stdout);
             return 0;
+        } else if ((strcmp(argv[i], "--set") == 0 || strcmp(argv[i], "--resume") == 0) &&
+                   (i + 1 == argc || strncmp(argv[i + 1], "--", 2) == 0)) {
+            fprintf(stderr, "tlm run: %s needs a value: %s\n%s", argv[i],
+                    argv[i][2] == 's' ? "--set key=value" : "--resume auto|PATH", k_usage);
+            return 2;
         } else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && n_sets < JOB_MAX_SETS) {
             sets[n_sets++] = argv[++i];
         } else if (strncmp(argv[i], "--set=", 6) == 0 && n_sets < JOB_MAX_SETS) {

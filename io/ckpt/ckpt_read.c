@@ -4,9 +4,11 @@
  * /optim/m and /optim/v, and the score table's fields. */
 #include "io/ckpt/ckpt.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "io/ckpt/ckpt_h5.h"
 
@@ -152,8 +154,22 @@ static int read_header(const CkptH5 *h, CkptState *st) {
     return 0;
 }
 
+/* What HDF5 would only call "not an HDF5 file": a path that does not exist or is no file. */
+static int check_path(const char *path, Err *err) {
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return err_set(err, "%s: cannot read the checkpoint: %s", path,
+                       errno == ENOENT ? "no such file" : strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+        return err_set(err, "%s: is a directory, expected a checkpoint file (ckpt-<step>.h5)",
+                       path);
+    return 0;
+}
+
 int ckpt_read(const char *path, CkptState *st, Err *err) {
     *st = (CkptState){0};
+    if (check_path(path, err) != 0)
+        return -1;
     CkptH5Quiet quiet;
     ckpt_h5_quiet(&quiet);
     CkptH5 h = {.path = path, .file = -1, .err = err};

@@ -79,7 +79,8 @@ static int piece_splits(const StrMap *map, const char *const *pieces, int64_t i,
             push(c, (Cand){l, r, key, chars_l, chars_total - chars_l, 0}, err) != 0)
             return -1;
     }
-    qsort(c->v + first, (size_t)(c->n - first), sizeof *c->v, cmp_local);
+    if (c->n > first) /* c->v is still NULL when no piece so far had a split */
+        qsort(c->v + first, (size_t)(c->n - first), sizeof *c->v, cmp_local);
     for (int64_t k = first; k < c->n; k++)
         c->v[k].seq = k;
     return 0;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "io/base/log.h"
 
@@ -244,6 +245,13 @@ Dataset *ds_open(const DsConfig *cfg, Err *err) {
     FILE *f = fopen(cfg->path, "rb");
     if (f == NULL) {
         err_set(err, "%s: cannot open data file: %s", cfg->path, strerror(errno));
+        return NULL;
+    }
+    struct stat sb; /* fopen opens a directory for reading; its reads fail as if empty */
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        err_set(err, "%s: is a directory, expected a JSON or JSONL data file (data.path)",
+                cfg->path);
+        fclose(f);
         return NULL;
     }
     Dataset *ds = calloc(1, sizeof *ds);

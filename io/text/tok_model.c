@@ -168,6 +168,19 @@ static int post_push(Tokenizer *tok, int32_t id, Err *err) {
     return VEC_PUSH(tok->post, tok->n_post, tok->cap_post, id, err);
 }
 
+/* A special token id of the post_processor (at key): it must name a token of the file,
+ * or encode would hand out an id that nothing decodes (and -1 is the text's marker). */
+static int post_push_token(Tokenizer *tok, const char *key, const json_t *v, Err *err) {
+    if (!json_is_integer(v))
+        return err_set(err, "%s: %s: a special token id that is not an integer", tok->path,
+                       key);
+    const json_int_t id = json_integer_value(v);
+    if (id < 0 || id >= tok->n_ids || tok->id_piece[id] == NULL)
+        return err_set(err, "%s: %s: special token id %lld names no token of the vocabulary "
+                            "or added_tokens", tok->path, key, (long long)id);
+    return post_push(tok, (int32_t)id, err);
+}
+
 /* The single-sequence template of a post_processor into tok->post (-1 = the text). */
 static int read_post(Tokenizer *tok, const char *key, const json_t *pp, Err *err) {
     const char *type = json_string_value(json_object_get(pp, "type"));
@@ -191,8 +204,8 @@ static int read_post(Tokenizer *tok, const char *key, const json_t *pp, Err *err
         const json_t *sep = json_array_get(json_object_get(pp, "sep"), 1);
         if (!json_is_integer(cls) || !json_is_integer(sep))
             return err_set(err, "%s: %s: expected cls and sep as [token, id]", tok->path, key);
-        return post_push(tok, (int32_t)json_integer_value(cls), err) || post_push(tok, -1, err) ||
-                       post_push(tok, (int32_t)json_integer_value(sep), err) ? -1 : 0;
+        return post_push_token(tok, key, cls, err) || post_push(tok, -1, err) ||
+                       post_push_token(tok, key, sep, err) ? -1 : 0;
     }
     if (strcmp(type, "TemplateProcessing") != 0)
         return err_set(err, "%s: %s.type: post_processor \"%s\" is not supported", tok->path,
@@ -215,7 +228,7 @@ static int read_post(Tokenizer *tok, const char *key, const json_t *pp, Err *err
             return err_set(err, "%s: %s.single[%zu]: special token without ids in "
                            "special_tokens", tok->path, key, i);
         for (size_t k = 0; k < json_array_size(ids); k++)
-            if (post_push(tok, (int32_t)json_integer_value(json_array_get(ids, k)), err) != 0)
+            if (post_push_token(tok, key, json_array_get(ids, k), err) != 0)
                 return -1;
     }
     return 0;

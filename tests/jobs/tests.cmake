@@ -4,3 +4,7 @@ target_link_libraries(test_job PRIVATE tlm_jobs)
 # The method registry as the job spec uses it: names, refusals at load, own parameters.
 tlm_add_test(test_job_methods SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_job_methods.c LABELS cpu)
 target_link_libraries(test_job_methods PRIVATE tlm_jobs)
+# The guard before libyaml: NUL bytes, BOM, a second document, nesting past 64.
+tlm_add_test(test_job_guard SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_job_guard.c LABELS cpu
+             TIMEOUT 30)
+target_link_libraries(test_job_guard PRIVATE tlm_jobs)

@@ -15,3 +15,5 @@ add_dependencies(test_gguf_tiny tlm) # the command-line checks run the tlm binar
 # F32 model.safetensors into the test tmp dir.
 tlm_add_test(test_gguf_smollm SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_gguf_smollm.c
              ${CMAKE_CURRENT_LIST_DIR}/gguf_check.c LABELS "cpu;shared;golden" TIMEOUT 180)
+# BPE merges recovered from a vocabulary, and a fuzzer's finding (UB on no splits).
+tlm_add_test(test_merges SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_merges.c LABELS cpu TIMEOUT 30)

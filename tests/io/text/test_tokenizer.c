@@ -205,6 +205,28 @@ static void test_malformed(void **state) {
     p = write_tok("tok_unit_bad", j);
     expect_open_error(p, "pre_tokenizer.pretokenizers[0]", "regex");
 
+    /* Found by tests/fuzz/fuzz_tokenizer (corpus/tokenizer/regress-post-id-no-token): a
+     * post_processor id naming no token was handed out by encode and decoded by nobody. */
+    const json_int_t post_ids[] = {272, -1, 300};
+    for (int k = 0; k < 3; k++) {
+        j = tiny_json();
+        json_t *ids = json_object_get(json_object_get(json_object_get(json_object_get(
+                                          j, "post_processor"), "special_tokens"), "<s>"),
+                                      "ids");
+        json_array_set_new(ids, 0, json_integer(post_ids[k]));
+        p = write_tok("tok_unit_bad", j);
+        char want[96];
+        snprintf(want, sizeof want, "special token id %lld names no token", (long long)post_ids[k]);
+        expect_open_error(p, "post_processor", want);
+    }
+    j = tiny_json(); /* a hole in the ids: 3 is <0x00> until removed */
+    json_object_del(json_object_get(json_object_get(j, "model"), "vocab"), "<0x00>");
+    json_array_set_new(json_object_get(json_object_get(json_object_get(json_object_get(
+                           j, "post_processor"), "special_tokens"), "<s>"), "ids"),
+                       0, json_integer(3));
+    p = write_tok("tok_unit_bad", j);
+    expect_open_error(p, "post_processor", "special token id 3 names no token");
+
     char bad[4096];
     pathf(bad, "%s/tok_unit_bad/tokenizer.json", tu_tmp_dir());
     tu_write_file(bad, "{\"model\": {\"vocab\": {\"a\": 0}\n");
