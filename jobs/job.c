@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "io/base/strbuf.h"
@@ -228,6 +229,11 @@ int job_load(const char *path, JobSpec *spec, Err *err) {
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return err_set(err, "%s: cannot open job file: %s", path, strerror(errno));
+    struct stat sb; /* fopen opens a directory; its first read fails with EISDIR */
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        return err_set(err, "%s: is a directory, expected a YAML job file", path);
+    }
     StrBuf text = {0};
     int rc = strbuf_read_stream(&text, f, err);
     fclose(f);

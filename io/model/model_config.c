@@ -6,6 +6,7 @@
  * in model_config_json.c. */
 #include "io/model/model_config.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -212,7 +213,9 @@ static int read_dtype(const char *path, const json_t *root, ModelConfig *cfg, Er
 static json_t *load_json(const char *path, Err *err) {
     json_error_t je;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (root == NULL)
+    if (root == NULL && je.line < 0) /* not opened: jansson's text repeats the path */
+        err_set(err, "%s: cannot open: %s", path, strerror(errno));
+    else if (root == NULL)
         err_set(err, "%s: line %d column %d: %s", path, je.line, je.column, je.text);
     else if (!json_is_object(root)) {
         json_decref(root);
@@ -241,6 +244,12 @@ int cfg_load(const char *dir, ModelConfig *cfg, Err *err) {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/config.json", dir);
     memset(cfg, 0, sizeof *cfg);
+    struct stat sb;
+    const char *wrong = stat(dir, &sb) != 0 ? (errno == ENOENT ? "no such directory" : strerror(errno))
+                        : !S_ISDIR(sb.st_mode) ? "not a directory" : NULL;
+    if (wrong != NULL)
+        return err_set(err, "%s: %s, expected a Hugging Face model directory (config.json, "
+                            "tokenizer.json, *.safetensors)", dir, wrong);
     json_t *root = load_json(path, err);
     if (root == NULL)
         return -1;
