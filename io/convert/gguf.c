@@ -314,11 +314,12 @@ static int parse(Gguf *g, Err *err) {
         rc = read_alignment(g, err);
     for (uint64_t i = 0; i < n_tensors && rc == 0; i++, g->n_tensors++)
         rc = read_tensor_info(g, &c, (int64_t)i, &offsets[i], err);
-    const size_t data_off = (c.off + (g->alignment - 1)) / g->alignment * g->alignment;
     if (rc == 0)
         rc = check_unique_tensors(g, err);
-    if (rc == 0)
+    if (rc == 0) { /* alignment is set (and > 0) only once every key was read */
+        const size_t data_off = (c.off + (g->alignment - 1)) / g->alignment * g->alignment;
         rc = check_extents(g, data_off, offsets, err);
+    }
     free(offsets);
     return rc;
 }

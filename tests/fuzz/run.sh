@@ -4,13 +4,14 @@
 # what a run finds goes to WORK/<harness>/). Prints each harness's executions and coverage;
 # exits non-zero when any harness crashed, leaked or broke an invariant, leaving the
 # reproducer in WORK/<harness>/crash-* (add it to the corpus and a unit test).
-# usage: tests/fuzz/run.sh [SECONDS=30] [JOBS=2] [WORK=build-fuzz/runs]
+# usage: tests/fuzz/run.sh [SECONDS=30] [JOBS=2] [WORK=build-fuzz/runs] [HARNESS...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-30}
 jobs=${2:-2}
 work=${3:-build-fuzz/runs}
 harnesses=(safetensors tokenizer config job dataset gguf)
+[ $# -gt 3 ] && harnesses=("${@:4}")
 
 cmake -S . -B build-fuzz -DTLM_FUZZ=ON -DCMAKE_C_COMPILER=clang -DTLM_WERROR=ON > /dev/null
 cmake --build build-fuzz --target fuzzers -j "$(nproc)" > /dev/null

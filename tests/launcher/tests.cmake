@@ -24,3 +24,8 @@ tlm_add_test(test_bench_json
 # tlm --version and the nearest-command suggestion for a mistyped command.
 tlm_add_test(test_version COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/test_version.sh LABELS cpu
              TIMEOUT 30)
+# Bad inputs, table-driven: exit status, message and the previous outputs untouched per row.
+tlm_add_test(test_bad_inputs
+  COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/bad_inputs.sh $<TARGET_FILE:tlm>
+          ${CMAKE_CURRENT_LIST_DIR}/bad_inputs.table
+  LABELS cpu TIMEOUT 300)

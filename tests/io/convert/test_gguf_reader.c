@@ -232,6 +232,9 @@ static void test_refusals(void **state) {
     expect_refused(&s, "hugekey.gguf", "metadata entry 0", "truncated");
     s = valid_spec(), s.arr_count = (uint64_t)1 << 61;
     expect_refused(&s, "hugearr.gguf", "key \"test.list\"", "cannot fit");
+    /* A key refused before general.alignment is read left the alignment 0 and parse()
+     * divided by it (UB; found by tests/fuzz/fuzz_gguf, corpus/gguf/regress-bad-key-*):
+     * this case and hugekey above take that path, which UBSan checks under TLM_SANITIZE. */
     s = valid_spec(), s.kv_type = 77;
     expect_refused(&s, "kvtype.gguf", "key \"test.count\"", "unknown value type 77");
     s = valid_spec(), s.dup_key = 1;

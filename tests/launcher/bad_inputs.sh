@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The table-driven bad-input test (tests/launcher/bad_inputs.table): every row runs one tlm
+# command on one broken input and must end with the row's exit status and a message
+# holding the row's text (the file, key or tensor, and what was expected), while the
+# previous run's outputs in the job's output.dir ($PREV: predictions, scores, metrics,
+# summary, job.yaml, two checkpoints) stay byte for byte as they were (sha256 of every file
+# before and after each row). Rows are `name | exit | message | arguments`, split at
+# " | "; the arguments are shell words after the tlm binary, with $F (the fixtures of
+# bad_inputs_fixtures.py), $OK (a valid job writing to $PREV), $PREV, $FRESH (an empty
+# directory of the row's own, for rows that must get as far as writing outputs) and $ROOT.
+# argv: the tlm binary, the table.
+set -uo pipefail
+TLM=$1
+table=$2
+ROOT=${TLM_SOURCE_DIR:?}
+work="${TLM_TEST_TMP:?}/bad-inputs"
+F="$work/fixtures"
+PREV="$work/prev"
+OK="$F/jobs/ok.yaml"
+rm -rf "$work" && mkdir -p "$work"
+python3 "$ROOT/tests/launcher/bad_inputs_fixtures.py" "$F" "$ROOT" "$PREV" || exit 1
+
+# The previous run: 16 samples, checkpoints at steps 8 and 16.
+if ! "$TLM" run "$OK" > "$work/prev.log" 2>&1; then
+    echo "FAIL: the valid job does not run:"; cat "$work/prev.log"; exit 1
+fi
+digest() { (cd "$PREV" && find . -type f | LC_ALL=C sort | xargs sha256sum) | sha256sum; }
+before=$(digest)
+[ -f "$PREV/ckpt-16.h5" ] && [ -f "$PREV/summary.json" ] ||
+    { echo "FAIL: the previous run left no outputs"; ls -la "$PREV"; exit 1; }
+
+n=0 bad=0
+declare -A by_exit
+printf '%-28s %4s %4s  %s\n' case want got result
+while IFS= read -r row; do
+    [[ "$row" =~ ^[[:space:]]*(#|$) ]] && continue
+    # columns are split at " | " (a message may hold a bare |, as in online|offline)
+    sep=' | '
+    name=${row%%"$sep"*}; row=${row#*"$sep"}
+    want=${row%%"$sep"*}; row=${row#*"$sep"}
+    text=${row%%"$sep"*}; args=${row#*"$sep"}
+    name=${name// /}; want=${want// /}
+    text=$(sed 's/^ *//; s/ *$//' <<< "$text")
+    n=$((n + 1))
+    FRESH=$(mktemp -d "$work/fresh.XXXXXX")
+    # shellcheck disable=SC2086  # the arguments are shell words by design
+    eval "timeout 60 \"\$TLM\" $args" > "$work/$name.log" 2>&1 < /dev/null
+    got=$?
+    result=ok
+    if [ "$got" != "$want" ]; then
+        result="exit $got, expected $want"
+    elif ! grep -qF -- "$text" "$work/$name.log"; then
+        result="message lacks: $text"
+    elif [ "$(digest)" != "$before" ]; then
+        result="the previous outputs in $PREV changed"
+    fi
+    if [ "$result" != ok ]; then
+        bad=$((bad + 1))
+        printf '%-28s %4s %4s  FAIL: %s\n' "$name" "$want" "$got" "$result"
+        sed 's/^/    | /' "$work/$name.log" | tail -5
+        rm -rf "$PREV" && "$TLM" run "$OK" > "$work/prev.log" 2>&1 && before=$(digest)
+    else
+        printf '%-28s %4s %4s  ok\n' "$name" "$want" "$got"
+    fi
+    by_exit[$want]=$(( ${by_exit[$want]:-0} + 1 ))
+    rm -rf "$FRESH"
+done < "$table"
+
+summary=""
+for code in $(printf '%s\n' "${!by_exit[@]}" | sort -n); do
+    summary+=" exit $code: ${by_exit[$code]};"
+done
+echo "$n cases ($summary previous outputs checked after each), $bad failed"
+[ "$n" -ge 60 ] || { echo "FAIL: the table has $n cases, fewer than 60"; exit 1; }
+[ "$bad" -eq 0 ]
