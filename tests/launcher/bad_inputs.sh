@@ -7,7 +7,8 @@
 # before and after each row). Rows are `name | exit | message | arguments`, split at
 # " | "; the arguments are shell words after the tlm binary, with $F (the fixtures of
 # bad_inputs_fixtures.py), $OK (a valid job writing to $PREV), $PREV, $FRESH (an empty
-# directory of the row's own, for rows that must get as far as writing outputs) and $ROOT.
+# directory of the row's own, for rows that must get past the output.dir checks), $NOCKPT
+# (a finished run's outputs without checkpoints) and $ROOT.
 # argv: the tlm binary, the table.
 set -uo pipefail
 TLM=$1
@@ -24,7 +25,14 @@ python3 "$ROOT/tests/launcher/bad_inputs_fixtures.py" "$F" "$ROOT" "$PREV" || ex
 if ! "$TLM" run "$OK" > "$work/prev.log" 2>&1; then
     echo "FAIL: the valid job does not run:"; cat "$work/prev.log"; exit 1
 fi
-digest() { (cd "$PREV" && find . -type f | LC_ALL=C sort | xargs sha256sum) | sha256sum; }
+# ... and a finished run without checkpoints (for --resume auto).
+NOCKPT="$work/prev-no-ckpt"
+mkdir -p "$NOCKPT" && cp "$PREV"/*.jsonl "$PREV/summary.json" "$PREV/job.yaml" "$NOCKPT/"
+# Every file of both but the lock file (.tlm.lock names its last holder's pid).
+digest() {
+    (cd "$work" && find prev prev-no-ckpt -type f ! -name .tlm.lock | LC_ALL=C sort |
+         xargs sha256sum) | sha256sum
+}
 before=$(digest)
 [ -f "$PREV/ckpt-16.h5" ] && [ -f "$PREV/summary.json" ] ||
     { echo "FAIL: the previous run left no outputs"; ls -la "$PREV"; exit 1; }
@@ -58,7 +66,7 @@ while IFS= read -r row; do
         bad=$((bad + 1))
         printf '%-28s %4s %4s  FAIL: %s\n' "$name" "$want" "$got" "$result"
         sed 's/^/    | /' "$work/$name.log" | tail -5
-        rm -rf "$PREV" && "$TLM" run "$OK" > "$work/prev.log" 2>&1 && before=$(digest)
+        before=$(digest) # the next rows compare with what this one left
     else
         printf '%-28s %4s %4s  ok\n' "$name" "$want" "$got"
     fi
