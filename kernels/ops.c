@@ -9,6 +9,15 @@ const Ops *ops_cuda(int device, Err *err) {
                  "on a machine with nvcc)");
     return NULL;
 }
+
+int ops_cuda_device_count(void) { return 0; }
+
+int ops_cuda_bus_id(int device, char *buf, size_t n_bytes) {
+    (void)device;
+    if (n_bytes > 0)
+        buf[0] = '\0';
+    return -1;
+}
 #endif
 
 const Ops *ops_select(const char *name, int device, Err *err) {

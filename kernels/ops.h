@@ -59,6 +59,14 @@ const Ops *ops_cpu(void);
  * without CUDA or no usable device exists. */
 const Ops *ops_cuda(int device, Err *err);
 
+/* The CUDA devices this process sees (the runtime applies CUDA_VISIBLE_DEVICES), 0 when
+ * tlm was built without CUDA or no driver or device answers. Opens nothing. */
+int ops_cuda_device_count(void);
+
+/* The PCI bus id ("0000:1b:00.0") of local device `device` into buf (host, n_bytes);
+ * 0, or -1 with buf "" when it has none (no CUDA, no such device). */
+int ops_cuda_bus_id(int device, char *buf, size_t n_bytes);
+
 /* "cpu", "cuda" or "auto" (cuda when a device is usable, else cpu). */
 const Ops *ops_select(const char *name, int device, Err *err);
 

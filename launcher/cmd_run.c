@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "comm/bind.h"
 #include "comm/comm.h"
 #include "comm/grid.h"
 #include "io/base/log.h"
@@ -125,22 +126,39 @@ static int under_mpi_launcher(void) {
     return 0;
 }
 
-/* The process grid and collectives of a multi-rank run; a lone process gets neither
- * (*comm stays NULL, grid zeroed with local_rank 0). Errors end every rank. */
-static int open_grid(const JobSpec *job, const char *path, Grid *grid, Comm **comm) {
+/* The process grid, the backend and device every rank agreed on (comm/bind.h) and the
+ * collectives of a multi-rank run; a lone process gets none of them (*comm stays NULL,
+ * grid zeroed with local_rank 0, *device 0). Returns 0; 1 when the job must stop with
+ * the same verdict on every rank (said on each; MPI finalized); 2 under
+ * TLM_TEST_FAKE_GPUS once the binding is checked (nothing opened). Other errors end
+ * every rank. */
+static int open_grid(const JobSpec *job, const char *path, Grid *grid, Comm **comm,
+                     int *device) {
     Err err = {{0}};
+    *device = 0;
     if (!under_mpi_launcher()) {
         if (job->parallel.tp == 1)
             return 0;
         log_error("tlm run: %s: parallel.tp = %lld needs %lld ranks: start it with mpirun "
                   "-np N (N a multiple of %lld) or srun", path, (long long)job->parallel.tp,
                   (long long)job->parallel.tp, (long long)job->parallel.tp);
-        return -1;
+        return 1;
     }
     if (grid_init(NULL, NULL, (int)job->parallel.tp, grid, &err) != 0)
         log_fatal("tlm run: %s: %s", path, err.msg); /* same verdict on every rank */
-    const Ops *ops = ops_select(job_backend_name(job->backend), grid->local_rank, &err);
-    if (ops == NULL || comm_open(grid, ops, comm, &err) != 0)
+    Binding b;
+    const int bound = bind_backend(grid, job_backend_name(job->backend), &b, &err);
+    if (bound != 0)
+        log_error("tlm run: %s: %s", path, err.msg);
+    else if (b.fake)
+        log_info("tlm run: TLM_TEST_FAKE_GPUS is set: the devices are checked, nothing is "
+                 "loaded");
+    if (bound != 0 || b.fake) {
+        grid_free(grid);
+        return bound != 0 ? 1 : 2;
+    }
+    *device = b.device >= 0 ? b.device : 0;
+    if (comm_open(grid, b.ops, comm, &err) != 0)
         log_fatal("tlm run: %s", err.msg);
     if (grid->rank == 0)
         log_info("tlm run: %d ranks = tp %d x dp %d on %d node(s)", grid->world, grid->tp,
@@ -210,8 +228,10 @@ int cmd_run(int argc, char **argv) {
     }
     Grid grid = {0};
     Comm *comm = NULL;
-    if (open_grid(&job, path, &grid, &comm) != 0)
-        return 1;
+    int device = 0;
+    const int grid_rc = open_grid(&job, path, &grid, &comm, &device);
+    if (grid_rc != 0)
+        return grid_rc == 2 ? 0 : 1;
     if (grid.rank == 0) {
         print_job(&job);
         if (tmpl_note[0] != '\0')
@@ -219,7 +239,7 @@ int cmd_run(int argc, char **argv) {
     }
 
     volatile sig_atomic_t *stop = sig_install();
-    TtlHooks hooks = {.comm = comm, .device = grid.local_rank, .stop = stop,
+    TtlHooks hooks = {.comm = comm, .device = device, .stop = stop,
                       .progress = grid.rank == 0, .resume = resume,
                       .overwrite = overwrite};
     TtlSummary sum;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # slurm/tlm-job.sh -- the body both sbatch scripts (slurm/tlm-1node.sbatch,
-# slurm/tlm-multinode.sbatch) exec after their #SBATCH header: checks tlm, raises Open
-# MPI's kill delay, traps SIGUSR1/SIGTERM, picks the --resume mode, runs tlm under
-# mpirun and requeues the job after a time-limit checkpoint (slurm/README.md).
+# slurm/tlm-multinode.sbatch, slurm/tlm-srun.sbatch) exec after their #SBATCH header:
+# checks tlm, raises Open MPI's kill delay, traps SIGUSR1/SIGTERM, picks the --resume
+# mode, runs tlm under mpirun (or srun when TLM_LAUNCHER=srun, as tlm-srun.sbatch sets)
+# and requeues the job after a time-limit checkpoint (slurm/README.md).
 #   exec bash slurm/tlm-job.sh JOB.yaml [--set key=value]... [--resume auto|PATH]
 # Runs as the batch shell itself (exec keeps its pid), so the `--signal=B:USR1` the
 # headers ask for reaches the traps below. Needs a Slurm job's environment; not meant to
@@ -65,10 +66,20 @@ while [ $# -gt 0 ]; do
 done
 [ "${SLURM_RESTART_COUNT:-0}" -eq 0 ] || resume=auto
 
-# tp from the job file must fit inside one node: tlm checks that and says so.
-echo "tlm: mpirun -np ${SLURM_NTASKS} ${tlm} run ${args[*]} --resume ${resume}"
-mpirun -np "${SLURM_NTASKS}" --map-by slot --bind-to none \
-  "$tlm" run "${args[@]}" --resume "$resume" &
+# tp from the job file must fit inside one node: tlm checks that and says so. Each rank
+# takes GPU local_rank % (the GPUs it sees), and all ranks agree on GPU or CPU first.
+case "${TLM_LAUNCHER:-mpirun}" in
+  mpirun)
+    launch=(mpirun -np "${SLURM_NTASKS}" --map-by slot --bind-to none) ;;
+  srun)
+    # --kill-on-bad-exit=1: a rank that exits non-zero ends the step, no rank hangs in a
+    # collective. The tasks and their GPUs (--gpus-per-task) come from the allocation.
+    launch=(srun --kill-on-bad-exit=1 --mpi="${TLM_SRUN_MPI:-pmix}" --ntasks="${SLURM_NTASKS}") ;;
+  *)
+    echo "tlm: TLM_LAUNCHER=${TLM_LAUNCHER}: expected mpirun or srun" >&2; exit 2 ;;
+esac
+echo "tlm: ${launch[*]} ${tlm} run ${args[*]} --resume ${resume}"
+"${launch[@]}" "$tlm" run "${args[@]}" --resume "$resume" &
 launcher_pid=$!
 # A trapped signal interrupts `wait` while mpirun still runs: wait until it is gone, then
 # take its exit status (bash keeps it for a second `wait`).
@@ -78,7 +89,7 @@ while :; do
 done
 rc=0
 wait "$launcher_pid" || rc=$?
-echo "tlm: mpirun exited with status ${rc} at $(date -u +%H:%M:%SZ)"
+echo "tlm: ${launch[0]} exited with status ${rc} at $(date -u +%H:%M:%SZ)"
 
 # Stopped by the time-limit warning and checkpointed (exit 0): come back and resume.
 # A run that finished, failed, or was cancelled is not requeued.

@@ -38,3 +38,24 @@ extern "C" const Ops *ops_cuda(int device, Err *err) {
     }
     return &cuda_ops_table;
 }
+
+extern "C" int ops_cuda_device_count(void) {
+    int n_devices = 0;
+    if (cudaGetDeviceCount(&n_devices) != cudaSuccess) {
+        cudaGetLastError(); /* no driver or no device: not an error for a caller that asks */
+        return 0;
+    }
+    return n_devices;
+}
+
+extern "C" int ops_cuda_bus_id(int device, char *buf, size_t n_bytes) {
+    if (n_bytes > 0)
+        buf[0] = '\0';
+    if (n_bytes == 0 || cudaDeviceGetPCIBusId(buf, (int)n_bytes, device) != cudaSuccess) {
+        cudaGetLastError();
+        if (n_bytes > 0)
+            buf[0] = '\0';
+        return -1;
+    }
+    return 0;
+}

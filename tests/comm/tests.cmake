@@ -1,7 +1,7 @@
 # comm tests (owner: comm/). Label mpi: several ranks of one machine under mpiexec.
 set(TLM_COMM_TESTS ${CMAKE_CURRENT_LIST_DIR})
 
-foreach(prog test_comm_mpi test_comm_grid comm_fail_test)
+foreach(prog test_comm_mpi test_comm_grid test_comm_bind comm_fail_test)
   add_executable(${prog} ${TLM_COMM_TESTS}/${prog}.c)
   target_link_libraries(${prog} PRIVATE tlm_testutil)
 endforeach()
@@ -22,6 +22,11 @@ foreach(n 2 4)
   tlm_add_mpi_test(test_comm_grid_n${n} RANKS ${n} LABELS mpi
     COMMAND ${TLM_MPIEXEC} -n ${n} $<TARGET_FILE:test_comm_grid>)
 endforeach()
+
+# The GPU binding without a GPU: the verdict rule on made-up layouts (tp 8 on 4 GPUs,
+# srun's GPU per task, mixed ranks) and bind_backend with TLM_TEST_FAKE_GPUS counts.
+tlm_add_mpi_test(test_comm_bind_n2 RANKS 2 LABELS mpi
+  COMMAND ${TLM_MPIEXEC} -n 2 $<TARGET_FILE:test_comm_bind>)
 
 # Rank 1 fails with log_fatal: the job must stop on every rank (no hang), exit non-zero
 # and name rank 1.

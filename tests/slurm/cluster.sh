@@ -61,10 +61,14 @@ cluster_start() {
   # RealMemory must not exceed what slurmd measures, or the node is drained at once.
   mem=$(awk '/MemTotal/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
   # Fake GPUs, so that the sbatch scripts' --gpus-per-node runs here as on a GPU cluster.
-  # gres/gpu drops entries without File=; plain files work (slurmd logs "not a valid
-  # character or block device" and goes on, since no cgroup constrains devices here).
+  # gres/gpu drops entries without File=. Character devices (/dev/null's numbers) make
+  # slurmd set CUDA_VISIBLE_DEVICES per task as on a real node; where mknod is refused,
+  # plain files still allocate (slurmd logs "not a valid character or block device" and
+  # goes on, no cgroup constrains devices here) but set no CUDA_VISIBLE_DEVICES.
   mkdir -p "$dir/dev"
-  for ((i = 0; i < ngpu; i++)); do touch "$dir/dev/nvidia$i"; done
+  for ((i = 0; i < ngpu; i++)); do
+    mknod "$dir/dev/nvidia$i" c 1 3 2>/dev/null || touch "$dir/dev/nvidia$i"
+  done
   echo "Name=gpu File=$dir/dev/nvidia[0-$((ngpu - 1))]" >"$dir/gres.conf"
   # slurmd reads cgroup.conf even when, as here, nothing uses cgroups (containers seldom
   # let it manage them): proctrack/linuxproc tracks a job by parent pid, task/none binds

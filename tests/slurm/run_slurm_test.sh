@@ -7,6 +7,8 @@
 #       sends before the time limit) reaches each rank once, the job requeues itself and
 #       its second run (`--resume auto`, not the first run's `--resume PATH`) finishes
 #       without requeueing again;
+#   (d) slurm/tlm-srun.sbatch (srun, a GPU per task): binding with faked device counts,
+#       a mixed GPU/CPU job refused on every rank, the demo job on 2 srun ranks;
 #   (c) slurm/tlm-1node.sbatch with the real tlm, 2 ranks on the demo model: requeued
 #       (`scontrol requeue`) after its first checkpoint, the job resumes and its
 #       predictions, scores and final adapter equal an uninterrupted run's.
@@ -82,10 +84,12 @@ state=$(wait_job_end "$jid" 30)
 grep -q "hello from job $jid" "$work/hello.out" || fail "(a) no output: $(cat "$work/hello.out")"
 step "(a) trivial batch job $jid completed"
 
-# Both sbatch scripts share their body (only the #SBATCH header differs).
-diff <(sed -n '/^# --- everything below/,$p' "$src/slurm/tlm-1node.sbatch") \
-  <(sed -n '/^# --- everything below/,$p' "$src/slurm/tlm-multinode.sbatch") ||
-  fail "slurm/tlm-1node.sbatch and tlm-multinode.sbatch bodies differ"
+# The sbatch scripts share their body (only the #SBATCH header differs).
+for other in tlm-multinode.sbatch tlm-srun.sbatch; do
+  diff <(sed -n '/^# --- everything below/,$p' "$src/slurm/tlm-1node.sbatch") \
+    <(sed -n '/^# --- everything below/,$p' "$src/slurm/$other") ||
+    fail "slurm/tlm-1node.sbatch and $other bodies differ"
+done
 
 # (b) ---------------------------------------------------------------------------------
 # A stand-in for tlm: counts the SIGUSR1s it gets, "checkpoints" on the first and exits
@@ -128,6 +132,46 @@ done
 grep -q "requeueing job $jid" "$work/fake.out" || fail "(b) no requeue in the log"
 [ "$(grep -c "resumed, done" "$work/fake.out")" = 2 ] || fail "(b) not resumed: $(cat "$work/fake.out")"
 step "(b) SIGUSR1 -> each rank once -> exit 0 -> requeued -> resumed -> completed, no 2nd requeue"
+
+# (d) ---------------------------------------------------------------------------------
+# slurm/tlm-srun.sbatch: srun starts the ranks (PMIx), Slurm gives each task its own
+# (fake) GPU and CUDA_VISIBLE_DEVICES. With the device counts faked (TLM_TEST_FAKE_GPUS,
+# comm/bind.h) tlm binds and stops before loading: each rank its device 0, the two told
+# apart by their CUDA_VISIBLE_DEVICES; a job with one rank lacking a GPU is refused on
+# every rank; then the demo job runs for real (CPU) under srun.
+srun_job() { # LOG FAKE ARGS...
+  local log=$1 fake=$2
+  shift 2
+  TLM_BIN=$tlm TLM_TEST_FAKE_GPUS=$fake sbatch --parsable --ntasks-per-node=2 \
+    --gpus-per-task=1 --output="$log" slurm/tlm-srun.sbatch "$@"
+}
+srun --mpi=list 2>&1 | grep -q pmix || skip "(d): this Slurm has no PMIx plugin (srun --mpi=list)"
+[ -c "$work/dev/nvidia0" ] ||
+  skip "(d): mknod refused, so Slurm sets no CUDA_VISIBLE_DEVICES (tests/slurm/cluster.sh)"
+jid=$(srun_job "$work/srun-bind.out" 1 jobs/demo.yaml --set backend=cuda --set parallel.tp=2 \
+  --set "output.dir=$work/srun-bind")
+state=$(wait_job_end "$jid" 60)
+[ "$state" = COMPLETED ] || fail "(d) srun binding job $jid: $state: $(tail -20 "$work/srun-bind.out")"
+bound=$(grep -c "GPU 0 of the 1 it sees, PCI fake:" "$work/srun-bind.out" || true)
+cvds=$(grep -o "GPU 0 of the 1 it sees.*CUDA_VISIBLE_DEVICES=[^ ]*" "$work/srun-bind.out" |
+  sed 's/.*CUDA_VISIBLE_DEVICES=//' | sort -u | wc -l)
+{ [ "$bound" = 2 ] && [ "$cvds" = 2 ]; } ||
+  fail "(d) srun ranks not bound one GPU each: $(grep -i "gpu\|error" "$work/srun-bind.out")"
+jid=$(srun_job "$work/srun-mixed.out" 1,0 jobs/demo.yaml --set backend=auto \
+  --set "output.dir=$work/srun-mixed")
+state=$(wait_job_end "$jid" 60)
+[ "$state" = FAILED ] || fail "(d) a job with rank 1 lacking a GPU ended $state: $(tail -20 "$work/srun-mixed.out")"
+[ "$(grep -c "never mixed" "$work/srun-mixed.out")" = 2 ] ||
+  fail "(d) the mixed job was not refused on both ranks: $(tail -20 "$work/srun-mixed.out")"
+[ ! -e "$work/srun-mixed/generated_predictions.jsonl" ] || fail "(d) the mixed job ran"
+jid=$(srun_job "$work/srun-run.out" "" jobs/demo.yaml --set data.max_samples=8 \
+  --set generate.max_new_tokens=4 --set "output.dir=$work/srun-run")
+state=$(wait_job_end "$jid" 90)
+[ "$state" = COMPLETED ] || fail "(d) srun demo job $jid: $state: $(tail -20 "$work/srun-run.out")"
+grep -q "\[r1/2[] ]" "$work/srun-run.out" || fail "(d) not one 2-rank job: $(tail "$work/srun-run.out")"
+[ "$(wc -l <"$work/srun-run/generated_predictions.jsonl")" = 8 ] ||
+  fail "(d) srun demo job: $(wc -l <"$work/srun-run/generated_predictions.jsonl") predictions, not 8"
+step "(d) srun: one fake GPU per task ($(grep -o "it sees.*CUDA_VISIBLE_DEVICES=[^ ]*" "$work/srun-bind.out" | sed "s/.*CUDA_/CUDA_/" | sort -u | paste -sd ' ')), a mixed GPU/CPU job refused on both ranks, the demo job on 2 srun ranks"
 
 # (c) ---------------------------------------------------------------------------------
 "$tlm" run --help 2>&1 | grep -q -- --resume || skip "(c): tlm run has no --resume yet"
