@@ -20,6 +20,7 @@
 #include "io/model/model_config.h"
 #include "kernels/cpu/blas.h"
 #include "launcher/bench/bench.h"
+#include "launcher/bench/bench_gpu.h"
 #include "launcher/bench/bench_model.h"
 #include "launcher/bench/bench_report.h"
 
@@ -31,7 +32,9 @@ typedef struct BenchOption {
 static const BenchOption k_options[] = {
     {"model", "DIR", "a Hugging Face model directory (e.g. one `tlm convert` made)"},
     {"random", "NAME", "a seeded random model: llama-4x512 (L 4, D 512, H 8, KVH 4, F 1376,\n"
-                       "                           V 32000, untied) or llama-2x64 (tiny)"},
+                       "                           V 32000, untied), llama-2x64 (tiny), llama3-8b\n"
+                       "                           (Llama-3-8B's shape, BF16, 16 GB: the GPU bench)\n"
+                       "                           or llama-2x64-bf16"},
     {"save-model", "DIR", "write the random model here (kept) instead of a temp dir"},
     {"backend", "cpu|cuda|auto", "op backend (default auto)"},
     {"threads", "N", "OpenMP + OpenBLAS threads (default: the environment's)"},
@@ -40,6 +43,9 @@ static const BenchOption k_options[] = {
     {"new-tokens", "N", "greedy tokens generated per prompt (default 64)"},
     {"repeat", "R", "timed runs per workload after one warm-up; medians (default 5)"},
     {"json", NULL, "also print one JSON line per model"},
+    {"ceilings", NULL, "measure the matmul peak and copy bandwidth first, then print the\n"
+                       "                           update step's MFU and each decode's share of\n"
+                       "                           the memory roofline (default on backend cuda)"},
     {"profile", NULL, "also break each workload down by op group, matmul shape (GFLOP/s\n"
                       "                           vs the same op alone and a 1024^3 matmul)\n"
                       "                           and decode bytes/s vs the copy bandwidth"},
@@ -65,7 +71,7 @@ static void usage(FILE *out) {
 
 typedef struct BenchArgs {
     const char *model, *random, *save, *backend;
-    int threads, json;
+    int threads, json, ceilings;
     BenchConfig cfg;
 } BenchArgs;
 
@@ -105,6 +111,7 @@ static int parse_args(int argc, char **argv, BenchArgs *a) {
         else if (!strcmp(name, "save-model")) a->save = optarg;
         else if (!strcmp(name, "backend")) a->backend = optarg;
         else if (!strcmp(name, "json")) a->json = 1;
+        else if (!strcmp(name, "ceilings")) a->ceilings = 1;
         else if (!strcmp(name, "profile")) a->cfg.profile = 1;
         else if ((v = parse_positive(name, optarg)) < 0) return 2;
         else if (!strcmp(name, "threads")) a->threads = (int)v;
@@ -233,6 +240,17 @@ static int bench_one(const BenchArgs *a, const Ops *ops, const char *label, cons
     const char *threads = getenv("OMP_NUM_THREADS");
     if (threads != NULL && (*threads == '\0' || strspn(threads, "0123456789") != strlen(threads)))
         threads = NULL;
+    /* the ceilings first, on an idle device (launcher/bench/bench_gpu.h) */
+    const int on_gpu = strcmp(ops->name, "cuda") == 0;
+    BenchCeilings lim = {0};
+    if (a->ceilings || on_gpu) {
+        if (bench_ceilings(ops, on_gpu ? 8192 : 512, (size_t)(on_gpu ? 1024 : 64) << 20, &lim,
+                           &err) != 0) {
+            fprintf(stderr, "tlm bench: ceilings: %s\n", err.msg);
+            return 1;
+        }
+        bench_print_ceilings(ops, &lim);
+    }
     const double load0 = load_avg();
     if (cfg_load(dir, &mc, &err) != 0 || bench_run(dir, ops, k, &r, &prof, &err) != 0) {
         fprintf(stderr, "tlm bench: %s: %s\n", label, err.msg);
@@ -261,6 +279,8 @@ static int bench_one(const BenchArgs *a, const Ops *ops, const char *label, cons
     snprintf(gb, sizeof gb, "generation, batch %d", k->batch);
     printf("  %-40s %12.1f tok/s  %9.4f s\n", gb, r.genb_tok_s, r.genb_s);
     const double weight_bytes = (double)ops->elem_bytes;
+    if (a->ceilings || on_gpu)
+        bench_print_efficiency(&mc, k, &r, &lim, ops->elem_bytes);
     if (k->profile)
         bench_print_profile(k, &prof, weight_bytes);
     if (a->json) {

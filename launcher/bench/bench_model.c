@@ -13,10 +13,14 @@
 
 /* llama-4x512: a small model with the proportions of a real one (GQA 2:1, SwiGLU ffn
  * about 2.7 D, a 32k vocabulary), big enough that matmuls, not call overheads, dominate.
- * llama-2x64: the tests/ref golden shape, for quick correctness runs of tlm bench. */
+ * llama-2x64: the tests/ref golden shape, for quick correctness runs of tlm bench.
+ * llama3-8b: Llama-3-8B's shape in BF16 (16 GB), for the GPU bench; llama-2x64-bf16 runs
+ * the same BF16 path in seconds. */
 static const BenchModelShape k_presets[] = {
-    {"llama-4x512", 4, 512, 8, 4, 1376, 32000, 2048},
-    {"llama-2x64", 2, 64, 4, 2, 172, 256, 512},
+    {"llama-4x512", 4, 512, 8, 4, 1376, 32000, 2048, 0},
+    {"llama-2x64", 2, 64, 4, 2, 172, 256, 512, 0},
+    {"llama3-8b", 32, 4096, 32, 8, 14336, 128256, 8192, 1},
+    {"llama-2x64-bf16", 2, 64, 4, 2, 172, 256, 512, 1},
 };
 #define N_PRESETS ((int)(sizeof k_presets / sizeof k_presets[0]))
 
@@ -27,7 +31,9 @@ const BenchModelShape *bench_model_find(const char *name) {
     return NULL;
 }
 
-const char *bench_model_names(void) { return "llama-4x512, llama-2x64"; }
+const char *bench_model_names(void) {
+    return "llama-4x512, llama-2x64, llama3-8b (bf16), llama-2x64-bf16";
+}
 
 /* splitmix64 (Steele et al. 2014): a tiny generator that any language can reproduce. */
 static uint64_t splitmix64(uint64_t *state) {
@@ -49,17 +55,36 @@ static void fill_normal(float *x, int64_t n, float std, uint64_t *state) {
     }
 }
 
+/* BF16 weights: uniform on [-a, a] with a = 0.02 sqrt(3) (std 0.02), drawn per block of
+ * 2^16 elements from splitmix64 seeded by (seed, tensor, block), so any thread count gives
+ * the same file; 8 G draws of Box-Muller would take minutes. */
+#define BF16_BLOCK ((int64_t)1 << 16)
+static void fill_uniform_bf16(uint16_t *x, int64_t n, uint64_t seed, int tensor) {
+    const int64_t n_blocks = (n + BF16_BLOCK - 1) / BF16_BLOCK;
+    const float a = 0.02f * 1.7320508f;
+#pragma omp parallel for schedule(static)
+    for (int64_t blk = 0; blk < n_blocks; blk++) {
+        uint64_t state = seed ^ ((uint64_t)tensor << 40) ^ ((uint64_t)blk * 0xD1B54A32D192ED03ull);
+        const int64_t end = (blk + 1) * BF16_BLOCK < n ? (blk + 1) * BF16_BLOCK : n;
+        for (int64_t j = blk * BF16_BLOCK; j < end; j++) {
+            const float u = (float)(splitmix64(&state) >> 40) * 0x1.0p-24f; /* [0, 1) */
+            x[j] = f32_to_bf16((2.0f * u - 1.0f) * a);
+        }
+    }
+}
+
 /* The tensor table of a preset: names (host, n x 96 bytes) and shapes; n = 9 L + 3. */
 typedef struct TensorTable {
     StOut *t;
     char (*names)[96];
     int n;
+    DType dtype; /* of every tensor */
 } TensorTable;
 
 static void table_add(TensorTable *tt, const char *name, int64_t rows, int64_t cols) {
     StOut *o = &tt->t[tt->n];
     snprintf(tt->names[tt->n], sizeof tt->names[0], "%s", name);
-    *o = (StOut){.name = tt->names[tt->n], .dtype = DTYPE_F32, .ndim = cols > 0 ? 2 : 1};
+    *o = (StOut){.name = tt->names[tt->n], .dtype = tt->dtype, .ndim = cols > 0 ? 2 : 1};
     o->shape[0] = rows;
     o->shape[1] = cols;
     tt->n++;
@@ -109,42 +134,51 @@ static int write_config(const BenchModelShape *s, const char *dir, Err *err) {
              "  \"rms_norm_eps\": 1e-05,\n  \"rope_theta\": 10000.0,\n"
              "  \"tie_word_embeddings\": false,\n  \"attention_bias\": false,\n"
              "  \"mlp_bias\": false,\n  \"bos_token_id\": 1,\n  \"eos_token_id\": 2,\n"
-             "  \"torch_dtype\": \"float32\",\n  \"tlm_bench_preset\": \"%s\"\n}\n",
+             "  \"torch_dtype\": \"%s\",\n  \"tlm_bench_preset\": \"%s\"\n}\n",
              (long long)s->dim, (long long)s->ffn_dim, (long long)s->n_layers,
              (long long)s->n_heads, (long long)s->n_kv_heads, (long long)s->vocab_size,
-             (long long)s->max_pos, s->name);
+             (long long)s->max_pos, s->bf16 ? "bfloat16" : "float32", s->name);
     return af_write_file(path, json, strlen(json), err);
 }
 
 int bench_model_write(const BenchModelShape *s, uint64_t seed, const char *dir, Err *err) {
     const int n_max = 9 * (int)s->n_layers + 3;
     TensorTable tt = {.t = calloc((size_t)n_max, sizeof *tt.t),
-                      .names = calloc((size_t)n_max, sizeof *tt.names)};
-    float *data = NULL;
+                      .names = calloc((size_t)n_max, sizeof *tt.names),
+                      .dtype = s->bf16 ? DTYPE_BF16 : DTYPE_F32};
+    void *data = NULL;
     int rc = -1;
     if (tt.t == NULL || tt.names == NULL) {
         err_set(err, "out of host memory for the tensor table of %s", s->name);
         goto done;
     }
     const int64_t total = table_build(&tt, s);
-    data = malloc((size_t)total * sizeof *data);
+    const size_t elem = s->bf16 ? sizeof(uint16_t) : sizeof(float);
+    data = malloc((size_t)total * elem);
     if (data == NULL) {
-        err_set(err, "out of host memory for %s: %lld floats", s->name, (long long)total);
+        err_set(err, "out of host memory for %s: %lld weights of %zu bytes", s->name,
+                (long long)total, elem);
         goto done;
     }
     uint64_t state = seed;
-    float *p = data;
+    char *p = data;
     for (int i = 0; i < tt.n; i++) {
         StOut *o = &tt.t[i];
         const int64_t n = o->shape[0] * (o->ndim == 2 ? o->shape[1] : 1);
         if (o->ndim == 1) { /* LlamaRMSNorm weights start at 1 */
-            for (int64_t j = 0; j < n; j++)
-                p[j] = 1.0f;
+            for (int64_t j = 0; j < n; j++) {
+                if (s->bf16)
+                    ((uint16_t *)(void *)p)[j] = f32_to_bf16(1.0f);
+                else
+                    ((float *)(void *)p)[j] = 1.0f;
+            }
+        } else if (s->bf16) {
+            fill_uniform_bf16((uint16_t *)(void *)p, n, seed, i);
         } else {
-            fill_normal(p, n, 0.02f, &state);
+            fill_normal((float *)(void *)p, n, 0.02f, &state);
         }
         o->data = p;
-        p += n;
+        p += (size_t)n * elem;
     }
     char path[4096];
     if (snprintf(path, sizeof path, "%s/model.safetensors", dir) >= (int)sizeof path) {

@@ -1,7 +1,7 @@
 /* launcher/bench/bench_model.h -- named random Llama-shaped models for benchmarks and tests.
  * A preset is a fixed shape (layers, hidden, heads, kv heads, ffn, vocab); bench_model_write
  * fills its weights from a seeded generator and writes a Hugging Face directory
- * (config.json + model.safetensors, F32) that tlm and transformers both load, so two
+ * (config.json + model.safetensors, F32, or BF16 for the bf16 presets) that tlm and transformers both load, so two
  * programs can measure the same weights. No tokenizer is written: benchmarks feed token
  * ids. Host memory only; not thread-safe. */
 #ifndef TLM_WORKER_BENCH_MODEL_H
@@ -16,6 +16,7 @@ typedef struct BenchModelShape {
     const char *name; /* "llama-4x512" */
     int64_t n_layers, dim, n_heads, n_kv_heads, ffn_dim, vocab_size; /* L D H KVH F V */
     int64_t max_pos;  /* max_position_embeddings written to config.json */
+    int bf16;         /* weights written in BF16 (uniform, std 0.02: fast enough for 8B) */
 } BenchModelShape;
 
 /* The preset called name (borrowed), or NULL when there is none. */

@@ -21,6 +21,10 @@ tlm_add_test(test_bench_json
              COMMAND ${CMAKE_COMMAND} -P ${CMAKE_CURRENT_LIST_DIR}/bench/check_bench_json.cmake
              LABELS cpu TIMEOUT 120)
 
+# The GPU bench's ceilings, MFU and roofline lines and the BF16 preset, on the CPU.
+tlm_add_test(test_bench_ceilings COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/bench/test_bench_ceilings.sh
+             LABELS cpu TIMEOUT 60)
+
 # tlm --version and the nearest-command suggestion for a mistyped command.
 tlm_add_test(test_version COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/test_version.sh LABELS cpu
              TIMEOUT 30)

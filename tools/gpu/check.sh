@@ -11,8 +11,9 @@
 #   gpu      a GPU answers (nvidia-smi); without one the check stops here: "no GPU"
 #   tests    the gpu tests: test_ops_cuda (every op vs the CPU backend), test_worker_cuda
 #   memcheck / racecheck  compute-sanitizer on test_ops_cuda at small sizes
-#   bench    tlm bench --backend cuda --random llama3-8b
-#   torch    tools/bench_torch.py --device cuda (HF + PEFT on the same shape)
+#   bench*   tlm bench --backend cuda --random llama3-8b (T 512 with --profile), then the
+#            saved model at T 1k / 2k / 4k, batch 8 and 64
+#   torch    tools/gpu/bench_torch_cuda.py (HF + PEFT on the same weights) and the ratios
 # Stdout ends with the summary table; full logs in $OUT (6 files). Exit 0: every stage
 # passed; 3: stopped at "no GPU" (or no CUDA libraries); 1: a stage failed.
 #   OUT=/tmp/out bash tools/gpu/check.sh
@@ -139,28 +140,46 @@ record gpu "ok: $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 # tests, sanitizer, bench ------------------------------------------------------------
 failed=0
 export TLM_SOURCE_DIR=$repo
-run_stage ops 150 "$OUT/tests.log" "${kit[@]}" "$prefix/bin/test_ops_cuda" || failed=1
-run_stage worker 90 "$OUT/tests.log" "${kit[@]}" "$prefix/bin/test_worker_cuda" || failed=1
+run_stage ops 90 "$OUT/tests.log" "${kit[@]}" "$prefix/bin/test_ops_cuda" || failed=1
+run_stage worker 45 "$OUT/tests.log" "${kit[@]}" "$prefix/bin/test_worker_cuda" || failed=1
 if command -v compute-sanitizer >/dev/null; then
   for tool in memcheck racecheck; do
-    TLM_OPS_TEST_SIZES=small run_stage "$tool" 75 "$OUT/sanitizer.log" "${kit[@]}" compute-sanitizer \
+    TLM_OPS_TEST_SIZES=small run_stage "$tool" 45 "$OUT/sanitizer.log" "${kit[@]}" compute-sanitizer \
       --tool "$tool" --error-exitcode 9 "$prefix/bin/test_ops_cuda" || failed=1
   done
 else
   record memcheck "skipped: no compute-sanitizer" 0
 fi
+# The GPU bench on Llama-3-8B's shape (random BF16 weights written once, then reloaded):
+# ceilings first, update step at T 512 and 2048, decode at batch 1, 8, 64 and contexts
+# 1k / 4k, the per-op table (--profile) at T 512. JSON lines feed the torch ratios.
+model=${TLM_GPU_MODEL:-/tmp/tlm-llama3-8b}
+bench() { # NAME CAP ARGS...
+  local name=$1 secs=$2
+  shift 2
+  run_stage "$name" "$secs" "$OUT/bench.log" "${kit[@]}" "$tlm" bench --backend cuda --json "$@"
+}
 if "${kit[@]}" "$tlm" bench --help 2>&1 | grep -q llama3-8b; then
-  run_stage bench 150 "$OUT/bench.log" "${kit[@]}" "$tlm" bench --backend cuda --random llama3-8b || failed=1
+  rm -rf "$model"
+  bench bench512 130 --random llama3-8b --save-model "$model" --tokens 512 --batch 8 \
+    --new-tokens 32 --repeat 3 --profile || failed=1
+  if [ -s "$model/model.safetensors" ]; then
+    bench bench1k 60 --model "$model" --tokens 1024 --batch 64 --new-tokens 16 --repeat 2 || failed=1
+    bench bench2k 50 --model "$model" --tokens 2048 --batch 8 --new-tokens 16 --repeat 2 || failed=1
+    bench bench4k 50 --model "$model" --tokens 4096 --batch 8 --new-tokens 16 --repeat 1 || failed=1
+  fi
 else
   record bench "not built: tlm bench has no --random llama3-8b yet" 0
 fi
-if python3 tools/bench_torch.py --help 2>&1 | grep -q -- --device; then
-  PYTHONUNBUFFERED=1 run_stage torch 120 "$OUT/bench_torch.log" python3 tools/bench_torch.py \
-    --device cuda || failed=1
+if [ -s "$model/model.safetensors" ]; then
+  grep '^{' "$OUT/bench.log" >"$prefix/bench.jsonl" || true
+  PYTHONUNBUFFERED=1 run_stage torch 75 "$OUT/bench_torch.log" python3 tools/gpu/bench_torch_cuda.py \
+    --model "$model" --tokens 512,2048 --new-tokens 32 --repeat 2 --tlm-json "$prefix/bench.jsonl" ||
+    failed=1
 else
-  record torch "not built: tools/bench_torch.py has no --device yet" 0
+  record torch "skipped: no model written by the bench" 0
 fi
 # the bench's own tables are the answer: show their last lines above the summary
-[ -s "$OUT/bench.log" ] && tail -n 40 "$OUT/bench.log"
+[ -s "$OUT/bench.log" ] && grep -E '^(ceilings|  matmul peak|  copy,|model |efficiency|  update step|  decode|  generation|=== bench)' "$OUT/bench.log"
 [ -s "$OUT/bench_torch.log" ] && tail -n 15 "$OUT/bench_torch.log"
 finish $((failed ? 1 : 0))
