@@ -6,6 +6,7 @@
  * another one. Contexts live until the process exits. Not thread-safe for the first
  * open of a device; later calls only read. */
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/cuda_kernels.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,8 @@ static int ctx_create(CudaCtx *c, int device, Err *err) {
     c->device = device;
     const char *sync_env = getenv("TLM_CUDA_SYNC");
     c->sync_each_op = sync_env != NULL && strcmp(sync_env, "1") == 0;
+    const char *kernels_env = getenv("TLM_CUDA_KERNELS");
+    c->simple_kernels = kernels_env != NULL && strcmp(kernels_env, "simple") == 0;
     CUDA_CHECK_GOTO(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking), err, fail);
     CUBLAS_CHECK_GOTO(cublasCreate(&c->blas), err, fail);
     CUBLAS_CHECK_GOTO(cublasSetStream(c->blas, c->stream), err, fail);
@@ -93,4 +96,11 @@ extern "C" void cuda_describe(char *buf, size_t n_bytes) {
     snprintf(buf, n_bytes, "CUDA device %d: %s, sm_%d%d, %.1f GiB, PCI %s", device, prop.name,
              prop.major, prop.minor, (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0),
              bus);
+}
+
+extern "C" int cuda_kernels_simple(int simple) {
+    CudaCtx *ctx = cuda_ctx();
+    const int was = ctx->simple_kernels;
+    ctx->simple_kernels = simple != 0;
+    return was;
 }

@@ -32,6 +32,7 @@ typedef struct CudaCtx {
     double *d_partials;       /* device, CUDA_PARTIALS doubles: sumsq block partials */
     double *h_result;         /* pinned host, 1 double: sumsq result */
     int sync_each_op;         /* TLM_CUDA_SYNC=1 */
+    int simple_kernels;       /* TLM_CUDA_KERNELS=simple: the reference twins only */
 } CudaCtx;
 
 #define CUDA_PARTIALS 1024

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tests/kernels/cuda/harness.h"
 
@@ -57,6 +58,17 @@ int cases_attention(void) {
     fails += attn_case("decode pos0>0", decode, 3, 7, 120, 8, 2, 128);
     fails += attn_case("decode pos0>0", decode, 3, 7, 120, 4, 4, 64);
     return fails;
+}
+
+int cases_attention_llama(void) {
+    const char *sizes = getenv("TLM_OPS_TEST_SIZES");
+    if (sizes != NULL && strcmp(sizes, "small") == 0) {
+        printf("skip attention at Llama-3-8B sizes (TLM_OPS_TEST_SIZES=small)\n");
+        return 0;
+    }
+    /* two packed sequences, 2048 tokens in all, the second not a multiple of any tile */
+    const SeqSpan llama[2] = {{0, 1459, 0, 0}, {1459, 589, 0, 1459}};
+    return attn_case("Llama-3-8B packed 1459+589", llama, 2, 2048, 2048, 32, 8, 128);
 }
 
 /* The loss the statistics give, lse - target logit on rows with a target (ops_list.h),

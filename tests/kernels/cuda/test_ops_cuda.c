@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cuda/cuda_kernels.h"
 #include "tests/testutil.h"
 
 const Ops *h_cpu, *h_gpu;
@@ -149,7 +150,17 @@ int main(void) {
     fails += cases_lora();
     fails += cases_norm_rope();
     fails += cases_elementwise();
+    /* attention in both kernel families: the fast (tensor cores, the default) and the
+     * simple twins (TLM_CUDA_KERNELS=simple), each against the CPU backend */
+    const int was_simple = cuda_kernels_simple(0);
+    printf("-- attention, fast kernels\n");
     fails += cases_attention();
+    fails += cases_attention_llama();
+    cuda_kernels_simple(1);
+    printf("-- attention, simple kernels\n");
+    fails += cases_attention();
+    fails += cases_attention_llama();
+    cuda_kernels_simple(was_simple);
     fails += cases_xent_argmax();
     fails += cases_entropy();
     fails += cases_vocab_slice();
