@@ -130,3 +130,30 @@ void dtype_to_f32(float *dst, const void *src, DType t, int64_t n) {
         return;
     }
 }
+
+int64_t dtype_first_nonfinite(const void *src, DType t, int64_t n, int *is_nan) {
+    /* an all-ones exponent is Inf (zero mantissa) or NaN */
+    uint32_t exp_mask, man_mask;
+    switch (t) {
+    case DTYPE_F32: exp_mask = 0x7f800000u; man_mask = 0x007fffffu; break;
+    case DTYPE_F16: exp_mask = 0x7c00u; man_mask = 0x03ffu; break;
+    case DTYPE_BF16: exp_mask = 0x7f80u; man_mask = 0x007fu; break;
+    default: return -1;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t bits;
+        if (t == DTYPE_F32) {
+            memcpy(&bits, (const uint8_t *)src + 4 * i, 4);
+        } else {
+            uint16_t h;
+            memcpy(&h, (const uint8_t *)src + 2 * i, 2);
+            bits = h;
+        }
+        if ((bits & exp_mask) == exp_mask) {
+            if (is_nan != NULL)
+                *is_nan = (bits & man_mask) != 0;
+            return i;
+        }
+    }
+    return -1;
+}

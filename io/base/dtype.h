@@ -22,6 +22,11 @@ uint16_t f32_to_bf16(float f); /* round to nearest even, as torch does */
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);  /* round to nearest even */
 
+/* The index of the first NaN or infinity among n elements of src (host, F32/F16/BF16),
+ * or -1 when all are finite; *is_nan tells which (may be NULL). Bit tests only: one
+ * cheap pass, no conversion. */
+int64_t dtype_first_nonfinite(const void *src, DType t, int64_t n, int *is_nan);
+
 /* Widens n elements of src (host, F32/F16/BF16) to fp32 dst (host). */
 void dtype_to_f32(float *dst, const void *src, DType t, int64_t n);
 

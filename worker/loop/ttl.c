@@ -30,21 +30,26 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Test hook: TLM_TEST_STEP_DELAY_MS=N sleeps N ms after every step, so that a test can
- * signal the bundled demo inside its update epoch (tests/worker/loop/test_resume.sh). */
+/* Test hook: TLM_TEST_STEP_DELAY_MS=N sleeps N ms after every update step and every
+ * generated stream batch, so that a test can signal the bundled demo inside a phase that
+ * a fast machine finishes in milliseconds (tests/worker/loop/test_resume.sh). */
 static long test_step_delay_ms(void) {
     const char *v = getenv("TLM_TEST_STEP_DELAY_MS");
     return v != NULL ? strtol(v, NULL, 10) : 0;
 }
 
-/* Step hook: progress for every step, a metrics line for every update step. */
-static void on_step(void *ctx, const TtlStepStats *st) {
-    Ttl *t = ctx;
+static void test_delay(const Ttl *t) {
     if (t->test_step_delay_ms > 0) {
         const long ms = t->test_step_delay_ms;
         struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
+}
+
+/* Step hook: progress for every step, a metrics line for every update step. */
+static void on_step(void *ctx, const TtlStepStats *st) {
+    Ttl *t = ctx;
+    test_delay(t);
     prog_scored(&t->prog, st->samples, st->selected, st->tokens, st->mean_ce);
     if (st->updated) {
         ttl_totals_updated(&t->tot, 1);
@@ -241,6 +246,7 @@ static int account(Ttl *t, int32_t from, int32_t to, Err *err) {
 
 /* A stream batch's wall time and its share inside collectives, into the run's totals. */
 static void count_generation(Ttl *t, double t0, double comm0) {
+    test_delay(t);
     t->t_generate += now_s() - t0;
     t->t_comm_generate += comm_busy_seconds(t->hooks.comm) - comm0;
 }
@@ -279,8 +285,13 @@ static int run_online(Ttl *t, Err *err) {
             ttl_core_begin(&t->core, (n + bs - 1) / bs, 1);
         prog_phase(&t->prog, "update");
         const TtlSamples s = samples_of(t, 1);
-        if (ttl_core_epoch(&t->core, &s, t->b.scores, err) != 0 ||
-            ttl_comm_gather(t->hooks.comm, &t->b, 0, n, 1, 1, err) != 0 ||
+        if (ttl_core_epoch(&t->core, &s, t->b.scores, err) != 0)
+            return !t->core.nonfinite ? -1
+                   : err_prefix(err, "the stream batch of samples %lld..%lld (not written; "
+                                "the last good state at a batch boundary is the newest "
+                                "checkpoint's, if any): ", (long long)t->tot.samples,
+                                (long long)t->tot.samples + n - 1);
+        if (ttl_comm_gather(t->hooks.comm, &t->b, 0, n, 1, 1, err) != 0 ||
             account(t, 0, n, err) != 0)
             return -1;
         if (t->writer && ttl_out_batch(&t->out, &t->b, t->tok, 0, n, 1, 1, err) != 0)
@@ -289,6 +300,26 @@ static int run_online(Ttl *t, Err *err) {
         if (ttl_ckpt_maybe(t, 0, t->tot.samples, err) != 0)
             return -1;
     }
+}
+
+/* Offline, after a step with a non-finite ce, loss or gradient norm (err says which): the
+ * samples [from, next) before it are written and the last good state checkpointed
+ * mid-epoch, as a stop would; returns -1 with err naming the step, the sample and the
+ * checkpoint. */
+static int keep_last_good(Ttl *t, int32_t from, int32_t next, Err *err) {
+    Err e2 = {{0}};
+    if (ttl_comm_gather(t->hooks.comm, &t->b, from, next, 0, 1, &e2) != 0 ||
+        account(t, from, next, &e2) != 0 ||
+        (t->writer && ttl_out_batch(&t->out, &t->b, t->tok, from, next, 0, 1, &e2) != 0) ||
+        ttl_ckpt_maybe(t, 1, 0, &e2) != 0)
+        return err_prefix(err, "(the last good state could not be saved: %s) ", e2.msg);
+    const int64_t step = ttl_ckpt_last_step(t->ck);
+    if (step >= 0 && step == t->core.step)
+        err_prefix(err, "offline epoch, stream sample %d on: %s/ckpt-%lld.h5 holds the state "
+                   "before it: ", next, t->job->output.dir, (long long)step);
+    else
+        err_prefix(err, "offline epoch, stream sample %d on: ", next);
+    return -1;
 }
 
 /* The epoch's stop check, before every update step (collective: every rank asks). */
@@ -308,8 +339,9 @@ static int offline_epoch(Ttl *t, int32_t n, int32_t from, Err *err) {
     prog_phase(&t->prog, "update");
     const TtlSamples s = samples_of(t, 0);
     int32_t next;
-    if (ttl_core_epoch_part(&t->core, &s, t->b.scores, from, epoch_stop, t, &next, err) != 0 ||
-        ttl_comm_gather(t->hooks.comm, &t->b, from, next, 0, 1, err) != 0 ||
+    if (ttl_core_epoch_part(&t->core, &s, t->b.scores, from, epoch_stop, t, &next, err) != 0)
+        return t->core.nonfinite ? keep_last_good(t, from, next, err) : -1;
+    if (ttl_comm_gather(t->hooks.comm, &t->b, from, next, 0, 1, err) != 0 ||
         account(t, from, next, err) != 0)
         return -1;
     if (t->writer && ttl_out_batch(&t->out, &t->b, t->tok, from, next, 0, 1, err) != 0)

@@ -92,6 +92,10 @@ typedef struct TtlCore {
     float *ce_alt; /* (batch_size) the step's other-view ce */
     uint8_t *mask; /* (batch_size * max_len) the step's loss mask, when the batch has one */
     int32_t *idx;                      /* (batch_size) batch index of each local sample */
+    int nonfinite;                     /* 1: the last epoch stopped at a step whose ce,
+                                        * loss or gradient norm was not finite; the
+                                        * adapter, moments and counters are those before
+                                        * it (the last good state) */
     void *method_state;                /* owned: method->open's state, or NULL */
 } TtlCore;
 
@@ -126,7 +130,10 @@ typedef int (*TtlStopFn)(void *ctx);
 
 /* ttl_core_epoch from batch position `from` (a multiple of batch_size: where an epoch
  * interrupted before left off) on, asking stop(ctx) (NULL: never) before every step:
- * *next = the first position not taken, b->n when the epoch ran to its end. A stopped
+ * *next = the first position not taken, b->n when the epoch ran to its end. A step whose
+ * ce, loss or gradient norm is not finite (the same verdict on every rank: they are
+ * summed) is an error naming it, taken back before it touches the adapter: c->nonfinite
+ * set, *next = that step's first position. A stopped
  * epoch resumes bit-identically from *next once the engine's counters, adapter and
  * moments are what they were (a checkpoint). Allocates nothing. */
 int ttl_core_epoch_part(TtlCore *c, const TtlSamples *b, TtlScore *scores, int32_t from,

@@ -117,6 +117,13 @@ static int load_one(const Model *m, const StDir *dir, const WeightSpec *w, uint8
                    (size_t)cols * eb);
         src = stage;
     }
+    int is_nan = 0; /* a NaN weight would surface hours later as a NaN ce */
+    const int64_t bad = dtype_first_nonfinite(src, t.dtype, w->rows * cols, &is_nan);
+    if (bad >= 0)
+        return err_set(err, "tensor \"%s\": element [%lld, %lld] is %s: the weights are "
+                       "corrupt or were saved from a diverged model", w->name,
+                       (long long)(w->row0 + bad / cols), (long long)(w->col0 + bad % cols),
+                       is_nan ? "NaN" : "infinite");
     m->ops->upload(*w->slot, src, t.dtype, w->rows * cols);
     return 0;
 }

@@ -3,6 +3,7 @@
  * push/append and parallel-array forms, StrBuf (append, reserve, reading a stream),
  * StrList, StrMap (overwrite, growth past many keys, embedded NULs) and the UTF-8 rules
  * (overlongs, surrogates, > U+10FFFF, truncation, encode/decode round trip). */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "io/base/dtype.h"
 #include "io/base/strbuf.h"
 #include "io/base/strlist.h"
 #include "io/base/strmap.h"
@@ -193,12 +195,33 @@ static void test_utf8(void **state) {
     assert_int_equal(used, 1);
 }
 
+/* dtype_first_nonfinite: the first NaN/Inf of each stored dtype, and none among finite
+ * extremes (the largest finite value, denormals, -0). */
+static void test_nonfinite(void **state) {
+    (void)state;
+    const float f[] = {0.0f, -0.0f, 3.4028235e38f, 1e-45f, -1.0f, INFINITY, NAN};
+    int is_nan = -1;
+    assert_int_equal(dtype_first_nonfinite(f, DTYPE_F32, 5, &is_nan), -1);
+    assert_int_equal(dtype_first_nonfinite(f, DTYPE_F32, 7, &is_nan), 5);
+    assert_int_equal(is_nan, 0);
+    assert_int_equal(dtype_first_nonfinite(f + 6, DTYPE_F32, 1, &is_nan), 0);
+    assert_int_equal(is_nan, 1);
+    const uint16_t bf[] = {0x7f7f, 0x0001, 0x8000, 0xff80, 0x7fc0};
+    assert_int_equal(dtype_first_nonfinite(bf, DTYPE_BF16, 3, NULL), -1);
+    assert_int_equal(dtype_first_nonfinite(bf, DTYPE_BF16, 5, &is_nan), 3);
+    assert_int_equal(is_nan, 0);
+    const uint16_t h[] = {0x7bff, 0x0001, 0x7e00, 0x7c00};
+    assert_int_equal(dtype_first_nonfinite(h, DTYPE_F16, 2, NULL), -1);
+    assert_int_equal(dtype_first_nonfinite(h, DTYPE_F16, 4, &is_nan), 2);
+    assert_int_equal(is_nan, 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vec_growth),  cmocka_unit_test(test_vec_errors),
         cmocka_unit_test(test_vec_append_and_pairs), cmocka_unit_test(test_strbuf),
         cmocka_unit_test(test_strlist),     cmocka_unit_test(test_strmap),
-        cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_utf8),        cmocka_unit_test(test_nonfinite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,6 +60,57 @@ M="$TMP/model-pad"; mk_model "$M"
 sed -i 's/"bos_token_id": 0,/"bos_token_id": 0, "pad_token_id": 5000,/' "$M/generation_config.json"
 refused vocab_pad 1 "pad_token_id 5000" --set "model.path=$M"
 
+# a NaN and an infinity in the weights: refused at load, naming the tensor and element
+nan_model() { # nan_model DIR BITS: the demo model with element 5 of q_proj (layer 1) = BITS
+    mk_model "$1"
+    python3 - "$1/model.safetensors" "$2" << 'PY'
+import json, struct, sys
+path, bits = sys.argv[1], int(sys.argv[2], 16)
+with open(path, "r+b") as f:
+    n = struct.unpack("<Q", f.read(8))[0]
+    head = json.loads(f.read(n))
+    t = head["model.layers.1.self_attn.q_proj.weight"]
+    size = {"F32": 4, "BF16": 2, "F16": 2}[t["dtype"]]
+    f.seek(8 + n + t["data_offsets"][0] + 5 * size)
+    f.write(struct.pack("<I", bits) if size == 4 else struct.pack("<H", bits >> 16))
+PY
+}
+nan_model "$TMP/model-nan" 7fc00000
+refused weights_nan 1 "tensor \"model.layers.1.self_attn.q_proj.weight\": element [0, 5] is NaN" \
+    --set "model.path=$TMP/model-nan"
+nan_model "$TMP/model-inf" ff800000
+refused weights_inf 1 "tensor \"model.layers.1.self_attn.q_proj.weight\": element [0, 5] is infinite" \
+    --set "model.path=$TMP/model-inf"
+
+# a diverging run (lr 1e30): the first non-finite gradient norm stops it before the step;
+# offline the last good state is checkpointed mid-epoch and resumes; JSON never sees a NaN
+small=(--set data.max_samples=16 --set method.stream_batch=4 --set generate.max_new_tokens=4
+       --set output.checkpoint_every=4 --set optim.lr=1e30)
+CASES=$((CASES + 1))
+out="$TMP/nan-offline"
+"$BIN" run jobs/demo.yaml "${small[@]}" --set method.setting=offline --set "output.dir=$out" \
+    > "$TMP/nan-offline.log" 2>&1
+rc=$?
+[ $rc -eq 1 ] || fail "nan_offline: exit $rc, expected 1"
+msg=$(grep -o "error: .*" "$TMP/nan-offline.log")
+echo "$msg" | grep -q "offline epoch, stream sample [0-9]* on: $out/ckpt-[0-9]*.h5 holds the state before it: .*update step [0-9]*.*the gradient norm is .*nan; stopped before the step changed the adapter" ||
+    fail "nan_offline: message: $msg"
+k=$(wc -l < "$out/scores.jsonl")
+[ -f "$out/ckpt-$k.h5" ] && [ "$(wc -l < "$out/metrics.jsonl")" -eq "$k" ] ||
+    fail "nan_offline: no checkpoint of the $k good steps beside $k scores"
+! grep -qi "nan\|inf" "$out/scores.jsonl" "$out/metrics.jsonl" || fail "nan_offline: a NaN in the JSONL"
+echo "ok nan_offline: ${msg:0:160}"
+CASES=$((CASES + 1))
+out="$TMP/nan-online"
+"$BIN" run jobs/demo.yaml "${small[@]}" --set "output.dir=$out" > "$TMP/nan-online.log" 2>&1
+rc=$?
+[ $rc -eq 1 ] || fail "nan_online: exit $rc, expected 1"
+msg=$(grep -o "error: .*" "$TMP/nan-online.log")
+echo "$msg" | grep -q "the stream batch of samples 0..3 (not written.*update step [0-9]* (samples .* of the batch): the gradient norm is" ||
+    fail "nan_online: message: $msg"
+! grep -qi "nan\|inf" "$out"/*.jsonl || fail "nan_online: a NaN in the JSONL"
+echo "ok nan_online: ${msg:0:160}"
+
 echo "$CASES cases"
 [ $FAILS -eq 0 ] && echo "PASS" || echo "FAILED ($FAILS)"
 [ $FAILS -eq 0 ]

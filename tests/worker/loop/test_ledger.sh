@@ -47,7 +47,9 @@ prev=$(ls -d "$D"/previous-* | head -1)
 [ -s "$D/summary.json" ] || fail "--overwrite: no new summary.json"
 
 # a second run while one holds the lock (the demo's whole stream: several seconds)
-"$BIN" run jobs/demo.yaml --set "output.dir=$TMP/c" > "$TMP/c1.log" 2>&1 & pid=$!
+# (each of its 64 steps slowed to >= 100 ms: it outlasts the second run on any machine)
+TLM_TEST_STEP_DELAY_MS=100 "$BIN" run jobs/demo.yaml --set "output.dir=$TMP/c" > "$TMP/c1.log" 2>&1 &
+pid=$!
 for _ in $(seq 6000); do [ -s "$TMP/c/.tlm.lock" ] && break; sleep 0.01; done # <= 60 s
 [ -s "$TMP/c/.tlm.lock" ] || fail "concurrent: the first run took no lock in 60 s"
 run "$TMP/c" "$TMP/c2.log"

@@ -256,7 +256,9 @@ case_offline_epoch() {
     kill -9 $pid; wait $pid 2> /dev/null
     local k3; k3=$(scored)
     progress "kill -9 in the resumed epoch ($k3 scores on disk)"
-    start "$TMP/ep4.log" "$d" --resume auto; pid=$!
+    # slower: the rest of the epoch, then 8 generation chunks of >= 150 ms, so the SIGTERM
+    # after the first chunk lands inside generation
+    TLM_TEST_STEP_DELAY_MS=150 start "$TMP/ep4.log" "$d" --resume auto; pid=$!
     for _ in $(seq 3000); do
         [ "$(wc -l < "$d/generated_predictions.jsonl" 2>/dev/null || echo 0)" -ge 4 ] && break
         sleep 0.02
