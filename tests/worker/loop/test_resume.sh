@@ -273,8 +273,13 @@ case_offline_epoch() {
     unset TLM_TEST_STEP_DELAY_MS
     # a stop, then a second signal (SIGINT: stop at once) inside the stop's checkpoint write
     local good; good=$(ls "$d"/ckpt-*.h5 | sort -V | tail -1)
-    TLM_CKPT_DELAY_MS=400 start "$TMP/ep5.log" "$d" --resume auto; pid=$!
-    wait_log "$TMP/ep5.log" "resumed from"
+    # (after its first chunk: a stop before it has nothing new to checkpoint)
+    TLM_CKPT_DELAY_MS=400 TLM_TEST_STEP_DELAY_MS=150 start "$TMP/ep5.log" "$d" --resume auto
+    pid=$!
+    for _ in $(seq 3000); do
+        [ "$(wc -l < "$d/generated_predictions.jsonl")" -gt "$n4" ] && break
+        sleep 0.02
+    done
     kill -TERM $pid
     if wait_for "$d/ckpt-*.h5.tmp.$pid" 30 $pid; then
         kill -INT $pid; wait $pid; rc=$?
