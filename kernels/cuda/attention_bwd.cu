@@ -212,6 +212,9 @@ void cuda_attn_bwd(void *dq, void *dk, void *dv, const void *dout, const void *q
                      (unsigned)n_spans);
     const size_t qsmem = 2 * (size_t)ATT_BQ * (size_t)HD * sizeof(float) + 2 * att_tile_bytes(HD);
     bf16 *dqb = (bf16 *)dq;
+    /* dq is overwritten on every row (ops_list.h), also rows that no span covers: the
+     * kernel writes only the spans' rows */
+    CUDA_CHECK_FATAL(cudaMemsetAsync(dqb, 0, (size_t)(Tq * H * HD) * sizeof(bf16), ctx->stream));
     switch (att_dims_per_lane(HD)) {
     case 1:
         launch_dq<1>(ctx, qgrid, qsmem, dqb, dob, qb, kb, vb, ob, lse, spans, H, KVH, hd, scale);

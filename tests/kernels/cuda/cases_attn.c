@@ -20,6 +20,11 @@ static int attn_case(const char *what, const SeqSpan *spans, int32_t n_spans, in
     Dual sp = dual_new(BUF_I32, n_spans * 4, spans); /* SeqSpan = 4 x int32 */
     char label[128];
     int fails = 0;
+    dual_poison(&out), dual_poison(&lse), dual_poison(&dq); /* overwritten by the ops */
+    h_cpu->zero(dk.c, (size_t)dk.n * h_cpu->elem_bytes); /* accumulated: the caller zeroes */
+    h_gpu->zero(dk.g, (size_t)dk.n * h_gpu->elem_bytes);
+    h_cpu->zero(dv.c, (size_t)dv.n * h_cpu->elem_bytes);
+    h_gpu->zero(dv.g, (size_t)dv.n * h_gpu->elem_bytes);
     h_cpu->attn_fwd(out.c, lse.c, q.c, k.c, v.c, sp.c, n_spans, Tq, H, KVH, HD);
     h_gpu->attn_fwd(out.g, lse.g, q.g, k.g, v.g, sp.g, n_spans, Tq, H, KVH, HD);
     snprintf(label, sizeof label, "attn_fwd %s H=%lld KVH=%lld HD=%lld out", what, (long long)H,
@@ -39,6 +44,8 @@ static int attn_case(const char *what, const SeqSpan *spans, int32_t n_spans, in
     return fails;
 }
 
+static int attn_dq_gap_case(void);
+
 int cases_attention(void) {
     int fails = 0;
     /* training: packed, kv rows = query rows, one span of length 1 */
@@ -57,6 +64,45 @@ int cases_attention(void) {
     const SeqSpan decode[3] = {{0, 1, 37, 0}, {1, 1, 0, 40}, {2, 5, 11, 80}};
     fails += attn_case("decode pos0>0", decode, 3, 7, 120, 8, 2, 128);
     fails += attn_case("decode pos0>0", decode, 3, 7, 120, 4, 4, 64);
+    fails += attn_dq_gap_case();
+    return fails;
+}
+
+/* dq is overwritten on every row (ops_list.h), also rows no span covers: rows 10..19 of
+ * 30 belong to no sequence and must come back 0 on both backends, not the poison. */
+static int attn_dq_gap_case(void) {
+    const SeqSpan gap[2] = {{0, 10, 0, 0}, {20, 10, 0, 20}};
+    const int64_t Tq = 30, H = 4, KVH = 2, HD = 64;
+    float *hq = h_rand(Tq * H * HD, -2, 2), *hk = h_rand(Tq * KVH * HD, -2, 2);
+    float *hv = h_rand(Tq * KVH * HD, -1, 1), *hdo = h_rand(Tq * H * HD, -1, 1);
+    Dual q = dual_new(BUF_ELEM, Tq * H * HD, hq), k = dual_new(BUF_ELEM, Tq * KVH * HD, hk);
+    Dual v = dual_new(BUF_ELEM, Tq * KVH * HD, hv), dout = dual_new(BUF_ELEM, Tq * H * HD, hdo);
+    Dual out = dual_new(BUF_ELEM, Tq * H * HD, NULL), lse = dual_new(BUF_F32, Tq * H, NULL);
+    Dual dq = dual_new(BUF_ELEM, Tq * H * HD, NULL), dk = dual_new(BUF_ELEM, Tq * KVH * HD, NULL);
+    Dual dv = dual_new(BUF_ELEM, Tq * KVH * HD, NULL), sp = dual_new(BUF_I32, 8, gap);
+    const Dual *outs[3] = {&out, &dk, &dv};
+    for (int i = 0; i < 3; i++) { /* defined inputs for the uncovered rows too */
+        h_cpu->zero(outs[i]->c, (size_t)outs[i]->n * h_cpu->elem_bytes);
+        h_gpu->zero(outs[i]->g, (size_t)outs[i]->n * h_gpu->elem_bytes);
+    }
+    h_cpu->zero(lse.c, (size_t)lse.n * 4), h_gpu->zero(lse.g, (size_t)lse.n * 4);
+    h_cpu->attn_fwd(out.c, lse.c, q.c, k.c, v.c, sp.c, 2, Tq, H, KVH, HD);
+    h_gpu->attn_fwd(out.g, lse.g, q.g, k.g, v.g, sp.g, 2, Tq, H, KVH, HD);
+    dual_poison(&dq);
+    h_cpu->attn_bwd(dq.c, dk.c, dv.c, dout.c, q.c, k.c, v.c, out.c, lse.c, sp.c, 2, Tq, H, KVH, HD);
+    h_gpu->attn_bwd(dq.g, dk.g, dv.g, dout.g, q.g, k.g, v.g, out.g, lse.g, sp.g, 2, Tq, H, KVH, HD);
+    int fails = check("attn_bwd dq, rows 10..19 in no span", &dq, -1, TOL_BF16_BWD);
+    float *got = dual_get(&dq, 1);
+    int n_bad = 0;
+    for (int64_t i = 10 * H * HD; i < 20 * H * HD; i++)
+        n_bad += got[i] != 0.0f;
+    printf("%-4s attn_bwd dq rows outside every span are 0 (%d nonzero)\n", n_bad ? "FAIL" : "ok",
+           n_bad);
+    fails += n_bad != 0;
+    free(got);
+    dual_free(&q), dual_free(&k), dual_free(&v), dual_free(&dout), dual_free(&out);
+    dual_free(&lse), dual_free(&dq), dual_free(&dk), dual_free(&dv), dual_free(&sp);
+    free(hq), free(hk), free(hv), free(hdo);
     return fails;
 }
 

@@ -61,6 +61,9 @@ float h_round_bf16(float x);
  * borrowed) fills both, NULL leaves them zero. */
 Dual dual_new(BufKind kind, int64_t n, const void *host);
 void dual_set(const Dual *d, const void *host);
+/* Fills both sides with 0xFF bytes (NaN in bf16 and fp32, -1 in int32): an output an op
+ * promises to overwrite must not keep any of it. */
+void dual_poison(const Dual *d);
 void dual_free(Dual *d);
 /* Host fp32 copy of one side (gpu != 0: the CUDA one); owned-after-return. I32
  * buffers come back converted to float (exact below 2^24). */

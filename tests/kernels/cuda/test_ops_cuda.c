@@ -79,6 +79,17 @@ void dual_set(const Dual *d, const void *host) {
     }
 }
 
+void dual_poison(const Dual *d) {
+    const Ops *both[2] = {h_cpu, h_gpu};
+    for (int i = 0; i < 2; i++) {
+        const size_t n_bytes = (size_t)d->n * kind_bytes(both[i], d->kind);
+        unsigned char *ff = malloc(n_bytes > 0 ? n_bytes : 1);
+        memset(ff, 0xFF, n_bytes);
+        both[i]->upload_raw(i == 0 ? d->c : d->g, ff, n_bytes);
+        free(ff);
+    }
+}
+
 void dual_free(Dual *d) {
     h_cpu->release(d->c);
     h_gpu->release(d->g);
