@@ -33,6 +33,18 @@ void job_defaults(JobSpec *spec) {
     spec->method.stream_batch = 100; /* the paper; the reference's example job uses 8 */
     for (int p = 0; p < JOB_N_METHOD_PARAMS; p++)
         spec->method.params[p] = job_method_param_rows[p].def;
+    spec->ttt.epochs = 2;
+    spec->ttt.leave_one_out = 1;
+    spec->ttt.permutations = 1;
+    spec->ttt.loss_on = JOB_TTT_LOSS_OUTPUT;
+    spec->ttt.max_demos = 8;
+    strcpy(spec->ttt.separator, "\n\n");
+    strcpy(spec->ttt.join, "\n");
+    strcpy(spec->ttt.fields.id, "id");
+    strcpy(spec->ttt.fields.train, "train");
+    strcpy(spec->ttt.fields.test, "test");
+    strcpy(spec->ttt.fields.input, "input");
+    strcpy(spec->ttt.fields.output, "output");
     spec->lora.rank = 8;
     spec->lora.alpha = 16.0;
     spec->lora.n_targets = 2;
@@ -338,3 +350,4 @@ const char *job_schedule_name(JobSchedule s) { return s == JOB_COSINE ? "cosine"
 const char *job_backend_name(JobBackend b) {
     return b == JOB_CPU ? "cpu" : b == JOB_CUDA ? "cuda" : "auto";
 }
+const char *job_ttt_loss_name(JobTttLoss l) { return l == JOB_TTT_LOSS_ALL ? "all" : "output"; }

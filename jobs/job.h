@@ -37,6 +37,9 @@ typedef enum JobBackend { JOB_AUTO = 0, JOB_CPU, JOB_CUDA } JobBackend;
  * loss alike): every one (the reference), or the sample's own text only. */
 typedef enum JobLossTokens { JOB_LOSS_ALL = 0, JOB_LOSS_CONTENT } JobLossTokens;
 typedef enum JobOnError { JOB_FAIL = 0, JOB_SKIP } JobOnError;
+/* ttt.loss_on: the tokens a training example's loss averages: its target output only
+ * (Akyurek et al. 2024) or the whole example. */
+typedef enum JobTttLoss { JOB_TTT_LOSS_OUTPUT = 0, JOB_TTT_LOSS_ALL } JobTttLoss;
 
 typedef struct JobSpec {
     char source[JOB_PATH_BYTES]; /* the file it was read from ("" for job_defaults) */
@@ -64,6 +67,22 @@ typedef struct JobSpec {
          * in jobs/job_methods.h */
         double params[JOB_METHOD_PARAM_SLOTS];
     } method;
+    /* Per-task test-time training (method.name: ttt; data.path is then a task file,
+     * io/data/taskfile.h). Written and compared only for a ttt job. */
+    struct {
+        int64_t epochs;       /* passes over a task's training examples, default 2 */
+        int leave_one_out;    /* each demonstration in turn the target, default true */
+        int64_t permutations; /* demonstration orders per example and per query, seeded;
+                               * default 1 (the file's order); > 1 votes the answers */
+        JobTttLoss loss_on;   /* default output */
+        int64_t max_demos;    /* demonstrations in one prompt, default 8 */
+        char separator[JOB_NAME_BYTES]; /* between demonstrations, default "\n\n" */
+        char join[JOB_NAME_BYTES];      /* between an input and its output, default "\n" */
+        struct {
+            char id[JOB_NAME_BYTES], train[JOB_NAME_BYTES], test[JOB_NAME_BYTES];
+            char input[JOB_NAME_BYTES], output[JOB_NAME_BYTES];
+        } fields; /* the task file's keys, default id, train, test, input, output */
+    } ttt;
     struct {
         int64_t rank;  /* default 8 */
         double alpha;  /* default 16; scale = alpha / rank */
@@ -141,6 +160,7 @@ const char *job_setting_name(JobSetting s);
 const char *job_loss_tokens_name(JobLossTokens l);
 const char *job_schedule_name(JobSchedule s);
 const char *job_backend_name(JobBackend b);
+const char *job_ttt_loss_name(JobTttLoss l);
 
 #ifdef __cplusplus
 }

@@ -36,7 +36,10 @@ extern "C" {
       "entropy of the reliable answers plus a Fisher anti-forgetting term (Niu et al., "    \
       "ICML 2022)")                                                                          \
     X(COME, come, JOB_NEEDS_ANSWERS | JOB_NEEDS_WHOLE_VOCAB,                                 \
-      "conservatively minimised entropy of the generated answer (Zhang et al., ICLR 2025)")
+      "conservatively minimised entropy of the generated answer (Zhang et al., ICLR 2025)")  \
+    X(TTT, ttt, 0u,                                                                          \
+      "per-task test-time training: a fresh adapter per task of a task file, trained on "   \
+      "its demonstrations' outputs, then dropped (Akyurek et al., 2024)")
 
 /* Each method's own hyper-parameters, all reals: P(METHOD, ID, method_name, param, default,
  * lo, hi, lo_open, hi_open, what). The key is method.<method_name>.<param>; ID makes

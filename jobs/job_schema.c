@@ -12,7 +12,8 @@
 
 _Static_assert(sizeof(JobMethod) == sizeof(int) && sizeof(JobSetting) == sizeof(int) &&
                    sizeof(JobSchedule) == sizeof(int) && sizeof(JobBackend) == sizeof(int) &&
-                   sizeof(JobOnError) == sizeof(int) && sizeof(JobLossTokens) == sizeof(int),
+                   sizeof(JobOnError) == sizeof(int) && sizeof(JobLossTokens) == sizeof(int) &&
+                   sizeof(JobTttLoss) == sizeof(int),
                "enums are stored through int pointers");
 
 /* "auto" (the default: the launcher resolves it from the model's own chat template,
@@ -28,6 +29,7 @@ static const char *const loss_tokens[] = {"all", "content", NULL};
 static const char *const schedules[] = {"constant", "cosine", NULL};
 static const char *const backends[] = {"auto", "cpu", "cuda", NULL};
 static const char *const on_errors[] = {"fail", "skip", NULL};
+static const char *const ttt_losses[] = {"output", "all", NULL};
 /* The projections DESIGN §1 allows LoRA on (Llama/Qwen2/Mistral names). */
 static const char *const projections[] = {"q_proj",    "k_proj", "v_proj",   "o_proj",
                                           "gate_proj", "up_proj", "down_proj", NULL};
@@ -52,6 +54,10 @@ static const char *const projections[] = {"q_proj",    "k_proj", "v_proj",   "o_
      .hi = hi_, .lo_open = lop, .hi_open = hop,                                             \
      .param = &job_method_param_rows[JOB_MP_##M##_##ID]},
 
+/* A key of method ttt's own section (written and compared only for a ttt job). */
+#define TTT_STR(k, m, lo_) {.key = k, .kind = JF_STRING, .off = AT(m), .size = sizeof(((JobSpec *)0)->m), .lo = lo_, .method_only = JOB_TTT + 1}
+#define TTT_INT(k, m, lo_, hi_) {.key = k, .kind = JF_INT, .off = AT(m), .lo = lo_, .hi = hi_, .method_only = JOB_TTT + 1}
+
 static const JobField fields[] = {
     STR("model.path", model.path, 1),
     {.key = "model.template", .kind = JF_CHOICE, .off = AT(model.template_name),
@@ -69,6 +75,20 @@ static const JobField fields[] = {
     REAL("method.lamb", method.lamb, 0, INFINITY, 0, 0),
     INT("method.stream_batch", method.stream_batch, 1, I32),
     JOB_METHOD_PARAM_LIST(METHOD_PARAM)
+    TTT_INT("ttt.epochs", ttt.epochs, 0, I32),
+    {.key = "ttt.leave_one_out", .kind = JF_BOOL, .off = AT(ttt.leave_one_out),
+     .method_only = JOB_TTT + 1},
+    TTT_INT("ttt.permutations", ttt.permutations, 1, I32),
+    {.key = "ttt.loss_on", .kind = JF_ENUM, .off = AT(ttt.loss_on), .choices = ttt_losses,
+     .method_only = JOB_TTT + 1},
+    TTT_INT("ttt.max_demos", ttt.max_demos, 1, I32),
+    TTT_STR("ttt.separator", ttt.separator, 0),
+    TTT_STR("ttt.join", ttt.join, 0),
+    TTT_STR("ttt.fields.id", ttt.fields.id, 1),
+    TTT_STR("ttt.fields.train", ttt.fields.train, 1),
+    TTT_STR("ttt.fields.test", ttt.fields.test, 1),
+    TTT_STR("ttt.fields.input", ttt.fields.input, 1),
+    TTT_STR("ttt.fields.output", ttt.fields.output, 1),
     INT("lora.rank", lora.rank, 1, I32),
     REAL("lora.alpha", lora.alpha, 0, INFINITY, 1, 0),
     LIST("lora.targets", lora.targets, lora.n_targets, projections, JOB_MAX_TARGETS),
@@ -111,6 +131,8 @@ const JobField *jf_find(const char *key) {
 int jf_index(const JobField *f) { return (int)(f - fields); }
 
 int jf_applies(const JobField *f, const JobSpec *spec) {
+    if (f->method_only != 0)
+        return f->method_only == (int)spec->method.name + 1;
     return f->param == NULL || f->param->method == spec->method.name;
 }
 

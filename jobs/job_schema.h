@@ -35,6 +35,8 @@ typedef struct JobField {
     int max_items;               /* JF_LIST */
     const JobMethodParamInfo *param; /* a method's own parameter (method.<name>.<param>):
                                       * its registry row; NULL for the job's other keys */
+    int method_only;             /* JobMethod + 1 of the method whose own section the key
+                                  * is in (ttt.*), 0 for a key of every job */
 } JobField;
 
 /* All fields in output order (grouped by section); *n_fields set. */
@@ -43,8 +45,9 @@ const JobField *jf_table(int *n_fields);
 const JobField *jf_find(const char *key);
 /* f's index in the table (the index of JobSpec's per-key bookkeeping). */
 int jf_index(const JobField *f);
-/* 1 when f belongs to spec: every key does except a method parameter of another method
- * than spec's (written and compared only for the job's own method). */
+/* 1 when f belongs to spec: every key does except a method parameter or a method section
+ * key (ttt.*) of another method than spec's (written and compared only for the job's own
+ * method). */
 int jf_applies(const JobField *f, const JobSpec *spec);
 /* 1 when spec's job gave key (in its file or by job_set), 0 when it is a default or not a
  * key. */

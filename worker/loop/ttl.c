@@ -17,6 +17,7 @@
 #include "io/ckpt/ckpt.h"
 #include "worker/loop/ttl_check.h"
 #include "worker/loop/ttl_resume.h"
+#include "worker/loop/ttt.h"
 
 /* The model's LoRA workspaces are sized for the job's rank but never below 16, the
  * model's own default max_lora_rank (worker/model/model.h), so a job of rank 8 opens the
@@ -438,6 +439,8 @@ static void print_summary(const Ttl *t, const TtlSummary *s) {
 }
 
 int ttl_run(const JobSpec *job, const TtlHooks *hooks, TtlSummary *summary, Err *err) {
+    if (job->method.name == JOB_TTT) /* per-task adapters: their own loop */
+        return ttt_run(job, hooks, summary, err);
     const double t_start = now_s();
     const Method *method = method_of(job->method.name);
     if (method == NULL) { /* a JobSpec not made by job_load */

@@ -1,0 +1,212 @@
+/* worker/loop/ttt.c -- ttt_run (see ttt.h): open the model, tokenizer, template, task
+ * file, one adapter (re-initialised per task) and the update engine with method ttt, then
+ * the tasks in rounds of dp: rank d takes task k * dp + d of round k, the round's lines go
+ * to the writer, the progress record moves past the round. */
+#include "worker/loop/ttt_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "io/base/log.h"
+#include "worker/loop/ttl_comm.h"
+
+/* Generation slots: the queries and orders of one task go through in waves of these. */
+#define TTT_GEN_SLOTS 16
+/* As ttl.c: the model's LoRA workspaces never below rank 16, the model's default. */
+#define TTT_MIN_LORA_RANK 16
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static Comm *tp_comm(const Ttt *t) {
+    Comm *c = t->hooks.comm;
+    return c != NULL && comm_size(c, COMM_TP) > 1 ? c : NULL;
+}
+
+/* The template's stop ids and generation_config.json's EOS ids, without duplicates. */
+static void collect_stop_ids(Ttt *t) {
+    t->n_stop = tmpl_stop_ids(t->tmpl, t->tok, t->stop_ids, TTT_MAX_STOP);
+    const ModelConfig *cfg = model_config(t->m);
+    for (int i = 0; i < cfg->n_eos && t->n_stop < TTT_MAX_STOP; i++) {
+        int dup = cfg->eos_ids[i] < 0;
+        for (int j = 0; j < t->n_stop; j++)
+            dup |= t->stop_ids[j] == cfg->eos_ids[i];
+        if (!dup)
+            t->stop_ids[t->n_stop++] = (int32_t)cfg->eos_ids[i];
+    }
+}
+
+static int open_adapter(Ttt *t, Err *err) {
+    const JobSpec *job = t->job;
+    LoraConfig lc = {.rank = (int32_t)job->lora.rank, .alpha = (float)job->lora.alpha};
+    for (int i = 0; i < job->lora.n_targets; i++) {
+        const int tg = lora_target_parse(job->lora.targets[i]);
+        if (tg < 0)
+            return err_set(err, "lora.targets: unknown projection \"%s\"", job->lora.targets[i]);
+        lc.targets |= LORA_BIT(tg);
+    }
+    if (lora_alloc_tp(&t->lora, &lc, model_config(t->m), t->ops, tp_comm(t), err) != 0)
+        return err_prefix(err, "lora: ");
+    return 0;
+}
+
+static int open_model(Ttt *t, Err *err) {
+    const JobSpec *job = t->job;
+    const int64_t L = job->data.cutoff_len, bs = job->optim.batch_size;
+    const int64_t new_tok = job->generate.max_new_tokens;
+    ModelOptions mo = {.max_tokens = bs * L > TTT_GEN_SLOTS ? bs * L : TTT_GEN_SLOTS,
+                       .max_train_tokens = bs * L,
+                       .max_seqs = (int32_t)(bs > TTT_GEN_SLOTS ? bs : TTT_GEN_SLOTS),
+                       .max_pos = L + new_tok,
+                       .max_lora_rank = (int32_t)(job->lora.rank > TTT_MIN_LORA_RANK
+                                                      ? job->lora.rank : TTT_MIN_LORA_RANK),
+                       .comm = tp_comm(t)};
+    if ((t->m = model_open(job->model.path, t->ops, &mo, err)) == NULL)
+        return -1;
+    char path[JOB_PATH_BYTES + 32];
+    snprintf(path, sizeof path, "%s/tokenizer.json", job->model.path);
+    if ((t->tok = tok_open(path, err)) == NULL)
+        return -1;
+    if (tmpl_resolve(job->model.template_name, t->tok, &t->tmpl, err) != 0)
+        return err_prefix(err, "model.template: ");
+    collect_stop_ids(t);
+    if ((t->gen = gen_open(t->m, TTT_GEN_SLOTS, L + new_tok, err)) == NULL)
+        return err_prefix(err, "generation (cutoff_len %lld + max_new_tokens %lld): ",
+                          (long long)L, (long long)new_tok);
+    return open_adapter(t, err);
+}
+
+static int open_engine(Ttt *t, Err *err) {
+    const JobSpec *job = t->job;
+    const MethodParams mp = {.params = job->method.params};
+    TtlCoreConfig cc = {.batch_size = job->optim.batch_size, .max_len = job->data.cutoff_len,
+                        .lr = job->optim.lr, .cosine = job->optim.schedule == JOB_COSINE,
+                        .warmup_ratio = job->optim.warmup_ratio, .optim = optim_defaults()};
+    cc.optim.beta1 = job->optim.beta1;
+    cc.optim.beta2 = job->optim.beta2;
+    cc.optim.eps = job->optim.eps;
+    cc.optim.weight_decay = job->optim.weight_decay;
+    cc.optim.max_grad_norm = job->optim.max_grad_norm;
+    /* comm NULL: no dp sum; a tp-sharded adapter still sums its norm over tp */
+    if (ttl_core_init(&t->core, t->m, &t->lora, method_of(JOB_TTT), &mp, &cc, NULL, err))
+        return -1;
+    t->core.on_step = ttt_task_on_step;
+    t->core.hook_ctx = t;
+    return 0;
+}
+
+static int ttt_open(Ttt *t, Err *err) {
+    const JobSpec *job = t->job;
+    if ((t->ops = ops_select(job_backend_name(job->backend), t->hooks.device, err)) == NULL)
+        return err_prefix(err, "backend %s: ", job_backend_name(job->backend));
+    t->sh = ttt_shape(job);
+    ttl_comm_grid(t->hooks.comm, &t->dp_rank, &t->dp_size, &t->writer);
+    const TfConfig tc = {.path = job->data.path, .max_tasks = job->data.max_samples,
+                         .fields = {.id = job->ttt.fields.id, .train = job->ttt.fields.train,
+                                    .test = job->ttt.fields.test,
+                                    .input = job->ttt.fields.input,
+                                    .output = job->ttt.fields.output}};
+    if ((t->tf = tf_open(&tc, err)) == NULL)
+        return err_prefix(err, "data.path: ");
+    if (open_model(t, err) != 0 || open_engine(t, err) != 0)
+        return -1;
+    return ttt_out_open(t, err);
+}
+
+static void ttt_close(Ttt *t) {
+    ttt_out_close(&t->out);
+    strbuf_free(&t->pred_lines);
+    strbuf_free(&t->task_lines);
+    ttl_core_free(&t->core);
+    gen_close(t->gen);
+    lora_free(&t->lora);
+    tok_close(t->tok);
+    model_close(t->m);
+    tf_close(t->tf);
+}
+
+/* Round k: this rank's task (k * dp + dp_rank), when the file has it. Every rank reads
+ * every task line (parsing is cheap next to training), so each knows where it stands. */
+static int run_round(Ttt *t, int64_t first, int64_t n, Err *err) {
+    for (int64_t i = first; i < first + n; i++) {
+        TfTask task;
+        const int rc = tf_next(t->tf, &task, err);
+        if (rc <= 0)
+            return rc < 0 ? -1 : err_set(err, "%s: ended before task %lld", tf_path(t->tf),
+                                         (long long)i);
+        const int mine = (int)(i % t->dp_size) == t->dp_rank;
+        const int trc = mine ? ttt_task_run(t, &task, err) : 0;
+        tf_task_free(&task);
+        if (trc != 0)
+            return -1;
+    }
+    return ttt_out_round(t, n, err);
+}
+
+static int run_tasks(Ttt *t, Err *err) {
+    const int64_t total = tf_total(t->tf);
+    if (tf_skip(t->tf, t->tasks_done, err) != 0)
+        return err_prefix(err, "resume: ");
+    while (t->tasks_done < total) {
+        if (ttl_comm_stop(t->hooks.comm, t->hooks.stop != NULL && *t->hooks.stop)) {
+            t->interrupted = 1;
+            return 0;
+        }
+        const int64_t n = total - t->tasks_done < t->dp_size ? total - t->tasks_done
+                                                              : t->dp_size;
+        if (run_round(t, t->tasks_done, n, err) != 0)
+            return -1;
+        if (t->writer && t->hooks.progress)
+            log_info("ttt: %lld/%lld tasks", (long long)t->tasks_done, (long long)total);
+    }
+    return 0;
+}
+
+static void summarize(const Ttt *t, double seconds, TtlSummary *s) {
+    memset(s, 0, sizeof *s);
+    s->samples = (int64_t)t->totals[TTT_QUERIES];
+    s->steps = (int64_t)t->totals[TTT_STEPS];
+    s->gen_tokens = (int64_t)t->totals[TTT_GEN_TOKENS];
+    s->t_update = t->totals[TTT_T_TRAIN];
+    s->t_generate = t->totals[TTT_T_PREDICT];
+    s->t_total = seconds;
+    s->interrupted = t->interrupted;
+    s->ckpt_step = -1;
+}
+
+int ttt_run(const JobSpec *job, const TtlHooks *hooks, TtlSummary *summary, Err *err) {
+    const double t0 = now_s();
+    Ttt *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return err_set(err, "out of memory");
+    t->job = job;
+    if (hooks != NULL)
+        t->hooks = *hooks;
+    int rc = ttt_open(t, err);
+    if (rc == 0)
+        rc = run_tasks(t, err);
+    const double seconds = now_s() - t0;
+    if (rc == 0 && t->writer) {
+        rc = ttt_out_summary(t, seconds, err);
+        const double *v = t->totals;
+        if (rc == 0)
+            log_info("ttt: %s%.0f tasks, %.0f queries (%.0f labelled): label ce %.4f (base "
+                     "%.4f), exact match %.3f; %.2f s per task (train %.2f, answer %.2f)",
+                     t->interrupted ? "interrupted after " : "", v[TTT_TASKS], v[TTT_QUERIES],
+                     v[TTT_LABELED], v[TTT_LABELED] > 0 ? v[TTT_CE_SUM] / v[TTT_LABELED] : 0,
+                     v[TTT_LABELED] > 0 ? v[TTT_CE_BASE_SUM] / v[TTT_LABELED] : 0,
+                     v[TTT_LABELED] > 0 ? v[TTT_CORRECT] / v[TTT_LABELED] : 0,
+                     v[TTT_TASKS] > 0 ? (v[TTT_T_TRAIN] + v[TTT_T_PREDICT]) / v[TTT_TASKS] : 0,
+                     v[TTT_TASKS] > 0 ? v[TTT_T_TRAIN] / v[TTT_TASKS] : 0,
+                     v[TTT_TASKS] > 0 ? v[TTT_T_PREDICT] / v[TTT_TASKS] : 0);
+    }
+    if (summary != NULL)
+        summarize(t, seconds, summary);
+    ttt_close(t);
+    free(t);
+    return rc;
+}

@@ -1,0 +1,85 @@
+/* worker/loop/ttt_impl.h -- the state of one ttt_run (not a public API) and its parts:
+ *   ttt.c       opens and closes the resources, runs the rounds of tasks
+ *   ttt_task.c  one task on this rank: fresh adapter, training, answers, its output lines
+ *   ttt_out.c   the files of output.dir, the gather of a round's lines over dp, the
+ *               progress record a resume continues from
+ * A part writes only its own fields. Single-threaded. */
+#ifndef TLM_WORKER_TTT_IMPL_H
+#define TLM_WORKER_TTT_IMPL_H
+
+#include <stdio.h>
+
+#include "io/base/strbuf.h"
+#include "io/data/taskfile.h"
+#include "io/text/chat_template.h"
+#include "io/text/tokenizer.h"
+#include "worker/loop/ttl_core.h"
+#include "worker/loop/ttt.h"
+#include "worker/loop/ttt_examples.h"
+#include "worker/model/generate.h"
+
+#define TTT_MAX_STOP 16 /* stop ids: the template's and generation_config.json's */
+
+/* The run's totals, summed over dp after every round (the writer keeps them). */
+typedef enum TttTotal {
+    TTT_TASKS = 0, TTT_QUERIES, TTT_LABELED, TTT_CORRECT, TTT_STEPS, TTT_CE_SUM,
+    TTT_CE_BASE_SUM, TTT_T_TRAIN, TTT_T_PREDICT, TTT_GEN_TOKENS, TTT_N_TOTALS
+} TttTotal;
+
+/* The step losses of the task in training (ttt_task.c's step hook). */
+typedef struct TttStepLog {
+    int64_t steps, epoch_steps;
+    double first_loss, epoch_loss; /* the first step's, the running epoch's sum */
+} TttStepLog;
+
+/* The output files (ttt_out.c). */
+typedef struct TttOut {
+    char dir[JOB_PATH_BYTES];
+    FILE *pred, *tasks;        /* generated_predictions.jsonl, ttt_tasks.jsonl */
+    int64_t pred_lines, task_lines;
+} TttOut;
+
+typedef struct Ttt {
+    const JobSpec *job; /* borrowed */
+    TtlHooks hooks;
+    const Ops *ops;     /* static */
+    Model *m;
+    Tokenizer *tok;
+    const ChatTemplate *tmpl; /* static */
+    TaskFile *tf;
+    Generator *gen;
+    Lora lora;
+    TtlCore core;       /* method ttt, comm NULL: a task's adapter is this rank's alone */
+    TttShape sh;
+    int32_t stop_ids[TTT_MAX_STOP];
+    int n_stop;
+    int writer, dp_rank, dp_size;
+    int64_t tasks_done; /* tasks whose lines are on disk (a resume starts here) */
+    TttStepLog log;
+    StrBuf pred_lines, task_lines; /* this rank's lines of the round */
+    double round[TTT_N_TOTALS];    /* this rank's totals of the round */
+    double totals[TTT_N_TOTALS];   /* the run's, on the writer */
+    TttOut out;
+    int interrupted;
+} Ttt;
+
+/* ttt_task.c: trains a fresh adapter on task t (borrowed), answers its queries and
+ * appends their lines and the task's line to t->pred_lines / t->task_lines, its numbers
+ * to t->round. */
+int ttt_task_run(Ttt *t, const TfTask *task, Err *err);
+/* The step hook that fills t->log (installed by ttt.c). */
+void ttt_task_on_step(void *ctx, const TtlStepStats *st);
+
+/* ttt_out.c: fresh files (truncated), or a resume from hooks.resume ("auto": the
+ * progress file of output.dir when there is one); sets t->tasks_done and, on the
+ * writer, t->totals. Collective over the world (every rank learns tasks_done). */
+int ttt_out_open(Ttt *t, Err *err);
+/* The round's lines of every dp rank to the writer, appended in task order and fsync'd,
+ * the totals summed, then the progress record rewritten (tasks_done += n_tasks). Empties
+ * the round's buffers. Collective over dp. */
+int ttt_out_round(Ttt *t, int64_t n_tasks, Err *err);
+/* summary.json (the writer). */
+int ttt_out_summary(const Ttt *t, double seconds, Err *err);
+void ttt_out_close(TttOut *o); /* accepts a zeroed struct */
+
+#endif
