@@ -71,10 +71,18 @@ static void print_job(const JobSpec *j) {
              "on_error %s)", j->data.path, fields, j->data.response, max_n,
              (long long)j->data.cutoff_len,
              j->data.on_error == JOB_SKIP ? "skip" : "fail");
-    log_info("  method   %s %s: threshold %g, lamb %g, stream_batch %lld, loss_tokens %s",
-             job_method_name(j->method.name), job_setting_name(j->method.setting),
-             j->method.threshold, j->method.lamb, (long long)j->method.stream_batch,
-             job_loss_tokens_name(j->method.loss_tokens));
+    if (j->method.name == JOB_TTT) /* per task: its own keys (worker/loop/ttt.h) */
+        log_info("  method   ttt: epochs %lld, leave_one_out %s, permutations %lld, loss_on "
+                 "%s, max_demos %lld; task fields %s/%s/%s/%s/%s",
+                 (long long)j->ttt.epochs, j->ttt.leave_one_out ? "true" : "false",
+                 (long long)j->ttt.permutations, job_ttt_loss_name(j->ttt.loss_on),
+                 (long long)j->ttt.max_demos, j->ttt.fields.id, j->ttt.fields.train,
+                 j->ttt.fields.test, j->ttt.fields.input, j->ttt.fields.output);
+    else
+        log_info("  method   %s %s: threshold %g, lamb %g, stream_batch %lld, loss_tokens %s",
+                 job_method_name(j->method.name), job_setting_name(j->method.setting),
+                 j->method.threshold, j->method.lamb, (long long)j->method.stream_batch,
+                 job_loss_tokens_name(j->method.loss_tokens));
     log_info("  lora     rank %lld, alpha %g, targets %s", (long long)j->lora.rank,
              j->lora.alpha, targets);
     log_info("  optim    lr %g %s, warmup_ratio %g, batch_size %lld, max_grad_norm %g, "
@@ -258,6 +266,13 @@ int cmd_run(int argc, char **argv) {
     grid_free(&grid);
     if (rank != 0)
         return 0;
+    if (sum.interrupted && job.method.name == JOB_TTT) { /* task boundaries: its progress */
+        log_info("tlm run: stopped by %s after a round of tasks (%lld queries answered); "
+                 "%s/ttt_progress.json records them; resume with: tlm run %s --resume auto "
+                 "(and the same --set options)", sig_name((int)*stop), (long long)sum.samples,
+                 job.output.dir, path);
+        return 0;
+    }
     if (sum.interrupted) {
         char ck[CKPT_PATH_BYTES] = "";
         Err e2 = {{0}};

@@ -8,3 +8,6 @@ target_link_libraries(test_job_methods PRIVATE tlm_jobs)
 tlm_add_test(test_job_guard SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_job_guard.c LABELS cpu
              TIMEOUT 30)
 target_link_libraries(test_job_guard PRIVATE tlm_jobs)
+# The keys of method ttt (ttt.*): defaults, round trip, refusals, written only for ttt.
+tlm_add_test(test_job_ttt SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_job_ttt.c LABELS cpu)
+target_link_libraries(test_job_ttt PRIVATE tlm_jobs)

@@ -29,4 +29,11 @@
  * answering. Errors name the task file's line, the task id or the model file. */
 int ttt_run(const JobSpec *job, const TtlHooks *hooks, TtlSummary *summary, Err *err);
 
+/* The training of one task's adapter, usable without a job (test_ttt_golden drives it):
+ * a fresh lr schedule and AdamW state on core (method ttt, ttl_core_init), then `epochs`
+ * passes over the examples s (borrowed; each one's loss over s->mask when content_loss)
+ * in their order, optim.batch_size examples per step. core->lora must hold the task's
+ * fresh adapter (lora_init). Errors: an example longer than the engine's max_len. */
+int ttt_train(TtlCore *core, const TtlSamples *s, int64_t epochs, Err *err);
+
 #endif

@@ -28,6 +28,7 @@ typedef enum TttTotal {
 
 /* The step losses of the task in training (ttt_task.c's step hook). */
 typedef struct TttStepLog {
+    int64_t steps_per_epoch; /* set before training */
     int64_t steps, epoch_steps;
     double first_loss, epoch_loss; /* the first step's, the running epoch's sum */
 } TttStepLog;

@@ -51,10 +51,27 @@ static int pack_add(Packed *p, const int32_t *ids, int64_t n, const uint8_t *mas
 
 void ttt_task_on_step(void *ctx, const TtlStepStats *st) {
     TttStepLog *log = &((Ttt *)ctx)->log;
-    if (log->steps++ == 0)
+    if (log->steps == 0)
         log->first_loss = st->loss;
+    if (log->steps++ % log->steps_per_epoch == 0) { /* a new epoch */
+        log->epoch_steps = 0;
+        log->epoch_loss = 0;
+    }
     log->epoch_steps++;
     log->epoch_loss += st->loss;
+}
+
+int ttt_train(TtlCore *core, const TtlSamples *s, int64_t epochs, Err *err) {
+    const int64_t bs = core->cfg.batch_size;
+    ttl_core_begin(core, epochs * ((s->n + bs - 1) / bs), 1); /* fresh AdamW, schedule */
+    TtlScore *scores = calloc((size_t)(s->n > 0 ? s->n : 1), sizeof *scores);
+    if (scores == NULL)
+        return err_set(err, "out of memory");
+    int rc = 0;
+    for (int64_t e = 0; rc == 0 && e < epochs; e++)
+        rc = ttl_core_epoch(core, s, scores, err);
+    free(scores);
+    return rc;
 }
 
 /* The training examples of task, encoded (target output as the assistant turn). */
@@ -83,23 +100,15 @@ static int pack_examples(Ttt *t, const TfTask *task, uint64_t seed, Packed *pk, 
 static int train(Ttt *t, const TfTask *task, uint64_t seed, Err *err) {
     Packed pk = {0};
     lora_init(&t->lora, seed); /* grads and moments zeroed too */
-    memset(&t->log, 0, sizeof t->log);
     int rc = pack_examples(t, task, seed, &pk, err);
     const int64_t bs = t->core.cfg.batch_size;
-    ttl_core_begin(&t->core, t->job->ttt.epochs * ((pk.n + bs - 1) / bs), 1);
-    TtlScore *scores = rc == 0 ? calloc((size_t)pk.n, sizeof *scores) : NULL;
-    if (rc == 0 && scores == NULL)
-        rc = err_set(err, "out of memory");
+    t->log = (TttStepLog){.steps_per_epoch = (pk.n + bs - 1) / bs};
     const TtlSamples s = {.n = (int32_t)pk.n, .tokens = pk.tok, .off = pk.off, .lens = pk.lens,
                           .mask = t->sh.loss_all ? NULL : pk.mask,
                           .content_loss = !t->sh.loss_all};
-    for (int64_t e = 0; rc == 0 && e < t->job->ttt.epochs; e++) {
-        t->log.epoch_steps = 0;
-        t->log.epoch_loss = 0;
-        rc = ttl_core_epoch(&t->core, &s, scores, err);
-    }
+    if (rc == 0)
+        rc = ttt_train(&t->core, &s, t->job->ttt.epochs, err);
     t->round[TTT_STEPS] += (double)t->log.steps;
-    free(scores);
     packed_free(&pk);
     return rc != 0 ? err_prefix(err, "task %s (%s:%lld): training: ", task->id,
                                 tf_path(t->tf), (long long)task->line) : 0;

@@ -49,3 +49,22 @@ tlm_add_test(test_checks COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_checks.sh L
 # failure cut back to a batch boundary, an all-bad dataset, method none's would-select.
 tlm_add_test(test_ledger COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_ledger.sh LABELS cpu
              TIMEOUT 120)
+
+# Per-task test-time training (method ttt, worker/loop/ttt*.c): one task's training
+# against tests/ref/make_golden_ttt.py (PyTorch + PEFT, float64).
+tlm_add_test(test_ttt_golden SOURCES ${TLM_TTL_TEST_DIR}/test_ttt_golden.c
+             ${CMAKE_SOURCE_DIR}/tests/worker/wtest.c LABELS "cpu;golden")
+# method ttt through tlm run on jobs/demo-ttt.yaml: no state leaks between tasks, resume at
+# task boundaries, dp = 2 and tp = 2 under mpiexec equal one process.
+foreach(mode noleak resume)
+  tlm_add_test(test_ttt_${mode} COMMAND $<TARGET_FILE:test_ttt_run> ARGS ${mode} LABELS cpu
+               TIMEOUT 240)
+endforeach()
+add_executable(test_ttt_run ${TLM_TTL_TEST_DIR}/test_ttt_run.c)
+target_link_libraries(test_ttt_run PRIVATE tlm_testutil)
+add_dependencies(test_ttt_run tlm)
+string(REPLACE ";" " " TLM_TTT_MPIEXEC "${TLM_MPIEXEC}")
+foreach(mode dp tp)
+  tlm_add_mpi_test(test_ttt_${mode}2 RANKS 2 LABELS mpi
+    COMMAND $<TARGET_FILE:test_ttt_run> ${mode} "${TLM_TTT_MPIEXEC}")
+endforeach()
