@@ -54,6 +54,21 @@ OP(void, lora_bwd, (float *da, float *db, void *dx, float *dh, const void *dy, c
                     const float *h, const float *a, const float *b, float scale, int64_t M,
                     int64_t N, int64_t K, int64_t R))
 
+/* ---- multi-adapter LoRA: many small tasks in one pass, one adapter per row (the idea of
+ * multi-LoRA serving). n_adapters adapters stacked: a (n_adapters,R,K), b (n_adapters,N,R)
+ * fp32; adapter (M) backend int32, row m's adapter in [0, n_adapters). Row m gets exactly
+ * lora_fwd's product with adapter[m] alone. */
+/* y (M,N) += scale * (x a_i^T) b_i^T per row, i = adapter[m]; h (M,R) fp32 kept. */
+OP(void, lora_rows_fwd, (void *y, float *h, const void *x, const float *a, const float *b,
+                         const int32_t *adapter, int32_t n_adapters, float scale, int64_t M,
+                         int64_t N, int64_t K, int64_t R))
+/* lora_bwd per row: da_i (R,K) += dh^T x and db_i (N,R) += scale dy^T h over the rows of
+ * adapter i, dx (M,K) += dh a_i when dx != NULL; dh (M,R) workspace (scale dy b_i). */
+OP(void, lora_rows_bwd, (float *da, float *db, void *dx, float *dh, const void *dy,
+                         const void *x, const float *h, const float *a, const float *b,
+                         const int32_t *adapter, int32_t n_adapters, float scale, int64_t M,
+                         int64_t N, int64_t K, int64_t R))
+
 /* ---- elementwise and normalization */
 /* out = x * rsqrt(mean(x^2) + eps) * w over rows of D (HF LlamaRMSNorm); rstd (T)
  * receives the per-row rsqrt for the backward. */

@@ -29,3 +29,7 @@ set_tests_properties(test_blas_family_corrected PROPERTIES ENVIRONMENT
 # The fast CPU kernels against their simple twins (kernels/cpu/cpu_simple.h).
 tlm_add_test(test_ops_cpu_fast SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_ops_cpu_fast.c
              LABELS cpu)
+# The multi-adapter LoRA ops (one adapter per row) against lora_fwd/lora_bwd one adapter at
+# a time.
+tlm_add_test(test_ops_cpu_lora_rows
+             SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_ops_cpu_lora_rows.c LABELS cpu)

@@ -79,6 +79,7 @@ int check_host(const char *label, const float *got, const float *want, int64_t n
 int cases_memory(void);
 int cases_matmul(void);
 int cases_lora(void);
+int cases_lora_rows(void); /* cases_lora_rows.c */
 int cases_norm_rope(void);
 int cases_elementwise(void);
 int cases_attention(void);

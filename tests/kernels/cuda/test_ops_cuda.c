@@ -159,6 +159,7 @@ int main(void) {
     fails += cases_memory();
     fails += cases_matmul();
     fails += cases_lora();
+    fails += cases_lora_rows();
     fails += cases_norm_rope();
     fails += cases_elementwise();
     /* attention in both kernel families: the fast (tensor cores, the default) and the

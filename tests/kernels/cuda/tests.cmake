@@ -5,6 +5,7 @@ if(TLM_HAVE_CUDA)
   tlm_add_test(test_ops_cuda
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_ops_cuda.c
             ${CMAKE_CURRENT_LIST_DIR}/cases_dense.c
+            ${CMAKE_CURRENT_LIST_DIR}/cases_lora_rows.c
             ${CMAKE_CURRENT_LIST_DIR}/cases_attn.c
             ${CMAKE_CURRENT_LIST_DIR}/cases_entropy.c
             ${CMAKE_CURRENT_LIST_DIR}/cases_vocab_slice.c
