@@ -18,9 +18,10 @@
 #define LOCK_NAME ".tlm.lock"
 
 /* The files of a run besides its checkpoints: the outputs and the job tlm run leaves
- * for tlm report (launcher/report/report_job.h). */
+ * for tlm report (launcher/report/report_job.h); a ttt run's (worker/loop/ttt.h) too. */
 static const char *const k_results[] = {"generated_predictions.jsonl", "scores.jsonl",
-                                        "metrics.jsonl", "summary.json", "job.yaml", NULL};
+                                        "metrics.jsonl", "summary.json", "job.yaml",
+                                        "ttt_tasks.jsonl", "ttt_progress.json", NULL};
 
 static int64_t file_size(const char *dir, const char *name) {
     char path[JOB_PATH_BYTES + 64];

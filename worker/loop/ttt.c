@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "io/base/log.h"
+#include "worker/loop/ttl_check.h"
 #include "worker/loop/ttl_comm.h"
 
 /* Generation slots: the queries and orders of one task go through in waves of these. */
@@ -40,15 +41,23 @@ static void collect_stop_ids(Ttt *t) {
     }
 }
 
-static int open_adapter(Ttt *t, Err *err) {
-    const JobSpec *job = t->job;
-    LoraConfig lc = {.rank = (int32_t)job->lora.rank, .alpha = (float)job->lora.alpha};
+/* The job's LoRA targets as LORA_BIT flags (an unknown name is left out). */
+static uint32_t lora_targets(const JobSpec *job) {
+    uint32_t bits = 0;
     for (int i = 0; i < job->lora.n_targets; i++) {
         const int tg = lora_target_parse(job->lora.targets[i]);
-        if (tg < 0)
-            return err_set(err, "lora.targets: unknown projection \"%s\"", job->lora.targets[i]);
-        lc.targets |= LORA_BIT(tg);
+        bits |= tg >= 0 ? LORA_BIT(tg) : 0;
     }
+    return bits;
+}
+
+static int open_adapter(Ttt *t, Err *err) {
+    const JobSpec *job = t->job;
+    LoraConfig lc = {.rank = (int32_t)job->lora.rank, .alpha = (float)job->lora.alpha,
+                     .targets = lora_targets(job)};
+    for (int i = 0; i < job->lora.n_targets; i++)
+        if (lora_target_parse(job->lora.targets[i]) < 0)
+            return err_set(err, "lora.targets: unknown projection \"%s\"", job->lora.targets[i]);
     if (lora_alloc_tp(&t->lora, &lc, model_config(t->m), t->ops, tp_comm(t), err) != 0)
         return err_prefix(err, "lora: ");
     return 0;
@@ -65,11 +74,22 @@ static int open_model(Ttt *t, Err *err) {
                        .max_lora_rank = (int32_t)(job->lora.rank > TTT_MIN_LORA_RANK
                                                       ? job->lora.rank : TTT_MIN_LORA_RANK),
                        .comm = tp_comm(t)};
+    ModelConfig cfg;
+    if (cfg_load(job->model.path, &cfg, err) != 0)
+        return -1;
+    mo.est_lora_targets = lora_targets(job);
+    mo.est_kv_slots = TTT_GEN_SLOTS;
+    mo.est_kv_ctx = L + new_tok;
+    const int tp = tp_comm(t) != NULL ? comm_size(tp_comm(t), COMM_TP) : 1;
+    if (ttl_check_rank(job, &cfg, err) != 0 ||
+        ttl_check_memory(job, &cfg, &mo, t->ops, tp, err) != 0)
+        return -1;
     if ((t->m = model_open(job->model.path, t->ops, &mo, err)) == NULL)
         return -1;
     char path[JOB_PATH_BYTES + 32];
     snprintf(path, sizeof path, "%s/tokenizer.json", job->model.path);
-    if ((t->tok = tok_open(path, err)) == NULL)
+    if ((t->tok = tok_open(path, err)) == NULL ||
+        ttl_check_vocab(&cfg, t->tok, job->model.path, err) != 0)
         return -1;
     if (tmpl_resolve(job->model.template_name, t->tok, &t->tmpl, err) != 0)
         return err_prefix(err, "model.template: ");
@@ -101,10 +121,16 @@ static int open_engine(Ttt *t, Err *err) {
 
 static int ttt_open(Ttt *t, Err *err) {
     const JobSpec *job = t->job;
-    if ((t->ops = ops_select(job_backend_name(job->backend), t->hooks.device, err)) == NULL)
-        return err_prefix(err, "backend %s: ", job_backend_name(job->backend));
     t->sh = ttt_shape(job);
     ttl_comm_grid(t->hooks.comm, &t->dp_rank, &t->dp_size, &t->writer);
+    /* output.dir before anything is loaded: a second run is refused at once */
+    const int resume = t->hooks.resume != NULL && t->hooks.resume[0] != '\0';
+    const TtlLedgerMode mode = resume ? TTL_LEDGER_RESUME
+                               : t->hooks.overwrite ? TTL_LEDGER_OVERWRITE : TTL_LEDGER_FRESH;
+    if (t->writer && ttl_ledger_open(&t->ledger, job->output.dir, mode, err) != 0)
+        return -1;
+    if ((t->ops = ops_select(job_backend_name(job->backend), t->hooks.device, err)) == NULL)
+        return err_prefix(err, "backend %s: ", job_backend_name(job->backend));
     const TfConfig tc = {.path = job->data.path, .max_tasks = job->data.max_samples,
                          .fields = {.id = job->ttt.fields.id, .train = job->ttt.fields.train,
                                     .test = job->ttt.fields.test,
@@ -127,6 +153,7 @@ static void ttt_close(Ttt *t) {
     tok_close(t->tok);
     model_close(t->m);
     tf_close(t->tf);
+    ttl_ledger_close(&t->ledger);
 }
 
 /* Round k: this rank's task (k * dp + dp_rank), when the file has it. Every rank reads

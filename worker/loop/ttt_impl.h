@@ -14,6 +14,7 @@
 #include "io/text/chat_template.h"
 #include "io/text/tokenizer.h"
 #include "worker/loop/ttl_core.h"
+#include "worker/loop/ttl_ledger.h"
 #include "worker/loop/ttt.h"
 #include "worker/loop/ttt_examples.h"
 #include "worker/model/generate.h"
@@ -61,6 +62,7 @@ typedef struct Ttt {
     double round[TTT_N_TOTALS];    /* this rank's totals of the round */
     double totals[TTT_N_TOTALS];   /* the run's, on the writer */
     TttOut out;
+    TtlLedger ledger;   /* output.dir held (the writer) */
     int interrupted;
 } Ttt;
 

@@ -169,6 +169,10 @@ static int open_files(Ttt *t, Err *err) {
             log_info("resuming %s after %lld tasks (%s)", tf_path(t->tf),
                      (long long)t->tasks_done, path);
     }
+    /* a summary.json says "finished"; once the outputs change, it is not */
+    snprintf(path, sizeof path, "%s/%s", o->dir, k_summary);
+    if (unlink(path) != 0 && errno != ENOENT)
+        return err_set(err, "cannot remove the earlier %s: %s", path, strerror(errno));
     if (make_dirs(o->dir, err) != 0 ||
         (o->pred = open_cut(o->dir, k_pred, lines[0], err)) == NULL ||
         (o->tasks = open_cut(o->dir, k_tasks, lines[1], err)) == NULL)

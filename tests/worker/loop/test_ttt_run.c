@@ -4,7 +4,8 @@
  *   noleak  the tasks in reverse order give every task the same predictions, label ce and
  *           training losses as in file order: a task does not see which tasks ran before
  *   resume  2 tasks, then --resume auto over all 6, equals one uninterrupted run byte for
- *           byte; a resume with another ttt.epochs is refused naming the key
+ *           byte; a fresh run into that output.dir and a resume with another ttt.epochs
+ *           are refused
  *   dp      (argv[2]: the mpiexec command) 2 ranks, dp = 2: the same predictions
  *   tp      the same with parallel.tp = 2: same answers, label ce within 1e-4 relative
  * Exit status = failures. */
@@ -18,7 +19,10 @@
 
 #define MAX_LINES 64
 
+/* A run into out: fresh (out removed first) unless extra resumes. */
 static int run(const char *pre, const char *out, const char *extra) {
+    if (strstr(extra, "--resume") == NULL)
+        tu_system("rm -rf '%s'", out);
     return tu_system("cd '%s' && %s '%s' run jobs/demo-ttt.yaml --set output.dir='%s' %s "
                      "2> '%s.log'", tu_source_dir(), pre, tu_tlm_bin(), out, extra, out);
 }
@@ -120,7 +124,11 @@ static int resume(const char *base) {
     snprintf(dir, sizeof dir, "%s/ttt_resumed", tu_tmp_dir());
     if (run("", dir, "--set data.max_samples=2") != 0 || run("", dir, "--resume auto") != 0)
         return tu_fail("tlm run (2 tasks, then --resume auto) failed: %s.log", dir);
+    /* a fresh run into it is refused (the ledger: output.dir holds results) */
     int fails = 0;
+    if (tu_system("cd '%s' && '%s' run jobs/demo-ttt.yaml --set output.dir='%s' 2> '%s.fresh.log'",
+                  tu_source_dir(), tu_tlm_bin(), dir, dir) == 0)
+        fails += tu_fail("a fresh run into %s (holding results) was accepted", dir);
     const char *files[] = {"generated_predictions.jsonl", NULL};
     for (int i = 0; files[i] != NULL; i++) {
         char *a = tu_read_file(tu_path(base, files[i]), NULL);
