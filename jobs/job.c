@@ -334,6 +334,12 @@ int job_diff(const JobSpec *a, const JobSpec *b, char *diff, size_t diff_bytes) 
 void job_dataset_config(const JobSpec *spec, DsConfig *cfg) {
     memset(cfg, 0, sizeof *cfg);
     cfg->path = spec->data.path;
+    if (spec->data.n_datasets > 0) {
+        cfg->dataset_info = spec->data.dataset_info;
+        cfg->n_datasets = spec->data.n_datasets;
+        for (int i = 0; i < spec->data.n_datasets; i++)
+            cfg->datasets[i] = spec->data.datasets[i];
+    }
     cfg->n_prompt_fields = spec->data.n_prompt;
     for (int i = 0; i < spec->data.n_prompt; i++)
         cfg->prompt_fields[i] = spec->data.prompt[i];

@@ -24,6 +24,7 @@ extern "C" {
 #define JOB_NAME_BYTES 64
 #define JOB_MAX_FIELDS DS_MAX_PROMPT_FIELDS
 #define JOB_MAX_TARGETS 7
+#define JOB_MAX_DATASETS DS_MAX_DATASETS
 /* Keys the schema may hold (jobs/job_schema.c asserts its table fits): sizes the per-key
  * bookkeeping of a JobSpec. The schema has 35 today. */
 #define JOB_MAX_KEYS 64
@@ -48,11 +49,16 @@ typedef struct JobSpec {
         char template_name[JOB_NAME_BYTES]; /* auto (default) | llama3 | llama2 | qwen | chatml | mistral | none */
     } model;
     struct {
-        char path[JOB_PATH_BYTES]; /* required: JSON array or JSONL */
+        char path[JOB_PATH_BYTES]; /* required unless dataset: JSON array or JSONL */
+        /* Or datasets by name in a LLaMA-Factory registry (dataset_info.json, whose
+         * columns and formatting replace prompt/response), read one after the other. */
+        char dataset_info[JOB_PATH_BYTES]; /* default "": not used */
+        int n_datasets;                    /* default 0 */
+        char datasets[JOB_MAX_DATASETS][JOB_NAME_BYTES];
         int n_prompt;              /* default 2: instruction, input */
         char prompt[JOB_MAX_FIELDS][JOB_NAME_BYTES];
         char response[JOB_NAME_BYTES]; /* default output */
-        int64_t max_samples;           /* -1 (default): all records */
+        int64_t max_samples;           /* -1 (default): all records; of each dataset */
         int64_t cutoff_len;            /* tokens, default 4096 */
         JobOnError on_error;           /* default fail */
     } data;
@@ -109,6 +115,10 @@ typedef struct JobSpec {
         char dir[JOB_PATH_BYTES]; /* default out */
         int64_t checkpoint_every; /* update steps between checkpoints, default 50; 0: off */
         int64_t keep;             /* checkpoints kept, default 3 */
+        /* Also write the predictions where the TLM reference puts them:
+         * dir/predict-temperature_0.0-max_new_tokens_<N>/generated_predictions.jsonl
+         * (default false; a LLaMA-Factory job file sets it) */
+        int reference_layout;
     } output;
     uint64_t seed; /* default 42 */
     /* Bookkeeping, not part of the job (job_diff and job_to_yaml ignore it): where each

@@ -45,8 +45,10 @@ static const char *const projections[] = {"q_proj",    "k_proj", "v_proj",   "o_
 #define REAL(k, m, lo_, hi_, lop, hop) \
     {.key = k, .kind = JF_REAL, .off = AT(m), .lo = lo_, .hi = hi_, .lo_open = lop, .hi_open = hop}
 #define BOOL(k, m) {.key = k, .kind = JF_BOOL, .off = AT(m)}
-#define LIST(k, m, n, c, maxn) \
-    {.key = k, .kind = JF_LIST, .off = AT(m), .count_off = AT(n), .choices = c, .max_items = maxn}
+/* lo: the fewest items (1, or 0 where an empty list means "not used") */
+#define LIST(k, m, n, c, maxn, lo_) \
+    {.key = k, .kind = JF_LIST, .off = AT(m), .count_off = AT(n), .choices = c, \
+     .max_items = maxn, .lo = lo_}
 /* A registry parameter row: a real in method.params, its range and key from the row. */
 #define METHOD_PARAM(M, ID, m, p, def, lo_, hi_, lop, hop, what)                          \
     {.key = "method." #m "." #p, .kind = JF_REAL,                                          \
@@ -62,8 +64,10 @@ static const JobField fields[] = {
     STR("model.path", model.path, 1),
     {.key = "model.template", .kind = JF_CHOICE, .off = AT(model.template_name),
      .size = JOB_NAME_BYTES, .choices = templates},
-    STR("data.path", data.path, 1),
-    LIST("data.prompt", data.prompt, data.n_prompt, NULL, JOB_MAX_FIELDS),
+    STR("data.path", data.path, 0),
+    STR("data.dataset_info", data.dataset_info, 0),
+    LIST("data.dataset", data.datasets, data.n_datasets, NULL, JOB_MAX_DATASETS, 0),
+    LIST("data.prompt", data.prompt, data.n_prompt, NULL, JOB_MAX_FIELDS, 1),
     STR("data.response", data.response, 0),
     {.key = "data.max_samples", .kind = JF_SAMPLES, .off = AT(data.max_samples)},
     INT("data.cutoff_len", data.cutoff_len, 1, I32),
@@ -91,7 +95,7 @@ static const JobField fields[] = {
     TTT_STR("ttt.fields.output", ttt.fields.output, 1),
     INT("lora.rank", lora.rank, 1, I32),
     REAL("lora.alpha", lora.alpha, 0, INFINITY, 1, 0),
-    LIST("lora.targets", lora.targets, lora.n_targets, projections, JOB_MAX_TARGETS),
+    LIST("lora.targets", lora.targets, lora.n_targets, projections, JOB_MAX_TARGETS, 1),
     REAL("optim.lr", optim.lr, 0, INFINITY, 1, 0),
     ENUM("optim.schedule", optim.schedule, schedules),
     REAL("optim.warmup_ratio", optim.warmup_ratio, 0, 1, 0, 1),
@@ -108,6 +112,7 @@ static const JobField fields[] = {
     STR("output.dir", output.dir, 1),
     INT("output.checkpoint_every", output.checkpoint_every, 0, I64),
     INT("output.keep", output.keep, 1, I32),
+    BOOL("output.reference_layout", output.reference_layout),
     {.key = "seed", .kind = JF_SEED, .off = AT(seed)},
 };
 #define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))
@@ -197,7 +202,8 @@ void jf_expect(const JobField *f, char *out, size_t out_bytes) {
     case JF_BOOL: snprintf(out, out_bytes, "true or false"); break;
     case JF_LIST:
         if (f->choices == NULL) {
-            snprintf(out, out_bytes, "a list of 1 to %d field names", f->max_items);
+            snprintf(out, out_bytes, "a list of %d to %d %s", (int)f->lo, f->max_items,
+                     f->lo > 0 ? "field names" : "names");
         } else {
             join_choices(f->choices, names, sizeof names);
             snprintf(out, out_bytes, "a list of distinct names from %s", names);
@@ -340,7 +346,7 @@ int jf_set_list(const JobField *f, JobSpec *spec, const char *const *items, int 
                 char *why, size_t why_bytes) {
     char want[200];
     jf_expect(f, want, sizeof want);
-    if (n_items < 1 || n_items > f->max_items) {
+    if (n_items < (int)f->lo || n_items > f->max_items) {
         snprintf(why, why_bytes, "expected %s, got %d items", want, n_items);
         return -1;
     }

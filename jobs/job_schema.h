@@ -61,6 +61,10 @@ int jf_is_section(const char *name);
  * " (valid keys under lora: rank, alpha, targets)". hint_bytes >= 1. */
 void jf_suggest(const char *key, char *hint, size_t hint_bytes);
 
+/* Optimal-string-alignment distance between two short keys (longer ones are capped):
+ * the nearest-key suggestions of job_suggest.c and the flat keys of lf_map.c. */
+int jf_edit_distance(const char *a, const char *b);
+
 /* Writes " (valid keys under lora: rank, alpha, targets)" for a section name; keys of a
  * subsection are listed with their rest ("eata.fisher_alpha" under method). */
 void jf_section_keys(const char *section, char *out, size_t out_bytes);

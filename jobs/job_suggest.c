@@ -13,7 +13,7 @@ static size_t section_len(const char *key) {
 
 /* Optimal-string-alignment distance (Levenshtein plus adjacent transpositions, so
  * "rnak" is one edit from "rank"). Keys are short; longer inputs are capped. */
-static int edit_distance(const char *a, const char *b) {
+int jf_edit_distance(const char *a, const char *b) {
     enum { CAP = 64 };
     int na = (int)strnlen(a, CAP - 1), nb = (int)strnlen(b, CAP - 1);
     int d[CAP][CAP];
@@ -51,8 +51,8 @@ void jf_suggest(const char *key, char *hint, size_t hint_bytes) {
     char best_sect[32] = "";
     int best_d = 1 << 30;
     for (int i = 0; i < n_fields; i++) {
-        int d = edit_distance(key, fields[i].key);
-        int dl = edit_distance(leaf(key), leaf(fields[i].key)) + 1;
+        int d = jf_edit_distance(key, fields[i].key);
+        int dl = jf_edit_distance(leaf(key), leaf(fields[i].key)) + 1;
         if (dl < d)
             d = dl;
         if (d < best_d) {
@@ -63,7 +63,7 @@ void jf_suggest(const char *key, char *hint, size_t hint_bytes) {
         if (ns > 0 && strchr(key, '.') == NULL && strlen(key) < 32) {
             char sect[32];
             snprintf(sect, sizeof sect, "%.*s", (int)ns, fields[i].key);
-            if ((d = edit_distance(key, sect)) < best_d) {
+            if ((d = jf_edit_distance(key, sect)) < best_d) {
                 best_d = d;
                 best = NULL;
                 snprintf(best_sect, sizeof best_sect, "%s", sect);

@@ -3,6 +3,7 @@
  * jobs/job_methods.h). A refusal names the key, where it was given (file:line:column, or
  * --set) and why. */
 #include <stdio.h>
+#include <string.h>
 
 #include "jobs/job.h"
 #include "jobs/job_schema.h"
@@ -63,12 +64,46 @@ static int check_method_needs(const JobSpec *spec, Err *err) {
     return 0;
 }
 
+/* The stream is one file (data.path) or datasets of a registry (data.dataset with
+ * data.dataset_info, whose columns replace data.prompt and data.response). */
+static int check_data_source(const JobSpec *spec, Err *err) {
+    const char *name = spec->source[0] != '\0' ? spec->source : "job";
+    char at[JOB_PATH_BYTES + 64];
+    if (spec->data.n_datasets == 0) {
+        if (spec->data.path[0] == '\0')
+            return err_set(err, "%s: data.path: required key missing", name);
+        return 0;
+    }
+    /* The resolved job (job_to_yaml) writes every key: the defaults it writes for the
+     * replaced keys are not a conflict, other values are. */
+    static const char *const replaced[] = {"data.path", "data.prompt", "data.response"};
+    JobSpec def;
+    job_defaults(&def);
+    for (size_t i = 0; i < sizeof replaced / sizeof replaced[0]; i++) {
+        const JobField *f = jf_find(replaced[i]);
+        char now[JOB_PATH_BYTES + 8], was[JOB_PATH_BYTES + 8];
+        jf_format(f, spec, now, sizeof now);
+        jf_format(f, &def, was, sizeof was);
+        if (strcmp(now, was) != 0) {
+            key_where(spec, replaced[i], at, sizeof at);
+            return err_set(err, "%s: not with data.dataset: the datasets' files and "
+                           "columns come from data.dataset_info", at);
+        }
+    }
+    if (spec->data.dataset_info[0] == '\0') {
+        key_where(spec, "data.dataset", at, sizeof at);
+        return err_set(err, "%s: needs data.dataset_info (the dataset_info.json that "
+                       "names the datasets)", at);
+    }
+    return 0;
+}
+
 int job_validate(const JobSpec *spec, Err *err) {
     const char *name = spec->source[0] != '\0' ? spec->source : "job";
     if (spec->model.path[0] == '\0')
         return err_set(err, "%s: model.path: required key missing", name);
-    if (spec->data.path[0] == '\0')
-        return err_set(err, "%s: data.path: required key missing", name);
+    if (check_data_source(spec, err) != 0)
+        return -1;
     /* An update step takes its samples from one stream batch (DESIGN §1/§3). */
     if (spec->method.setting == JOB_ONLINE && spec->optim.batch_size > spec->method.stream_batch)
         return err_set(err, "%s: optim.batch_size: %lld exceeds method.stream_batch %lld "

@@ -1,5 +1,7 @@
-/* launcher/cmd_run.c -- `tlm run JOB.yaml [--set key=value]... [--resume auto|PATH]`:
- * loads and validates the job, applies the overrides, prints the resolved job, and runs
+/* launcher/cmd_run.c -- `tlm run JOB.yaml [key=value]... [--set key=value]... [--resume
+ * auto|PATH] [--print-job]`: loads and validates the job (native, or a LLaMA-Factory flat
+ * file mapped by jobs/lf_job.h with its key=value overrides), applies the --set
+ * overrides, prints the resolved job, and runs
  * the TTL loop (worker/loop/ttl.h) in this process, resuming from a checkpoint when asked.
  * Errors are one message on stderr and exit status 1. SIGTERM, SIGUSR1 and a first SIGINT
  * (launcher/signals.h) stop the loop at its next stream-batch boundary with a checkpoint
@@ -10,31 +12,44 @@
  * stops every rank (comm_abort) rather than leaving the others in a collective. */
 #include "launcher/commands.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "comm/bind.h"
 #include "comm/comm.h"
 #include "comm/grid.h"
+#include "io/base/atomic_file.h"
 #include "io/base/log.h"
+#include "io/base/strbuf.h"
 #include "io/model/model_config.h"
 #include "io/ckpt/ckpt.h"
 #include "io/text/chat_template.h"
 #include "io/text/tokenizer.h"
 #include "jobs/job.h"
+#include "jobs/lf_job.h"
 #include "launcher/report/report_job.h"
 #include "launcher/signals.h"
 #include "worker/loop/ttl.h"
 
 static const char k_usage[] =
-    "usage: tlm run JOB.yaml [--set key=value]... [--resume auto|PATH | --overwrite]\n"
+    "usage: tlm run JOB.yaml [key=value]... [--set key=value]...\n"
+    "               [--resume auto|PATH | --overwrite] [--print-job]\n"
     "  Runs test-time learning on the job's stream: answers every prompt while adapting\n"
     "  LoRA adapters to the prompts (DESIGN.md §1), writing generated_predictions.jsonl,\n"
     "  scores.jsonl, metrics.jsonl, summary.json and job.yaml (the resolved job, which\n"
     "  tlm report reads) to output.dir.\n"
-    "  --set key=value  override one job key (dotted, e.g. --set optim.lr=1e-4); repeatable\n"
+    "  JOB.yaml is a native job or a LLaMA-Factory flat file (stage: ttl,\n"
+    "  model_name_or_path, dataset, ... as the TLM reference's online_ttl.yaml); a flat\n"
+    "  file's predictions also go to output_dir/predict-temperature_0.0-max_new_tokens_N/.\n"
+    "  key=value        override a flat file's key, as llamafactory-cli does; repeatable\n"
+    "  --set key=value  override one native job key (dotted, e.g. --set optim.lr=1e-4);\n"
+    "                   repeatable, applied after the file (and its key=value overrides)\n"
+    "  --print-job      print the native job (YAML) the file and overrides resolve to, and\n"
+    "                   exit without running\n"
     "  --resume auto    continue from the newest valid checkpoint in output.dir (a corrupt\n"
     "                   newest falls back to the one before; none: start from the beginning,\n"
     "                   refused when output.dir holds a finished run's results)\n"
@@ -67,10 +82,20 @@ static void print_job(const JobSpec *j) {
     char max_n[32] = "all";
     if (j->data.max_samples >= 0)
         snprintf(max_n, sizeof max_n, "%lld", (long long)j->data.max_samples);
-    log_info("  data     %s (prompt %s, response %s, max_samples %s, cutoff_len %lld, "
-             "on_error %s)", j->data.path, fields, j->data.response, max_n,
-             (long long)j->data.cutoff_len,
-             j->data.on_error == JOB_SKIP ? "skip" : "fail");
+    if (j->data.n_datasets > 0) {
+        char names[JOB_MAX_DATASETS * JOB_NAME_BYTES] = "";
+        for (int i = 0; i < j->data.n_datasets; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? "," : "",
+                     j->data.datasets[i]);
+        log_info("  data     %s from %s (max_samples %s each, cutoff_len %lld, on_error %s)",
+                 names, j->data.dataset_info, max_n, (long long)j->data.cutoff_len,
+                 j->data.on_error == JOB_SKIP ? "skip" : "fail");
+    } else {
+        log_info("  data     %s (prompt %s, response %s, max_samples %s, cutoff_len %lld, "
+                 "on_error %s)", j->data.path, fields, j->data.response, max_n,
+                 (long long)j->data.cutoff_len,
+                 j->data.on_error == JOB_SKIP ? "skip" : "fail");
+    }
     if (j->method.name == JOB_TTT) /* per task: its own keys (worker/loop/ttt.h) */
         log_info("  method   ttt: epochs %lld, leave_one_out %s, permutations %lld, loss_on "
                  "%s, max_demos %lld; task fields %s/%s/%s/%s/%s",
@@ -121,6 +146,68 @@ static int resolve_template(JobSpec *job, char *note, size_t note_bytes, Err *er
     }
     free(sys);
     tok_close(tok);
+    return rc;
+}
+
+/* Loads path as a native job or a flat LLaMA-Factory file (with its key=value overrides;
+ * a native job refuses them), then the --set overrides. The notes of a flat file are
+ * logged once, on stderr. */
+static int load_job(const char *path, const char *const *flat, int n_flat,
+                    const char *const *sets, int n_sets, JobSpec *job, Err *err) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return err_set(err, "%s: cannot open job file: %s", path, strerror(errno));
+    StrBuf text = {0};
+    int rc = strbuf_read_stream(&text, f, err);
+    fclose(f);
+    if (rc != 0) {
+        strbuf_free(&text);
+        return err_prefix(err, "%s: cannot read job file: ", path);
+    }
+    LfNotes notes = {0};
+    const int is_flat = lf_is_flat(text.data);
+    if (is_flat)
+        rc = lf_job_load_string(text.data, path, flat, n_flat, job, &notes, err);
+    else if (n_flat > 0)
+        rc = err_set(err, "%s: %s: key=value overrides are for LLaMA-Factory flat files; "
+                     "a native job takes --set section.key=value", path, flat[0]);
+    else
+        rc = job_load_string(text.data, path, job, err);
+    strbuf_free(&text);
+    if (rc == 0 && is_flat) {
+        log_info("tlm run: %s: a LLaMA-Factory ttl job file, mapped to a native job "
+                 "(--print-job shows it)", path);
+        for (int i = 0; i < notes.n_notes; i++)
+            log_info("  %s", notes.notes[i]);
+    }
+    for (int i = 0; rc == 0 && i < n_sets; i++)
+        rc = job_set(job, sets[i], err);
+    return rc;
+}
+
+/* The TLM reference's place for the predictions, beside tlm's own: output_dir/
+ * predict-temperature_0.0-max_new_tokens_<N>/generated_predictions.jsonl (its
+ * workflow.py names the folder after the decoding; tlm decodes greedily). A copy, written
+ * atomically, of the finished file. */
+static int write_reference_layout(const JobSpec *job, Err *err) {
+    char src[JOB_PATH_BYTES + 64], dir[JOB_PATH_BYTES + 96], dst[JOB_PATH_BYTES + 160];
+    snprintf(src, sizeof src, "%s/generated_predictions.jsonl", job->output.dir);
+    snprintf(dir, sizeof dir, "%s/predict-temperature_0.0-max_new_tokens_%lld",
+             job->output.dir, (long long)job->generate.max_new_tokens);
+    snprintf(dst, sizeof dst, "%s/generated_predictions.jsonl", dir);
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return err_set(err, "output.reference_layout: cannot create %s: %s", dir, strerror(errno));
+    FILE *f = fopen(src, "rb");
+    if (f == NULL)
+        return err_set(err, "output.reference_layout: cannot open %s: %s", src, strerror(errno));
+    StrBuf text = {0};
+    int rc = strbuf_read_stream(&text, f, err);
+    fclose(f);
+    if (rc == 0)
+        rc = af_write_file(dst, text.data, text.n_bytes, err);
+    strbuf_free(&text);
+    if (rc == 0)
+        log_info("tlm run: predictions also in %s (the reference's layout)", dst);
     return rc;
 }
 
@@ -177,8 +264,8 @@ static int open_grid(const JobSpec *job, const char *path, Grid *grid, Comm **co
 int cmd_run(int argc, char **argv) {
     const char *path = NULL, *resume = NULL;
     int overwrite = 0;
-    const char *sets[JOB_MAX_SETS];
-    int n_sets = 0;
+    const char *sets[JOB_MAX_SETS], *flat[JOB_MAX_SETS];
+    int n_sets = 0, n_flat = 0, print_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             fputs(k_usage, stdout);
@@ -192,6 +279,11 @@ int cmd_run(int argc, char **argv) {
             sets[n_sets++] = argv[++i];
         } else if (strncmp(argv[i], "--set=", 6) == 0 && n_sets < JOB_MAX_SETS) {
             sets[n_sets++] = argv[i] + 6;
+        } else if (strcmp(argv[i], "--print-job") == 0) {
+            print_only = 1;
+        } else if (path != NULL && argv[i][0] != '-' && lf_is_override(argv[i]) &&
+                   n_flat < JOB_MAX_SETS) {
+            flat[n_flat++] = argv[i];
         } else if (strcmp(argv[i], "--resume") == 0 && i + 1 < argc) {
             resume = argv[++i];
         } else if (strncmp(argv[i], "--resume=", 9) == 0) {
@@ -216,15 +308,20 @@ int cmd_run(int argc, char **argv) {
     }
     JobSpec job;
     Err err = {{0}};
-    if (job_load(path, &job, &err) != 0) {
+    if (load_job(path, flat, n_flat, sets, n_sets, &job, &err) != 0) {
         log_error("tlm run: %s", err.msg);
         return 1;
     }
-    for (int i = 0; i < n_sets; i++)
-        if (job_set(&job, sets[i], &err) != 0) {
-            log_error("tlm run: %s", err.msg);
+    if (print_only) { /* the job as it stands, before model.template auto is resolved */
+        char *yaml = job_to_yaml(&job);
+        if (yaml == NULL) {
+            log_error("tlm run: %s: out of memory", path);
             return 1;
         }
+        fputs(yaml, stdout);
+        free(yaml);
+        return 0;
+    }
     char tmpl_note[512];
     if (resolve_template(&job, tmpl_note, sizeof tmpl_note, &err) != 0) {
         log_error("tlm run: %s: %s", path, err.msg);
@@ -262,6 +359,13 @@ int cmd_run(int argc, char **argv) {
     const int rank = grid.rank;
     if (rank == 0 && report_job_save(&job, &err) != 0) /* for tlm report; the run is done */
         log_warn("tlm run: %s", err.msg);
+    if (rank == 0 && !sum.interrupted && job.output.reference_layout &&
+        write_reference_layout(&job, &err) != 0) {
+        log_error("tlm run: %s", err.msg);
+        comm_close(&comm);
+        grid_free(&grid);
+        return 1;
+    }
     comm_close(&comm);
     grid_free(&grid);
     if (rank != 0)

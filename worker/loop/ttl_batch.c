@@ -175,7 +175,7 @@ int ttl_batch_load(Ttl *t, int32_t max_n, int64_t first, int32_t *n_read, Err *e
         if (rc == 0)
             break;
         if (add_sample(t, &s, err) != 0) {
-            err_prefix(err, "%s:%lld: sample %lld: ", t->job->data.path, (long long)s.line,
+            err_prefix(err, "%s:%lld: sample %lld: ", s.file, (long long)s.line,
                        (long long)(t->b.first + t->b.n));
             ds_sample_free(&s);
             return -1;

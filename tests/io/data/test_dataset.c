@@ -157,6 +157,8 @@ static int read_until_error(const char *name, const char *text, int skip_bad, co
         assert_int_equal(rc, -1);
         assert_msg_ends(err.msg, full);
     } else {
+        if (rc != 0)
+            printf("%s\n", err.msg);
         assert_int_equal(rc, 0);
     }
     assert_int_equal(ds_skipped(ds), want_skipped);
