@@ -26,7 +26,7 @@ extern "C" {
 #define JOB_MAX_TARGETS 7
 #define JOB_MAX_DATASETS DS_MAX_DATASETS
 /* Keys the schema may hold (jobs/job_schema.c asserts its table fits): sizes the per-key
- * bookkeeping of a JobSpec. The schema has 35 today. */
+ * bookkeeping of a JobSpec. */
 #define JOB_MAX_KEYS 64
 /* `--set` overrides one command line takes: every key of the schema, several times over. */
 #define JOB_MAX_SETS (4 * JOB_MAX_KEYS)

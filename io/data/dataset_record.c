@@ -107,10 +107,8 @@ static const char *turn(const DsFormat *f, const json_t *msgs, size_t i, const c
         return NULL;
     }
     if (strcmp(json_string_value(r), role) != 0) {
-        char want[DS_COLUMN_BYTES + 64];
-        snprintf(want, sizeof want, "%s, expected \"%s\"", json_string_value(r), role);
-        bad(why, why_bytes, "%s: role \"%s\" (one exchange: the user's turn, then the "
-            "assistant's)", at, want);
+        snprintf(why, why_bytes, "%s: role \"%s\", expected \"%s\" (one exchange: the user's "
+                 "turn, then the assistant's)", at, json_string_value(r), role);
         return NULL;
     }
     return json_string_value(c);

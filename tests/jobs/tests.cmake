@@ -11,3 +11,7 @@ target_link_libraries(test_job_guard PRIVATE tlm_jobs)
 # The keys of method ttt (ttt.*): defaults, round trip, refusals, written only for ttt.
 tlm_add_test(test_job_ttt SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_job_ttt.c LABELS cpu)
 target_link_libraries(test_job_ttt PRIVATE tlm_jobs)
+# LLaMA-Factory flat job files: every key of jobs/llamafactory/*.yaml, notes, defaults,
+# refusals, key=value overrides, the native job written back (jobs/lf_job.h).
+tlm_add_test(test_lf_job SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_lf_job.c LABELS cpu)
+target_link_libraries(test_lf_job PRIVATE tlm_jobs)

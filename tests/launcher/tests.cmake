@@ -33,3 +33,13 @@ tlm_add_test(test_bad_inputs
   COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/bad_inputs.sh $<TARGET_FILE:tlm>
           ${CMAKE_CURRENT_LIST_DIR}/bad_inputs.table
   LABELS cpu TIMEOUT 300)
+
+# The LLaMA-Factory example jobs (jobs/llamafactory/) run unchanged on the demo model,
+# predictions in both layouts, the printed native job equal to the flat one; and on
+# stories260K over AdaptEval GSM8K (label shared).
+foreach(case online offline)
+  tlm_add_test(test_lf_run_${case} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_lf_run.sh
+               ARGS ${case} LABELS cpu TIMEOUT 180)
+endforeach()
+tlm_add_test(test_lf_run_stories COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_lf_run.sh
+             ARGS stories LABELS "cpu;shared" TIMEOUT 300)

@@ -5,3 +5,5 @@ tlm_add_test(test_dataset_adapteval COMMAND $<TARGET_FILE:test_dataset> ARGS --a
              LABELS cpu shared)
 # The task file of method ttt: reading, field mapping, one refusal per defect.
 tlm_add_test(test_taskfile SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_taskfile.c LABELS cpu)
+# Datasets by name through a LLaMA-Factory dataset_info.json (alpaca, sharegpt, several).
+tlm_add_test(test_dataset_info SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_dataset_info.c LABELS cpu)
