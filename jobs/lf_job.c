@@ -96,8 +96,15 @@ static int read_entries(const char *text, const char *name, LfEntries *out, Err 
         return -1;
     }
     int rc = 0;
+    yaml_document_t next;
+    if (yaml_parser_load(&parser, &next)) { /* a second document would be silently lost */
+        if (yaml_document_get_root_node(&next) != NULL)
+            rc = err_set(err, "%s:%d:%d: a second YAML document ('---'): a job file holds one",
+                         name, (int)next.start_mark.line + 1, (int)next.start_mark.column + 1);
+        yaml_document_delete(&next);
+    }
     yaml_node_t *root = root_mapping(&doc);
-    if (root == NULL)
+    if (rc == 0 && root == NULL)
         rc = err_set(err, "%s: expected a mapping of keys (model_name_or_path:, stage:, ...)", name);
     for (yaml_node_pair_t *p = root ? root->data.mapping.pairs.start : NULL;
          rc == 0 && p < root->data.mapping.pairs.top; p++) {

@@ -150,10 +150,11 @@ static int resolve_template(JobSpec *job, char *note, size_t note_bytes, Err *er
 }
 
 /* Loads path as a native job or a flat LLaMA-Factory file (with its key=value overrides;
- * a native job refuses them), then the --set overrides. The notes of a flat file are
- * logged once, on stderr. */
+ * a native job refuses them), then the --set overrides. A flat file's notes go to
+ * *notes (n_notes -1 for a native job), for rank 0 to log once. */
 static int load_job(const char *path, const char *const *flat, int n_flat,
-                    const char *const *sets, int n_sets, JobSpec *job, Err *err) {
+                    const char *const *sets, int n_sets, JobSpec *job, LfNotes *notes,
+                    Err *err) {
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return err_set(err, "%s: cannot open job file: %s", path, strerror(errno));
@@ -164,22 +165,16 @@ static int load_job(const char *path, const char *const *flat, int n_flat,
         strbuf_free(&text);
         return err_prefix(err, "%s: cannot read job file: ", path);
     }
-    LfNotes notes = {0};
+    notes->n_notes = -1;
     const int is_flat = lf_is_flat(text.data);
     if (is_flat)
-        rc = lf_job_load_string(text.data, path, flat, n_flat, job, &notes, err);
+        rc = lf_job_load_string(text.data, path, flat, n_flat, job, notes, err);
     else if (n_flat > 0)
         rc = err_set(err, "%s: %s: key=value overrides are for LLaMA-Factory flat files; "
                      "a native job takes --set section.key=value", path, flat[0]);
     else
         rc = job_load_string(text.data, path, job, err);
     strbuf_free(&text);
-    if (rc == 0 && is_flat) {
-        log_info("tlm run: %s: a LLaMA-Factory ttl job file, mapped to a native job "
-                 "(--print-job shows it)", path);
-        for (int i = 0; i < notes.n_notes; i++)
-            log_info("  %s", notes.notes[i]);
-    }
     for (int i = 0; rc == 0 && i < n_sets; i++)
         rc = job_set(job, sets[i], err);
     return rc;
@@ -189,6 +184,15 @@ static int load_job(const char *path, const char *const *flat, int n_flat,
  * predict-temperature_0.0-max_new_tokens_<N>/generated_predictions.jsonl (its
  * workflow.py names the folder after the decoding; tlm decodes greedily). A copy, written
  * atomically, of the finished file. */
+static void log_notes(const char *path, const LfNotes *notes) {
+    if (notes->n_notes < 0)
+        return;
+    log_info("tlm run: %s: a LLaMA-Factory ttl job file, mapped to a native job "
+             "(--print-job shows it)", path);
+    for (int i = 0; i < notes->n_notes; i++)
+        log_info("  %s", notes->notes[i]);
+}
+
 static int write_reference_layout(const JobSpec *job, Err *err) {
     char src[JOB_PATH_BYTES + 64], dir[JOB_PATH_BYTES + 96], dst[JOB_PATH_BYTES + 160];
     snprintf(src, sizeof src, "%s/generated_predictions.jsonl", job->output.dir);
@@ -308,11 +312,13 @@ int cmd_run(int argc, char **argv) {
     }
     JobSpec job;
     Err err = {{0}};
-    if (load_job(path, flat, n_flat, sets, n_sets, &job, &err) != 0) {
+    LfNotes notes;
+    if (load_job(path, flat, n_flat, sets, n_sets, &job, &notes, &err) != 0) {
         log_error("tlm run: %s", err.msg);
         return 1;
     }
-    if (print_only) { /* the job as it stands, before model.template auto is resolved */
+    if (print_only) {
+        log_notes(path, &notes); /* the job as it stands, before model.template auto is resolved */
         char *yaml = job_to_yaml(&job);
         if (yaml == NULL) {
             log_error("tlm run: %s: out of memory", path);
@@ -338,6 +344,7 @@ int cmd_run(int argc, char **argv) {
     if (grid_rc != 0)
         return grid_rc == 2 ? 0 : 1;
     if (grid.rank == 0) {
+        log_notes(path, &notes);
         print_job(&job);
         if (tmpl_note[0] != '\0')
             log_info("%s", tmpl_note);

@@ -202,6 +202,9 @@ static void test_refusals(void **state) {
     assert_int_equal(lf_job_load(path, NULL, 0, &s, NULL, &err), -1);
     assert_non_null(strstr(err.msg, "lf_bad.yaml: do_sample: missing: the reference samples by "
                                     "default (do_sample true, temperature 0.95)"));
+    path = tu_write_tmp("lf_bad.yaml", "stage: ttl\n---\nstage: sft\n");
+    assert_int_equal(lf_job_load(path, NULL, 0, &s, NULL, &err), -1);
+    assert_non_null(strstr(err.msg, "lf_bad.yaml:2:1: a second YAML document"));
     path = tu_write_tmp("lf_bad.yaml", "stage: ttl\nstage: ttl\n");
     assert_int_equal(lf_job_load(path, NULL, 0, &s, NULL, &err), -1);
     assert_non_null(strstr(err.msg, "lf_bad.yaml:2:1: stage: duplicate key (first given on line 1)"));
