@@ -189,6 +189,7 @@ int lf_job_load_string(const char *text, const char *name, const char *const *ov
     if (notes == NULL)
         notes = &scratch;
     notes->n_notes = 0;
+    notes->overwrite_output_dir = 0;
     int rc = read_entries(text, name, entries, err);
     for (int i = 0; rc == 0 && i < n_overrides; i++)
         if ((rc = apply_override(entries, overrides[i], err)) != 0)

@@ -23,6 +23,10 @@ extern "C" {
 /* What the mapping says beside the job: keys accepted with no effect (and why), and the
  * reference's defaults applied where tlm's own differ. One line per key. */
 typedef struct LfNotes {
+    /* overwrite_output_dir: true -- what tlm run --overwrite does (an earlier run's
+     * results in output_dir moved aside to previous-<time>/, nothing deleted): a run
+     * option, not a job key. */
+    int overwrite_output_dir;
     int n_notes;
     char notes[LF_MAX_NOTES][LF_NOTE_BYTES]; /* "plot_loss: ignored: tlm report draws ..." */
 } LfNotes;

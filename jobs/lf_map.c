@@ -227,6 +227,20 @@ static int map_number_note(Ctx *c, const LfEntry *e, const char *why) {
     return map_ignored(c, e, why);
 }
 
+/* HF refuses an output_dir holding results unless overwrite_output_dir; tlm run does the
+ * same, and --overwrite moves the earlier results aside rather than over-writing them. */
+static int map_overwrite(Ctx *c, const LfEntry *e, const char *arg) {
+    (void)arg;
+    int v;
+    if (as_bool(e, &v) != 0)
+        return refuse(c, e, "expected true or false");
+    c->notes->overwrite_output_dir = v;
+    note(c, e->key, v ? "true: as tlm run --overwrite (an earlier run's results in output_dir "
+                        "move to output_dir/previous-<time>/; nothing is deleted)"
+                      : "false: an output_dir holding an earlier run's results is refused");
+    return 0;
+}
+
 /* HF's schedules: constant has no warmup even with warmup_ratio (get_constant_schedule);
  * constant_with_warmup and cosine warm up over ceil(warmup_ratio * steps) steps. */
 static int map_schedule(Ctx *c, const LfEntry *e, const char *arg) {
@@ -300,7 +314,7 @@ static const LfKey keys[] = {
     {"plot_loss", map_ignored, "tlm report OUT_DIR draws the loss and more"},
     {"logging_steps", map_ignored, "metrics.jsonl has a line for every update step"},
     {"do_eval", map_ignored, "score the answers with tlm eval after the run"},
-    {"overwrite_output_dir", map_ignored, "tlm run's own rules for an existing output_dir apply"},
+    {"overwrite_output_dir", map_overwrite, NULL},
     {"do_train", map_ignored, "a ttl run always adapts"},
     {"do_predict", map_ignored, "a ttl run always answers every prompt"},
     {"predict_with_generate", map_ignored, "tlm always generates the answers"},

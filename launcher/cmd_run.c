@@ -317,6 +317,8 @@ int cmd_run(int argc, char **argv) {
         log_error("tlm run: %s", err.msg);
         return 1;
     }
+    if (notes.overwrite_output_dir && resume == NULL)
+        overwrite = 1; /* the flat file's overwrite_output_dir: true */
     if (print_only) {
         log_notes(path, &notes); /* the job as it stands, before model.template auto is resolved */
         char *yaml = job_to_yaml(&job);

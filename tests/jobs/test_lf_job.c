@@ -87,7 +87,7 @@ static void test_online_keys(void **state) {
     /* Each key with no meaning here, noted once with its reason. */
     static const char *const ignored[] = {
         "do_train", "do_predict", "trust_remote_code", "overwrite_cache",
-        "preprocessing_num_workers", "logging_steps", "plot_loss", "overwrite_output_dir",
+        "preprocessing_num_workers", "logging_steps", "plot_loss",
         "bf16", "ddp_timeout", "do_eval", "per_device_eval_batch_size",
         "predict_with_generate", "report_to"};
     for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++) {
@@ -96,7 +96,9 @@ static void test_online_keys(void **state) {
         assert_int_equal(notes_of(&notes, ignored[i]), 1);
     }
     assert_int_equal(notes_of(&notes, "finetuning_type"), 1);
-    assert_int_equal(notes.n_notes, (int)(sizeof ignored / sizeof ignored[0]) + 1);
+    assert_int_equal(notes_of(&notes, "overwrite_output_dir"), 1); /* as --overwrite */
+    assert_int_equal(notes.overwrite_output_dir, 1);
+    assert_int_equal(notes.n_notes, (int)(sizeof ignored / sizeof ignored[0]) + 2);
     for (int i = 0; i < notes.n_notes; i++) /* "key: ignored: why" with a why */
         assert_true(strlen(strchr(notes.notes[i], ':')) > 12);
 }

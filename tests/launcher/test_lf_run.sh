@@ -5,8 +5,9 @@
 #   online, offline  on the demo model: exit 0, the ignored keys noted once, 64 predictions
 #                    in tlm's layout and the same bytes in the reference's
 #                    predict-temperature_0.0-max_new_tokens_24/; tlm eval reads the folder;
-#                    and the native job --print-job shows, run with --set, answers and
-#                    scores exactly as the flat file does (16 samples)
+#                    the native job --print-job shows, run with --set, answers and
+#                    scores exactly as the flat file does (16 samples); a rerun into the
+#                    same output_dir works (overwrite_output_dir: true)
 #   stories          both files on stories260K (converted from ../shared) over the
 #                    AdaptEval GSM8K set registered in a dataset_info.json written here;
 #                    label shared, exit 77 without ../shared
@@ -39,7 +40,7 @@ demo() { # demo online|offline
     "$BIN" run "$file" "output_dir=$TMP/$s" > "$TMP/$s.log" 2>&1
     check_run "$s" $? "$TMP/$s" 24 64
     for key in do_train do_predict trust_remote_code overwrite_cache preprocessing_num_workers \
-               logging_steps plot_loss overwrite_output_dir bf16 ddp_timeout do_eval \
+               logging_steps plot_loss bf16 ddp_timeout do_eval \
                per_device_eval_batch_size predict_with_generate report_to; do
         [ "$(grep -c "  $key: ignored: " "$TMP/$s.log")" -eq 1 ] ||
             fail "$s: $key is not noted once as ignored"
@@ -55,6 +56,13 @@ demo() { # demo online|offline
     for f in generated_predictions.jsonl scores.jsonl; do
         cmp -s "$TMP/$s-flat/$f" "$TMP/$s-native/$f" || fail "$s: $f differs from the native job's"
     done
+    # overwrite_output_dir: true runs again into the same output_dir, the first run's
+    # results moved to previous-<time>/ (tlm run --overwrite).
+    "$BIN" run "$file" max_samples=16 "output_dir=$TMP/$s-flat" > "$TMP/$s-again.log" 2>&1 ||
+        fail "$s: a second run into the same output_dir (overwrite_output_dir: true)"
+    ls -d "$TMP/$s-flat"/previous-* > /dev/null 2>&1 || fail "$s: no previous-* after the rerun"
+    cmp -s "$TMP/$s-flat/generated_predictions.jsonl" "$TMP/$s-native/generated_predictions.jsonl" ||
+        fail "$s: the rerun answers differently"
 }
 
 stories() {
