@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #include "io/base/strbuf.h"
+#include "jobs/job_yaml_guard.h"
 #include "jobs/lf_map.h"
 
 /* The root mapping of a parsed document, or NULL. */
@@ -30,10 +31,11 @@ static int parse(const char *text, yaml_parser_t *parser, yaml_document_t *doc) 
     return 1;
 }
 
-int lf_is_flat(const char *text) {
+int lf_is_flat(const char *text, size_t n) {
     yaml_parser_t parser;
     yaml_document_t doc;
-    if (!parse(text, &parser, &doc))
+    /* The guard first: libyaml's document grows quadratically with deep nesting. */
+    if (job_yaml_guard(text, n, "job", "job file", NULL) != 0 || !parse(text, &parser, &doc))
         return 0;
     int flat = 0;
     yaml_node_t *root = root_mapping(&doc);
@@ -96,15 +98,8 @@ static int read_entries(const char *text, const char *name, LfEntries *out, Err 
         return -1;
     }
     int rc = 0;
-    yaml_document_t next;
-    if (yaml_parser_load(&parser, &next)) { /* a second document would be silently lost */
-        if (yaml_document_get_root_node(&next) != NULL)
-            rc = err_set(err, "%s:%d:%d: a second YAML document ('---'): a job file holds one",
-                         name, (int)next.start_mark.line + 1, (int)next.start_mark.column + 1);
-        yaml_document_delete(&next);
-    }
     yaml_node_t *root = root_mapping(&doc);
-    if (rc == 0 && root == NULL)
+    if (root == NULL)
         rc = err_set(err, "%s: expected a mapping of keys (model_name_or_path:, stage:, ...)", name);
     for (yaml_node_pair_t *p = root ? root->data.mapping.pairs.start : NULL;
          rc == 0 && p < root->data.mapping.pairs.top; p++) {
@@ -182,6 +177,15 @@ static int apply_override(LfEntries *entries, const char *arg, Err *err) {
 
 int lf_job_load_string(const char *text, const char *name, const char *const *overrides,
                        int n_overrides, JobSpec *spec, LfNotes *notes, Err *err) {
+    return lf_job_load_text(text, strlen(text), name, overrides, n_overrides, spec, notes, err);
+}
+
+int lf_job_load_text(const char *text, size_t n, const char *name, const char *const *overrides,
+                     int n_overrides, JobSpec *spec, LfNotes *notes, Err *err) {
+    /* NUL bytes, a BOM, a second document, deep nesting: refused before libyaml builds
+     * the document, as for native jobs. */
+    if (job_yaml_guard(text, n, name, "job file", err) != 0)
+        return -1;
     LfEntries *entries = calloc(1, sizeof *entries); /* ~100 KiB: off the stack */
     LfNotes scratch;
     if (entries == NULL)
@@ -209,7 +213,8 @@ int lf_job_load(const char *path, const char *const *overrides, int n_overrides,
     int rc = strbuf_read_stream(&text, f, err);
     fclose(f);
     if (rc == 0)
-        rc = lf_job_load_string(text.data, path, overrides, n_overrides, spec, notes, err);
+        rc = lf_job_load_text(text.data != NULL ? text.data : "", text.n_bytes, path, overrides,
+                              n_overrides, spec, notes, err);
     else
         err_prefix(err, "%s: cannot read job file: ", path);
     strbuf_free(&text);

@@ -10,6 +10,8 @@
 #ifndef TLM_JOBS_LF_JOB_H
 #define TLM_JOBS_LF_JOB_H
 
+#include <stddef.h>
+
 #include "io/base/err.h"
 #include "jobs/job.h"
 
@@ -31,10 +33,10 @@ typedef struct LfNotes {
     char notes[LF_MAX_NOTES][LF_NOTE_BYTES]; /* "plot_loss: ignored: tlm report draws ..." */
 } LfNotes;
 
-/* 1 when text is a flat file: its top-level mapping holds `stage` or
+/* 1 when text (n bytes) is a flat file: its top-level mapping holds `stage` or
  * `model_name_or_path` (keys no native job has); 0 otherwise, also when it is not YAML
- * (job_load then says why). */
-int lf_is_flat(const char *text);
+ * or fails the checks before parsing (job_load_text then says why). */
+int lf_is_flat(const char *text, size_t n);
 
 /* Reads flat YAML text as if from a file named name, applies overrides[0..n_overrides)
  * ("key=value", each value a YAML scalar, replacing or adding the file's key) and maps
@@ -43,7 +45,12 @@ int lf_is_flat(const char *text);
 int lf_job_load_string(const char *text, const char *name, const char *const *overrides,
                        int n_overrides, JobSpec *spec, LfNotes *notes, Err *err);
 
-/* lf_job_load_string on the file at path. */
+/* The same for n bytes that need not end in a NUL: refused first, as job_load_text
+ * does, for a NUL byte, a byte-order mark, a second document or deep nesting. */
+int lf_job_load_text(const char *text, size_t n, const char *name, const char *const *overrides,
+                     int n_overrides, JobSpec *spec, LfNotes *notes, Err *err);
+
+/* lf_job_load_text on the file at path. */
 int lf_job_load(const char *path, const char *const *overrides, int n_overrides,
                 JobSpec *spec, LfNotes *notes, Err *err);
 

@@ -158,6 +158,11 @@ static int load_job(const char *path, const char *const *flat, int n_flat,
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return err_set(err, "%s: cannot open job file: %s", path, strerror(errno));
+    struct stat sb; /* fopen opens a directory; its first read fails with EISDIR */
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        return err_set(err, "%s: is a directory, expected a YAML job file", path);
+    }
     StrBuf text = {0};
     int rc = strbuf_read_stream(&text, f, err);
     fclose(f);
@@ -166,14 +171,15 @@ static int load_job(const char *path, const char *const *flat, int n_flat,
         return err_prefix(err, "%s: cannot read job file: ", path);
     }
     notes->n_notes = -1;
-    const int is_flat = lf_is_flat(text.data);
+    const char *t = text.data != NULL ? text.data : "";
+    const int is_flat = lf_is_flat(t, text.n_bytes);
     if (is_flat)
-        rc = lf_job_load_string(text.data, path, flat, n_flat, job, notes, err);
+        rc = lf_job_load_text(t, text.n_bytes, path, flat, n_flat, job, notes, err);
     else if (n_flat > 0)
         rc = err_set(err, "%s: %s: key=value overrides are for LLaMA-Factory flat files; "
                      "a native job takes --set section.key=value", path, flat[0]);
     else
-        rc = job_load_string(text.data, path, job, err);
+        rc = job_load_text(t, text.n_bytes, path, job, err);
     strbuf_free(&text);
     for (int i = 0; rc == 0 && i < n_sets; i++)
         rc = job_set(job, sets[i], err);

@@ -206,7 +206,9 @@ static void test_refusals(void **state) {
                                     "default (do_sample true, temperature 0.95)"));
     path = tu_write_tmp("lf_bad.yaml", "stage: ttl\n---\nstage: sft\n");
     assert_int_equal(lf_job_load(path, NULL, 0, &s, NULL, &err), -1);
-    assert_non_null(strstr(err.msg, "lf_bad.yaml:2:1: a second YAML document"));
+    assert_non_null(strstr(err.msg, "lf_bad.yaml:2:1: a second YAML document: a job file holds one"));
+    assert_int_equal(lf_job_load_text("stage: ttl\n\0x", 13, "nul.yaml", NULL, 0, &s, NULL, &err), -1);
+    assert_non_null(strstr(err.msg, "nul.yaml:2:1:"));
     path = tu_write_tmp("lf_bad.yaml", "stage: ttl\nstage: ttl\n");
     assert_int_equal(lf_job_load(path, NULL, 0, &s, NULL, &err), -1);
     assert_non_null(strstr(err.msg, "lf_bad.yaml:2:1: stage: duplicate key (first given on line 1)"));
@@ -220,7 +222,7 @@ static void test_native_round_trip(void **state) {
         load_ok(i ? OFFLINE : ONLINE, NULL, 0, &a, NULL);
         char *yaml = job_to_yaml(&a);
         assert_non_null(yaml);
-        assert_false(lf_is_flat(yaml));
+        assert_false(lf_is_flat(yaml, strlen(yaml)));
         Err err = {{0}};
         int rc = job_load_string(yaml, "printed.yaml", &b, &err);
         if (rc != 0)
@@ -231,10 +233,11 @@ static void test_native_round_trip(void **state) {
         free(yaml);
     }
     char *native = tu_read_file(tu_path(tu_source_dir(), "jobs/demo.yaml"), NULL);
-    assert_false(lf_is_flat(native));
+    assert_false(lf_is_flat(native, strlen(native)));
     free(native);
-    assert_false(lf_is_flat("model: [unclosed"));
-    assert_true(lf_is_flat("stage: ttl\n"));
+    assert_false(lf_is_flat("model: [unclosed", 16));
+    assert_true(lf_is_flat("stage: ttl\n", 11));
+    assert_false(lf_is_flat("stage: ttl\n---\nstage: ttl\n", 26)); /* refused by the guard */
 }
 
 /* The native form of the registry: data.dataset with data.dataset_info, exclusive of
