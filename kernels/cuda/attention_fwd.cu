@@ -4,10 +4,10 @@
  * ATT_WARPS-th of those rows (interleaved, so causal work is balanced) and walk the key
  * tiles 0 .. last visible key with an online softmax. Blocks whose tile starts past the
  * span's q_len exit at once (the host cannot read span lengths without a sync).
- * Decoding (q_len 1, long cache) uses one warp per (span, head): correct, not yet a
- * split-K flash-decoding kernel. Head dims 64 and 128 outside decoding go to the
- * tensor-core kernel (attention_fwd_tc.cu) unless TLM_CUDA_KERNELS=simple: this one is
- * its reference. Enqueues on the backend stream; does not synchronize. */
+ * Decoding (q_len 1, long cache) here uses one warp per (span, head). Unless
+ * TLM_CUDA_KERNELS=simple, head dims 64 and 128 outside decoding go to the tensor-core
+ * kernel (attention_fwd_tc.cu) and decode calls to flash-decoding (attention_decode.cu):
+ * this kernel is their reference. Enqueues on the backend stream; does not synchronize. */
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/attention_tc.cuh"
 
@@ -121,8 +121,9 @@ void cuda_attn_fwd(void *out, float *lse, const void *q, const void *k, const vo
     if (n_spans <= 0 || Tq <= 0 || H <= 0)
         return;
     att_check("attn_fwd", H, KVH, HD);
-    if (attn_fwd_tc(out, lse, q, k, v, spans, n_spans, Tq, H, KVH, HD))
-        return; /* the tensor-core kernel took it (attention_fwd_tc.cu) */
+    if (attn_fwd_tc(out, lse, q, k, v, spans, n_spans, Tq, H, KVH, HD) ||
+        attn_fwd_decode(out, lse, q, k, v, spans, n_spans, Tq, H, KVH, HD))
+        return; /* a fast kernel took it (attention_fwd_tc.cu, attention_decode.cu) */
     CudaCtx *ctx = cuda_ctx();
     const dim3 grid((unsigned)((Tq + ATT_BQ - 1) / ATT_BQ), (unsigned)cuda_int(H, "attn H"),
                     (unsigned)n_spans);

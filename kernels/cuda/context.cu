@@ -104,3 +104,17 @@ extern "C" int cuda_kernels_simple(int simple) {
     ctx->simple_kernels = simple != 0;
     return was;
 }
+
+void *cuda_scratch(CudaCtx *ctx, size_t n_bytes) {
+    if (n_bytes <= ctx->scratch_bytes)
+        return ctx->d_scratch;
+    const size_t grown = n_bytes + n_bytes / 2;
+    CUDA_CHECK_FATAL(cudaStreamSynchronize(ctx->stream)); /* kernels may still read it */
+    if (ctx->d_scratch != NULL)
+        CUDA_CHECK_FATAL(cudaFree(ctx->d_scratch));
+    ctx->d_scratch = NULL;
+    ctx->scratch_bytes = 0;
+    CUDA_CHECK_FATAL(cudaMalloc(&ctx->d_scratch, grown));
+    ctx->scratch_bytes = grown;
+    return ctx->d_scratch;
+}

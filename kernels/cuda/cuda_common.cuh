@@ -33,6 +33,8 @@ typedef struct CudaCtx {
     double *h_result;         /* pinned host, 1 double: sumsq result */
     int sync_each_op;         /* TLM_CUDA_SYNC=1 */
     int simple_kernels;       /* TLM_CUDA_KERNELS=simple: the reference twins only */
+    void *d_scratch;          /* cuda_scratch(): grown on demand, freed with the process */
+    size_t scratch_bytes;
 } CudaCtx;
 
 #define CUDA_PARTIALS 1024
@@ -46,6 +48,11 @@ int cuda_ctx_open(int device, Err *err);
 /* The context of the current device (cudaGetDevice); fatal when ops_cuda() was never
  * called for it. Cheap: one cudaGetDevice per op. */
 CudaCtx *cuda_ctx(void);
+
+/* ctx's device scratch of at least n_bytes, valid until the next call (a kernel's
+ * temporary, e.g. flash-decoding's split states; ops_list.h's workspaces are the
+ * callers'). Growing synchronizes the stream and reallocates: fatal on failure. */
+void *cuda_scratch(CudaCtx *ctx, size_t n_bytes);
 
 /* Checks the launches of op `name` (cudaGetLastError) and, under TLM_CUDA_SYNC=1,
  * synchronizes the stream; fatal on any error. */

@@ -64,6 +64,14 @@ int cases_attention(void) {
     const SeqSpan decode[3] = {{0, 1, 37, 0}, {1, 1, 0, 40}, {2, 5, 11, 80}};
     fails += attn_case("decode pos0>0", decode, 3, 7, 120, 8, 2, 128);
     fails += attn_case("decode pos0>0", decode, 3, 7, 120, 4, 4, 64);
+    /* decoding proper, one query per span (flash-decoding in the fast family): long and
+     * empty caches in slots of 4096 rows, Llama-3-8B's GQA (4 heads per kv head), then
+     * an odd head dim without GQA */
+    const SeqSpan dec_long[4] = {{0, 1, 999, 0}, {1, 1, 4095, 4096}, {2, 1, 0, 8192},
+                                 {3, 1, 2047, 12288}};
+    fails += attn_case("decode 1 token, ctx 1000/4096/1/2048", dec_long, 4, 4, 16384, 32, 8, 128);
+    const SeqSpan dec_odd[2] = {{0, 1, 300, 0}, {1, 1, 37, 512}};
+    fails += attn_case("decode 1 token, ctx 301/38", dec_odd, 2, 2, 1024, 2, 2, 80);
     fails += attn_dq_gap_case();
     return fails;
 }
