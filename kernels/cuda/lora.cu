@@ -6,7 +6,11 @@
  *   lowrank_add Y (M,C)   += alpha * Hm (M,R) @ W^T   (y += scale h b^T, dx += dh a)
  * W and out are addressed through strides so A, B and their transposes need no copies.
  * col_reduce gives each output element to one thread and walks the rows in order: no
- * atomics, so gradients are bit-reproducible run to run.
+ * atomics, so gradients are bit-reproducible run to run. With many rows (a training
+ * step's T) that leaves a few dozen blocks for a whole GPU, so the fast path splits the
+ * rows into P chunks (grid C/128 x R/8 x P), writes the chunk sums to the context's
+ * scratch and adds them in chunk order in a second kernel: still no atomics, a fixed
+ * order, and P times the parallelism. TLM_CUDA_KERNELS=simple keeps the one-pass kernel.
  * Enqueues on the backend stream; does not synchronize. */
 #include "kernels/cuda/cuda_common.cuh"
 
@@ -67,6 +71,47 @@ __global__ void col_reduce_kernel(float *out, int64_t o_c, int64_t o_r, const bf
             out[c * o_c + (r0 + j) * o_r] += alpha * acc[j];
 }
 
+/* The split-M form: part[(p*C + c)*R + r] = sum over rows [p*rows, (p+1)*rows) of
+ * X[m,c] Hm[m,r]; grid (C/128, R/RC, P). */
+__global__ void col_partial_kernel(float *part, const bf16 *X, const float *Hm, int64_t M,
+                                   int64_t C, int64_t R, int64_t rows) {
+    const int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    const int64_t r0 = (int64_t)blockIdx.y * RC, p = blockIdx.z;
+    if (c >= C)
+        return;
+    const int64_t m0 = p * rows, m1 = min(M, m0 + rows);
+    float acc[RC];
+#pragma unroll
+    for (int j = 0; j < RC; j++)
+        acc[j] = 0.0f;
+    for (int64_t m = m0; m < m1; m++) {
+        const float xv = ld_bf(X, m * C + c);
+        const float *hrow = Hm + m * R + r0;
+#pragma unroll
+        for (int j = 0; j < RC; j++)
+            if (r0 + j < R)
+                acc[j] += xv * hrow[j];
+    }
+    float *o = part + (p * C + c) * R + r0;
+#pragma unroll
+    for (int j = 0; j < RC; j++)
+        if (r0 + j < R)
+            o[j] = acc[j];
+}
+
+/* out[c*o_c + r*o_r] += alpha * sum_p part[(p*C + c)*R + r], p in order. */
+__global__ void col_sum_kernel(float *out, int64_t o_c, int64_t o_r, const float *part,
+                               float alpha, int64_t P, int64_t C, int64_t R) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < C * R;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t c = i / R, r = i % R;
+        float s = 0.0f;
+        for (int64_t p = 0; p < P; p++)
+            s += part[(p * C + c) * R + r];
+        out[c * o_c + r * o_r] += alpha * s;
+    }
+}
+
 /* Y[m,c] += alpha * sum_r Hm[m,r] * W[c*w_c + r*w_r], one bf16 rounding per element. */
 __global__ void lowrank_add_kernel(bf16 *Y, const float *Hm, const float *W, int64_t w_c,
                                    int64_t w_r, float alpha, int64_t M, int64_t C,
@@ -88,8 +133,25 @@ static void row_dot(CudaCtx *ctx, float *out, const bf16 *X, const float *W, int
                                                                                w_c, alpha, C, R);
 }
 
+#define COL_SPLIT_ROWS 32                    /* rows per chunk, at least */
+#define COL_SPLIT_MAX 64                     /* chunks, at most */
+#define COL_SPLIT_BYTES ((size_t)32 << 20)   /* scratch for the chunk sums, at most */
+
 static void col_reduce(CudaCtx *ctx, float *out, int64_t o_c, int64_t o_r, const bf16 *X,
                        const float *Hm, float alpha, int64_t M, int64_t C, int64_t R) {
+    const size_t per_chunk = (size_t)(C * R) * sizeof(float);
+    int64_t P = min((int64_t)COL_SPLIT_MAX, M / COL_SPLIT_ROWS);
+    P = min(P, (int64_t)(COL_SPLIT_BYTES / (per_chunk > 0 ? per_chunk : 1)));
+    if (!ctx->simple_kernels && P >= 2) {
+        const int64_t rows = (M + P - 1) / P;
+        P = (M + rows - 1) / rows; /* no empty chunk */
+        float *part = (float *)cuda_scratch(ctx, (size_t)P * per_chunk);
+        const dim3 grid((unsigned)((C + 127) / 128), (unsigned)((R + RC - 1) / RC), (unsigned)P);
+        col_partial_kernel<<<grid, 128, 0, ctx->stream>>>(part, X, Hm, M, C, R, rows);
+        col_sum_kernel<<<cuda_grid(C * R, 256), 256, 0, ctx->stream>>>(out, o_c, o_r, part,
+                                                                        alpha, P, C, R);
+        return;
+    }
     const dim3 grid((unsigned)((C + 127) / 128), (unsigned)((R + RC - 1) / RC));
     col_reduce_kernel<<<grid, 128, 0, ctx->stream>>>(out, o_c, o_r, X, Hm, alpha, M, C, R);
 }

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tests/kernels/cuda/harness.h"
 
@@ -99,10 +100,13 @@ int cases_matmul(void) {
 int cases_lora(void) {
     static const int64_t cfg[][4] = {/* M, N, K, R */
                                      {1, 1, 1, 1}, {33, 4097, 65, 8}, {7, 33, 4097, 16},
-                                     {100, 64, 48, 9}};
+                                     {100, 64, 48, 9},
+                                     {2048, 1024, 4096, 8}}; /* Llama-3-8B's v_proj, T 2048 */
     const float scale = 2.0f;
+    const char *sizes = getenv("TLM_OPS_TEST_SIZES");
+    const int n_cfg = sizes != NULL && strcmp(sizes, "small") == 0 ? 4 : 5;
     int fails = 0;
-    for (int c = 0; c < 4; c++) {
+    for (int c = 0; c < n_cfg; c++) {
         const int64_t M = cfg[c][0], N = cfg[c][1], K = cfg[c][2], R = cfg[c][3];
         const int with_dx = c != 3; /* the last case passes dx = NULL */
         float *hx = h_rand(M * K, -1, 1), *ha = h_rand(R * K, -0.5f, 0.5f);

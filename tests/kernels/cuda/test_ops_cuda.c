@@ -158,7 +158,11 @@ int main(void) {
     int fails = 0;
     fails += cases_memory();
     fails += cases_matmul();
+    fails += cases_lora(); /* the split-M LoRA backward, then its simple twin */
+    const int lora_was = cuda_kernels_simple(1);
+    printf("-- LoRA, simple kernels\n");
     fails += cases_lora();
+    cuda_kernels_simple(lora_was);
     fails += cases_lora_rows();
     fails += cases_norm_rope();
     fails += cases_elementwise();
