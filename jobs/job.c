@@ -73,6 +73,13 @@ typedef struct Walk {
     Err *err;
 } Walk;
 
+/* key opens a section, unless it is a section's scalar shorthand (`backend: cpu`). */
+static int as_section(const char *key, const yaml_node_t *vn) {
+    if (!jf_is_section(key))
+        return 0;
+    return !(vn->type == YAML_SCALAR_NODE && vn->data.scalar.length > 0 && jf_find(key) != NULL);
+}
+
 static int walk_key(Walk *w, const char *key, yaml_node_t *kn, yaml_node_t *vn) {
     int line = (int)kn->start_mark.line + 1, col = (int)kn->start_mark.column + 1;
     const JobField *f = jf_find(key);
@@ -120,8 +127,8 @@ static int walk_section(Walk *w, const char *section, yaml_node_t *kn, yaml_node
                            (int)skn->start_mark.line + 1, (int)skn->start_mark.column + 1,
                            section, node_kind(skn));
         snprintf(full, sizeof full, "%s.%s", section, (const char *)skn->data.scalar.value);
-        const int rc = jf_is_section(full) ? walk_section(w, full, skn, svn)
-                                           : walk_key(w, full, skn, svn);
+        const int rc = as_section(full, svn) ? walk_section(w, full, skn, svn)
+                                             : walk_key(w, full, skn, svn);
         if (rc != 0)
             return -1;
     }
@@ -143,7 +150,8 @@ static int walk_root(Walk *w, yaml_node_t *root) {
                            (int)kn->start_mark.line + 1, (int)kn->start_mark.column + 1,
                            node_kind(kn));
         const char *key = (const char *)kn->data.scalar.value;
-        const int rc = jf_is_section(key) ? walk_section(w, key, kn, vn) : walk_key(w, key, kn, vn);
+        const int rc = as_section(key, vn) ? walk_section(w, key, kn, vn)
+                                           : walk_key(w, key, kn, vn);
         if (rc != 0)
             return -1;
     }

@@ -34,6 +34,9 @@ extern "C" {
 typedef enum JobSetting { JOB_ONLINE = 0, JOB_OFFLINE } JobSetting;
 typedef enum JobSchedule { JOB_CONSTANT = 0, JOB_COSINE } JobSchedule;
 typedef enum JobBackend { JOB_AUTO = 0, JOB_CPU, JOB_CUDA } JobBackend;
+/* backend.cpu_weights: how the CPU backend stores the frozen matrices (fp32, the default
+ * and reference, or bf16: half the bytes per decode step; kernels/ops.h WeightFormat). */
+typedef enum JobCpuWeights { JOB_WEIGHTS_FP32 = 0, JOB_WEIGHTS_BF16 } JobCpuWeights;
 /* method.loss_tokens: which input tokens a sample's ce averages (selection, weight and
  * loss alike): every one (the reference), or the sample's own text only. */
 typedef enum JobLossTokens { JOB_LOSS_ALL = 0, JOB_LOSS_CONTENT } JobLossTokens;
@@ -110,7 +113,8 @@ typedef struct JobSpec {
     struct {
         int64_t tp; /* tensor-parallel ranks, default 1 */
     } parallel;
-    JobBackend backend; /* default auto */
+    JobBackend backend; /* backend.name (or the shorthand `backend: NAME`), default auto */
+    JobCpuWeights cpu_weights; /* backend.cpu_weights, default fp32 */
     struct {
         char dir[JOB_PATH_BYTES]; /* default out */
         int64_t checkpoint_every; /* update steps between checkpoints, default 50; 0: off */

@@ -13,7 +13,7 @@
 _Static_assert(sizeof(JobMethod) == sizeof(int) && sizeof(JobSetting) == sizeof(int) &&
                    sizeof(JobSchedule) == sizeof(int) && sizeof(JobBackend) == sizeof(int) &&
                    sizeof(JobOnError) == sizeof(int) && sizeof(JobLossTokens) == sizeof(int) &&
-                   sizeof(JobTttLoss) == sizeof(int),
+                   sizeof(JobTttLoss) == sizeof(int) && sizeof(JobCpuWeights) == sizeof(int),
                "enums are stored through int pointers");
 
 /* "auto" (the default: the launcher resolves it from the model's own chat template,
@@ -28,6 +28,7 @@ static const char *const settings[] = {"online", "offline", NULL};
 static const char *const loss_tokens[] = {"all", "content", NULL};
 static const char *const schedules[] = {"constant", "cosine", NULL};
 static const char *const backends[] = {"auto", "cpu", "cuda", NULL};
+static const char *const cpu_weights[] = {"fp32", "bf16", NULL};
 static const char *const on_errors[] = {"fail", "skip", NULL};
 static const char *const ttt_losses[] = {"output", "all", NULL};
 /* The projections DESIGN §1 allows LoRA on (Llama/Qwen2/Mistral names). */
@@ -108,7 +109,9 @@ static const JobField fields[] = {
     REAL("optim.weight_decay", optim.weight_decay, 0, INFINITY, 0, 0),
     INT("generate.max_new_tokens", generate.max_new_tokens, 1, I32),
     INT("parallel.tp", parallel.tp, 1, I32),
-    ENUM("backend", backend, backends),
+    /* `backend: cpu` is the shorthand of backend.name (jobs/job.c jf_shorthand) */
+    ENUM("backend.name", backend, backends),
+    ENUM("backend.cpu_weights", cpu_weights, cpu_weights),
     STR("output.dir", output.dir, 1),
     INT("output.checkpoint_every", output.checkpoint_every, 0, I64),
     INT("output.keep", output.keep, 1, I32),
@@ -126,11 +129,21 @@ const JobField *jf_table(int *n_fields) {
     return fields;
 }
 
-const JobField *jf_find(const char *key) {
+static const JobField *find_exact(const char *key) {
     for (int i = 0; i < N_FIELDS; i++)
         if (strcmp(fields[i].key, key) == 0)
             return &fields[i];
     return NULL;
+}
+
+/* A section with a `name` key takes its name as a scalar too: `backend: cpu` (and --set
+ * backend=cpu) is backend.name. */
+const JobField *jf_find(const char *key) {
+    const JobField *f = find_exact(key);
+    char name[160];
+    if (f == NULL && snprintf(name, sizeof name, "%s.name", key) < (int)sizeof name)
+        f = find_exact(name);
+    return f;
 }
 
 int jf_index(const JobField *f) { return (int)(f - fields); }

@@ -41,7 +41,8 @@ typedef struct JobField {
 
 /* All fields in output order (grouped by section); *n_fields set. */
 const JobField *jf_table(int *n_fields);
-/* The field named key, or NULL. */
+/* The field named key, or NULL; a section with a name key answers for its shorthand
+ * (`backend` is backend.name). */
 const JobField *jf_find(const char *key);
 /* f's index in the table (the index of JobSpec's per-key bookkeeping). */
 int jf_index(const JobField *f);

@@ -40,6 +40,20 @@ typedef struct SeqSpan {
     int32_t q_start, q_len, pos0, kv_start;
 } SeqSpan;
 
+/* How a frozen weight matrix is stored on the backend. WEIGHT_ELEM is the backend's
+ * element type (fp32 on CPU: the default and the reference); WEIGHT_BF16 keeps bf16 and
+ * widens inside the matmul (halves the bytes a decode step reads). On CUDA, whose element
+ * type is bf16 already, both are the same storage. A new format (block-quantized, issue
+ * 18) is one more value here plus its cases in each backend's weight ops: the worker only
+ * passes Weight views to weight_upload / wmatmul_fwd / wmatmul_bwd. */
+typedef enum WeightFormat { WEIGHT_ELEM = 0, WEIGHT_BF16 = 1 } WeightFormat;
+
+/* A view of one frozen weight: backend memory in `format`. */
+typedef struct Weight {
+    void *data;
+    WeightFormat format;
+} Weight;
+
 /* The backend table: the element type and one function pointer per op. The fields and
  * each op's contract (shapes, ownership, accumulate-or-overwrite) are in
  * kernels/ops_list.h, the one list both backends are generated from. */

@@ -43,6 +43,20 @@ OP(void, matmul_fwd, (void *out, const void *x, const void *w, const void *bias,
 OP(void, matmul_bwd, (void *dx, const void *dy, const void *w, int64_t M, int64_t N,
                       int64_t K, int accumulate))
 
+/* ---- frozen weights in a storage format (WeightFormat, kernels/ops.h) */
+/* Bytes of n weight elements in format f on this backend; 0 when the backend does not
+ * support f (the caller says so). */
+OP(size_t, weight_bytes, (WeightFormat f, int64_t n))
+/* Copies n host elements of src_type (F32/F16/BF16; host, borrowed) into w, converted to
+ * its format (bf16: rounded to nearest even). */
+OP(void, weight_upload, (Weight w, const void *src, DType src_type, int64_t n))
+/* matmul_fwd with w (N,K) in any supported format: out (M,N) (+)= x (M,K) @ w^T + bias. */
+OP(void, wmatmul_fwd, (void *out, const void *x, Weight w, const void *bias, int64_t M,
+                       int64_t N, int64_t K, int accumulate))
+/* matmul_bwd with w (N,K) in any supported format: dx (M,K) (+)= dy (M,N) @ w. */
+OP(void, wmatmul_bwd, (void *dx, const void *dy, Weight w, int64_t M, int64_t N, int64_t K,
+                       int accumulate))
+
 /* ---- LoRA: y += scale * (x @ a^T) @ b^T, a (R,K) and b (N,R) fp32 (PEFT's lora_A,
  * lora_B). */
 /* h (M,R) fp32 receives x @ a^T and is kept for the backward. */

@@ -42,6 +42,8 @@ static const BenchOption k_options[] = {
     {"batch", "B", "sequences of the forward, prompts of batched generation (default 4)"},
     {"new-tokens", "N", "greedy tokens generated per prompt (default 64)"},
     {"repeat", "R", "timed runs per workload after one warm-up; medians (default 5)"},
+    {"cpu-weights", "fp32|bf16", "storage of the frozen matrices (default fp32; bf16 halves\n"
+                                 "                           the bytes a decode step reads)"},
     {"json", NULL, "also print one JSON line per model"},
     {"ceilings", NULL, "measure the matmul peak and copy bandwidth first, then print the\n"
                        "                           update step's MFU and each decode's share of\n"
@@ -113,6 +115,14 @@ static int parse_args(int argc, char **argv, BenchArgs *a) {
         else if (!strcmp(name, "json")) a->json = 1;
         else if (!strcmp(name, "ceilings")) a->ceilings = 1;
         else if (!strcmp(name, "profile")) a->cfg.profile = 1;
+        else if (!strcmp(name, "cpu-weights")) {
+            if (strcmp(optarg, "fp32") && strcmp(optarg, "bf16")) {
+                fprintf(stderr, "tlm bench: --cpu-weights: expected fp32 or bf16, got \"%s\"\n",
+                        optarg);
+                return 2;
+            }
+            a->cfg.weight_format = strcmp(optarg, "bf16") ? WEIGHT_ELEM : WEIGHT_BF16;
+        }
         else if ((v = parse_positive(name, optarg)) < 0) return 2;
         else if (!strcmp(name, "threads")) a->threads = (int)v;
         else if (!strcmp(name, "tokens")) a->cfg.n_tokens = v;
@@ -262,8 +272,8 @@ static int bench_one(const BenchArgs *a, const Ops *ops, const char *label, cons
            strcmp(label, dir) ? ")" : "",
            (long long)mc.n_layers, (long long)mc.dim, (long long)mc.n_heads,
            (long long)mc.n_kv_heads, (long long)mc.ffn_dim, (long long)mc.vocab_size);
-    printf("  backend %s, threads %s, T %lld, B %d, N %d, medians of %d, load %.2f -> %.2f\n",
-           ops->name, threads ? threads : "default", (long long)k->n_tokens, k->batch,
+    printf("  backend %s%s, threads %s, T %lld, B %d, N %d, medians of %d, load %.2f -> %.2f\n",
+           ops->name, k->weight_format == WEIGHT_BF16 ? " (bf16 weights)" : "", threads ? threads : "default", (long long)k->n_tokens, k->batch,
            k->new_tokens, k->repeat, load0, load1);
     BlasInfo blas;
     char blas_line[384];
@@ -278,11 +288,11 @@ static int bench_one(const BenchArgs *a, const Ops *ops, const char *label, cons
     char gb[40];
     snprintf(gb, sizeof gb, "generation, batch %d", k->batch);
     printf("  %-40s %12.1f tok/s  %9.4f s\n", gb, r.genb_tok_s, r.genb_s);
-    const double weight_bytes = (double)ops->elem_bytes;
-    if (a->ceilings || on_gpu)
-        bench_print_efficiency(&mc, k, &r, &lim, ops->elem_bytes);
+    if (a->ceilings || on_gpu) /* weights (which dominate the bytes) at their stored size */
+        bench_print_efficiency(&mc, k, &r, &lim,
+                               k->weight_format == WEIGHT_BF16 ? 2 : ops->elem_bytes);
     if (k->profile)
-        bench_print_profile(k, &prof, weight_bytes);
+        bench_print_profile(k, &prof);
     if (a->json) {
         printf("{\"model\": ");
         json_str(label);
@@ -294,6 +304,7 @@ static int bench_one(const BenchArgs *a, const Ops *ops, const char *label, cons
         json_str(blas.family);
         printf(", \"cpu\": ");
         json_str(blas.cpu.brand);
+        printf(", \"weights\": \"%s\"", k->weight_format == WEIGHT_BF16 ? "bf16" : "elem");
         printf(", \"backend\": \"%s\", \"threads\": %s, \"T\": %lld, \"B\": %d, \"N\": %d, "
                "\"R\": %d, \"seed\": %llu, \"forward_tok_s\": %.6g, \"step_tok_s\": %.6g, "
                "\"gen1_tok_s\": %.6g, \"genb_tok_s\": %.6g, \"forward_s\": %.6g, "
@@ -305,7 +316,7 @@ static int bench_one(const BenchArgs *a, const Ops *ops, const char *label, cons
                r.mean_ce, r.grad_norm, load0, load1);
         if (k->profile) {
             printf(", \"profile\": ");
-            bench_json_profile(&prof, weight_bytes);
+            bench_json_profile(&prof);
         }
         printf("}\n");
     }

@@ -16,4 +16,15 @@ void cpu_xent_bwd_simple(void *dlogits, const void *logits, const float *lse,
 void cpu_argmax_simple(float *val, int32_t *ids, const void *logits, int64_t T, int64_t V,
                        int64_t v0);
 
+/* matmul.c: the few-row forward (M <= 8, decode) as one dot product per output. */
+void cpu_matmul_few_rows_simple(float *out, const float *x, const float *w, int64_t M,
+                                int64_t N, int64_t K, float beta);
+
+/* weights.c: bf16 weights (bits, (N,K)) widened one element at a time, fp32 sums; also
+ * what runs on CPUs without AVX-512. beta 0 overwrites, 1 accumulates. */
+void cpu_bf16_matmul_fwd_simple(float *out, const float *x, const uint16_t *w, int64_t M,
+                                int64_t N, int64_t K, float beta);
+void cpu_bf16_matmul_bwd_simple(float *dx, const float *dy, const uint16_t *w, int64_t M,
+                                int64_t N, int64_t K, float beta);
+
 #endif

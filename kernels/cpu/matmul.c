@@ -10,6 +10,9 @@
 #include <cblas.h>
 #include <string.h>
 
+#include "kernels/cpu/cpu_simple.h"
+#include "kernels/cpu/matmul_avx512.h"
+
 /* Fills (or adds) the bias into every row of out, so sgemm can then accumulate on top
  * with beta = 1: one pass over out instead of a second one after the product. */
 static void put_bias(float *out, const float *bias, int64_t M, int64_t N, int accumulate) {
@@ -28,9 +31,10 @@ static void put_bias(float *out, const float *bias, int64_t M, int64_t N, int ac
 /* Rows of x up to which the forward skips sgemm (decode batches). */
 #define CPU_FEW_ROWS 8
 
-/* out (M,N) (+)= x (M,K) . w (N,K)^T for small M, threads over output columns. */
-static void few_rows_fwd(float *out, const float *x, const float *w, int64_t M, int64_t N,
-                         int64_t K, float beta) {
+/* out (M,N) (+)= x (M,K) . w (N,K)^T for small M, threads over output columns: the
+ * simple twin of few_rows_fwd (cpu_simple.h), and what runs without AVX-512. */
+void cpu_matmul_few_rows_simple(float *out, const float *x, const float *w, int64_t M,
+                                int64_t N, int64_t K, float beta) {
 #pragma omp parallel for schedule(static) if (N * K >= CPU_PAR_MIN)
     for (int64_t n = 0; n < N; n++) {
         const float *wn = w + n * K;
@@ -43,6 +47,23 @@ static void few_rows_fwd(float *out, const float *x, const float *w, int64_t M, 
             float *o = out + m * N + n;
             *o = beta != 0.0f ? *o + acc : acc;
         }
+    }
+}
+
+/* The same with AVX-512 blocks of 4 weight rows (matmul_avx512.c: 16 accumulators, the
+ * weight rows prefetched ahead), threads over 64-row slices of w. */
+static void few_rows_fwd(float *out, const float *x, const float *w, int64_t M, int64_t N,
+                         int64_t K, float beta) {
+    if (!cpu_avx512_usable()) {
+        cpu_matmul_few_rows_simple(out, x, w, M, N, K, beta);
+        return;
+    }
+    const int64_t n_blocks = (N + CPU_FWD_ROWS - 1) / CPU_FWD_ROWS;
+#pragma omp parallel for schedule(static) if (N * K >= CPU_PAR_MIN)
+    for (int64_t b = 0; b < n_blocks; b++) {
+        const int64_t n0 = CPU_FWD_ROWS * b;
+        const int rows = N - n0 >= CPU_FWD_ROWS ? CPU_FWD_ROWS : (int)(N - n0);
+        cpu_f32_fwd_block(out, x, w, M, N, K, n0, rows, beta);
     }
 }
 

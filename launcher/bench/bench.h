@@ -24,6 +24,7 @@ typedef struct BenchConfig {
     int32_t repeat;     /* R: timed runs of each workload, after one warm-up run */
     uint64_t seed;      /* token ids and LoRA init */
     int profile;        /* also fill a BenchProfile (needs N >= 2) */
+    WeightFormat weight_format; /* of the frozen matrices (ModelOptions.weight_format) */
 } BenchConfig;
 
 /* Medians over R runs: seconds of one run and tokens per second. */

@@ -35,7 +35,8 @@ static double synced_now(const OpsProfiler *p) {
     return clock_s();
 }
 
-static ProfShape *find_shape(ProfTally *t, int bwd, int64_t M, int64_t N, int64_t K) {
+static ProfShape *find_shape(ProfTally *t, int bwd, int64_t M, int64_t N, int64_t K,
+                             WeightFormat f) {
     for (int i = 0; i < t->n_shapes; i++) {
         ProfShape *s = &t->shape[i];
         if (s->bwd == bwd && s->M == M && s->N == N && s->K == K)
@@ -43,7 +44,8 @@ static ProfShape *find_shape(ProfTally *t, int bwd, int64_t M, int64_t N, int64_
     }
     if (t->n_shapes == PROF_MAX_SHAPES)
         return NULL;
-    t->shape[t->n_shapes] = (ProfShape){.bwd = bwd, .M = M, .N = N, .K = K};
+    t->shape[t->n_shapes] = (ProfShape){.bwd = bwd, .M = M, .N = N, .K = K, .format = f,
+                                        .w_elem_bytes = (double)g_prof->inner->weight_bytes(f, 1)};
     return &t->shape[t->n_shapes++];
 }
 
@@ -66,13 +68,14 @@ static void charge(ProfGroup g, double t0) {
         }                                                                                  \
     } while (0)
 
-static void charge_matmul(int bwd, int64_t M, int64_t N, int64_t K, double t0) {
+static void charge_matmul(int bwd, int64_t M, int64_t N, int64_t K, WeightFormat f,
+                          double t0) {
     const double dt = synced_now(g_prof) - t0;
     ProfTally *t = g_prof->on;
     const ProfGroup g = N == g_prof->vocab ? PROF_LM_HEAD : PROF_MATMUL;
     t->group_s[g] += dt;
     t->group_calls[g]++;
-    ProfShape *s = find_shape(t, bwd, M, N, K);
+    ProfShape *s = find_shape(t, bwd, M, N, K, f);
     if (s != NULL) {
         s->calls++;
         s->s += dt;
@@ -88,7 +91,7 @@ static void p_matmul_fwd(void *out, const void *x, const void *w, const void *bi
     }
     const double t0 = synced_now(g_prof);
     in->matmul_fwd(out, x, w, bias, M, N, K, accumulate);
-    charge_matmul(0, M, N, K, t0);
+    charge_matmul(0, M, N, K, WEIGHT_ELEM, t0);
 }
 
 static void p_matmul_bwd(void *dx, const void *dy, const void *w, int64_t M, int64_t N,
@@ -100,7 +103,35 @@ static void p_matmul_bwd(void *dx, const void *dy, const void *w, int64_t M, int
     }
     const double t0 = synced_now(g_prof);
     in->matmul_bwd(dx, dy, w, M, N, K, accumulate);
-    charge_matmul(1, M, N, K, t0);
+    charge_matmul(1, M, N, K, WEIGHT_ELEM, t0);
+}
+
+static void p_wmatmul_fwd(void *out, const void *x, Weight w, const void *bias, int64_t M,
+                          int64_t N, int64_t K, int accumulate) {
+    const Ops *in = g_prof->inner;
+    if (g_prof->on == NULL) {
+        in->wmatmul_fwd(out, x, w, bias, M, N, K, accumulate);
+        return;
+    }
+    const double t0 = synced_now(g_prof);
+    in->wmatmul_fwd(out, x, w, bias, M, N, K, accumulate);
+    charge_matmul(0, M, N, K, w.format, t0);
+}
+
+static void p_wmatmul_bwd(void *dx, const void *dy, Weight w, int64_t M, int64_t N, int64_t K,
+                          int accumulate) {
+    const Ops *in = g_prof->inner;
+    if (g_prof->on == NULL) {
+        in->wmatmul_bwd(dx, dy, w, M, N, K, accumulate);
+        return;
+    }
+    const double t0 = synced_now(g_prof);
+    in->wmatmul_bwd(dx, dy, w, M, N, K, accumulate);
+    charge_matmul(1, M, N, K, w.format, t0);
+}
+
+static void p_weight_upload(Weight w, const void *src, DType src_type, int64_t n) {
+    PROFILED(PROF_MEMORY, in->weight_upload(w, src, src_type, n));
 }
 
 static void p_upload(void *dst, const void *src, DType src_type, int64_t n) {
@@ -127,6 +158,18 @@ static void p_lora_bwd(float *da, float *db, void *dx, float *dh, const void *dy
                        const void *x, const float *h, const float *a, const float *b,
                        float scale, int64_t M, int64_t N, int64_t K, int64_t R) {
     PROFILED(PROF_LORA, in->lora_bwd(da, db, dx, dh, dy, x, h, a, b, scale, M, N, K, R));
+}
+static void p_lora_rows_fwd(void *y, float *h, const void *x, const float *a, const float *b,
+                            const int32_t *adapter, int32_t n_adapters, float scale, int64_t M,
+                            int64_t N, int64_t K, int64_t R) {
+    PROFILED(PROF_LORA, in->lora_rows_fwd(y, h, x, a, b, adapter, n_adapters, scale, M, N, K, R));
+}
+static void p_lora_rows_bwd(float *da, float *db, void *dx, float *dh, const void *dy,
+                            const void *x, const float *h, const float *a, const float *b,
+                            const int32_t *adapter, int32_t n_adapters, float scale, int64_t M,
+                            int64_t N, int64_t K, int64_t R) {
+    PROFILED(PROF_LORA, in->lora_rows_bwd(da, db, dx, dh, dy, x, h, a, b, adapter, n_adapters,
+                                          scale, M, N, K, R));
 }
 static void p_rmsnorm_fwd(void *out, float *rstd, const void *x, const void *w, int64_t T,
                           int64_t D, float eps) {
@@ -218,8 +261,13 @@ const Ops *prof_open(OpsProfiler *p, const Ops *inner, int64_t vocab) {
     o->copy = p_copy;
     o->matmul_fwd = p_matmul_fwd;
     o->matmul_bwd = p_matmul_bwd;
+    o->wmatmul_fwd = p_wmatmul_fwd;
+    o->wmatmul_bwd = p_wmatmul_bwd;
+    o->weight_upload = p_weight_upload;
     o->lora_fwd = p_lora_fwd;
     o->lora_bwd = p_lora_bwd;
+    o->lora_rows_fwd = p_lora_rows_fwd;
+    o->lora_rows_bwd = p_lora_rows_bwd;
     o->rmsnorm_fwd = p_rmsnorm_fwd;
     o->rmsnorm_bwd = p_rmsnorm_bwd;
     o->rope_fwd = p_rope_fwd;
@@ -267,7 +315,8 @@ void prof_diff(ProfTally *out, const ProfTally *a, const ProfTally *b, double n)
         ProfShape s = a->shape[i];
         for (int j = 0; j < b->n_shapes; j++) {
             const ProfShape *o = &b->shape[j];
-            if (o->bwd == s.bwd && o->M == s.M && o->N == s.N && o->K == s.K) {
+            if (o->bwd == s.bwd && o->M == s.M && o->N == s.N && o->K == s.K &&
+                o->format == s.format) {
                 s.calls -= o->calls;
                 s.s -= o->s;
             }

@@ -3,7 +3,8 @@
  * while a tally is active every op call is timed (the backend synchronized before and
  * after, so asynchronous CUDA work is charged to the op that enqueued it) and charged to
  * its group; matmuls are also tallied per shape (fwd/bwd, M, N, K) so their GFLOP/s can
- * be set against the same op run alone on that shape (prof_shape_alone). Ops without a
+ * be set against the same op run alone on that shape (prof_shape_alone); matmul_fwd/bwd
+ * and wmatmul_fwd/bwd (weights in a storage format) are counted alike. Ops without a
  * wrapper (alloc, release, sync, describe, any op added later) pass straight through
  * uncounted: their time shows up as host time. Not part of the engine. Op calls carry no
  * context, so the wrappers find the profiler through one file-static pointer: at most
@@ -43,6 +44,8 @@ const char *prof_group_key(ProfGroup g);
 typedef struct ProfShape {
     int bwd;
     int64_t M, N, K;
+    WeightFormat format;      /* of w: wmatmul calls in their format, matmul calls elem */
+    double w_elem_bytes;      /* bytes per element of w in that format */
     int64_t calls;
     double s, alone_s;
 } ProfShape;

@@ -7,13 +7,13 @@ static double shape_flops(const ProfShape *s) {
     return 2.0 * (double)s->M * (double)s->N * (double)s->K;
 }
 
-/* Bytes of frozen weights one run of the tally reads through matmul_fwd. */
-static double weight_read_bytes(const ProfTally *t, double weight_bytes) {
+/* Bytes of frozen weights one run of the tally reads through its forward matmuls. */
+static double weight_read_bytes(const ProfTally *t) {
     double b = 0;
     for (int i = 0; i < t->n_shapes; i++)
         if (!t->shape[i].bwd)
             b += (double)t->shape[i].calls * (double)t->shape[i].N * (double)t->shape[i].K *
-                 weight_bytes;
+                 t->shape[i].w_elem_bytes;
     return b;
 }
 
@@ -49,7 +49,7 @@ static void print_tally(const char *title, const ProfTally *t, double peak_gflop
     }
 }
 
-void bench_print_profile(const BenchConfig *cfg, const BenchProfile *p, double weight_bytes) {
+void bench_print_profile(const BenchConfig *cfg, const BenchProfile *p) {
     const double n = (double)p->peak_n;
     const double peak = p->peak_s > 0 ? 2.0 * n * n * n / p->peak_s * 1e-9 : 1e-30;
     char title[96];
@@ -66,7 +66,7 @@ void bench_print_profile(const BenchConfig *cfg, const BenchProfile *p, double w
     for (int i = 0; i < 2; i++) {
         snprintf(title, sizeof title, "per decode step, batch %d", batch[i]);
         print_tally(title, dec[i], peak);
-        const double bytes = weight_read_bytes(dec[i], weight_bytes);
+        const double bytes = weight_read_bytes(dec[i]);
         const double rate = dec[i]->wall_s > 0 ? bytes / dec[i]->wall_s : 0;
         printf("    weights read %.1f MB per step -> %.2f GB/s over the step; copy "
                "bandwidth %.2f GB/s (read + write): %.0f%%\n", bytes * 1e-6, rate * 1e-9,
@@ -74,9 +74,9 @@ void bench_print_profile(const BenchConfig *cfg, const BenchProfile *p, double w
     }
 }
 
-static void json_tally(const char *key, const ProfTally *t, double weight_bytes) {
+static void json_tally(const char *key, const ProfTally *t) {
     printf("\"%s\": {\"wall_s\": %.6g, \"host_s\": %.6g, \"weight_bytes\": %.6g, \"groups\": {",
-           key, t->wall_s, t->wall_s - ops_s(t), weight_read_bytes(t, weight_bytes));
+           key, t->wall_s, t->wall_s - ops_s(t), weight_read_bytes(t));
     for (int g = 0; g < PROF_N_GROUPS; g++)
         printf("%s\"%s\": [%.6g, %lld]", g ? ", " : "", prof_group_key((ProfGroup)g),
                t->group_s[g], (long long)t->group_calls[g]);
@@ -91,16 +91,16 @@ static void json_tally(const char *key, const ProfTally *t, double weight_bytes)
     printf("]}");
 }
 
-void bench_json_profile(const BenchProfile *p, double weight_bytes) {
+void bench_json_profile(const BenchProfile *p) {
     const double n = (double)p->peak_n;
     printf("{\"copy_bytes_s\": %.6g, \"peak_n\": %lld, \"peak_gflops\": %.6g, ", p->copy_bytes_s,
            (long long)p->peak_n, p->peak_s > 0 ? 2.0 * n * n * n / p->peak_s * 1e-9 : 0.0);
-    json_tally("forward", &p->fwd, weight_bytes);
+    json_tally("forward", &p->fwd);
     printf(", ");
-    json_tally("step", &p->step, weight_bytes);
+    json_tally("step", &p->step);
     printf(", ");
-    json_tally("decode1", &p->dec1, weight_bytes);
+    json_tally("decode1", &p->dec1);
     printf(", ");
-    json_tally("decodeB", &p->decb, weight_bytes);
+    json_tally("decodeB", &p->decb);
     printf("}");
 }

@@ -10,11 +10,10 @@
 
 #include "launcher/bench/bench.h"
 
-/* The text tables. weight_bytes: bytes per element of the frozen weights the matmuls
- * read (the backend's element size, or the narrower weight format's). */
-void bench_print_profile(const BenchConfig *cfg, const BenchProfile *p, double weight_bytes);
+/* The text tables. Weight bytes count each matmul shape's weight format. */
+void bench_print_profile(const BenchConfig *cfg, const BenchProfile *p);
 
 /* The profile as a JSON object (no newline), for the one JSON line of a model. */
-void bench_json_profile(const BenchProfile *p, double weight_bytes);
+void bench_json_profile(const BenchProfile *p);
 
 #endif

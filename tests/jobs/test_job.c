@@ -292,11 +292,40 @@ static void test_example_jobs(void **state) {
     globfree(&g);
 }
 
+/* backend: the shorthand `backend: NAME` and the section with name and cpu_weights. */
+static void test_backend_section(void **state) {
+    (void)state;
+    JobSpec s;
+    Err err = {{0}};
+    assert_int_equal(job_load_string("model: {path: m}\ndata: {path: d}\nbackend: cpu\n", "a.yaml",
+                                     &s, &err), 0);
+    assert_int_equal(s.backend, JOB_CPU);
+    assert_int_equal(s.cpu_weights, JOB_WEIGHTS_FP32);
+    assert_int_equal(job_load_string("model: {path: m}\ndata: {path: d}\n"
+                                     "backend: {name: cpu, cpu_weights: bf16}\n", "b.yaml", &s,
+                                     &err), 0);
+    assert_int_equal(s.backend, JOB_CPU);
+    assert_int_equal(s.cpu_weights, JOB_WEIGHTS_BF16);
+    char *yaml = job_to_yaml(&s); /* written back as the section, read back the same */
+    JobSpec t;
+    assert_int_equal(job_load_string(yaml, "c.yaml", &t, &err), 0);
+    free(yaml);
+    assert_int_equal(job_diff(&s, &t, NULL, 0), 0);
+    assert_int_equal(job_set(&t, "backend=cuda", &err), 0);
+    assert_int_equal(t.backend, JOB_CUDA);
+    assert_int_equal(job_set(&t, "backend.cpu_weights=fp32", &err), 0);
+    assert_int_equal(t.cpu_weights, JOB_WEIGHTS_FP32);
+    assert_int_not_equal(job_load_string("model: {path: m}\ndata: {path: d}\n"
+                                         "backend: {cpu_weights: fp16}\n", "d.yaml", &s, &err), 0);
+    assert_non_null(strstr(err.msg, "backend.cpu_weights"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_design_example), cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_errors),         cmocka_unit_test(test_set),
         cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_example_jobs),
+        cmocka_unit_test(test_backend_section),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

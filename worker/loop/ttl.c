@@ -161,7 +161,9 @@ static int ttl_open(Ttl *t, const Method *method, Err *err) {
                        .max_lora_rank = (int32_t)(job->lora.rank > TTL_MIN_LORA_RANK
                                                       ? job->lora.rank : TTL_MIN_LORA_RANK),
                        .comm = tp_comm(t), .est_lora_targets = lora_targets(job),
-                       .est_kv_slots = slots, .est_kv_ctx = L + new_tok};
+                       .est_kv_slots = slots, .est_kv_ctx = L + new_tok,
+                       .weight_format = job->cpu_weights == JOB_WEIGHTS_BF16 ? WEIGHT_BF16
+                                                                             : WEIGHT_ELEM};
     const int tp = tp_comm(t) != NULL ? comm_size(tp_comm(t), COMM_TP) : 1;
     if ((method->updates && ttl_check_rank(job, &cfg, err) != 0) ||
         ttl_check_memory(job, &cfg, &mo, t->ops, tp, err) != 0)

@@ -1,6 +1,6 @@
 /* worker/model/backward.c -- backpropagation of the per-sample losses into the LoRA gradients.
  * The reverse of forward.c, layer by layer: activation gradients flow through the frozen
- * weights (matmul_bwd, no weight gradients are ever formed) and each wrapped projection
+ * weights (wmatmul_bwd, no weight gradients are ever formed) and each wrapped projection
  * adds its dA, dB (lora_bwd). Below the lowest point any LoRA gradient depends on,
  * nothing is computed: the embedding gets no gradient and layer 0 stops at its q/k/v.
  * Under tp (DESIGN §3) the Megatron-LM backward: the input gradients of column-parallel
@@ -9,7 +9,7 @@
 #include "worker/model/model_impl.h"
 
 /* A wrapped projection y = x W^T + scale (x A^T) B^T: adds dA, dB from dy, and, when dx is
- * not NULL, scale (dy B) A into dx (the frozen part of dx is the caller's matmul_bwd). */
+ * not NULL, scale (dy B) A into dx (the frozen part of dx is the caller's wmatmul_bwd). */
 static void lora_grad(const Model *m, Lora *lora, int64_t l, LoraTarget tg, void *dx,
                       const void *dy, const void *x, const float *h) {
     const LoraView *v = lora_view(lora, l, tg);
@@ -44,11 +44,11 @@ static int layer_bwd(Model *m, Lora *lora, int64_t l, Err *err) {
         lora_grad(m, lora, l, LORA_DOWN, NULL, g->dres, a->act, a->h[LORA_DOWN]);
         return 0;
     }
-    o->matmul_bwd(g->dact, g->dres, w->w_down, T, D, F, 0);
+    o->wmatmul_bwd(g->dact, g->dres, w->w_down, T, D, F, 0);
     lora_grad(m, lora, l, LORA_DOWN, g->dact, g->dres, a->act, a->h[LORA_DOWN]);
     o->swiglu_bwd(g->dgate, g->dup, g->dact, a->gate, a->up, T * F);
-    o->matmul_bwd(g->dxn, g->dgate, w->w_gate, T, F, D, 0);
-    o->matmul_bwd(g->dxn, g->dup, w->w_up, T, F, D, 1);
+    o->wmatmul_bwd(g->dxn, g->dgate, w->w_gate, T, F, D, 0);
+    o->wmatmul_bwd(g->dxn, g->dup, w->w_up, T, F, D, 1);
     lora_grad(m, lora, l, LORA_GATE, g->dxn, g->dgate, a->xn2, a->h[LORA_GATE]);
     lora_grad(m, lora, l, LORA_UP, g->dxn, g->dup, a->xn2, a->h[LORA_UP]);
     if (sum_dxn(m, "the mlp input gradient", err) != 0)
@@ -63,7 +63,7 @@ static int layer_bwd(Model *m, Lora *lora, int64_t l, Err *err) {
         lora_grad(m, lora, l, LORA_O, NULL, g->dres, a->att, a->h[LORA_O]);
         return 0;
     }
-    o->matmul_bwd(g->datt, g->dres, w->wo, T, D, QD, 0);
+    o->wmatmul_bwd(g->datt, g->dres, w->wo, T, D, QD, 0);
     lora_grad(m, lora, l, LORA_O, g->datt, g->dres, a->att, a->h[LORA_O]);
     o->zero(g->dk, (size_t)(T * KD) * o->elem_bytes);
     o->zero(g->dv, (size_t)(T * KD) * o->elem_bytes);
@@ -73,9 +73,9 @@ static int layer_bwd(Model *m, Lora *lora, int64_t l, Err *err) {
     o->rope_bwd(g->dk, p->pos, m->rope_cos, m->rope_sin, T, m->KVH, m->HD);
     void *dxn = bottom ? NULL : g->dxn;
     if (!bottom) {
-        o->matmul_bwd(g->dxn, g->dq, w->wq, T, QD, D, 0);
-        o->matmul_bwd(g->dxn, g->dk, w->wk, T, KD, D, 1);
-        o->matmul_bwd(g->dxn, g->dv, w->wv, T, KD, D, 1);
+        o->wmatmul_bwd(g->dxn, g->dq, w->wq, T, QD, D, 0);
+        o->wmatmul_bwd(g->dxn, g->dk, w->wk, T, KD, D, 1);
+        o->wmatmul_bwd(g->dxn, g->dv, w->wv, T, KD, D, 1);
     }
     lora_grad(m, lora, l, LORA_Q, dxn, g->dq, a->xn1, a->h[LORA_Q]);
     lora_grad(m, lora, l, LORA_K, dxn, g->dk, a->xn1, a->h[LORA_K]);
@@ -96,7 +96,7 @@ static int dlogits_bwd(Model *m, Lora *lora, Err *err) {
     const Ops *o = m->ops;
     const int64_t T = m->pass.n_tok;
     /* under tp dlogits are this rank's vocabulary columns (T, V/tp): a partial dxn */
-    o->matmul_bwd(m->bw.dxn, m->logits, m->lm_head, T, m->V, m->D, 0);
+    o->wmatmul_bwd(m->bw.dxn, m->logits, m->lm_head, T, m->V, m->D, 0);
     if (sum_dxn(m, "the lm_head input gradient", err) != 0)
         return -1;
     o->zero(m->bw.dres, (size_t)(T * m->D) * o->elem_bytes);

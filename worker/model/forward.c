@@ -69,10 +69,10 @@ int model_pass_set(Model *m, const int32_t *tokens, const int32_t *len, const in
  * wraps this projection (PEFT lora.Linear.forward: base result + lora_B(lora_A(x)) *
  * scaling; dropout 0). h (T, R) keeps x @ A^T for the backward. */
 static void proj_fwd(const Model *m, const Lora *lora, int64_t l, LoraTarget tg, float *h,
-                     void *y, const void *x, const void *w, const void *bias, int64_t N,
+                     void *y, const void *x, Weight w, const void *bias, int64_t N,
                      int64_t K, int accumulate) {
     const int64_t T = m->pass.n_tok;
-    m->ops->matmul_fwd(y, x, w, bias, T, N, K, accumulate);
+    m->ops->wmatmul_fwd(y, x, w, bias, T, N, K, accumulate);
     const LoraView *v = lora != NULL ? lora_view(lora, l, tg) : NULL;
     if (v != NULL)
         m->ops->lora_fwd(y, h, x, v->a, v->b, lora->scale, T, N, K, lora->cfg.rank);
@@ -86,7 +86,7 @@ static void proj_fwd(const Model *m, const Lora *lora, int64_t l, LoraTarget tg,
  * own into its partial sum and the all-reduce completes it, added once in all (not tp
  * times). A training pass also all-reduces h (T, R): dB needs the whole x A^T. */
 static int row_parallel_fwd(Model *m, const Lora *lora, int64_t l, LoraTarget tg, float *h,
-                            void *y, const void *x, const void *w, int64_t K, int train,
+                            void *y, const void *x, Weight w, int64_t K, int train,
                             Err *err) {
     const int64_t T = m->pass.n_tok;
     proj_fwd(m, lora, l, tg, h, y, x, w, NULL, m->D, K, m->tp_rank == 0);
@@ -227,7 +227,7 @@ int model_forward_masked(Model *m, const Lora *lora, const int32_t *tokens,
         return -1;
     o->rmsnorm_fwd(m->xnf, m->rstdf, m->x_final, m->final_norm, T, m->D, m->cfg.rms_eps);
     /* logits (T, V): under tp this rank's vocabulary columns (T, V/tp) */
-    o->matmul_fwd(m->logits, m->xnf, m->lm_head, NULL, T, m->V, m->D, 0);
+    o->wmatmul_fwd(m->logits, m->xnf, m->lm_head, NULL, T, m->V, m->D, 0);
     if (model_vocab_xent(m, err) != 0)
         return -1;
 

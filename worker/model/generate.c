@@ -99,7 +99,7 @@ static int head_argmax(Generator *g, int32_t n, int gather, Err *err) {
         x = g->x_last;
     }
     o->rmsnorm_fwd(g->xn_last, g->rstd_last, x, m->final_norm, n, m->D, m->cfg.rms_eps);
-    o->matmul_fwd(m->logits, g->xn_last, m->lm_head, NULL, n, m->V, m->D, 0);
+    o->wmatmul_fwd(m->logits, g->xn_last, m->lm_head, NULL, n, m->V, m->D, 0);
     return model_vocab_argmax(m, n, g->h_ids, err);
 }
 

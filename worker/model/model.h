@@ -42,6 +42,10 @@ typedef struct ModelOptions {
     int64_t max_pos;          /* rope table length = longest position + 1; cfg max_pos,
                                * at most 8192 */
     int32_t max_lora_rank;    /* largest R an adapter may have; 16 */
+    WeightFormat weight_format; /* storage of the frozen matrices (q/k/v/o, gate/up/down,
+                               * lm_head): WEIGHT_ELEM (0, the default and reference) or
+                               * WEIGHT_BF16 (backend.cpu_weights: bf16); embedding, norms
+                               * and biases stay in the elem type */
     Comm *comm;               /* tp group (borrowed, must outlive the model); NULL or a tp
                                * group of one: the whole model on this rank */
     /* For the memory estimate logged at open only (model_memory_estimate): */
@@ -65,7 +69,9 @@ typedef struct ModelOptions {
  *           + Ta * (e*(2*D + V) + 4*(4 + 2*tp)) + 4*(4*Ta + 5*B)           head, tables
  *           + 2 * 4 * max_pos * HD/2                                       rope tables
  *   with Ti = max_tokens, Tt = max_train_tokens, Ta = max(Ti, Tt), B = max_seqs.
- * Each carved view is also rounded up to 256 bytes (not counted). */
+ * Each carved view is also rounded up to 256 bytes (not counted). With bf16 weights
+ * (weight_format) the matrices take 2 bytes, not e, and a tied lm_head gets its own bf16
+ * copy: the weights term stays above the truth unless V*D outweighs the layers. */
 typedef struct ModelMemory {
     size_t weights_bytes, lora_bytes, kv_bytes, act_bytes, total_bytes;
 } ModelMemory;

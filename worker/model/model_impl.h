@@ -33,18 +33,19 @@ void block_add(BlockPlan *p, void *slot, size_t n_bytes);
  * total bytes) on failure. */
 void *block_alloc(BlockPlan *p, const Ops *ops, const char *what, Err *err);
 
-/* The frozen weights of one decoder layer, backend elem type, (out, in) as HF stores
- * them, shapes with this rank's H, KVH, F (H/tp etc. under tp): this rank's rows of the
+/* The frozen weights of one decoder layer, (out, in) as HF stores them: the matrices in
+ * the model's weight format (ModelOptions.weight_format, kernels/ops.h Weight), norms and
+ * biases in the backend elem type, shapes with this rank's H, KVH, F (H/tp etc. under tp): this rank's rows of the
  * column-parallel ones, its columns of the row-parallel wo / w_down; model_load.c's spec
  * table is the one place that says which. */
 typedef struct LayerWeights {
     void *attn_norm;          /* (D) input_layernorm */
-    void *wq, *wk, *wv;       /* (H*HD, D), (KVH*HD, D), (KVH*HD, D) */
+    Weight wq, wk, wv;        /* (H*HD, D), (KVH*HD, D), (KVH*HD, D) */
     void *bq, *bk, *bv;       /* (H*HD), (KVH*HD), (KVH*HD); NULL without qkv_bias */
-    void *wo;                 /* (D, H*HD) */
+    Weight wo;                /* (D, H*HD) */
     void *ffn_norm;           /* (D) post_attention_layernorm */
-    void *w_gate, *w_up;      /* (F, D) */
-    void *w_down;             /* (D, F) */
+    Weight w_gate, w_up;      /* (F, D) */
+    Weight w_down;            /* (D, F) */
 } LayerWeights;
 
 /* Activations of one layer for one pass; backend. In training every layer has its own
@@ -103,7 +104,8 @@ struct Model {
     void *w_block;
     void *embed;              /* (V, D) embed_tokens */
     void *final_norm;         /* (D) model.norm */
-    void *lm_head;            /* (V, D); == embed when tied */
+    Weight lm_head;           /* (V, D) in the weight format; its data == embed when tied
+                               * and the format is the elem type (else its own copy) */
     LayerWeights *layers;     /* host (L) of backend pointers */
     float *rope_cos, *rope_sin; /* backend (max_pos, HD/2) */
 

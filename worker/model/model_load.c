@@ -23,6 +23,8 @@ typedef enum Split { SPLIT_NONE = 0, SPLIT_ROWS, SPLIT_COLS } Split;
 typedef struct WeightSpec {
     char name[160];
     void **slot;
+    Weight *matrix;           /* a frozen matrix: slot is &matrix->data, stored in its
+                               * format; NULL: a norm, bias or the embedding (elem type) */
     int64_t full_rows, full_cols;
     int64_t row0, rows, col0, cols;
 } WeightSpec;
@@ -40,6 +42,7 @@ static int spec_add(SpecList *s, void **slot, int64_t rows, int64_t cols, Split 
     WeightSpec *w = &s->v[s->n++];
     snprintf(w->name, sizeof w->name, fmt, (long long)layer);
     w->slot = slot;
+    w->matrix = NULL;
     w->full_rows = rows;
     w->full_cols = cols;
     w->row0 = 0;
@@ -56,8 +59,16 @@ static int spec_add(SpecList *s, void **slot, int64_t rows, int64_t cols, Split 
     return 0;
 }
 
+/* A frozen matrix: spec_add into its data pointer, stored in the model's weight format. */
+static void matrix_add(SpecList *s, Weight *wt, WeightFormat f, int64_t rows, int64_t cols,
+                       Split split, const char *fmt, int64_t layer) {
+    wt->format = f;
+    if (spec_add(s, &wt->data, rows, cols, split, fmt, layer) == 0)
+        s->v[s->n - 1].matrix = wt;
+}
+
 #define SPECS_PER_LAYER 12
-#define SPECS_GLOBAL 3
+#define SPECS_GLOBAL 4
 
 /* Layer l's weights as modeling_llama.py's LlamaDecoderLayer / modeling_qwen2.py's
  * Qwen2DecoderLayer name them, with their full (config) shapes and their tp split
@@ -67,29 +78,35 @@ static void layer_specs(SpecList *s, const Model *m, int64_t l) {
     const ModelConfig *c = &m->cfg;
     const int64_t D = c->dim, QD = c->n_heads * c->head_dim, KD = c->n_kv_heads * c->head_dim;
     const int64_t F = c->ffn_dim;
+    const WeightFormat f = m->opt.weight_format;
     spec_add(s, &w->attn_norm, D, 0, SPLIT_NONE, "model.layers.%lld.input_layernorm.weight", l);
-    spec_add(s, &w->wq, QD, D, SPLIT_ROWS, "model.layers.%lld.self_attn.q_proj.weight", l);
-    spec_add(s, &w->wk, KD, D, SPLIT_ROWS, "model.layers.%lld.self_attn.k_proj.weight", l);
-    spec_add(s, &w->wv, KD, D, SPLIT_ROWS, "model.layers.%lld.self_attn.v_proj.weight", l);
+    matrix_add(s, &w->wq, f, QD, D, SPLIT_ROWS, "model.layers.%lld.self_attn.q_proj.weight", l);
+    matrix_add(s, &w->wk, f, KD, D, SPLIT_ROWS, "model.layers.%lld.self_attn.k_proj.weight", l);
+    matrix_add(s, &w->wv, f, KD, D, SPLIT_ROWS, "model.layers.%lld.self_attn.v_proj.weight", l);
     if (c->qkv_bias) {
         spec_add(s, &w->bq, QD, 0, SPLIT_ROWS, "model.layers.%lld.self_attn.q_proj.bias", l);
         spec_add(s, &w->bk, KD, 0, SPLIT_ROWS, "model.layers.%lld.self_attn.k_proj.bias", l);
         spec_add(s, &w->bv, KD, 0, SPLIT_ROWS, "model.layers.%lld.self_attn.v_proj.bias", l);
     }
-    spec_add(s, &w->wo, D, QD, SPLIT_COLS, "model.layers.%lld.self_attn.o_proj.weight", l);
+    matrix_add(s, &w->wo, f, D, QD, SPLIT_COLS, "model.layers.%lld.self_attn.o_proj.weight", l);
     spec_add(s, &w->ffn_norm, D, 0, SPLIT_NONE,
              "model.layers.%lld.post_attention_layernorm.weight", l);
-    spec_add(s, &w->w_gate, F, D, SPLIT_ROWS, "model.layers.%lld.mlp.gate_proj.weight", l);
-    spec_add(s, &w->w_up, F, D, SPLIT_ROWS, "model.layers.%lld.mlp.up_proj.weight", l);
-    spec_add(s, &w->w_down, D, F, SPLIT_COLS, "model.layers.%lld.mlp.down_proj.weight", l);
+    matrix_add(s, &w->w_gate, f, F, D, SPLIT_ROWS, "model.layers.%lld.mlp.gate_proj.weight", l);
+    matrix_add(s, &w->w_up, f, F, D, SPLIT_ROWS, "model.layers.%lld.mlp.up_proj.weight", l);
+    matrix_add(s, &w->w_down, f, D, F, SPLIT_COLS, "model.layers.%lld.mlp.down_proj.weight", l);
 }
 
 static void model_specs(SpecList *s, Model *m) {
     const int64_t V = m->cfg.vocab_size, D = m->cfg.dim;
     spec_add(s, &m->embed, V, D, SPLIT_ROWS, "model.embed_tokens.weight", 0);
     spec_add(s, &m->final_norm, D, 0, SPLIT_NONE, "model.norm.weight", 0);
-    if (!m->cfg.tie_embeddings) /* tied: lm_head shares embed_tokens' vocabulary slice */
-        spec_add(s, &m->lm_head, V, D, SPLIT_ROWS, "lm_head.weight", 0);
+    const WeightFormat f = m->opt.weight_format;
+    /* tied: lm_head shares embed_tokens' vocabulary slice, or, in another format than
+     * the embedding's elem type, is its own copy of it in that format */
+    if (!m->cfg.tie_embeddings)
+        matrix_add(s, &m->lm_head, f, V, D, SPLIT_ROWS, "lm_head.weight", 0);
+    else if (f != WEIGHT_ELEM)
+        matrix_add(s, &m->lm_head, f, V, D, SPLIT_ROWS, "model.embed_tokens.weight", 0);
     for (int64_t l = 0; l < m->L; l++)
         layer_specs(s, m, l);
 }
@@ -124,11 +141,17 @@ static int load_one(const Model *m, const StDir *dir, const WeightSpec *w, uint8
                        "corrupt or were saved from a diverged model", w->name,
                        (long long)(w->row0 + bad / cols), (long long)(w->col0 + bad % cols),
                        is_nan ? "NaN" : "infinite");
-    m->ops->upload(*w->slot, src, t.dtype, w->rows * cols);
+    if (w->matrix != NULL)
+        m->ops->weight_upload(*w->matrix, src, t.dtype, w->rows * cols);
+    else
+        m->ops->upload(*w->slot, src, t.dtype, w->rows * cols);
     return 0;
 }
 
 int model_load_weights(Model *m, const char *dir, Err *err) {
+    if (m->ops->weight_bytes(m->opt.weight_format, 1) == 0)
+        return err_set(err, "weight format %d is not supported by the %s backend",
+                       (int)m->opt.weight_format, m->ops->name);
     SpecList specs = {.tp = m->tp, .tp_rank = m->tp_rank};
     specs.cap = SPECS_GLOBAL + SPECS_PER_LAYER * (int)m->L;
     specs.v = calloc((size_t)specs.cap, sizeof *specs.v);
@@ -152,7 +175,9 @@ int model_load_weights(Model *m, const char *dir, Err *err) {
     for (int i = 0; i < specs.n; i++) {
         const WeightSpec *w = &specs.v[i];
         int64_t n = w->cols > 0 ? w->rows * w->cols : w->rows;
-        block_add(&plan, w->slot, (size_t)n * m->ops->elem_bytes);
+        block_add(&plan, w->slot, w->matrix != NULL
+                                      ? m->ops->weight_bytes(w->matrix->format, n)
+                                      : (size_t)n * m->ops->elem_bytes);
         if (w->cols != w->full_cols && (size_t)n * 4 > stage_bytes)
             stage_bytes = (size_t)n * 4; /* F32 is the widest stored dtype accepted */
     }
@@ -166,8 +191,8 @@ int model_load_weights(Model *m, const char *dir, Err *err) {
     for (int i = 0; i < specs.n; i++)
         if (load_one(m, st, &specs.v[i], stage, err) != 0)
             goto fail;
-    if (m->cfg.tie_embeddings)
-        m->lm_head = m->embed; /* modeling_llama.py: tie_weights() shares the tensor */
+    if (m->cfg.tie_embeddings && m->opt.weight_format == WEIGHT_ELEM)
+        m->lm_head = (Weight){m->embed, WEIGHT_ELEM}; /* modeling_llama.py: tie_weights() */
     m->ops->sync(); /* uploads may read the mapping asynchronously: finish before unmap */
     st_dir_close(st);
     free(stage);

@@ -1,7 +1,8 @@
 /* tests/kernels/cpu/test_ops_cpu_fast.c -- every fast CPU kernel against its simple twin
  * (kernels/cpu/cpu_simple.h) on awkward sizes (1, 7, 33, 4097, a 49152 vocabulary) and
  * awkward values: logits at realistic scale (|z| up to 30), rows of one huge value, an
- * all -inf row, ties for the argmax. The twins are independent of the fast code (libm,
+ * all -inf row, ties for the argmax; bf16 weights and the few-row fp32 forward over
+ * every block tail. The twins are independent of the fast code (libm,
  * double sums, scalar loops), so agreement to a few fp32 ulps shows the fast one right. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -117,9 +118,137 @@ static void test_vocab(void **state) {
     }
 }
 
+/* bf16 weights: wmatmul_fwd / wmatmul_bwd (AVX-512 blocks where the CPU has them) against
+ * the one-element-at-a-time twins, over tails of every block size (M, N by 4; K by 16,
+ * the backward's columns by 64), overwrite, accumulate and bias. Same products, other
+ * summation order: agreement to fp32 rounding of K-term sums. */
+static int64_t check_bf16(int64_t M, int64_t N, int64_t K) {
+    float *x = malloc((size_t)(M * K) * sizeof *x), *wf = malloc((size_t)(N * K) * sizeof *wf);
+    float *dy = malloc((size_t)(M * N) * sizeof *dy), *bias = malloc((size_t)N * sizeof *bias);
+    uint16_t *w = malloc((size_t)(N * K) * sizeof *w);
+    float *out[2], *dx[2];
+    for (int k = 0; k < 2; k++) {
+        out[k] = malloc((size_t)(M * N) * sizeof(float));
+        dx[k] = malloc((size_t)(M * K) * sizeof(float));
+    }
+    for (int64_t i = 0; i < M * K; i++)
+        x[i] = urand(1.0f);
+    for (int64_t i = 0; i < N * K; i++)
+        wf[i] = urand(0.1f);
+    for (int64_t i = 0; i < M * N; i++)
+        dy[i] = urand(1.0f);
+    for (int64_t i = 0; i < N; i++)
+        bias[i] = urand(1.0f);
+    cpu_weight_upload((Weight){w, WEIGHT_BF16}, wf, DTYPE_F32, N * K);
+    const Weight wb = {w, WEIGHT_BF16};
+    const double tol = 1e-6 * (double)K + 1e-6;
+    int64_t bad = 0;
+    char label[96];
+    for (int mode = 0; mode < 3; mode++) { /* overwrite, accumulate, bias + accumulate */
+        for (int k = 0; k < 2; k++) {
+            for (int64_t i = 0; i < M * N; i++)
+                out[k][i] = 0.5f;
+            for (int64_t i = 0; i < M * K; i++)
+                dx[k][i] = -0.25f;
+        }
+        const int acc = mode > 0;
+        cpu_wmatmul_fwd(out[0], x, wb, mode == 2 ? bias : NULL, M, N, K, acc);
+        for (int64_t i = 0; mode == 2 && i < M * N; i++)
+            out[1][i] += bias[i % N];
+        cpu_bf16_matmul_fwd_simple(out[1], x, w, M, N, K, mode == 2 || acc ? 1.0f : 0.0f);
+        cpu_wmatmul_bwd(dx[0], dy, wb, M, N, K, acc);
+        cpu_bf16_matmul_bwd_simple(dx[1], dy, w, M, N, K, acc ? 1.0f : 0.0f);
+        snprintf(label, sizeof label, "bf16 fwd M %lld N %lld K %lld mode %d", (long long)M,
+                 (long long)N, (long long)K, mode);
+        bad += tu_compare(label, out[0], out[1], M * N, tol, 1e-5);
+        snprintf(label, sizeof label, "bf16 bwd M %lld N %lld K %lld mode %d", (long long)M,
+                 (long long)N, (long long)K, mode);
+        bad += tu_compare(label, dx[0], dx[1], M * K, tol, 1e-5);
+    }
+    /* the weights really are bf16: the twin on the widened weights equals fp32 math on
+     * the rounded values */
+    for (int64_t i = 0; i < N * K; i++)
+        if (fabsf(wf[i] - (float)bf16_to_f32(w[i])) > 0.004f * fabsf(wf[i]))
+            bad += tu_fail("weight %lld: %g rounded to bf16 %g", (long long)i, wf[i],
+                           bf16_to_f32(w[i]));
+    for (int k = 0; k < 2; k++) {
+        free(out[k]);
+        free(dx[k]);
+    }
+    free(x);
+    free(wf);
+    free(dy);
+    free(bias);
+    free(w);
+    return bad;
+}
+
+/* The few-row fp32 forward (decode: M <= 8) against its twin, with a bias and accumulate. */
+static int64_t check_few_rows(int64_t M, int64_t N, int64_t K) {
+    float *x = malloc((size_t)(M * K) * sizeof *x), *w = malloc((size_t)(N * K) * sizeof *w);
+    float *bias = malloc((size_t)N * sizeof *bias), *out[2];
+    for (int k = 0; k < 2; k++)
+        out[k] = malloc((size_t)(M * N) * sizeof(float));
+    for (int64_t i = 0; i < M * K; i++)
+        x[i] = urand(1.0f);
+    for (int64_t i = 0; i < N * K; i++)
+        w[i] = urand(0.1f);
+    for (int64_t i = 0; i < N; i++)
+        bias[i] = urand(1.0f);
+    int64_t bad = 0;
+    char label[96];
+    for (int mode = 0; mode < 3; mode++) { /* overwrite, accumulate, bias */
+        for (int k = 0; k < 2; k++)
+            for (int64_t i = 0; i < M * N; i++)
+                out[k][i] = 0.5f;
+        cpu_matmul_fwd(out[0], x, w, mode == 2 ? bias : NULL, M, N, K, mode == 1);
+        if (mode == 2)
+            for (int64_t i = 0; i < M * N; i++)
+                out[1][i] = bias[i % N];
+        cpu_matmul_few_rows_simple(out[1], x, w, M, N, K, mode > 0 ? 1.0f : 0.0f);
+        snprintf(label, sizeof label, "few rows M %lld N %lld K %lld mode %d", (long long)M,
+                 (long long)N, (long long)K, mode);
+        bad += tu_compare(label, out[0], out[1], M * N, 1e-6 * (double)K + 1e-6, 1e-5);
+    }
+    free(x);
+    free(w);
+    free(bias);
+    free(out[0]);
+    free(out[1]);
+    return bad;
+}
+
+static void test_few_rows(void **state) {
+    (void)state;
+    const int64_t Ms[] = {1, 2, 3, 4, 5, 8}, Ns[] = {1, 3, 4, 7, 33}, Ks[] = {1, 15, 16, 17, 200};
+    int64_t bad = 0;
+    for (size_t a = 0; a < sizeof Ms / sizeof Ms[0]; a++)
+        for (size_t b = 0; b < sizeof Ns / sizeof Ns[0]; b++)
+            for (size_t c = 0; c < sizeof Ks / sizeof Ks[0]; c++)
+                bad += check_few_rows(Ms[a], Ns[b], Ks[c]);
+    bad += check_few_rows(4, 4099, 576); /* threaded, a tail block */
+    assert_int_equal(bad, 0);
+}
+
+static void test_bf16(void **state) {
+    (void)state;
+    const int64_t Ms[] = {1, 3, 4, 5, 8, 130}, Ns[] = {1, 3, 4, 7, 33};
+    const int64_t Ks[] = {1, 15, 16, 17, 65, 200};
+    int64_t bad = 0;
+    for (size_t a = 0; a < sizeof Ms / sizeof Ms[0]; a++)
+        for (size_t b = 0; b < sizeof Ns / sizeof Ns[0]; b++)
+            for (size_t c = 0; c < sizeof Ks / sizeof Ks[0]; c++)
+                bad += check_bf16(Ms[a], Ns[b], Ks[c]);
+    bad += check_bf16(4, 1376, 576); /* a real layer's shape, threaded */
+    bad += check_bf16(130, 576, 1536);
+    assert_int_equal(bad, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vocab),
+        cmocka_unit_test(test_bf16),
+        cmocka_unit_test(test_few_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,3 +39,10 @@ foreach(n 2 4)
   tlm_add_mpi_test(test_tp_stories_n${n}_tp${n} RANKS ${n} LABELS "mpi;cpu;shared;golden"
     COMMAND ${TLM_MPIEXEC} -n ${n} $<TARGET_FILE:test_tp> ${n} stories260k)
 endforeach()
+
+# bf16 frozen weights against fp32 (logits <= 1e-2 rel, greedy >= 95% identical on the real
+# models; kernels/cpu/weights.c).
+tlm_add_test(test_worker_bf16 SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_bf16.c
+             ${TLM_WTEST} LABELS "cpu;golden")
+tlm_add_test(test_worker_bf16_shared COMMAND test_worker_bf16 ARGS shared
+             LABELS "cpu;shared;golden" TIMEOUT 300)
