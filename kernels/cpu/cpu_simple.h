@@ -20,6 +20,13 @@ void cpu_argmax_simple(float *val, int32_t *ids, const void *logits, int64_t T, 
 void cpu_matmul_few_rows_simple(float *out, const float *x, const float *w, int64_t M,
                                 int64_t N, int64_t K, float beta);
 
+/* matmul.c: OpenBLAS sgemm, the reference of the AVX-512 many-row products and what runs
+ * without AVX-512. beta 0 overwrites, 1 accumulates. */
+void cpu_matmul_fwd_blas(float *out, const float *x, const float *w, int64_t M, int64_t N,
+                         int64_t K, float beta);
+void cpu_matmul_bwd_blas(float *dx, const float *dy, const float *w, int64_t M, int64_t N,
+                         int64_t K, float beta);
+
 /* weights.c: bf16 weights (bits, (N,K)) widened one element at a time, fp32 sums; also
  * what runs on CPUs without AVX-512. beta 0 overwrites, 1 accumulates. */
 void cpu_bf16_matmul_fwd_simple(float *out, const float *x, const uint16_t *w, int64_t M,

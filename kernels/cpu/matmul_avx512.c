@@ -126,9 +126,9 @@ AVX512 void cpu_f32_fwd_block(float *out, const float *x, const float *w, int64_
 }
 
 /* MR rows x 64 columns of dx (row stride K) from dy rows (stride N) and w rows [n0, n1). */
-AVX512 INLINE void bwd_tile(float *dx, const float *dy, const uint16_t *w, int64_t N,
+AVX512 INLINE void bwd_tile(float *dx, const float *dy, const void *w, int64_t N,
                             int64_t K, int64_t k0, int64_t n0, int64_t n1, float beta,
-                            const int MR) {
+                            const int MR, const int BF16) {
     __mmask16 mk[4];
     #pragma GCC unroll 4
     for (int c = 0; c < 4; c++)
@@ -143,7 +143,7 @@ AVX512 INLINE void bwd_tile(float *dx, const float *dy, const uint16_t *w, int64
         __m512 wv[4];
         #pragma GCC unroll 4
         for (int c = 0; c < 4; c++)
-            wv[c] = load_bf16(w + n * K + k0 + 16 * c, mk[c]);
+            wv[c] = load_w(w, n * K + k0 + 16 * c, mk[c], BF16);
         #pragma GCC unroll 4
         for (int i = 0; i < MR; i++) {
             const __m512 d = _mm512_set1_ps(dy[i * N + n]);
@@ -164,9 +164,9 @@ AVX512 INLINE void bwd_tile(float *dx, const float *dy, const uint16_t *w, int64
         }
 }
 
-AVX512 void cpu_bf16_bwd_block(float *dx, const float *dy, const uint16_t *w, int64_t M,
-                               int64_t N, int64_t K, int64_t k0, float beta) {
-    /* w rows in blocks of 256: the block's 64 columns (32 KB) stay in cache while every
+AVX512 INLINE void bwd_cols(float *dx, const float *dy, const void *w, int64_t M, int64_t N,
+                            int64_t K, int64_t k0, float beta, const int BF16) {
+    /* w rows in blocks of 256: the block's 64 columns (32-64 KB) stay in cache while every
      * row block of dx passes over them; after the first block dx accumulates */
     for (int64_t n0 = 0; n0 < N; n0 += 256) {
         const int64_t n1 = N - n0 < 256 ? N : n0 + 256;
@@ -175,16 +175,30 @@ AVX512 void cpu_bf16_bwd_block(float *dx, const float *dy, const uint16_t *w, in
             float *d = dx + m0 * K;
             const float *g = dy + m0 * N;
             switch (M - m0 >= 4 ? 4 : (int)(M - m0)) {
-            case 1: bwd_tile(d, g, w, N, K, k0, n0, n1, b, 1); break;
-            case 2: bwd_tile(d, g, w, N, K, k0, n0, n1, b, 2); break;
-            case 3: bwd_tile(d, g, w, N, K, k0, n0, n1, b, 3); break;
-            default: bwd_tile(d, g, w, N, K, k0, n0, n1, b, 4); break;
+            case 1: bwd_tile(d, g, w, N, K, k0, n0, n1, b, 1, BF16); break;
+            case 2: bwd_tile(d, g, w, N, K, k0, n0, n1, b, 2, BF16); break;
+            case 3: bwd_tile(d, g, w, N, K, k0, n0, n1, b, 3, BF16); break;
+            default: bwd_tile(d, g, w, N, K, k0, n0, n1, b, 4, BF16); break;
             }
         }
     }
 }
 
+AVX512 void cpu_bf16_bwd_block(float *dx, const float *dy, const uint16_t *w, int64_t M,
+                               int64_t N, int64_t K, int64_t k0, float beta) {
+    bwd_cols(dx, dy, w, M, N, K, k0, beta, 1);
+}
+
+AVX512 void cpu_f32_bwd_block(float *dx, const float *dy, const float *w, int64_t M,
+                              int64_t N, int64_t K, int64_t k0, float beta) {
+    bwd_cols(dx, dy, w, M, N, K, k0, beta, 0);
+}
+
 #else /* not x86-64 GCC: the simple twins run instead */
+void cpu_f32_bwd_block(float *dx, const float *dy, const float *w, int64_t M, int64_t N,
+                       int64_t K, int64_t k0, float beta) {
+    (void)dx, (void)dy, (void)w, (void)M, (void)N, (void)K, (void)k0, (void)beta;
+}
 int cpu_avx512_usable(void) { return 0; }
 void cpu_bf16_fwd_block(float *out, const float *x, const uint16_t *w, int64_t M, int64_t N,
                         int64_t K, int64_t n0, int nr, float beta) {

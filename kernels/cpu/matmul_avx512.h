@@ -29,6 +29,10 @@ void cpu_f32_fwd_block(float *out, const float *x, const float *w, int64_t M, in
 void cpu_bf16_bwd_block(float *dx, const float *dy, const uint16_t *w, int64_t M, int64_t N,
                         int64_t K, int64_t k0, float beta);
 
+/* The same with fp32 weights. */
+void cpu_f32_bwd_block(float *dx, const float *dy, const float *w, int64_t M, int64_t N,
+                       int64_t K, int64_t k0, float beta);
+
 #define CPU_BF16_BWD_COLS 64
 
 #endif

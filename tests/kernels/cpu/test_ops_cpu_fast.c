@@ -218,6 +218,62 @@ static int64_t check_few_rows(int64_t M, int64_t N, int64_t K) {
     return bad;
 }
 
+/* The many-row fp32 matmul_fwd / matmul_bwd (AVX-512 blocks) against OpenBLAS sgemm. */
+static int64_t check_many_rows(int64_t M, int64_t N, int64_t K) {
+    float *x = malloc((size_t)(M * K) * sizeof *x), *w = malloc((size_t)(N * K) * sizeof *w);
+    float *dy = malloc((size_t)(M * N) * sizeof *dy), *o[2], *d[2];
+    for (int k = 0; k < 2; k++) {
+        o[k] = malloc((size_t)(M * N) * sizeof(float));
+        d[k] = malloc((size_t)(M * K) * sizeof(float));
+    }
+    for (int64_t i = 0; i < M * K; i++)
+        x[i] = urand(1.0f);
+    for (int64_t i = 0; i < N * K; i++)
+        w[i] = urand(0.1f);
+    for (int64_t i = 0; i < M * N; i++)
+        dy[i] = urand(1.0f);
+    int64_t bad = 0;
+    for (int acc = 0; acc < 2; acc++) {
+        for (int k = 0; k < 2; k++) {
+            for (int64_t i = 0; i < M * N; i++)
+                o[k][i] = 0.5f;
+            for (int64_t i = 0; i < M * K; i++)
+                d[k][i] = -0.25f;
+        }
+        cpu_matmul_fwd(o[0], x, w, NULL, M, N, K, acc);
+        cpu_matmul_fwd_blas(o[1], x, w, M, N, K, (float)acc);
+        cpu_matmul_bwd(d[0], dy, w, M, N, K, acc);
+        cpu_matmul_bwd_blas(d[1], dy, w, M, N, K, (float)acc);
+        char label[96];
+        snprintf(label, sizeof label, "matmul fwd M %lld N %lld K %lld acc %d", (long long)M,
+                 (long long)N, (long long)K, acc);
+        bad += tu_compare(label, o[0], o[1], M * N, 1e-6 * (double)K + 1e-6, 1e-5);
+        snprintf(label, sizeof label, "matmul bwd M %lld N %lld K %lld acc %d", (long long)M,
+                 (long long)N, (long long)K, acc);
+        bad += tu_compare(label, d[0], d[1], M * K, 1e-6 * (double)N + 1e-6, 1e-5);
+    }
+    for (int k = 0; k < 2; k++) {
+        free(o[k]);
+        free(d[k]);
+    }
+    free(x);
+    free(w);
+    free(dy);
+    return bad;
+}
+
+static void test_many_rows(void **state) {
+    (void)state;
+    const int64_t Ms[] = {9, 13, 130}, Ns[] = {1, 7, 65, 300}, Ks[] = {1, 17, 64, 129};
+    int64_t bad = 0;
+    for (size_t a = 0; a < sizeof Ms / sizeof Ms[0]; a++)
+        for (size_t b = 0; b < sizeof Ns / sizeof Ns[0]; b++)
+            for (size_t c = 0; c < sizeof Ks / sizeof Ks[0]; c++)
+                bad += check_many_rows(Ms[a], Ns[b], Ks[c]);
+    bad += check_many_rows(128, 1536, 576); /* a SmolLM2 layer's shape */
+    assert_int_equal(bad, 0);
+}
+
 static void test_few_rows(void **state) {
     (void)state;
     const int64_t Ms[] = {1, 2, 3, 4, 5, 8}, Ns[] = {1, 3, 4, 7, 33}, Ks[] = {1, 15, 16, 17, 200};
@@ -249,6 +305,7 @@ int main(void) {
         cmocka_unit_test(test_vocab),
         cmocka_unit_test(test_bf16),
         cmocka_unit_test(test_few_rows),
+        cmocka_unit_test(test_many_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
