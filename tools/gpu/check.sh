@@ -142,9 +142,13 @@ failed=0
 export TLM_SOURCE_DIR=$repo
 run_stage ops 90 "$OUT/tests.log" "${kit[@]}" "$prefix/bin/test_ops_cuda" || failed=1
 run_stage worker 45 "$OUT/tests.log" "${kit[@]}" "$prefix/bin/test_worker_cuda" || failed=1
-if command -v compute-sanitizer >/dev/null; then
+sanitizer=$(command -v compute-sanitizer || true)
+for d in "${CUDA_HOME:-/usr/local/cuda}/bin" /usr/local/cuda/bin /opt/nvidia/compute-sanitizer; do
+  [ -n "$sanitizer" ] || { [ -x "$d/compute-sanitizer" ] && sanitizer=$d/compute-sanitizer; }
+done
+if [ -n "$sanitizer" ]; then
   for tool in memcheck racecheck; do
-    TLM_OPS_TEST_SIZES=small run_stage "$tool" 45 "$OUT/sanitizer.log" "${kit[@]}" compute-sanitizer \
+    TLM_OPS_TEST_SIZES=small run_stage "$tool" 45 "$OUT/sanitizer.log" "${kit[@]}" "$sanitizer" \
       --tool "$tool" --error-exitcode 9 "$prefix/bin/test_ops_cuda" || failed=1
   done
 else
