@@ -64,6 +64,8 @@ int comm_open(const Grid *g, const Ops *ops, Comm **out, Err *err) {
     c->ops = ops;
     for (int i = 0; i < COMM_N_GROUPS; i++)
         c->mpi[i] = MPI_COMM_NULL;
+    if (comm_timeout_from_env(&c->timeout_s, err) != 0)
+        goto fail;
     const MPI_Comm from[COMM_N_GROUPS] = {g->world_comm, g->tp_comm, g->dp_comm};
     for (int i = 0; i < COMM_N_GROUPS; i++)
         if (dup_group(c, i, from[i], err) != 0)
@@ -145,9 +147,12 @@ static int all_reduce_impl(Comm *c, CommGroup g, void *buf, int64_t count, CommT
         return 0;
     }
 #endif
-    MPI_CHECK_GOTO(MPI_Allreduce(MPI_IN_PLACE, buf, (int)count, comm_mpi_type(type),
-                                 op == COMM_SUM ? MPI_SUM : MPI_MAX, c->mpi[g]),
+    MPI_Request req;
+    MPI_CHECK_GOTO(MPI_Iallreduce(MPI_IN_PLACE, buf, (int)count, comm_mpi_type(type),
+                                  op == COMM_SUM ? MPI_SUM : MPI_MAX, c->mpi[g], &req),
                    err, fail);
+    if (comm_mpi_wait(c, g, &req, err) != 0)
+        goto fail;
     return 0;
 fail:
     return err_prefix(err, "%s: ", what);
@@ -173,9 +178,12 @@ static int all_gather_impl(Comm *c, CommGroup g, const void *send, void *recv,
     const char *mine = (const char *)recv + (size_t)c->rank[g] * (size_t)count *
                                                 comm_type_bytes(type);
     MPI_Datatype dt = comm_mpi_type(type);
-    MPI_CHECK_GOTO(MPI_Allgather(send == mine ? MPI_IN_PLACE : send, (int)count, dt, recv,
-                                 (int)count, dt, c->mpi[g]),
+    MPI_Request req;
+    MPI_CHECK_GOTO(MPI_Iallgather(send == mine ? MPI_IN_PLACE : send, (int)count, dt, recv,
+                                  (int)count, dt, c->mpi[g], &req),
                    err, fail);
+    if (comm_mpi_wait(c, g, &req, err) != 0)
+        goto fail;
     return 0;
 fail:
     return err_prefix(err, "%s: ", what);
@@ -200,8 +208,11 @@ static int broadcast_impl(Comm *c, CommGroup g, void *buf, int64_t count, CommTy
         return 0;
     }
 #endif
-    MPI_CHECK_GOTO(MPI_Bcast(buf, (int)count, comm_mpi_type(type), root, c->mpi[g]), err,
-                   fail);
+    MPI_Request req;
+    MPI_CHECK_GOTO(MPI_Ibcast(buf, (int)count, comm_mpi_type(type), root, c->mpi[g], &req),
+                   err, fail);
+    if (comm_mpi_wait(c, g, &req, err) != 0)
+        goto fail;
     return 0;
 fail:
     return err_prefix(err, "%s: ", what);
@@ -213,7 +224,10 @@ static int barrier_impl(Comm *c, CommGroup g, Err *err) {
                        (int)g);
     if (c->nccl != NULL)
         c->ops->sync(); /* the device work before the barrier is part of "entered" */
-    MPI_CHECK_GOTO(MPI_Barrier(c->mpi[g]), err, fail);
+    MPI_Request req;
+    MPI_CHECK_GOTO(MPI_Ibarrier(c->mpi[g], &req), err, fail);
+    if (comm_mpi_wait(c, g, &req, err) != 0)
+        goto fail;
     return 0;
 fail:
     return err_prefix(err, "barrier(%s %d/%d): ", comm_group_name(g), c->rank[g],
@@ -256,3 +270,4 @@ int comm_barrier(Comm *c, CommGroup g, Err *err) {
 }
 
 double comm_busy_seconds(const Comm *c) { return c != NULL ? c->busy_s : 0.0; }
+double comm_timeout_seconds(const Comm *c) { return c != NULL ? c->timeout_s : 0.0; }

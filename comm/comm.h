@@ -6,7 +6,10 @@
  * it returns -1 with an Err naming the collective, group and sizes; comm_abort stops all.
  * Threading: FUNNELED -- every call of a rank comes from the thread that ran grid_init.
  * Every call is blocking and collective over its group: each member must make the same
- * calls in the same order with the same count, type, op and root. */
+ * calls in the same order with the same count, type, op and root. No wait is endless: a
+ * collective still waiting after TLM_COMM_TIMEOUT seconds (default COMM_DEFAULT_TIMEOUT_S;
+ * 0 waits forever) returns an error naming the group, so a dead or stuck peer ends the
+ * job (the caller's log_fatal aborts every rank) on MPI and NCCL alike. */
 #ifndef TLM_COMM_COMM_H
 #define TLM_COMM_COMM_H
 
@@ -20,6 +23,11 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The default of TLM_COMM_TIMEOUT, seconds: a dead peer ends the job within a minute
+ * (this wait, then the abort). Ranks of a healthy job meet far sooner; one that may lag
+ * longer (a slow shared file system at load time) needs a larger TLM_COMM_TIMEOUT. */
+#define COMM_DEFAULT_TIMEOUT_S 45
 
 typedef enum CommGroup { COMM_WORLD = 0, COMM_TP, COMM_DP, COMM_N_GROUPS } CommGroup;
 
@@ -49,6 +57,8 @@ int comm_size(const Comm *c, CommGroup g);
 /* Wall seconds this rank has spent inside collectives since comm_open, waiting for its
  * peers included: the communication share of a run (0 for c == NULL). */
 double comm_busy_seconds(const Comm *c);
+/* The longest wait of one collective, seconds (0: forever), from TLM_COMM_TIMEOUT. */
+double comm_timeout_seconds(const Comm *c);
 
 /* The CommType of the backend's `void *` elements (Ops.elem): F32 on CPU, BF16 on CUDA. */
 CommType comm_elem_type(const Comm *c);

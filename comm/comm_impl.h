@@ -18,7 +18,17 @@ struct Comm {
     int size[COMM_N_GROUPS];        /* each group's size */
     CommNccl *nccl;                 /* NULL on the CPU backend */
     double busy_s;                  /* wall seconds inside collectives (comm_busy_seconds) */
+    double timeout_s;               /* the longest wait of one collective; 0: forever */
 };
+
+/* comm_wait.c. TLM_COMM_TIMEOUT (seconds, >= 0; 0 waits forever) or, unset, the default
+ * into *timeout_s; a malformed value is an error naming it. */
+int comm_timeout_from_env(double *timeout_s, Err *err);
+/* Polls an MPI request of group g until it completes or c->timeout_s has passed (then an
+ * error naming the group, the rank and TLM_COMM_TIMEOUT; the caller aborts the job). */
+int comm_mpi_wait(const Comm *c, CommGroup g, MPI_Request *req, Err *err);
+/* The timeout's error (shared with the NCCL wait); returns -1. */
+int comm_timeout_fail(const Comm *c, CommGroup g, Err *err);
 
 #ifdef TLM_HAVE_CUDA
 /* Creates the stream and one NCCL communicator per group of c (whose MPI fields are

@@ -2,8 +2,10 @@
  * One NCCL communicator per group, all on the device current at comm_open. Collectives
  * run on a stream of comm/'s own: ops.h exposes no stream, so each call first drains the
  * backend's stream (ops->sync) and then polls its own until done. Polling checks
- * ncclCommGetAsyncError, so a failed peer or network becomes an error, not a hang;
- * TLM_COMM_TIMEOUT=<seconds> (default: none) also bounds the wait. Errors come back
+ * ncclCommGetAsyncError, so a failed peer or network becomes an error, not a hang, and
+ * stops after the Comm's timeout (TLM_COMM_TIMEOUT, default COMM_DEFAULT_TIMEOUT_S: a
+ * peer that died without NCCL noticing, or hangs, leaves the others' kernels spinning
+ * forever otherwise). Errors come back
  * without the collective's name: comm.c, the only caller, prefixes it. */
 #include <cuda_runtime.h>
 #include <nccl.h>
@@ -18,7 +20,6 @@ struct CommNccl {
     int device;                         /* CUDA device of every communicator */
     cudaStream_t stream;                /* where comm/ enqueues its collectives */
     ncclComm_t comm[COMM_N_GROUPS];     /* NULL until created */
-    double timeout_s;                   /* TLM_COMM_TIMEOUT; 0 waits forever */
 };
 
 static ncclDataType_t nccl_type(CommType t) {
@@ -39,7 +40,8 @@ static double now_s(void) {
 
 /* Blocks until the comm stream is idle, polling the communicator for asynchronous
  * errors (a peer that died or a broken connection) and the optional timeout. */
-static int nccl_wait(CommNccl *n, CommGroup g, Err *err) {
+static int nccl_wait(const Comm *c, CommGroup g, Err *err) {
+    CommNccl *n = c->nccl;
     ncclComm_t comm = n->comm[g];
     const double start = now_s();
     for (long spin = 0;; spin++) {
@@ -62,9 +64,12 @@ static int nccl_wait(CommNccl *n, CommGroup g, Err *err) {
             n->comm[g] = NULL;
             return -1;
         }
-        if (n->timeout_s > 0 && now_s() - start > n->timeout_s)
-            return err_set(err, "still waiting after %.0f s (TLM_COMM_TIMEOUT): a peer has "
-                                "not joined; it may be stuck or dead", n->timeout_s);
+        if (c->timeout_s > 0 && now_s() - start > c->timeout_s) {
+            /* the kernel still spins on the peer: abort the communicator to free it */
+            ncclCommAbort(comm);
+            n->comm[g] = NULL;
+            return comm_timeout_fail(c, g, err);
+        }
         if (spin > 1000) { /* after ~1000 fast polls, back off to 50 us naps */
             struct timespec nap = {0, 50000};
             nanosleep(&nap, NULL);
@@ -91,8 +96,6 @@ int comm_nccl_open(Comm *c, Err *err) {
     c->nccl = n; /* comm_close releases a partial one */
     CUDA_CHECK(cudaGetDevice(&n->device), err);
     CUDA_CHECK(cudaStreamCreateWithFlags(&n->stream, cudaStreamNonBlocking), err);
-    const char *t = getenv("TLM_COMM_TIMEOUT");
-    n->timeout_s = t != NULL ? atof(t) : 0.0;
 
     for (int g = 0; g < COMM_N_GROUPS; g++) {
         /* Group rank 0 makes the id; a failure there is broadcast too, so the other
@@ -146,7 +149,7 @@ int comm_nccl_all_reduce(Comm *c, CommGroup g, void *buf, size_t count, CommType
     const ncclRedOp_t nop = op == COMM_MAX ? ncclMax : ncclSum;
     NCCL_CHECK(ncclAllReduce(buf, buf, count, nccl_type(type), nop, comm, c->nccl->stream),
                err);
-    return nccl_wait(c->nccl, g, err);
+    return nccl_wait(c, g, err);
 }
 
 int comm_nccl_all_gather(Comm *c, CommGroup g, const void *send, void *recv, size_t count,
@@ -156,7 +159,7 @@ int comm_nccl_all_gather(Comm *c, CommGroup g, const void *send, void *recv, siz
         return -1;
     /* NCCL is in place by itself when send == recv + rank * count elements. */
     NCCL_CHECK(ncclAllGather(send, recv, count, nccl_type(type), comm, c->nccl->stream), err);
-    return nccl_wait(c->nccl, g, err);
+    return nccl_wait(c, g, err);
 }
 
 int comm_nccl_broadcast(Comm *c, CommGroup g, void *buf, size_t count, CommType type,
@@ -166,5 +169,5 @@ int comm_nccl_broadcast(Comm *c, CommGroup g, void *buf, size_t count, CommType 
         return -1;
     NCCL_CHECK(ncclBroadcast(buf, buf, count, nccl_type(type), root, comm, c->nccl->stream),
                err);
-    return nccl_wait(c->nccl, g, err);
+    return nccl_wait(c, g, err);
 }

@@ -154,10 +154,10 @@ static void dir_of(const char *path, char *dir, size_t n_bytes) {
         snprintf(dir, n_bytes, "%.*s", (int)(slash - path), path);
 }
 
-/* Test hook: TLM_CKPT_DELAY_MS=N sleeps N ms between the finished temp file and the
+/* Test hook: TLM_TEST_CKPT_DELAY_MS=N sleeps N ms between the finished temp file and the
  * rename, so a test can kill the writer inside a checkpoint write (tests/resume). */
 static void debug_delay(void) {
-    const char *v = getenv("TLM_CKPT_DELAY_MS");
+    const char *v = getenv("TLM_TEST_CKPT_DELAY_MS");
     const long ms = v != NULL ? strtol(v, NULL, 10) : 0;
     if (ms > 0) {
         struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};

@@ -237,6 +237,8 @@ static int check_extents(Gguf *g, size_t data_off, const uint64_t *offsets, Err 
                          "end of the file (%llu data bytes; truncated?)", g->path, t->name,
                          t->n_bytes, (unsigned long long)offsets[i],
                          (unsigned long long)data_bytes);
+        if (rc != 0) /* no pointer past the mapping, even one never read */
+            break;
         t->data = g->mf.data + data_off + offsets[i];
         ex[i] = (Extent){offsets[i], t->n_bytes, i};
     }

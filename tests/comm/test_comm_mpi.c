@@ -232,6 +232,14 @@ int main(int argc, char **argv) {
         log_error("group ranks/sizes or the element type disagree with the grid/backend");
         x.n_bad++;
     }
+    /* no wait is endless by default (tests run without TLM_COMM_TIMEOUT set) */
+    x.n_checks++;
+    if (getenv("TLM_COMM_TIMEOUT") == NULL &&
+        comm_timeout_seconds(x.comm) != COMM_DEFAULT_TIMEOUT_S) {
+        log_error("collective timeout %g s, expected the default %d s",
+                  comm_timeout_seconds(x.comm), COMM_DEFAULT_TIMEOUT_S);
+        x.n_bad++;
+    }
     for (int g = 0; g < COMM_N_GROUPS; g++)
         run_group(&x, (CommGroup)g);
     run_refusals(&x);

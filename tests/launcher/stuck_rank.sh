@@ -10,7 +10,8 @@ bin=$1; shift
 out="${TLM_TEST_TMP:?}/stuck-rank"
 rm -rf "$out" && mkdir -p "$out"
 cd "${TLM_SOURCE_DIR:?}"
-if TLM_COMM_TIMEOUT=soon "$bin" run jobs/demo.yaml --set output.dir="$out/bad-env" > "$out/env.log" 2>&1; then
+if TLM_COMM_TIMEOUT=soon "$@" -x TLM_COMM_TIMEOUT -n 1 "$bin" run jobs/demo.yaml \
+       --set output.dir="$out/bad-env" > "$out/env.log" 2>&1; then
     echo "FAIL: TLM_COMM_TIMEOUT=soon accepted"; exit 1
 fi
 grep -qF "TLM_COMM_TIMEOUT=soon: expected seconds, a number >= 0" "$out/env.log" ||

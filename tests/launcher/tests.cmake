@@ -43,3 +43,8 @@ foreach(case online offline)
 endforeach()
 tlm_add_test(test_lf_run_stories COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_lf_run.sh
              ARGS stories LABELS "cpu;shared" TIMEOUT 300)
+
+# One rank stopped (SIGSTOP) mid-run, nothing killing the job: the collectives' timeout
+# (TLM_COMM_TIMEOUT=5 here) must end it with an error naming the wait within 60 s.
+tlm_add_mpi_test(test_run_stuck_rank RANKS 2 LABELS "mpi;cpu"
+  COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/stuck_rank.sh $<TARGET_FILE:tlm> ${TLM_MPIEXEC})

@@ -5,7 +5,7 @@
 #            checkpoint -> --resume auto, SIGUSR1 during the resumed run -> resume again: adapter (tlm export, cmp), predictions, scores and
 #            metrics (minus timings) equal the uninterrupted run's
 #   kill9    kill -9 at >= 20 moments (every other one inside a checkpoint write, held open
-#            by TLM_CKPT_DELAY_MS), --resume auto each time until done: the same equalities
+#            by TLM_TEST_CKPT_DELAY_MS), --resume auto each time until done: the same equalities
 #   refuse   a checkpoint of another model and a job with another optim.lr are refused,
 #            the message naming the difference
 #   offline  the offline setting, SIGTERM during generation, resumed: the same equalities
@@ -97,7 +97,7 @@ case_signal() {
     reference
     # each checkpoint write held open 200 ms: on a fast, quiet machine the whole 32-sample
     # stream otherwise ends (and output.keep removes ckpt-8) before the poll sees it
-    export TLM_CKPT_DELAY_MS=200
+    export TLM_TEST_CKPT_DELAY_MS=200
     local d="$TMP/sig"
     start "$TMP/sig1.log" "$d"; local pid=$!
     wait_for "$d/ckpt-8.h5" 60 || fail "no first checkpoint"
@@ -125,7 +125,7 @@ case_kill9() {
         # even kills: checkpoint writes held open 150 ms to land inside one; odd: 60 ms,
         # which bounds the progress between two kills (a demo sample takes ~5 ms) so that
         # 20 kills land before the 64-sample stream ends, on any machine load
-        export TLM_CKPT_DELAY_MS=$(( kills % 2 == 0 ? 150 : 60 ))
+        export TLM_TEST_CKPT_DELAY_MS=$(( kills % 2 == 0 ? 150 : 60 ))
         start "$TMP/k9-$runs.log" "$d" --resume auto; local pid=$!
         runs=$((runs + 1))
         local tmpf="$d/ckpt-*.h5.tmp.$pid"
@@ -134,7 +134,7 @@ case_kill9() {
         elif wait_for "$tmpf" 20 $pid && wait_gone "$tmpf" 20 $pid; then
             # this run's first checkpoint has landed (progress); now either inside its
             # second checkpoint write (temp file there, rename not yet done: the write is
-            # held open TLM_CKPT_DELAY_MS) or at a random moment of the next batch
+            # held open TLM_TEST_CKPT_DELAY_MS) or at a random moment of the next batch
             if [ $((kills % 2)) -eq 0 ]; then
                 wait_for "$tmpf" 20 $pid && sleep 0.0$((RANDOM % 10))
             else
@@ -150,7 +150,7 @@ case_kill9() {
             wait $pid && break # it finished before the kill: done
         fi
     done
-    unset TLM_CKPT_DELAY_MS
+    unset TLM_TEST_CKPT_DELAY_MS
     run "$d" --resume auto > "$TMP/k9-final.log" 2>&1 || fail "final resume failed"
     rc=$(grep -c "resumed from" "$TMP"/k9-*.log | awk -F: '{s += $2} END {print s}')
     echo "kill -9: $kills kills ($in_write inside a checkpoint write), $runs runs, $rc resumes"
@@ -274,7 +274,7 @@ case_offline_epoch() {
     # a stop, then a second signal (SIGINT: stop at once) inside the stop's checkpoint write
     local good; good=$(ls "$d"/ckpt-*.h5 | sort -V | tail -1)
     # (after its first chunk: a stop before it has nothing new to checkpoint)
-    TLM_CKPT_DELAY_MS=400 TLM_TEST_STEP_DELAY_MS=150 start "$TMP/ep5.log" "$d" --resume auto
+    TLM_TEST_CKPT_DELAY_MS=400 TLM_TEST_STEP_DELAY_MS=150 start "$TMP/ep5.log" "$d" --resume auto
     pid=$!
     for _ in $(seq 3000); do
         [ "$(wc -l < "$d/generated_predictions.jsonl")" -gt "$n4" ] && break
