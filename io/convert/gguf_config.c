@@ -132,6 +132,12 @@ int gguf_model_read(const Gguf *g, GgufModel *m, Err *err) {
         arch_int(g, a, "context_length", 2048, &m->ctx_len, err) ||
         read_head_dims(g, m, err) || read_vocab(g, m, err))
         return -1;
+    /* Each layer has 9 tensors: a count the file cannot hold would size the conversion's
+     * tables (found by tests/fuzz/fuzz_gguf: block_count 2^28 asked for 7.7 GB). */
+    if (m->n_layers > gguf_n_tensors(g) / 9)
+        return err_set(err, "%s: key \"%s.block_count\": %lld layers, but the file holds "
+                            "%lld tensors (9 per layer)", gguf_path(g), a,
+                       (long long)m->n_layers, (long long)gguf_n_tensors(g));
     snprintf(key, sizeof key, "%s.rope.freq_base", a);
     if (gguf_opt_float(g, key, 10000.0, &theta, err) != 0)
         return -1;

@@ -262,9 +262,38 @@ static void test_refusals(void **state) {
     assert_non_null(strstr(err.msg, "does-not-exist.gguf: cannot open"));
 }
 
+/* The inputs tests/fuzz/fuzz_gguf found (tests/fuzz/corpus/gguf/regress-*), each with the
+ * verdict its fix gives: refused naming the defect, or converted. */
+static void test_fuzz_regressions(void **state) {
+    static const struct {
+        const char *file, *want; /* want NULL: the conversion succeeds */
+    } cases[] = {
+        {"regress-bad-key-alignment-zero", "the key of metadata entry 11 needs"},
+        {"regress-offset-past-mapping", "tensor \"blk.0.ffn_down.weight\": 512 bytes at data "
+                                        "offset 18446742974197926368 run past the end"},
+        {"regress-block-count-huge", "key \"llama.block_count\": 7274497 layers, but the file "
+                                     "holds 12 tensors (9 per layer)"},
+        {"regress-merges-no-split", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[4096], out[4096];
+        snprintf(path, sizeof path, "%s/tests/fuzz/corpus/gguf/%s", tu_source_dir(),
+                 cases[i].file);
+        snprintf(out, sizeof out, "%s/fuzz-%s", tu_tmp_dir(), cases[i].file);
+        Err err = {{0}};
+        GgufModel m;
+        const int rc = gguf_convert(path, out, DTYPE_F32, &m, NULL, &err);
+        if (cases[i].want == NULL ? rc != 0 : rc == 0 || strstr(err.msg, cases[i].want) == NULL)
+            fail_msg("%s: rc %d, message \"%s\", wanted %s", cases[i].file, rc, err.msg,
+                     cases[i].want ? cases[i].want : "a conversion");
+    }
+    (void)state;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_valid),
                                        cmocka_unit_test(test_truncated),
-                                       cmocka_unit_test(test_refusals)};
+                                       cmocka_unit_test(test_refusals),
+                                       cmocka_unit_test(test_fuzz_regressions)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
