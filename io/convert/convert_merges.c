@@ -108,7 +108,8 @@ int conv_generate_merges(const char *const *pieces, int64_t n, const float *scor
             rc = piece_splits(&map, pieces, i, scores, &c, err);
     }
     if (rc == 0) {
-        qsort(c.v, (size_t)c.n, sizeof *c.v, scores != NULL ? cmp_desc : cmp_asc);
+        if (c.n > 0) /* c.v is NULL when no piece splits */
+            qsort(c.v, (size_t)c.n, sizeof *c.v, scores != NULL ? cmp_desc : cmp_asc);
         for (int64_t k = 0; k < c.n && rc == 0; k++) {
             json_t *pair = json_pack("[s, s]", pieces[c.v[k].l], pieces[c.v[k].r]);
             rc = pair == NULL || json_array_append_new(merges, pair) != 0

@@ -274,6 +274,7 @@ static void test_fuzz_regressions(void **state) {
         {"regress-block-count-huge", "key \"llama.block_count\": 7274497 layers, but the file "
                                      "holds 12 tensors (9 per layer)"},
         {"regress-merges-no-split", NULL},
+        {"regress-merges-none", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char path[4096], out[4096];

@@ -1,7 +1,8 @@
 /* tests/io/convert/test_merges.c -- conv_generate_merges on small vocabularies, with the
- * case tests/fuzz/fuzz_gguf found (corpus/gguf/regress-merges-no-split): when the first
- * pieces have no split, the candidate list was still NULL and qsort got NULL + 0, which
- * UBSan reports (the TLM_SANITIZE build runs this test under it). */
+ * cases tests/fuzz/fuzz_gguf found (corpus/gguf/regress-merges-no-split, regress-merges-
+ * none): when the first pieces, or all, have no split, the candidate list was still NULL
+ * and qsort got NULL + 0 or NULL, which UBSan reports (the TLM_SANITIZE build runs this
+ * test under it). */
 #include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,6 +33,12 @@ static void test_no_split_first(void **state) {
     char got[256];
     const char *const one[] = {"a"};
     merges_of(one, 1, NULL, got, sizeof got);
+    assert_string_equal(got, "");
+    const char *const none[] = {"a", "b", "c"};
+    merges_of(none, 3, NULL, got, sizeof got);
+    assert_string_equal(got, "");
+    const float scores[] = {-1, -2, -3};
+    merges_of(none, 3, scores, got, sizeof got);
     assert_string_equal(got, "");
     const char *const later[] = {"x", "y", "a", "b", "ab", "xab"};
     merges_of(later, 6, NULL, got, sizeof got);
