@@ -108,6 +108,25 @@ static int no_checkpoint(Ttl *t, int *fresh, Err *err) {
     return 0;
 }
 
+/* --resume PATH of a checkpoint outside output.dir: the outputs it continues are not the
+ * ones in output.dir, so results there (another run's) are refused rather than cut back
+ * to the checkpoint's counts. */
+static int foreign_results(const Ttl *t, const char *path, Err *err) {
+    const char *dir = t->job->output.dir;
+    char ck_dir[PATH_MAX], out_dir[PATH_MAX], copy[CKPT_PATH_BYTES], what[512];
+    snprintf(copy, sizeof copy, "%s", path);
+    char *slash = strrchr(copy, '/');
+    if (slash != NULL)
+        *slash = '\0';
+    const char *parent = slash != NULL ? (copy[0] != '\0' ? copy : "/") : ".";
+    if (!t->writer || realpath(parent, ck_dir) == NULL || realpath(dir, out_dir) == NULL ||
+        strcmp(ck_dir, out_dir) == 0 || !ttl_ledger_results(dir, what, sizeof what))
+        return 0;
+    return err_set(err, "--resume %s: output.dir %s holds other results (%s), not the "
+                   "outputs this checkpoint continues: resume with output.dir set to the "
+                   "checkpoint's own directory, where they are", path, dir, what);
+}
+
 int ttl_resume(Ttl *t, int *fresh, Err *err) {
     const char *spec = t->hooks.resume;
     const char *dir = t->job->output.dir;
@@ -124,6 +143,8 @@ int ttl_resume(Ttl *t, int *fresh, Err *err) {
     }
     CkptState st;
     int rc = ckpt_read(path, &st, err);
+    if (rc == 0 && strcmp(spec, "auto") != 0)
+        rc = foreign_results(t, path, err);
     if (rc == 0)
         rc = restore(t, path, &st, err);
     ckpt_free(&st);

@@ -37,6 +37,14 @@ run "$D" "$TMP/a3.log" --set optim.lr=0.02
 expect other_job 1 $? "$TMP/a3.log" "holds the results of an earlier run"
 [ "$(sums "$D")" = "$before" ] || fail "a refused run changed $D"
 
+# --resume PATH of another directory's checkpoint into a dir with other results
+run "$TMP/b" "$TMP/b1.log" || fail "run into b failed"
+before_b=$(sums "$TMP/b")
+ck=$(ls "$D"/ckpt-*.h5 | sort -V | tail -1)
+run "$TMP/b" "$TMP/b2.log" --resume "$ck"
+expect resume_foreign 1 $? "$TMP/b2.log" "output.dir $TMP/b holds other results"
+[ "$(sums "$TMP/b")" = "$before_b" ] || fail "a refused --resume PATH changed $TMP/b"
+
 "$BIN" run jobs/demo.yaml --overwrite --resume auto > "$TMP/both.log" 2>&1
 expect overwrite_and_resume 2 $? "$TMP/both.log" "--overwrite and --resume exclude each other"
 
