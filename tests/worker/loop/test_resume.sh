@@ -200,7 +200,9 @@ case_offline() {
     SETS+=(--set method.setting=offline --set generate.max_new_tokens=200)
     reference
     local d="$TMP/off"
-    start "$TMP/off1.log" "$d"; local pid=$!
+    # each step and generation chunk >= 100 ms: the 8 chunks outlast the signal's way in
+    # however fast decoding is
+    TLM_TEST_STEP_DELAY_MS=100 start "$TMP/off1.log" "$d"; local pid=$!
     wait_for "$d/ckpt-32.h5" 60 $pid
     for _ in $(seq 600); do
         [ "$(wc -l < "$d/generated_predictions.jsonl" 2>/dev/null || echo 0)" -ge 4 ] && break
