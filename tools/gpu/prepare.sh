@@ -62,6 +62,7 @@ for exe in "$stage"/bin/*; do
 done
 commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -c . || true)
+[ "${dirty:-0}" -gt 0 ] || dirty=""
 {
   echo "commit $commit${dirty:+ (+$dirty modified files)}"
   echo "made $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname) ($(. /etc/os-release; echo "$PRETTY_NAME"), glibc $(ldd --version | head -1 | awk '{print $NF}'))"
