@@ -296,7 +296,7 @@ static int read_header(Gguf *g, Cur *c, uint64_t *n_tensors, uint64_t *n_kv, Err
 
 static int parse(Gguf *g, Err *err) {
     Cur c = {.base = g->mf.data, .off = 0, .n = g->mf.n_bytes, .path = g->path};
-    uint64_t n_tensors, n_kv;
+    uint64_t n_tensors = 0, n_kv = 0; /* gcc -O3 cannot see read_header set both */
     if (read_header(g, &c, &n_tensors, &n_kv, err) != 0)
         return -1;
     g->kv = calloc(n_kv ? n_kv : 1, sizeof *g->kv);
