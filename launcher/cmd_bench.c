@@ -273,7 +273,8 @@ static int bench_one(const BenchArgs *a, const Ops *ops, const char *label, cons
            (long long)mc.n_layers, (long long)mc.dim, (long long)mc.n_heads,
            (long long)mc.n_kv_heads, (long long)mc.ffn_dim, (long long)mc.vocab_size);
     printf("  backend %s%s, threads %s, T %lld, B %d, N %d, medians of %d, load %.2f -> %.2f\n",
-           ops->name, k->weight_format == WEIGHT_BF16 ? " (bf16 weights)" : "", threads ? threads : "default", (long long)k->n_tokens, k->batch,
+           ops->name, k->weight_format == WEIGHT_BF16 ? " (bf16 weights)" : "",
+           threads ? threads : "default", (long long)k->n_tokens, k->batch,
            k->new_tokens, k->repeat, load0, load1);
     BlasInfo blas;
     char blas_line[384];

@@ -55,9 +55,9 @@ typedef struct BenchProfile {
 void bench_tokens(int32_t *out, int64_t n, int64_t vocab_size, uint64_t seed);
 
 /* Opens the Hugging Face model directory dir (borrowed) on ops, measures the three
- * workloads of cfg (borrowed) and fills *out, and *prof when cfg->profile. Errors: cfg out of range (T + N beyond the
- * model's positions, B < 1, R < 1), the model's load errors, any pass's error; each names
- * the workload. */
+ * workloads of cfg (borrowed) and fills *out, and *prof when cfg->profile. Errors: cfg
+ * out of range (T + N beyond the model's positions, B < 1, R < 1, N < 2 to profile), the
+ * model's load errors, any pass's error; each names the workload. */
 int bench_run(const char *dir, const Ops *ops, const BenchConfig *cfg, BenchResult *out,
               BenchProfile *prof, Err *err);
 
