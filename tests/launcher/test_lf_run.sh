@@ -56,6 +56,8 @@ demo() { # demo online|offline
     for f in generated_predictions.jsonl scores.jsonl; do
         cmp -s "$TMP/$s-flat/$f" "$TMP/$s-native/$f" || fail "$s: $f differs from the native job's"
     done
+    ! ls -d "$TMP/$s-flat"/previous-* > /dev/null 2>&1 ||
+        fail "$s: a first run into a fresh output_dir moved nothing aside, yet made previous-*"
     # overwrite_output_dir: true runs again into the same output_dir, the first run's
     # results moved to previous-<time>/ (tlm run --overwrite).
     "$BIN" run "$file" max_samples=16 "output_dir=$TMP/$s-flat" > "$TMP/$s-again.log" 2>&1 ||

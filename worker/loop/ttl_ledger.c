@@ -150,8 +150,8 @@ int ttl_ledger_open(TtlLedger *l, const char *dir, TtlLedgerMode mode, Err *err)
         rc = err_set(err, "output.dir %s holds the results of an earlier run (%s): "
                      "continue it with --resume auto, move them aside with --overwrite "
                      "(to %s/previous-<time>/), or choose another output.dir", dir, what, dir);
-    else if (mode == TTL_LEDGER_OVERWRITE)
-        rc = ttl_ledger_move_results(dir, err);
+    else if (mode == TTL_LEDGER_OVERWRITE && ttl_ledger_results(dir, what, sizeof what))
+        rc = ttl_ledger_move_results(dir, err); /* nothing to move: no empty previous-* */
     if (rc != 0)
         ttl_ledger_close(l);
     return rc;
