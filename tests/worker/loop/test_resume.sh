@@ -120,6 +120,9 @@ case_kill9() {
     # the whole demo stream in batches of 1: 64 checkpoints to land between
     SETS+=(--set data.max_samples=64 --set method.stream_batch=1 --set output.checkpoint_every=1)
     reference
+    # each update step and generation chunk held 20 ms: with the fast decode kernels a quiet
+    # machine otherwise finishes the stream after 13 kills
+    export TLM_TEST_STEP_DELAY_MS=20
     local d="$TMP/k9" kills=0 in_write=0 runs=0 rc
     while [ $kills -lt 20 ] && [ $runs -lt 60 ]; do
         # even kills: checkpoint writes held open 150 ms to land inside one; odd: 60 ms,
