@@ -192,7 +192,7 @@ int job_load_string(const char *text, const char *name, JobSpec *spec, Err *err)
     return job_load_text(text, strlen(text), name, spec, err);
 }
 
-int job_load(const char *path, JobSpec *spec, Err *err) {
+int job_read_file(const char *path, StrBuf *text, Err *err) {
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return err_set(err, "%s: cannot open job file: %s", path, strerror(errno));
@@ -201,13 +201,21 @@ int job_load(const char *path, JobSpec *spec, Err *err) {
         fclose(f);
         return err_set(err, "%s: is a directory, expected a YAML job file", path);
     }
-    StrBuf text = {0};
-    int rc = strbuf_read_stream(&text, f, err);
+    const int rc = strbuf_read_stream(text, f, err);
     fclose(f);
-    if (rc == 0)
-        rc = job_load_text(text.data != NULL ? text.data : "", text.n_bytes, path, spec, err);
-    else
-        err_prefix(err, "%s: cannot read job file: ", path);
+    if (rc != 0) {
+        strbuf_free(text);
+        return err_prefix(err, "%s: cannot read job file: ", path);
+    }
+    return 0;
+}
+
+int job_load(const char *path, JobSpec *spec, Err *err) {
+    StrBuf text = {0};
+    if (job_read_file(path, &text, err) != 0)
+        return -1;
+    const int rc =
+        job_load_text(text.data != NULL ? text.data : "", text.n_bytes, path, spec, err);
     strbuf_free(&text);
     return rc;
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "io/base/err.h"
+#include "io/base/strbuf.h"
 #include "io/data/dataset.h"
 #include "jobs/job_methods.h"
 
@@ -134,6 +135,10 @@ typedef struct JobSpec {
 
 /* Fills *spec with every default; model.path and data.path stay empty. */
 void job_defaults(JobSpec *spec);
+
+/* The bytes of the job file at path into *text (caller frees; empty file: n_bytes 0).
+ * Errors: cannot open, a directory, a read failure, each naming path. */
+int job_read_file(const char *path, StrBuf *text, Err *err);
 
 /* Reads and validates the job file at path into *spec (caller-owned). Errors look like
  * "jobs/geo.yaml:12:5: lora.rnak: unknown key (did you mean lora.rank?)". */

@@ -155,21 +155,10 @@ static int resolve_template(JobSpec *job, char *note, size_t note_bytes, Err *er
 static int load_job(const char *path, const char *const *flat, int n_flat,
                     const char *const *sets, int n_sets, JobSpec *job, LfNotes *notes,
                     Err *err) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return err_set(err, "%s: cannot open job file: %s", path, strerror(errno));
-    struct stat sb; /* fopen opens a directory; its first read fails with EISDIR */
-    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        fclose(f);
-        return err_set(err, "%s: is a directory, expected a YAML job file", path);
-    }
     StrBuf text = {0};
-    int rc = strbuf_read_stream(&text, f, err);
-    fclose(f);
-    if (rc != 0) {
-        strbuf_free(&text);
-        return err_prefix(err, "%s: cannot read job file: ", path);
-    }
+    if (job_read_file(path, &text, err) != 0)
+        return -1;
+    int rc;
     notes->n_notes = -1;
     const char *t = text.data != NULL ? text.data : "";
     const int is_flat = lf_is_flat(t, text.n_bytes);

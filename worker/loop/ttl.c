@@ -15,6 +15,7 @@
 
 #include "io/base/log.h"
 #include "io/ckpt/ckpt.h"
+#include "worker/loop/loop_lora.h"
 #include "worker/loop/ttl_check.h"
 #include "worker/loop/ttl_resume.h"
 #include "worker/loop/ttt.h"
@@ -79,27 +80,11 @@ static Comm *tp_comm(const Ttl *t) {
     return c != NULL && comm_size(c, COMM_TP) > 1 ? c : NULL;
 }
 
-/* The job's LoRA targets as LORA_BIT flags (an unknown name is left out: open_adapter
- * names it). */
-static uint32_t lora_targets(const JobSpec *job) {
-    uint32_t bits = 0;
-    for (int i = 0; i < job->lora.n_targets; i++) {
-        const int tg = lora_target_parse(job->lora.targets[i]);
-        bits |= tg >= 0 ? LORA_BIT(tg) : 0;
-    }
-    return bits;
-}
-
 static int open_adapter(Ttl *t, Err *err) {
-    const JobSpec *job = t->job;
-    LoraConfig lc = {.rank = (int32_t)job->lora.rank, .alpha = (float)job->lora.alpha,
-                     .targets = lora_targets(job)};
-    for (int i = 0; i < job->lora.n_targets; i++)
-        if (lora_target_parse(job->lora.targets[i]) < 0)
-            return err_set(err, "lora.targets: unknown projection \"%s\"", job->lora.targets[i]);
-    if (lora_alloc_tp(&t->lora, &lc, model_config(t->m), t->ops, tp_comm(t), err) != 0)
-        return err_prefix(err, "lora: ");
-    lora_init(&t->lora, job->seed); /* PEFT's init from our seeded RNG (worker/adapter/lora.h) */
+    if (loop_lora_open(&t->lora, t->job, t->m, t->ops, tp_comm(t), err) != 0)
+        return -1;
+    /* PEFT's init from our seeded RNG (worker/adapter/lora.h) */
+    lora_init(&t->lora, t->job->seed);
     return 0;
 }
 
@@ -160,7 +145,7 @@ static int ttl_open(Ttl *t, const Method *method, Err *err) {
                        .max_pos = L + new_tok,
                        .max_lora_rank = (int32_t)(job->lora.rank > TTL_MIN_LORA_RANK
                                                       ? job->lora.rank : TTL_MIN_LORA_RANK),
-                       .comm = tp_comm(t), .est_lora_targets = lora_targets(job),
+                       .comm = tp_comm(t), .est_lora_targets = loop_lora_targets(job),
                        .est_kv_slots = slots, .est_kv_ctx = L + new_tok,
                        .weight_format = job->cpu_weights == JOB_WEIGHTS_BF16 ? WEIGHT_BF16
                                                                              : WEIGHT_ELEM};

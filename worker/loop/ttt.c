@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "io/base/log.h"
+#include "worker/loop/loop_lora.h"
 #include "worker/loop/ttl_check.h"
 #include "worker/loop/ttl_comm.h"
 
@@ -41,28 +42,6 @@ static void collect_stop_ids(Ttt *t) {
     }
 }
 
-/* The job's LoRA targets as LORA_BIT flags (an unknown name is left out). */
-static uint32_t lora_targets(const JobSpec *job) {
-    uint32_t bits = 0;
-    for (int i = 0; i < job->lora.n_targets; i++) {
-        const int tg = lora_target_parse(job->lora.targets[i]);
-        bits |= tg >= 0 ? LORA_BIT(tg) : 0;
-    }
-    return bits;
-}
-
-static int open_adapter(Ttt *t, Err *err) {
-    const JobSpec *job = t->job;
-    LoraConfig lc = {.rank = (int32_t)job->lora.rank, .alpha = (float)job->lora.alpha,
-                     .targets = lora_targets(job)};
-    for (int i = 0; i < job->lora.n_targets; i++)
-        if (lora_target_parse(job->lora.targets[i]) < 0)
-            return err_set(err, "lora.targets: unknown projection \"%s\"", job->lora.targets[i]);
-    if (lora_alloc_tp(&t->lora, &lc, model_config(t->m), t->ops, tp_comm(t), err) != 0)
-        return err_prefix(err, "lora: ");
-    return 0;
-}
-
 static int open_model(Ttt *t, Err *err) {
     const JobSpec *job = t->job;
     const int64_t L = job->data.cutoff_len, bs = job->optim.batch_size;
@@ -77,7 +56,7 @@ static int open_model(Ttt *t, Err *err) {
     ModelConfig cfg;
     if (cfg_load(job->model.path, &cfg, err) != 0)
         return -1;
-    mo.est_lora_targets = lora_targets(job);
+    mo.est_lora_targets = loop_lora_targets(job);
     mo.est_kv_slots = TTT_GEN_SLOTS;
     mo.est_kv_ctx = L + new_tok;
     const int tp = tp_comm(t) != NULL ? comm_size(tp_comm(t), COMM_TP) : 1;
@@ -97,7 +76,7 @@ static int open_model(Ttt *t, Err *err) {
     if ((t->gen = gen_open(t->m, TTT_GEN_SLOTS, L + new_tok, err)) == NULL)
         return err_prefix(err, "generation (cutoff_len %lld + max_new_tokens %lld): ",
                           (long long)L, (long long)new_tok);
-    return open_adapter(t, err);
+    return loop_lora_open(&t->lora, t->job, t->m, t->ops, tp_comm(t), err);
 }
 
 static int open_engine(Ttt *t, Err *err) {
