@@ -20,7 +20,7 @@ packages=(
   libxml2-dev                         # tests: parse report.html as XML
   chromium                            # tests: render report.html headless to a PNG
   python3                             # small tools/ scripts, check-setup
-  clang libclang-rt-14-dev            # tests/fuzz: libFuzzer harnesses (clang's runtime)
+  clang libclang-rt-14-dev libomp-14-dev # tests/fuzz: libFuzzer harnesses (clang's runtime and OpenMP)
   munge slurmctld slurmd slurm-client # the Slurm test's one-node cluster (tests/slurm)
 )
 missing=()
