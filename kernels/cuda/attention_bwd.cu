@@ -1,4 +1,6 @@
-/* kernels/cuda/attention_bwd.cu -- causal GQA attention backward, recomputing the
+/* kernels/cuda/attention_bwd.cu -- the op and the simple twin of the fast backward
+ * (attention_bwd_tc.cu, tried first; TLM_CUDA_KERNELS=simple or a head dim other than 64
+ * and 128 leaves the call here). Causal GQA attention backward, recomputing the
  * probabilities from the saved lse (FlashAttention-2 style, arXiv 2307.08691 Alg. 2):
  *   P = exp(S - lse), dP = dO V^T, Dr = rowsum(dO * O), dS = P (dP - Dr),
  *   dQ = scale dS K, dK = scale dS^T Q, dV = P^T dO.
@@ -14,6 +16,7 @@
  * batches never do): each dk/dv row is written by exactly one block.
  * Enqueues on the backend stream; does not synchronize. */
 #include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/attention_tc.cuh"
 
 #define ROWS_PER_WARP (ATT_BQ / ATT_WARPS)
 
@@ -202,6 +205,8 @@ void cuda_attn_bwd(void *dq, void *dk, void *dv, const void *dout, const void *q
     if (n_spans <= 0 || Tq <= 0 || H <= 0)
         return;
     att_check("attn_bwd", H, KVH, HD);
+    if (attn_bwd_tc(dq, dk, dv, dout, q, k, v, out, lse, spans, n_spans, Tq, H, KVH, HD))
+        return; /* the tensor-core kernels took it */
     CudaCtx *ctx = cuda_ctx();
     const float scale = 1.0f / sqrtf((float)HD);
     const bf16 *dob = (const bf16 *)dout, *qb = (const bf16 *)q, *kb = (const bf16 *)k,

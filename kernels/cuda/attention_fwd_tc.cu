@@ -9,52 +9,13 @@
  * fragment loads spread over the banks. Head dims 64 and 128 (template HD); everything
  * else, and the decode case (one query per span), goes to the simple kernel
  * (attention_fwd.cu), which stays the reference: TLM_CUDA_KERNELS=simple selects it
- * everywhere. Fragment layouts: PTX ISA, "Matrix Fragments for mma.m16n8k16". */
+ * everywhere. The mma wrapper and fragment layouts: attention_mma.cuh. */
 #include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/attention_mma.cuh"
 #include "kernels/cuda/attention_tc.cuh"
 
-#define TC_WARPS 4
 #define TC_BQ (16 * TC_WARPS)
 #define TC_BK 64
-#define TC_PAD 8
-
-/* D (16x8 fp32) += A (16x16 bf16, row) x B (16x8 bf16, col). */
-__device__ __forceinline__ void mma_bf16(float *d, const uint32_t *a, const uint32_t *b) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-
-__device__ __forceinline__ uint32_t ld_pair(const bf16 *p) {
-    return *reinterpret_cast<const uint32_t *>(p);
-}
-
-/* Two bf16 from two rows (same column) packed low = first. */
-__device__ __forceinline__ uint32_t pack_cols(const bf16 *lo, const bf16 *hi) {
-    const uint32_t a = __bfloat16_as_ushort(*lo), b = __bfloat16_as_ushort(*hi);
-    return a | (b << 16);
-}
-
-__device__ __forceinline__ uint32_t pack_f2(float lo, float hi) {
-    const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-    return *reinterpret_cast<const uint32_t *>(&v);
-}
-
-/* Rows [row0, row0 + n) of (row, head) matrix src (row stride H * HD) into a padded
- * shared tile of `rows` rows; rows at or beyond n become zeros. 16-byte copies. */
-template <int HD>
-__device__ __forceinline__ void tc_load(bf16 *tile, const bf16 *src, int64_t row0, int64_t n,
-                                        int rows, int64_t stride, int tid) {
-    constexpr int CH = HD / 8; /* 16-byte chunks per row */
-    for (int i = tid; i < rows * CH; i += TC_WARPS * 32) {
-        const int r = i / CH, c = i % CH;
-        uint4 val = make_uint4(0, 0, 0, 0);
-        if (r < n)
-            val = *reinterpret_cast<const uint4 *>(src + (row0 + r) * stride + c * 8);
-        *reinterpret_cast<uint4 *>(tile + r * (HD + TC_PAD) + c * 8) = val;
-    }
-}
 
 template <int HD>
 __global__ void __launch_bounds__(TC_WARPS * 32)
@@ -196,6 +157,7 @@ __global__ void __launch_bounds__(TC_WARPS * 32)
     }
 }
 
+#ifndef TLM_CUDA_HOST_EMU /* the launches: not in the host emulator */
 template <int HD>
 static void launch_tc(CudaCtx *ctx, dim3 grid, bf16 *out, float *lse, const bf16 *q,
                       const bf16 *k, const bf16 *v, const SeqSpan *spans, int64_t H,
@@ -228,3 +190,4 @@ int attn_fwd_tc(void *out, float *lse, const void *q, const void *k, const void 
     cuda_op_done(ctx, "attn_fwd (tensor cores)");
     return 1;
 }
+#endif

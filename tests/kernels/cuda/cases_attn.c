@@ -1,6 +1,7 @@
 /* tests/kernels/cuda/cases_attn.c -- test_ops_cuda cases for attention (packed training spans
- * incl. a length-1 span, decode spans with pos0 > 0 reading KV-cache slots, head dims
- * 16/64/80/128/256 and GQA groups 1-4), cross-entropy, argmax and the optimizer ops. */
+ * incl. a length-1 span, decode spans with pos0 > 0 reading KV-cache slots, chunks at
+ * pos0 > 0, head dims 16/64/80/128/256 and GQA groups 1-4; run in both kernel families),
+ * cross-entropy, argmax and the optimizer ops. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,13 @@ int cases_attention(void) {
     fails += attn_case("single T=300", one, 1, 300, 300, 8, 2, 128);
     const SeqSpan tiny[1] = {{0, 1, 0, 0}};
     fails += attn_case("single T=1", tiny, 1, 1, 1, 1, 1, 16);
+    /* several query and key tiles of the tensor-core kernels, GQA group 4 at head dim 64 */
+    const SeqSpan three[3] = {{0, 130, 0, 0}, {130, 257, 0, 130}, {387, 1, 0, 387}};
+    fails += attn_case("packed 130+257+1", three, 3, 388, 388, 16, 4, 64);
+    /* a 100-row chunk at pos0 70 and a 3-row one at pos0 500 (more keys than Tq: the
+     * backward's key-major kernel loops over further key tiles) */
+    const SeqSpan chunks[2] = {{0, 100, 70, 0}, {100, 3, 500, 256}};
+    fails += attn_case("chunks at pos0 70/500", chunks, 2, 103, 1024, 8, 2, 128);
     /* decoding from a KV cache of 3 slots x 40 rows: one token at pos 37, one at pos 0,
      * and a 5-token chunk at pos 11 */
     const SeqSpan decode[3] = {{0, 1, 37, 0}, {1, 1, 0, 40}, {2, 5, 11, 80}};

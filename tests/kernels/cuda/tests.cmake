@@ -11,4 +11,13 @@ if(TLM_HAVE_CUDA)
             ${CMAKE_CURRENT_LIST_DIR}/cases_vocab_slice.c
     LABELS gpu)
   target_link_libraries(test_ops_cuda PRIVATE CUDA::cudart)
+  # The tensor-core attention kernels compiled for the host and run lane by lane by a
+  # lockstep emulator against a float64 reference: their indexing checked without a GPU
+  # (label cpu, so CI runs it wherever nvcc and its headers are).
+  tlm_add_test(test_attn_tc_emu SOURCES ${CMAKE_CURRENT_LIST_DIR}/emu/test_attn_tc_emu.cpp
+    LABELS cpu)
+  target_compile_definitions(test_attn_tc_emu PRIVATE TLM_CUDA_HOST_EMU=1)
+  target_include_directories(test_attn_tc_emu SYSTEM PRIVATE ${CUDAToolkit_INCLUDE_DIRS})
+  target_compile_options(test_attn_tc_emu PRIVATE -Wall -Wextra -Wshadow -Wno-unknown-pragmas
+                         $<$<BOOL:${TLM_WERROR}>:-Werror>)
 endif()
