@@ -1,5 +1,5 @@
 /* kernels/cuda/context.cu -- the CUDA backend's per-device contexts: on the first
- * cuda_ctx_open() of a device, its stream, cuBLAS and cuBLASLt handles and a small
+ * cuda_ctx_open() of a device, its stream, cuBLAS handle and a small
  * scratch area; cuda_ctx() finds the current device's for every op, and cuda_op_done()
  * checks each op's launches. Ops carry no context argument, so a process driving
  * several GPUs must cudaSetDevice (or call ops_cuda again) before calling ops for
@@ -18,8 +18,9 @@ static struct {
     CudaCtx ctx[CUDA_MAX_DEVICES];
 } g_cuda;
 
-/* Creates ctx's stream, handles and scratch on the current device; on failure fills err,
- * destroys what was made and returns -1. */
+/* Creates ctx's stream, cuBLAS handle and scratch on the current device; on failure fills
+ * err, destroys what was made and returns -1. (No cuBLASLt handle: Llama's linear layers
+ * have no bias, so no epilogue has anything to fuse.) */
 static int ctx_create(CudaCtx *c, int device, Err *err) {
     memset(c, 0, sizeof *c);
     c->device = device;
@@ -32,7 +33,6 @@ static int ctx_create(CudaCtx *c, int device, Err *err) {
     CUBLAS_CHECK_GOTO(cublasSetStream(c->blas, c->stream), err, fail);
     /* Results must not depend on timing: no atomics-based cuBLAS reductions. */
     CUBLAS_CHECK_GOTO(cublasSetAtomicsMode(c->blas, CUBLAS_ATOMICS_NOT_ALLOWED), err, fail);
-    CUBLAS_CHECK_GOTO(cublasLtCreate(&c->lt), err, fail);
     CUDA_CHECK_GOTO(cudaMalloc((void **)&c->d_partials, CUDA_PARTIALS * sizeof(double)), err,
                     fail);
     CUDA_CHECK_GOTO(cudaMallocHost((void **)&c->h_result, sizeof(double)), err, fail);
@@ -42,8 +42,6 @@ fail:
         cudaFreeHost(c->h_result);
     if (c->d_partials != NULL)
         cudaFree(c->d_partials);
-    if (c->lt != NULL)
-        cublasLtDestroy(c->lt);
     if (c->blas != NULL)
         cublasDestroy(c->blas);
     if (c->stream != NULL)

@@ -10,7 +10,6 @@
 #ifndef TLM_KERNELS_CUDA_COMMON_CUH
 #define TLM_KERNELS_CUDA_COMMON_CUH
 
-#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -28,7 +27,6 @@ typedef struct CudaCtx {
     int device;
     cudaStream_t stream;      /* every op enqueues here */
     cublasHandle_t blas;      /* bound to stream */
-    cublasLtHandle_t lt;      /* reserved for fused epilogues */
     double *d_partials;       /* device, CUDA_PARTIALS doubles: sumsq block partials */
     double *h_result;         /* pinned host, 1 double: sumsq result */
     int sync_each_op;         /* TLM_CUDA_SYNC=1 */

@@ -17,7 +17,6 @@
 
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
-#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <math.h>
 #include <stdint.h>
