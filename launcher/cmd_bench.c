@@ -42,6 +42,9 @@ static const BenchOption k_options[] = {
     {"batch", "B", "sequences of the forward, prompts of batched generation (default 4)"},
     {"new-tokens", "N", "greedy tokens generated per prompt (default 64)"},
     {"repeat", "R", "timed runs per workload after one warm-up; medians (default 5)"},
+    {"online", "S", "also online TLM end to end: S prompts of AdaptEval-like lengths (cut\n"
+                    "                           to T) in stream batches of B, each answered\n"
+                    "                           (N new tokens) then trained on (tlm, batch 1)"},
     {"cpu-weights", "fp32|bf16", "storage of the frozen matrices (default fp32; bf16 halves\n"
                                  "                           the bytes a decode step reads)"},
     {"json", NULL, "also print one JSON line per model"},
@@ -129,6 +132,7 @@ static int parse_args(int argc, char **argv, BenchArgs *a) {
         else if (!strcmp(name, "batch")) a->cfg.batch = (int32_t)v;
         else if (!strcmp(name, "new-tokens")) a->cfg.new_tokens = (int32_t)v;
         else if (!strcmp(name, "repeat")) a->cfg.repeat = (int32_t)v;
+        else if (!strcmp(name, "online")) a->cfg.online = (int32_t)v;
     }
     if (optind < argc) {
         fprintf(stderr, "tlm bench: unexpected argument \"%s\"\n", argv[optind]);
@@ -289,6 +293,8 @@ static int bench_one(const BenchArgs *a, const Ops *ops, const char *label, cons
     char gb[40];
     snprintf(gb, sizeof gb, "generation, batch %d", k->batch);
     printf("  %-40s %12.1f tok/s  %9.4f s\n", gb, r.genb_tok_s, r.genb_s);
+    if (k->online > 0)
+        bench_print_online(&r.online);
     if (a->ceilings || on_gpu) /* weights (which dominate the bytes) at their stored size */
         bench_print_efficiency(&mc, k, &r, &lim,
                                k->weight_format == WEIGHT_BF16 ? 2 : ops->elem_bytes);
@@ -315,6 +321,13 @@ static int bench_one(const BenchArgs *a, const Ops *ops, const char *label, cons
                k->new_tokens, k->repeat, (unsigned long long)k->seed, r.fwd_tok_s,
                r.step_tok_s, r.gen1_tok_s, r.genb_tok_s, r.fwd_s, r.step_s, r.gen1_s, r.genb_s,
                r.mean_ce, r.grad_norm, load0, load1);
+        if (k->online > 0)
+            printf(", \"online\": {\"prompts\": %d, \"prompt_tokens\": %lld, \"gen_tokens\": "
+                   "%lld, \"steps\": %lld, \"total_s\": %.6g, \"gen_s\": %.6g, "
+                   "\"update_s\": %.6g}", r.online.cfg.prompts,
+                   (long long)r.online.prompt_tokens, (long long)r.online.gen_tokens,
+                   (long long)r.online.steps, r.online.total_s, r.online.gen_s,
+                   r.online.update_s);
         if (k->profile) {
             printf(", \"profile\": ");
             bench_json_profile(&prof);

@@ -24,9 +24,9 @@ LAYERS = [
     ["tlm_comm"],
     ["tlm_worker_adapter"],
     ["tlm_worker_model"],
-    ["tlm_worker_methods", "tlm_bench"],
+    ["tlm_worker_methods"],
     ["tlm_worker_loop"],
-    ["tlm_worker", "tlm_report"],
+    ["tlm_worker", "tlm_report", "tlm_bench"],
     ["tlm"],
 ]
 

@@ -87,6 +87,16 @@ static int wl_generate(BenchCtx *c, int32_t n, Err *err) {
     return 0;
 }
 
+/* Online TLM over cfg->online prompts on this model, adapter and generator (untimed by
+ * time_median: one run, timed inside). */
+static int run_online(BenchCtx *c, BenchOnline *o, Err *err) {
+    const BenchConfig *k = c->cfg;
+    const BenchOnlineConfig oc = {.prompts = k->online, .batch = k->batch,
+                                  .max_len = k->n_tokens, .new_tokens = k->new_tokens,
+                                  .lr = BENCH_LR, .seed = k->seed};
+    return bench_online(c->m, &c->lora, c->gen, &oc, o, err);
+}
+
 static int wl_gen1(BenchCtx *c, Err *err) { return wl_generate(c, 1, err); }
 static int wl_genb(BenchCtx *c, Err *err) { return wl_generate(c, c->cfg->batch, err); }
 
@@ -259,6 +269,8 @@ int bench_run(const char *dir, const Ops *ops, const BenchConfig *cfg, BenchResu
         out->gen1_tok_s = N / out->gen1_s;
         out->genb_tok_s = B * N / out->genb_s;
     }
+    if (rc == 0 && cfg->online > 0)
+        rc = run_online(&c, &out->online, err);
     if (rc == 0 && cfg->profile)
         rc = profile_all(&c, prof, err);
     ctx_free(&c);

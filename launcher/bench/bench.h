@@ -14,6 +14,7 @@
 
 #include "io/base/err.h"
 #include "kernels/ops.h"
+#include "launcher/bench/bench_online.h"
 #include "launcher/bench/bench_profile.h"
 
 /* Plain data: what to measure. */
@@ -25,6 +26,8 @@ typedef struct BenchConfig {
     uint64_t seed;      /* token ids and LoRA init */
     int profile;        /* also fill a BenchProfile (needs N >= 2) */
     WeightFormat weight_format; /* of the frozen matrices (ModelOptions.weight_format) */
+    int32_t online;     /* S > 0: also online TLM over S prompts (bench_online.h), in
+                         * stream batches of B, cut to T tokens, N new tokens each */
 } BenchConfig;
 
 /* Medians over R runs: seconds of one run and tokens per second. */
@@ -35,6 +38,7 @@ typedef struct BenchResult {
     double genb_s, genb_tok_s;   /* B*N tokens generated for B prompts */
     double mean_ce;              /* mean per-sample ce of the last forward (sanity) */
     double grad_norm;            /* pre-clip gradient norm of the last step (sanity) */
+    BenchOnline online;          /* cfg.online > 0: the online TLM workload */
 } BenchResult;
 
 /* Where the time of each workload goes (cfg.profile), measured after the timed runs on

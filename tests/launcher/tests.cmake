@@ -24,6 +24,9 @@ tlm_add_test(test_bench_json
 # The GPU bench's ceilings, MFU and roofline lines and the BF16 preset, on the CPU.
 tlm_add_test(test_bench_ceilings COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/bench/test_bench_ceilings.sh
              LABELS cpu TIMEOUT 60)
+# tlm bench --online: online TLM end to end (answer, then train on each stream batch).
+tlm_add_test(test_bench_online COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/bench/test_bench_online.sh
+             LABELS cpu TIMEOUT 60)
 
 # tlm --version and the nearest-command suggestion for a mistyped command.
 tlm_add_test(test_version COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/test_version.sh LABELS cpu

@@ -12,7 +12,8 @@
 #   tests    the gpu tests: test_ops_cuda (every op vs the CPU backend), test_worker_cuda
 #   memcheck / racecheck  compute-sanitizer on test_ops_cuda at small sizes
 #   bench*   tlm bench --backend cuda --random llama3-8b (T 512 with --profile), then the
-#            saved model at T 1k / 2k / 4k, batch 8 and 64
+#            saved model at T 1k / 2k / 4k, batch 8 and 64; online TLM end to end over
+#            256 prompts of AdaptEval-like lengths with the T 2k run
 #   torch    tools/gpu/bench_torch_cuda.py (HF + PEFT on the same weights) and the ratios
 # Stdout ends with the summary table; full logs in $OUT (6 files). Exit 0: every stage
 # passed; 3: stopped at "no GPU" (or no CUDA libraries); 1: a stage failed.
@@ -156,7 +157,9 @@ else
 fi
 # The GPU bench on Llama-3-8B's shape (random BF16 weights written once, then reloaded):
 # ceilings first, update step at T 512 and 2048, decode at batch 1, 8, 64 and contexts
-# 1k / 4k, the per-op table (--profile) at T 512. JSON lines feed the torch ratios.
+# 1k / 4k, the per-op table (--profile) at T 512, online TLM over 256 prompts (answered
+# in stream batches of 8, 16 new tokens, then trained on) with the T 2k run, on the model
+# it has loaded. JSON lines feed the torch ratios.
 model=${TLM_GPU_MODEL:-/tmp/tlm-llama3-8b}
 bench() { # NAME CAP ARGS...
   local name=$1 secs=$2
@@ -169,7 +172,8 @@ if "${kit[@]}" "$tlm" bench --help 2>&1 | grep -q llama3-8b; then
     --new-tokens 32 --repeat 3 --profile || failed=1
   if [ -s "$model/model.safetensors" ]; then
     bench bench1k 60 --model "$model" --tokens 1024 --batch 64 --new-tokens 16 --repeat 2 || failed=1
-    bench bench2k 50 --model "$model" --tokens 2048 --batch 8 --new-tokens 16 --repeat 2 || failed=1
+    bench bench2k 90 --model "$model" --tokens 2048 --batch 8 --new-tokens 16 --repeat 2 \
+      --online 256 || failed=1
     bench bench4k 50 --model "$model" --tokens 4096 --batch 8 --new-tokens 16 --repeat 1 || failed=1
   fi
 else
@@ -184,6 +188,6 @@ else
   record torch "skipped: no model written by the bench" 0
 fi
 # the bench's own tables are the answer: show their last lines above the summary
-[ -s "$OUT/bench.log" ] && grep -E '^(ceilings|  matmul peak|  copy,|model |efficiency|  update step|  decode|  generation|=== bench)' "$OUT/bench.log"
+[ -s "$OUT/bench.log" ] && grep -E '^(ceilings|  matmul peak|  copy,|model |efficiency|  update step|  decode|  generation|online TLM|  online TLM|    (generation|updates) \(|=== bench)' "$OUT/bench.log"
 [ -s "$OUT/bench_torch.log" ] && tail -n 15 "$OUT/bench_torch.log"
 finish $((failed ? 1 : 0))
