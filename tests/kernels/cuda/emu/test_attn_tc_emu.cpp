@@ -2,19 +2,23 @@
  * (attention_fwd_tc.cu, attention_bwd_tc.cu) run on the host by the lockstep emulator
  * (emu.h) against a float64 reference of causal GQA attention and its gradients, on
  * packed spans (a length-1 span, spans longer than a tile), a span starting at pos0 > 0,
- * GQA groups 1-4, head dims 64 and 128. It checks the kernels' indexing where no GPU is:
+ * GQA groups 1-4, head dims 64 and 128; and flash-decoding (attention_decode.cu: split
+ * states and their merge) on one-query spans with long, short and single-key caches. It checks the kernels' indexing where no GPU is:
  * fragment layouts, tiles, causal skips and masks, the barriers (a divergent one
  * deadlocks the emulator). The launches mirror the op's (launch_tc, launch_bwd_tc), which
  * the emulator cannot compile; test_ops_cuda checks those on a GPU. Label cpu. */
 #include "tests/kernels/cuda/emu/emu.h"
 
+#include <algorithm>
 #include <vector>
 
 /* the kernels' dynamic shared memory: one block runs at a time */
 alignas(16) unsigned char tc_smem[1 << 18];
 alignas(16) unsigned char tb_smem[1 << 18];
+alignas(16) unsigned char dec_smem[1 << 18];
 
 #include "kernels/cuda/attention_bwd_tc.cu"
+#include "kernels/cuda/attention_decode.cu"
 #include "kernels/cuda/attention_fwd_tc.cu"
 
 typedef std::vector<float> Vec;
@@ -151,6 +155,52 @@ static void run_bwd(const Shape &s, const std::vector<SeqSpan> &spans, bf16 *dq,
     });
 }
 
+/* Flash-decoding as attn_fwd_decode launches it (S splits from the block count). */
+static int run_decode(const char *what, const Shape &s, const std::vector<SeqSpan> &spans) {
+    const int64_t nq = s.Tq * s.H * s.HD, nk = s.rows * s.KVH * s.HD, H = s.H, KVH = s.KVH;
+    Vec q(nq), k(nk), v(nk), dout(nq, 0.0f);
+    for (float &x : q)
+        x = rnd(-2, 2);
+    for (float &x : k)
+        x = rnd(-2, 2);
+    for (float &x : v)
+        x = rnd(-1, 1);
+    Vec r_out, r_lse, r_dq, r_dk, r_dv;
+    reference(s, spans, q, k, v, dout, r_out, r_lse, r_dq, r_dk, r_dv);
+    std::vector<bf16> bq = to_bf16(q), bk = to_bf16(k), bv = to_bf16(v);
+    std::vector<bf16> out(nq, __ushort_as_bfloat16(0xFFFF));
+    Vec lse(s.Tq * H, NAN);
+    const int64_t blocks = KVH * (int64_t)spans.size();
+    const int S = (int)std::max((int64_t)1, std::min((int64_t)32, DEC_SMS_TARGET / blocks));
+    Vec part((size_t)(s.Tq * H * S * (s.HD + 2)), NAN);
+    const float scale_log2 = ATT_LOG2E / sqrtf((float)s.HD);
+    const int hd = (int)s.HD;
+    const SeqSpan *sp = spans.data();
+    float *pp = part.data();
+    const bf16 *qp = bq.data(), *kp = bk.data(), *vp = bv.data();
+    const dim3 grid((unsigned)S, (unsigned)KVH, (unsigned)spans.size());
+    const int ne = att_dims_per_lane(s.HD);
+    emu_launch(grid, DEC_WARPS * 32, [=] {
+        if (ne == 1)
+            attn_decode_split_kernel<1>(pp, qp, kp, vp, sp, H, KVH, hd, scale_log2);
+        else if (ne == 2)
+            attn_decode_split_kernel<2>(pp, qp, kp, vp, sp, H, KVH, hd, scale_log2);
+        else if (ne == 4)
+            attn_decode_split_kernel<4>(pp, qp, kp, vp, sp, H, KVH, hd, scale_log2);
+        else
+            attn_decode_split_kernel<8>(pp, qp, kp, vp, sp, H, KVH, hd, scale_log2);
+    });
+    bf16 *op = out.data();
+    float *lp = lse.data();
+    emu_launch(dim3((unsigned)H, (unsigned)spans.size()), 32,
+               [=] { attn_decode_merge_kernel(op, lp, pp, sp, H, hd, S); });
+    printf("-- %s: %zu spans, H=%lld KVH=%lld HD=%lld, %d splits\n", what, spans.size(),
+           (long long)H, (long long)KVH, (long long)s.HD, S);
+    int fails = compare("attn_fwd_decode out", to_f32(out), r_out, 1e-2, 2e-2);
+    fails += compare("attn_fwd_decode lse", lse, r_lse, 1e-5, 1e-4);
+    return fails;
+}
+
 static int run_case(const char *what, const Shape &s, const std::vector<SeqSpan> &spans) {
     const int64_t nq = s.Tq * s.H * s.HD, nk = s.rows * s.KVH * s.HD;
     Vec q(nq), k(nk), v(nk), dout(nq);
@@ -201,6 +251,11 @@ int main(void) {
      * pos0 = 9 of another slot; GQA group 2 */
     fails += run_case("pos0 50 (70 rows) + pos0 9 (1 row)", {71, 256, 4, 2, 128},
                       {{0, 70, 50, 0}, {70, 1, 9, 200}});
+    /* decoding: one query per span; a cache of 1 key leaves most splits empty */
+    fails += run_decode("decode ctx 1000/1/300, GQA 4", {3, 2048, 8, 2, 128},
+                        {{0, 1, 999, 0}, {1, 1, 0, 1024}, {2, 1, 299, 1500}});
+    fails += run_decode("decode ctx 77/5, HD 80", {2, 256, 2, 2, 80},
+                        {{0, 1, 76, 0}, {1, 1, 4, 128}});
     printf("%s: %d failed check(s)\n", fails ? "FAIL" : "PASS", fails);
     return fails ? 1 : 0;
 }
