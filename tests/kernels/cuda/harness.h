@@ -86,6 +86,9 @@ int cases_attention(void);
 /* Llama-3-8B's attention (T 2048, H 32, KVH 8, HD 128); skipped under
  * TLM_OPS_TEST_SIZES=small (the sanitizer runs). */
 int cases_attention_llama(void);
+/* matmul, RMSNorm, RoPE, SwiGLU, cross-entropy and argmax at Llama-3-8B sizes
+ * (cases_llama.c); skipped under TLM_OPS_TEST_SIZES=small. */
+int cases_llama_dense(void);
 int cases_xent_argmax(void);
 int cases_entropy(void); /* cases_entropy.c */
 int cases_vocab_slice(void); /* cases_vocab_slice.c */

@@ -177,6 +177,7 @@ int main(void) {
     fails += cases_attention();
     fails += cases_attention_llama();
     cuda_kernels_simple(was_simple);
+    fails += cases_llama_dense();
     fails += cases_xent_argmax();
     fails += cases_entropy();
     fails += cases_vocab_slice();

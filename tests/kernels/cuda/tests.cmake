@@ -7,6 +7,7 @@ if(TLM_HAVE_CUDA)
             ${CMAKE_CURRENT_LIST_DIR}/cases_dense.c
             ${CMAKE_CURRENT_LIST_DIR}/cases_lora_rows.c
             ${CMAKE_CURRENT_LIST_DIR}/cases_attn.c
+            ${CMAKE_CURRENT_LIST_DIR}/cases_llama.c
             ${CMAKE_CURRENT_LIST_DIR}/cases_entropy.c
             ${CMAKE_CURRENT_LIST_DIR}/cases_vocab_slice.c
     LABELS gpu)
