@@ -26,7 +26,8 @@ static int read_jsonl(const char *path, int required, LineFn fn, void **items, i
             return 0;
         return err_set(err, "%s: cannot open: %s", path, strerror(errno));
     }
-    char *line = NULL, where[REPORT_PATH_BYTES + 32];
+    /* where: the path (callers build it in REPORT_PATH_BYTES + 32), ':', a line number */
+    char *line = NULL, where[REPORT_PATH_BYTES + 64];
     size_t line_cap = 0;
     int64_t cap = 0, line_no = 0;
     ssize_t len;
