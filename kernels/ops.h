@@ -84,6 +84,14 @@ int ops_cuda_bus_id(int device, char *buf, size_t n_bytes);
 /* "cpu", "cuda" or "auto" (cuda when a device is usable, else cpu). */
 const Ops *ops_select(const char *name, int device, Err *err);
 
+/* ops->mem_info, unless the test hook TLM_TEST_DEVICE_FREE=BYTES is set: then
+ * *free_bytes is BYTES (and *total_bytes at least that), so a test can make any
+ * backend's memory too small for a job (the check before loading, worker/loop/
+ * ttl_check.c) on a machine without a GPU. *faked says whether the hook was set (also
+ * when it fails). Errors: mem_info's, a malformed variable. */
+int ops_mem_room(const Ops *ops, size_t *free_bytes, size_t *total_bytes, int *faked,
+                 Err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -29,6 +29,12 @@ OP(void, zero, (void *p, size_t n_bytes))
 OP(void, copy, (void *dst, const void *src, size_t n_bytes))
 /* Waits until every op enqueued so far has finished. */
 OP(void, sync, (void))
+/* The memory the backend's buffers come from, in bytes: *free_bytes what this process
+ * can still allocate, *total_bytes all of it. CPU: host memory (io/base/sysmem.h: the
+ * smaller of MemAvailable and the memory cgroup's room; total MemTotal, or the cgroup
+ * limit when lower). CUDA: cudaMemGetInfo of the current device. -1 with err filled when
+ * the system does not say (then neither is written). Allocates nothing. */
+OP(int, mem_info, (size_t *free_bytes, size_t *total_bytes, Err *err))
 /* Writes one line naming what runs the ops, for logs: on CPU the BLAS and the kernel
  * family it chose (kernels/cpu/blas.h), on CUDA the device, its compute capability,
  * memory and PCI bus id. NUL-terminated, truncated to n_bytes. */

@@ -19,17 +19,21 @@ static int64_t read_int_file(const char *path) {
     return (int64_t)v;
 }
 
-static int64_t mem_available(void) {
+/* MemAvailable and MemTotal of /proc/meminfo, in bytes; -1 each when unknown. */
+static void meminfo(int64_t *available, int64_t *total) {
+    *available = *total = -1;
     FILE *f = fopen("/proc/meminfo", "r");
     if (f == NULL)
-        return -1;
+        return;
     char line[256];
     long long kib = -1;
-    while (fgets(line, sizeof line, f) != NULL)
-        if (sscanf(line, "MemAvailable: %lld kB", &kib) == 1)
-            break;
+    while (fgets(line, sizeof line, f) != NULL && (*available < 0 || *total < 0)) {
+        if (sscanf(line, "MemAvailable: %lld kB", &kib) == 1 && kib >= 0)
+            *available = (int64_t)kib * 1024;
+        else if (sscanf(line, "MemTotal: %lld kB", &kib) == 1 && kib >= 0)
+            *total = (int64_t)kib * 1024;
+    }
     fclose(f);
-    return kib >= 0 ? (int64_t)kib * 1024 : -1;
 }
 
 /* This process's cgroup paths from /proc/self/cgroup: v2's ("0::/path") into v2 and v1's
@@ -87,7 +91,7 @@ static void read_cgroup(SysMem *m) {
 void sysmem_read(SysMem *m) {
     memset(m, 0, sizeof *m);
     m->cgroup_limit = -1;
-    m->mem_available = mem_available();
+    meminfo(&m->mem_available, &m->mem_total);
     read_cgroup(m);
     m->available = m->mem_available;
     if (m->cgroup_limit >= 0) {

@@ -10,6 +10,7 @@
 
 typedef struct SysMem {
     int64_t mem_available; /* MemAvailable in bytes, -1 when unknown (not Linux) */
+    int64_t mem_total;     /* MemTotal in bytes, -1 when unknown */
     int64_t cgroup_limit;  /* the cgroup's limit in bytes, -1 when none ("max") */
     int64_t cgroup_usage;  /* what the cgroup uses now, bytes (0 when unknown) */
     int64_t available;     /* the smaller of mem_available and limit - usage; -1 unknown */

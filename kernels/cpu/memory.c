@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/base/sysmem.h"
+
 /* Elements per chunk when widening on several threads: large enough to amortize the
  * fork, small enough to spread a 1 GB tensor over every core. */
 #define UPLOAD_CHUNK ((int64_t)1 << 18)
@@ -75,3 +77,16 @@ void cpu_copy(void *dst, const void *src, size_t n_bytes) {
 
 /* CPU ops complete on return; nothing is ever in flight. */
 void cpu_sync(void) {}
+
+int cpu_mem_info(size_t *free_bytes, size_t *total_bytes, Err *err) {
+    SysMem m;
+    sysmem_read(&m);
+    if (m.available < 0 || m.mem_total < 0)
+        return err_set(err, "cpu mem_info: /proc/meminfo gives no MemAvailable or MemTotal");
+    int64_t total = m.mem_total;
+    if (m.cgroup_limit >= 0 && m.cgroup_limit < total)
+        total = m.cgroup_limit;
+    *free_bytes = (size_t)m.available;
+    *total_bytes = (size_t)total;
+    return 0;
+}

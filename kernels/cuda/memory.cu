@@ -126,3 +126,11 @@ void cuda_sync(void) {
     CudaCtx *ctx = cuda_ctx();
     CUDA_CHECK_FATAL(cudaStreamSynchronize(ctx->stream));
 }
+
+int cuda_mem_info(size_t *free_bytes, size_t *total_bytes, Err *err) {
+    size_t f = 0, t = 0;
+    CUDA_CHECK(cudaMemGetInfo(&f, &t), err);
+    *free_bytes = f;
+    *total_bytes = t;
+    return 0;
+}

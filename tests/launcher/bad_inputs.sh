@@ -8,7 +8,8 @@
 # " | "; the arguments are shell words after the tlm binary, with $F (the fixtures of
 # bad_inputs_fixtures.py), $OK (a valid job writing to $PREV), $PREV, $FRESH (an empty
 # directory of the row's own, for rows that must get past the output.dir checks), $NOCKPT
-# (a finished run's outputs without checkpoints) and $ROOT.
+# (a finished run's outputs without checkpoints) and $ROOT. Leading NAME=VALUE words of the
+# arguments (a TLM_TEST_* hook) go into tlm's environment.
 # argv: the tlm binary, the table.
 set -uo pipefail
 TLM=$1
@@ -65,8 +66,12 @@ while IFS= read -r row; do
     text=$(sed 's/^ *//; s/ *$//' <<< "$text")
     n=$((n + 1))
     FRESH=$(mktemp -d "$work/fresh.XXXXXX")
+    envs=""
+    while [[ "$args" =~ ^(TLM_[A-Z0-9_]*=[^ ]*)\ +(.*)$ ]]; do
+        envs+="${BASH_REMATCH[1]} " args=${BASH_REMATCH[2]}
+    done
     # shellcheck disable=SC2086  # the arguments are shell words by design
-    eval "timeout 60 \"\$TLM\" $args" > "$work/$name.log" 2>&1 < /dev/null
+    eval "$envs timeout 60 \"\$TLM\" $args" > "$work/$name.log" 2>&1 < /dev/null
     got=$?
     result=ok
     if [ "$got" != "$want" ]; then

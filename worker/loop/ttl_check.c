@@ -2,8 +2,10 @@
 #include "worker/loop/ttl_check.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "io/base/log.h"
 #include "io/base/sysmem.h"
 #include "worker/adapter/lora.h"
 
@@ -31,27 +33,73 @@ int ttl_check_rank(const JobSpec *job, const ModelConfig *cfg, Err *err) {
 
 static double gib(int64_t bytes) { return (double)bytes / (1024.0 * 1024.0 * 1024.0); }
 
-int ttl_check_memory(const JobSpec *job, const ModelConfig *cfg, const ModelOptions *mo,
-                     const Ops *ops, int tp, Err *err) {
-    if (strcmp(ops->name, "cpu") != 0)
-        return 0;
-    const ModelMemory e = model_memory_estimate(cfg, mo, tp, ops->elem_bytes);
+/* A byte count for a message: GiB from 1 GiB up, else MiB or KiB, so a small estimate
+ * against a small room does not read "0.00 GiB needs, 0.00 GiB free". */
+typedef struct SizeText {
+    char s[32];
+} SizeText;
+
+static SizeText size_text(size_t bytes) {
+    SizeText t;
+    const double b = (double)bytes;
+    if (b >= 1024.0 * 1024.0 * 1024.0)
+        snprintf(t.s, sizeof t.s, "%.2f GiB", b / (1024.0 * 1024.0 * 1024.0));
+    else if (b >= 1024.0 * 1024.0)
+        snprintf(t.s, sizeof t.s, "%.1f MiB", b / (1024.0 * 1024.0));
+    else
+        snprintf(t.s, sizeof t.s, "%.1f KiB", b / 1024.0);
+    return t;
+}
+
+/* Where the backend's room comes from, for the refusal: /proc/meminfo and the cgroup on
+ * CPU, the device's own line (ops->describe) on CUDA, the test hook when it decided. */
+static void room_source(const Ops *ops, int faked, char *buf, size_t n_bytes) {
+    if (faked) {
+        snprintf(buf, n_bytes, "TLM_TEST_DEVICE_FREE=%s, a test hook, in place of %s",
+                 getenv("TLM_TEST_DEVICE_FREE"),
+                 strcmp(ops->name, "cpu") == 0 ? "MemAvailable" : "cudaMemGetInfo");
+        return;
+    }
+    if (strcmp(ops->name, "cpu") != 0) {
+        char dev[200];
+        ops->describe(dev, sizeof dev);
+        snprintf(buf, n_bytes, "cudaMemGetInfo; %s", dev);
+        return;
+    }
     SysMem sm;
     sysmem_read(&sm);
-    if (sm.available < 0 || (int64_t)e.total_bytes <= sm.available)
+    int len = snprintf(buf, n_bytes, "MemAvailable %.2f GiB in /proc/meminfo",
+                       gib(sm.mem_available));
+    if (sm.cgroup_limit >= 0 && len > 0 && (size_t)len < n_bytes)
+        snprintf(buf + len, n_bytes - (size_t)len, "; cgroup limit %.2f GiB (%s), %.2f GiB of "
+                 "it in use", gib(sm.cgroup_limit), sm.cgroup_file, gib(sm.cgroup_usage));
+}
+
+int ttl_check_memory(const JobSpec *job, const ModelConfig *cfg, const ModelOptions *mo,
+                     const Ops *ops, int tp, Err *err) {
+    const ModelMemory e = model_memory_estimate(cfg, mo, tp, ops->elem_bytes);
+    size_t room = 0, total = 0;
+    int faked = 0;
+    Err why = {{0}};
+    if (ops_mem_room(ops, &room, &total, &faked, &why) != 0) {
+        if (faked) /* a malformed test hook */
+            return err_set(err, "%s", why.msg);
+        log_debug("memory check skipped: %s", why.msg); /* nothing to compare with */
         return 0;
-    char cg[400] = "";
-    if (sm.cgroup_limit >= 0)
-        snprintf(cg, sizeof cg, "; cgroup limit %.2f GiB (%s), %.2f GiB of it in use",
-                 gib(sm.cgroup_limit), sm.cgroup_file, gib(sm.cgroup_usage));
-    return err_set(err, "%s: the job needs an estimated %.2f GiB per rank (weights %.2f, "
-                   "LoRA+AdamW %.2f, KV cache %.2f, activations %.2f: lora.rank, "
-                   "data.cutoff_len, optim.batch_size, generate.max_new_tokens and "
-                   "method.stream_batch set them) but this host has %.2f GiB available "
-                   "(MemAvailable %.2f GiB in /proc/meminfo%s)", job_name(job),
-                   gib((int64_t)e.total_bytes), gib((int64_t)e.weights_bytes),
-                   gib((int64_t)e.lora_bytes), gib((int64_t)e.kv_bytes),
-                   gib((int64_t)e.act_bytes), gib(sm.available), gib(sm.mem_available), cg);
+    }
+    if (e.total_bytes <= room)
+        return 0;
+    const int cpu = strcmp(ops->name, "cpu") == 0;
+    char src[600];
+    room_source(ops, faked, src, sizeof src);
+    return err_set(err, "%s: the job needs an estimated %s per rank (weights %s, LoRA+AdamW "
+                   "%s, KV cache %s, activations %s: lora.rank, data.cutoff_len, "
+                   "optim.batch_size, generate.max_new_tokens and method.stream_batch set "
+                   "them) but %s has %s free of %s (%s)", job_name(job),
+                   size_text(e.total_bytes).s, size_text(e.weights_bytes).s,
+                   size_text(e.lora_bytes).s, size_text(e.kv_bytes).s,
+                   size_text(e.act_bytes).s, cpu ? "this host" : "the GPU",
+                   size_text(room).s, size_text(total).s, src);
 }
 
 /* A special id of the model's config files. */

@@ -19,9 +19,11 @@
 int ttl_check_rank(const JobSpec *job, const ModelConfig *cfg, Err *err);
 
 /* The model's memory estimate per rank (model_memory_estimate of cfg opened with mo on
- * ops, tp) against the host's room (io/base/sysmem.h) when the backend's memory is host
- * memory (cpu). Errors give both numbers and where they come from. Device memory is not
- * checked here (kernels/ops.h has no memory query yet). */
+ * ops, tp) against the memory the backend's buffers come from (ops_mem_room, kernels/ops.h):
+ * the host's room on CPU (MemAvailable, the cgroup limit), the device's free memory on
+ * CUDA (the weights, LoRA, KV cache and activations all live there; the host keeps only
+ * mmap'd files and a 16 MiB staging buffer). Errors give both numbers and where they come
+ * from; a backend that cannot say is not checked. */
 int ttl_check_memory(const JobSpec *job, const ModelConfig *cfg, const ModelOptions *mo,
                      const Ops *ops, int tp, Err *err);
 

@@ -33,3 +33,6 @@ tlm_add_test(test_ops_cpu_fast SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_ops_cpu_fa
 # a time.
 tlm_add_test(test_ops_cpu_lora_rows
              SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_ops_cpu_lora_rows.c LABELS cpu)
+# The CPU backend's mem_info (host memory) and the device-memory test hook of ops_mem_room.
+tlm_add_test(test_ops_mem_info SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_ops_mem_info.c
+             LABELS cpu)

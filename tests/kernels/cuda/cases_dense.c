@@ -7,6 +7,33 @@
 #include <string.h>
 
 #include "tests/kernels/cuda/harness.h"
+#include "tests/testutil.h"
+
+/* mem_info is cudaMemGetInfo: 0 < free <= total, and a 256 MiB cudaMalloc (alloc) takes
+ * at least 255 MiB of the free memory until it is released (other processes on a shared
+ * GPU may move it too, hence the 1 MiB slack and the 2 MiB granularity of the driver). */
+static int case_mem_info(void) {
+    Err err;
+    size_t free0 = 0, total = 0, free1 = 0, t1 = 0;
+    if (h_gpu->mem_info(&free0, &total, &err) != 0)
+        return tu_fail("mem_info: %s", err.msg);
+    int fails = tu_check(free0 > 0 && free0 <= total, "mem_info: free %zu, total %zu", free0,
+                         total);
+    const size_t n_bytes = (size_t)256 << 20;
+    void *d = h_gpu->alloc(n_bytes, &err);
+    if (d == NULL)
+        return fails + tu_fail("alloc of 256 MiB: %s", err.msg);
+    if (h_gpu->mem_info(&free1, &t1, &err) != 0)
+        fails += tu_fail("mem_info after alloc: %s", err.msg);
+    else
+        fails += tu_check(t1 == total && free1 + n_bytes - ((size_t)1 << 20) <= free0,
+                          "mem_info: free %zu before a 256 MiB alloc, %zu after", free0, free1);
+    h_gpu->release(d);
+    printf("%-4s mem_info: %.2f GiB free of %.2f GiB, %.1f MiB less after a 256 MiB alloc\n",
+           fails == 0 ? "ok" : "FAIL", (double)free0 / (1 << 30), (double)total / (1 << 30),
+           ((double)free0 - (double)free1) / (1 << 20));
+    return fails;
+}
 
 /* Upload of each host dtype must equal host-side round-to-nearest-even to bf16. */
 int cases_memory(void) {
@@ -61,7 +88,7 @@ int cases_memory(void) {
         free(src), free(want), free(h16), free(b16), free(got);
     }
     h_gpu->release(NULL);
-    return fails;
+    return fails + case_mem_info();
 }
 
 int cases_matmul(void) {

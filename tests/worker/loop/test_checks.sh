@@ -41,7 +41,23 @@ refused rank_v 1 "lora.rank: 1000000 exceeds q_proj's smaller dimension" --set l
 refused rank_kv 1 "lora.rank: 40 exceeds v_proj's smaller dimension: the model's v_proj maps 64 to 32" \
     --set lora.rank=40
 # the memory estimate against MemAvailable / the cgroup limit
-refused memory 1 "GiB available (MemAvailable" --set data.cutoff_len=2000000000
+refused memory 1 "per rank (weights" --set data.cutoff_len=2000000000
+grep -q "but this host has [0-9.]* [GMK]iB free of [0-9.]* [GMK]iB (MemAvailable [0-9.]* GiB in /proc/meminfo" \
+    "$TMP/memory.log" || fail "memory: the refusal lacks the room and where it comes from"
+# ... and against the backend's own memory (ops->mem_info: MemAvailable on CPU,
+# cudaMemGetInfo on CUDA), here made too small by the test hook: the demo needs ~10 MiB
+TLM_TEST_DEVICE_FREE=1048576 refused device_memory 1 \
+    "this host has 1.0 MiB free of" --set data.max_samples=8
+grep -q "MiB per rank (.*) but this host has 1.0 MiB free of [0-9.]* [GMK]iB (TLM_TEST_DEVICE_FREE=1048576, a test hook, in place of MemAvailable)" \
+    "$TMP/device_memory.log" || fail "device_memory: the refusal lacks both numbers"
+TLM_TEST_DEVICE_FREE=lots refused device_free_malformed 1 \
+    "TLM_TEST_DEVICE_FREE=lots: expected a byte count (tests only)"
+# the same job with room enough runs (the hook only replaces the number compared)
+CASES=$((CASES + 1))
+TLM_TEST_DEVICE_FREE=1073741824 "$BIN" run jobs/demo.yaml --set "output.dir=$TMP/device-room" \
+    --set data.max_samples=2 --set method.stream_batch=2 --set generate.max_new_tokens=2 \
+    > "$TMP/device-room.log" 2>&1 || { fail "device_room: exit $?"; cat "$TMP/device-room.log"; }
+[ "$(wc -l < "$TMP/device-room/scores.jsonl" 2>/dev/null)" = 2 ] || fail "device_room: not 2 scores"
 
 # vocabulary: a token, or a config id, past the model's vocab_size (2002)
 mk_model() { # mk_model DIR: a copy of the demo model
