@@ -219,7 +219,7 @@ static void tally_mean(ProfTally *t) {
 }
 
 static int profile_all(BenchCtx *c, BenchProfile *p, Err *err) {
-    *p = (BenchProfile){.peak_n = 1024};
+    *p = (BenchProfile){0};
     const int32_t R = c->cfg->repeat;
     if (profile_into(c, wl_forward, R, &p->fwd, "forward", err) != 0 ||
         profile_into(c, wl_step, R, &p->step, "update step", err) != 0 ||
@@ -232,8 +232,9 @@ static int profile_all(BenchCtx *c, BenchProfile *p, Err *err) {
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (prof_shape_alone(&c->prof, all[i], 0.05, err) != 0)
             return -1;
-    if (prof_matmul_peak(c->prof.inner, p->peak_n, p->peak_n, p->peak_n, &p->peak_s, err) != 0 ||
-        prof_copy_bandwidth(c->prof.inner, (size_t)256 << 20, &p->copy_bytes_s, err) != 0)
+    if (prof_matmul_best(c->prof.inner, 1024, &p->peak, err) != 0 ||
+        prof_copy_bandwidth(c->prof.inner, (size_t)256 << 20, &p->copy_bytes_s, err) != 0 ||
+        prof_read_bandwidth(c->prof.inner, (size_t)256 << 20, &p->read_bytes_s, err) != 0)
         return -1;
     return 0;
 }

@@ -49,8 +49,8 @@ typedef struct BenchResult {
 typedef struct BenchProfile {
     ProfTally fwd, step, dec1, decb;
     double copy_bytes_s;         /* backend copy bandwidth, read + write bytes/s */
-    int64_t peak_n;              /* the square matmul measured as the BLAS's peak */
-    double peak_s;               /* its median seconds */
+    double read_bytes_s;         /* backend streaming-read bandwidth, bytes/s */
+    ProfPeak peak;               /* the fastest square matmul (prof_matmul_best of 1024) */
 } BenchProfile;
 
 /* Token i (0-based) of the benchmark's stream for seed: 3 + splitmix64 draw i mod (V - 3),

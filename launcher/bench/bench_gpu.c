@@ -11,13 +11,14 @@
 
 int bench_ceilings(const Ops *ops, int64_t gemm_n, size_t copy_bytes, BenchCeilings *c,
                    Err *err) {
-    double s = 0.0;
     *c = (BenchCeilings){.gemm_n = gemm_n, .copy_bytes = copy_bytes};
-    if (prof_matmul_peak(ops, gemm_n, gemm_n, gemm_n, &s, err) != 0)
-        return err_prefix(err, "the %lld^3 matmul: ", (long long)gemm_n);
-    c->gemm_flop_s = s > 0 ? 2.0 * (double)gemm_n * (double)gemm_n * (double)gemm_n / s : 0.0;
+    if (prof_matmul_best(ops, gemm_n, &c->gemm, err) != 0)
+        return err_prefix(err, "the matmuls around %lld^3: ", (long long)gemm_n);
+    c->gemm_flop_s = c->gemm.flop_s;
     if (prof_copy_bandwidth(ops, copy_bytes, &c->copy_bytes_s, err) != 0)
         return err_prefix(err, "the %zu-byte copy: ", copy_bytes);
+    if (prof_read_bandwidth(ops, copy_bytes, &c->read_bytes_s, err) != 0)
+        return err_prefix(err, "the %zu-byte read: ", copy_bytes);
     return 0;
 }
 
@@ -25,12 +26,16 @@ void bench_print_ceilings(const Ops *ops, const BenchCeilings *c) {
     char what[256];
     ops->describe(what, sizeof what);
     printf("ceilings on %s (measured first)\n", what);
-    printf("  %-40s %12.4g TFLOP/s  (%s %lld^3, 2 n^3 / median s)\n", "matmul peak",
-           c->gemm_flop_s * 1e-12, ops->elem_bytes == 2 ? "bf16, fp32 accumulate," : "fp32",
-           (long long)c->gemm_n);
+    printf("  %-40s %12.4g TFLOP/s  (%s, the fastest of %lld^3, %lld^3, %lld^3 fwd and bwd: "
+           "%s %lld^3, 2 n^3 / median s)\n", "matmul peak", c->gemm_flop_s * 1e-12,
+           ops->elem_bytes == 2 ? "bf16, fp32 accumulate" : "fp32",
+           (long long)(c->gemm_n > 1 ? c->gemm_n / 2 : 1), (long long)c->gemm_n,
+           (long long)(2 * c->gemm_n), c->gemm.bwd ? "bwd" : "fwd", (long long)c->gemm.n);
     printf("  %-40s %12.1f GB/s     (%.0f MiB copies, read + write bytes / median s)\n",
            "copy, backend to backend", c->copy_bytes_s * 1e-9,
            (double)c->copy_bytes / (1024.0 * 1024.0));
+    printf("  %-40s %12.1f GB/s     (sumsq over %.0f MiB, bytes read / median s)\n",
+           "streaming read", c->read_bytes_s * 1e-9, (double)c->copy_bytes / (1024.0 * 1024.0));
 }
 
 double bench_matmul_params(const ModelConfig *mc) {
@@ -49,7 +54,7 @@ static void print_decode(const char *what, double tok_s, int32_t b, double ctx, 
     const double roof = step_bytes > 0 ? (double)b * bw / step_bytes : 0.0;
     printf("  %-40s %12.1f tok/s = %5.1f%% of the roofline %.1f tok/s\n", what, tok_s,
            roof > 0 ? 100.0 * tok_s / roof : 0.0, roof);
-    printf("    roofline = B x copy bandwidth / bytes per step; bytes per step = %.0f B x "
+    printf("    roofline = B x read bandwidth / bytes per step; bytes per step = %.0f B x "
            "(N %.3g + B %d x ctx %.0f x 2 L KVH HD %.0f) = %.3g GB\n",
            elem_bytes, n_params, b, ctx, kv, step_bytes * 1e-9);
 }
@@ -72,8 +77,8 @@ void bench_print_efficiency(const ModelConfig *mc, const BenchConfig *k, const B
            r->step_tok_s * per_token * 1e-12);
     const double ctx = T + 0.5 * (double)k->new_tokens; /* mean context while decoding */
     print_decode("decode, batch 1", r->gen1_tok_s, 1, ctx, N, mc, (double)elem_bytes,
-                 c->copy_bytes_s);
+                 c->read_bytes_s);
     char what[48];
     snprintf(what, sizeof what, "decode, batch %d", k->batch);
-    print_decode(what, r->genb_tok_s, k->batch, ctx, N, mc, (double)elem_bytes, c->copy_bytes_s);
+    print_decode(what, r->genb_tok_s, k->batch, ctx, N, mc, (double)elem_bytes, c->read_bytes_s);
 }

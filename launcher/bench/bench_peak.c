@@ -98,12 +98,50 @@ int prof_shape_alone(OpsProfiler *p, ProfTally *t, double min_s, Err *err) {
     return 0;
 }
 
-int prof_matmul_peak(const Ops *ops, int64_t M, int64_t N, int64_t K, double *s, Err *err) {
+int prof_matmul_peak(const Ops *ops, int64_t M, int64_t N, int64_t K, int bwd, double *s,
+                     Err *err) {
     MatBufs b;
     if (bufs_alloc(ops, &b, M * K, N * K, M * N, err) != 0)
         return -1;
-    const ProfShape shape = {.M = M, .N = N, .K = K};
+    const ProfShape shape = {.M = M, .N = N, .K = K, .bwd = bwd};
     *s = time_shape(ops, &b, &shape, 0.3);
+    bufs_free(ops, &b);
+    return 0;
+}
+
+/* A fixed kernel is tuned for some sizes and directions more than others (on the CPU the
+ * backward runs near the FMA peak, the dot-product forward well below it), so no single
+ * square is a ceiling: the best of n/2, n, 2n, forward and backward, is. */
+int prof_matmul_best(const Ops *ops, int64_t n, ProfPeak *best, Err *err) {
+    *best = (ProfPeak){0};
+    for (int64_t m = n > 1 ? n / 2 : 1; m <= 2 * n; m *= 2)
+        for (int bwd = 0; bwd < 2; bwd++) {
+            double s = 0.0;
+            if (prof_matmul_peak(ops, m, m, m, bwd, &s, err) != 0)
+                return -1;
+            const double flop_s = s > 0 ? 2.0 * (double)m * (double)m * (double)m / s : 0.0;
+            if (flop_s > best->flop_s)
+                *best = (ProfPeak){.flop_s = flop_s, .n = m, .bwd = bwd};
+        }
+    return 0;
+}
+
+int prof_read_bandwidth(const Ops *ops, size_t n_bytes, double *bytes_s, Err *err) {
+    const int64_t n = (int64_t)(n_bytes / sizeof(float));
+    MatBufs b;
+    if (bufs_alloc(ops, &b, n, 1, 1, err) != 0)
+        return err_prefix(err, "read bandwidth buffer: ");
+    double t[7], sum = 0.0;
+    ops->sumsq(&sum, b.x, n); /* warm-up */
+    for (int i = 0; i < 7; i++) {
+        ops->sync();
+        const double t0 = clock_s();
+        ops->sumsq(&sum, b.x, n);
+        ops->sync();
+        t[i] = clock_s() - t0;
+    }
+    qsort(t, 7, sizeof t[0], cmp_double);
+    *bytes_s = (double)n * sizeof(float) / t[3];
     bufs_free(ops, &b);
     return 0;
 }

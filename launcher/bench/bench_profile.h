@@ -93,8 +93,25 @@ int prof_shape_alone(OpsProfiler *p, ProfTally *t, double min_s, Err *err);
  * Errors: a failed allocation. */
 int prof_copy_bandwidth(const Ops *ops, size_t n_bytes, double *bytes_s, Err *err);
 
-/* Median seconds of one matmul_fwd of M x N x K, alone (the shape-independent BLAS
- * reference, e.g. 1024^3). Errors: a failed allocation. */
-int prof_matmul_peak(const Ops *ops, int64_t M, int64_t N, int64_t K, double *s, Err *err);
+/* Median seconds of one wmatmul_fwd (bwd 0) or wmatmul_bwd (bwd 1) of M x N x K, alone.
+ * Errors: a failed allocation. */
+int prof_matmul_peak(const Ops *ops, int64_t M, int64_t N, int64_t K, int bwd, double *s,
+                     Err *err);
+
+/* The fastest square matmul of the backend: which one and its FLOP/s. */
+typedef struct ProfPeak {
+    double flop_s;
+    int64_t n;
+    int bwd;
+} ProfPeak;
+
+/* best = the fastest of the n/2, n and 2n cubes, forward and backward (each timed as
+ * prof_matmul_peak). Errors: a failed allocation. */
+int prof_matmul_best(const Ops *ops, int64_t n, ProfPeak *best, Err *err);
+
+/* Streaming-read bandwidth of the backend in bytes/s: the median of several sumsq passes
+ * over n_bytes of fp32 (larger than any cache), the access pattern of a decode step's
+ * weight reads. Errors: a failed allocation. */
+int prof_read_bandwidth(const Ops *ops, size_t n_bytes, double *bytes_s, Err *err);
 
 #endif

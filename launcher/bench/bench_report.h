@@ -1,8 +1,8 @@
 /* launcher/bench/bench_report.h -- `tlm bench --profile`'s text and JSON (see bench.h's
  * BenchProfile): per workload the op groups' time and share, the host time outside ops,
- * each matmul shape's GFLOP/s in the run against the same op alone and against the square
- * BLAS peak, and the decode steps' weight bytes/s against the copy bandwidth. Writes to
- * stdout only. */
+ * each matmul shape's GFLOP/s in the run against the same op alone and against the fastest
+ * matmul measured, and the decode steps' weight bytes/s against the streaming-read (and
+ * the copy) bandwidth. Writes to stdout only. */
 #ifndef TLM_LAUNCHER_BENCH_REPORT_H
 #define TLM_LAUNCHER_BENCH_REPORT_H
 

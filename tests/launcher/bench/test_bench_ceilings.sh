@@ -21,7 +21,10 @@ echo "$hdr" | grep -q '"F32"' && fail "an F32 tensor in a BF16 preset"
 first=$(echo "$out" | grep -n -m1 '^ceilings on' | cut -d: -f1)
 model=$(echo "$out" | grep -n -m1 '^model llama-2x64-bf16' | cut -d: -f1)
 [ -n "$first" ] && [ -n "$model" ] && [ "$first" -lt "$model" ] || fail "ceilings not measured first"
-echo "$out" | grep -Eq 'matmul peak +[0-9.e+-]+ TFLOP/s' || fail "no matmul peak"
+echo "$out" | grep -Eq 'matmul peak +[0-9.e+-]+ TFLOP/s .*(fwd|bwd) (256|512|1024)\^3' ||
+  fail "no matmul peak naming the fastest cube"
+echo "$out" | grep -Eq 'streaming read +[0-9.]+ GB/s' || fail "no streaming-read bandwidth"
+echo "$out" | grep -q 'roofline = B x read bandwidth' || fail "roofline not on the read bandwidth"
 # L 2 x (64*64 + 2*64*32 + 64*64 + 3*64*172) + 256*64 = 107008
 echo "$out" | grep -q 'N = 107008 matmul parameters' || fail "wrong matmul parameter count"
 echo "$out" | grep -q 'MFU = tok/s x (4 N + 6 L T QD) / peak' || fail "no MFU formula"
