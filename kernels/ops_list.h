@@ -97,6 +97,19 @@ OP(void, rmsnorm_fwd, (void *out, float *rstd, const void *x, const void *w, int
 /* dx (T,D) += d(rmsnorm)/dx applied to dout. */
 OP(void, rmsnorm_bwd, (void *dx, const void *dout, const void *x, const void *w,
                        const float *rstd, int64_t T, int64_t D))
+/* Residual add fused with the RMSNorm that reads it (vLLM's fused_add_rms_norm): res_out
+ * (T,D) = res + x, then out = rmsnorm(res_out) * w and rstd (T) as rmsnorm_fwd, in one
+ * pass over the rows. Equals add + rmsnorm_fwd. res_out may alias res (the inference
+ * residual stream updated in place) and out may alias x (each row is read before it is
+ * written); res_out must not alias out or x. */
+OP(void, add_rmsnorm_fwd, (void *res_out, void *out, float *rstd, const void *res,
+                           const void *x, const void *w, int64_t T, int64_t D, float eps))
+/* rmsnorm_bwd into an fp32 residual-stream gradient: dres (T,D) fp32 += d(rmsnorm)/dx
+ * applied to dout, then dres_elem (T,D) = dres in the elem type (what the matmuls read).
+ * dres_elem may be (void *)dres where elem is fp32 (CPU): then nothing is copied. Keeps
+ * the residual gradient summed over all layers in fp32 on a bf16 backend. */
+OP(void, rmsnorm_bwd_res, (float *dres, void *dres_elem, const void *dout, const void *x,
+                           const void *w, const float *rstd, int64_t T, int64_t D))
 /* Rotary embedding in place on x (T, n_heads, HD), HF rotate_half layout (pairs i and
  * i + HD/2). cos/sin (max_pos, HD/2) fp32 tables (llama3 scaling already applied);
  * pos (T) positions. */
@@ -105,6 +118,13 @@ OP(void, rope_fwd, (void *x, const int32_t *pos, const float *cos, const float *
 /* The inverse rotation of rope_fwd, in place on a gradient dx (T, n_heads, HD). */
 OP(void, rope_bwd, (void *dx, const int32_t *pos, const float *cos, const float *sin,
                     int64_t T, int64_t n_heads, int64_t HD))
+/* rope_fwd on q (T, H, HD) and k (T, KVH, HD) in one pass (both rotated by the same
+ * cos/sin rows of each token); equals rope_fwd on each. */
+OP(void, rope_qk_fwd, (void *q, void *k, const int32_t *pos, const float *cos,
+                       const float *sin, int64_t T, int64_t H, int64_t KVH, int64_t HD))
+/* rope_bwd on dq (T, H, HD) and dk (T, KVH, HD) in one pass. */
+OP(void, rope_qk_bwd, (void *dq, void *dk, const int32_t *pos, const float *cos,
+                       const float *sin, int64_t T, int64_t H, int64_t KVH, int64_t HD))
 /* out (n) = silu(gate) * up. */
 OP(void, swiglu_fwd, (void *out, const void *gate, const void *up, int64_t n))
 /* dgate, dup (n) = gradients of swiglu given dout (overwritten, not accumulated). */

@@ -35,3 +35,35 @@ void cpu_rope_bwd(void *dx, const int32_t *pos, const float *cos, const float *s
                   int64_t n_heads, int64_t HD) {
     rope_apply(dx, pos, cos, sin, T, n_heads, HD, -1.0f);
 }
+
+/* Each token's cos/sin rows are read once for its q and k heads; the same arithmetic as
+ * two rope_apply calls, so the result is identical. */
+static void rope_qk_apply(float *q, float *k, const int32_t *pos, const float *cos,
+                          const float *sin, int64_t T, int64_t H, int64_t KVH, int64_t HD,
+                          float sign) {
+    const int64_t half = HD / 2;
+#pragma omp parallel for schedule(static) if (T * (H + KVH) * HD >= CPU_PAR_MIN)
+    for (int64_t t = 0; t < T; t++) {
+        const float *c = cos + (int64_t)pos[t] * half;
+        const float *s = sin + (int64_t)pos[t] * half;
+        for (int64_t h = 0; h < H + KVH; h++) {
+            float *lo = h < H ? q + (t * H + h) * HD : k + (t * KVH + h - H) * HD;
+            float *hi = lo + half;
+            for (int64_t i = 0; i < half; i++) {
+                float x0 = lo[i], x1 = hi[i], si = sign * s[i];
+                lo[i] = x0 * c[i] - x1 * si;
+                hi[i] = x1 * c[i] + x0 * si;
+            }
+        }
+    }
+}
+
+void cpu_rope_qk_fwd(void *q, void *k, const int32_t *pos, const float *cos, const float *sin,
+                     int64_t T, int64_t H, int64_t KVH, int64_t HD) {
+    rope_qk_apply(q, k, pos, cos, sin, T, H, KVH, HD, 1.0f);
+}
+
+void cpu_rope_qk_bwd(void *dq, void *dk, const int32_t *pos, const float *cos,
+                     const float *sin, int64_t T, int64_t H, int64_t KVH, int64_t HD) {
+    rope_qk_apply(dq, dk, pos, cos, sin, T, H, KVH, HD, -1.0f);
+}

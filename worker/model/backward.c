@@ -69,8 +69,7 @@ static int layer_bwd(Model *m, Lora *lora, int64_t l, Err *err) {
     o->zero(g->dv, (size_t)(T * KD) * o->elem_bytes);
     o->attn_bwd(g->dq, g->dk, g->dv, g->datt, a->q, a->k, a->v, a->att, a->lse, p->spans,
                 p->n_seqs, T, m->H, m->KVH, m->HD);
-    o->rope_bwd(g->dq, p->pos, m->rope_cos, m->rope_sin, T, m->H, m->HD);
-    o->rope_bwd(g->dk, p->pos, m->rope_cos, m->rope_sin, T, m->KVH, m->HD);
+    o->rope_qk_bwd(g->dq, g->dk, p->pos, m->rope_cos, m->rope_sin, T, m->H, m->KVH, m->HD);
     void *dxn = bottom ? NULL : g->dxn;
     if (!bottom) {
         o->wmatmul_bwd(g->dxn, g->dq, w->wq, T, QD, D, 0);

@@ -79,17 +79,17 @@ static void proj_fwd(const Model *m, const Lora *lora, int64_t l, LoraTarget tg,
 }
 
 /* A row-parallel projection's output (Megatron-LM RowParallelLinear, DESIGN §3): y
- * (T, D) = residual + sum over tp of x_r (T, in/tp) @ W_r^T (+ its LoRA term). Rank 0
- * accumulates onto the residual already in y, the others start from zero, and one
- * all-reduce over tp adds them up, so the residual enters once. The LoRA term
- * scale * (x_r A_r^T) B^T is linear in the partial h_r = x_r A_r^T, so each rank adds its
- * own into its partial sum and the all-reduce completes it, added once in all (not tp
- * times). A training pass also all-reduces h (T, R): dB needs the whole x A^T. */
+ * (T, D) = sum over tp of x_r (T, in/tp) @ W_r^T (+ its LoRA term), one all-reduce over
+ * tp; the residual is added after the sum, by the fused add + norm that follows
+ * (add_rmsnorm_fwd), so it enters once. The LoRA term scale * (x_r A_r^T) B^T is linear
+ * in the partial h_r = x_r A_r^T, so each rank adds its own into its partial sum and the
+ * all-reduce completes it, added once in all (not tp times). A training pass also
+ * all-reduces h (T, R): dB needs the whole x A^T. */
 static int row_parallel_fwd(Model *m, const Lora *lora, int64_t l, LoraTarget tg, float *h,
                             void *y, const void *x, Weight w, int64_t K, int train,
                             Err *err) {
     const int64_t T = m->pass.n_tok;
-    proj_fwd(m, lora, l, tg, h, y, x, w, NULL, m->D, K, m->tp_rank == 0);
+    proj_fwd(m, lora, l, tg, h, y, x, w, NULL, m->D, K, 0);
     const LoraView *v = lora != NULL ? lora_view(lora, l, tg) : NULL;
     if (train && v != NULL &&
         model_tp_sum(m, h, T * lora->cfg.rank, COMM_F32, "a LoRA intermediate", err) != 0)
@@ -97,27 +97,36 @@ static int row_parallel_fwd(Model *m, const Lora *lora, int64_t l, LoraTarget tg
     return model_tp_sum(m, y, T * m->D, model_elem_comm(m), lora_target_name(tg), err);
 }
 
-/* LlamaDecoderLayer.forward: x_out = x2 + mlp(norm2(x2)), x2 = x + attn(norm1(x)).
- * x_out may equal a->x2 and a->x (inference: the residual stream updated in place).
- * Under tp: this rank's H/tp heads, KVH/tp kv heads and F/tp ffn columns; the residual
- * stream (T, D) is whole and identical on every tp rank. */
+/* What reads a layer's output: the next layer's input_layernorm or, after the last
+ * layer, model.norm. The layer's last residual add runs fused with it. */
+typedef struct NextNorm {
+    const void *w; /* (D) the norm's weight */
+    void *out;     /* (T, D) the normed rows (the next layer's xn1, or xnf) */
+    float *rstd;   /* (T) */
+} NextNorm;
+
+/* LlamaDecoderLayer.forward: x_out = x2 + mlp(norm2(x2)), x2 = x + attn(norm1(x)), with
+ * norm1(x) already in a->xn1 and next's norm of x_out written here: each residual add
+ * is fused with the RMSNorm that reads its result (add_rmsnorm_fwd), the projection
+ * that feeds it writing into the norm's output buffer first. x_out may equal a->x2 and
+ * a->x (inference: the residual stream updated in place). Under tp: this rank's H/tp
+ * heads, KVH/tp kv heads and F/tp ffn columns; the residual stream (T, D) is whole and
+ * identical on every tp rank. */
 static int layer_fwd(Model *m, const Lora *lora, int64_t l, LayerActs *a, void *x_out,
-                     int train, void *k_cache, void *v_cache, Err *err) {
+                     const NextNorm *next, int train, void *k_cache, void *v_cache,
+                     Err *err) {
     const Ops *o = m->ops;
     const LayerWeights *w = &m->layers[l];
     const PassTables *p = &m->pass;
     const int64_t T = p->n_tok, D = m->D, QD = m->H * m->HD, KD = m->KVH * m->HD;
-    const size_t row_bytes = (size_t)D * o->elem_bytes;
-    const int first = m->tp_rank == 0; /* the rank that carries the residual (tp == 1: 1) */
+    const float eps = m->cfg.rms_eps;
 
-    o->rmsnorm_fwd(a->xn1, a->rstd1, a->x, w->attn_norm, T, D, m->cfg.rms_eps);
     /* column-parallel q/k/v: this rank's heads, no communication */
     proj_fwd(m, lora, l, LORA_Q, a->h[LORA_Q], a->q, a->xn1, w->wq, w->bq, QD, D, 0);
     proj_fwd(m, lora, l, LORA_K, a->h[LORA_K], a->k, a->xn1, w->wk, w->bk, KD, D, 0);
     proj_fwd(m, lora, l, LORA_V, a->h[LORA_V], a->v, a->xn1, w->wv, w->bv, KD, D, 0);
-    /* apply_rotary_pos_emb on q and k (rotate_half layout) */
-    o->rope_fwd(a->q, p->pos, m->rope_cos, m->rope_sin, T, m->H, m->HD);
-    o->rope_fwd(a->k, p->pos, m->rope_cos, m->rope_sin, T, m->KVH, m->HD);
+    /* apply_rotary_pos_emb on q and k (rotate_half layout), one pass for both */
+    o->rope_qk_fwd(a->q, a->k, p->pos, m->rope_cos, m->rope_sin, T, m->H, m->KVH, m->HD);
     if (k_cache != NULL) {
         /* cached pass: write this pass's k/v at their slot rows, attend over the slot */
         o->rows_scatter(k_cache, p->kv_idx, a->k, T, KD);
@@ -128,22 +137,22 @@ static int layer_fwd(Model *m, const Lora *lora, int64_t l, LayerActs *a, void *
         o->attn_fwd(a->att, train ? a->lse : NULL, a->q, a->k, a->v, p->spans, p->n_seqs, T,
                     m->H, m->KVH, m->HD);
     }
-    if (first && a->x2 != a->x)
-        o->copy(a->x2, a->x, (size_t)T * row_bytes);
-    if (row_parallel_fwd(m, lora, l, LORA_O, a->h[LORA_O], a->x2, a->att, w->wo, QD, train,
+    /* o_proj's output lands in xn2, which the fused add + norm then overwrites */
+    if (row_parallel_fwd(m, lora, l, LORA_O, a->h[LORA_O], a->xn2, a->att, w->wo, QD, train,
                          err) != 0)
         return -1;
+    o->add_rmsnorm_fwd(a->x2, a->xn2, a->rstd2, a->x, a->xn2, w->ffn_norm, T, D, eps);
 
-    o->rmsnorm_fwd(a->xn2, a->rstd2, a->x2, w->ffn_norm, T, D, m->cfg.rms_eps);
     /* LlamaMLP.forward: down(silu(gate(x)) * up(x)); gate/up column-parallel */
     proj_fwd(m, lora, l, LORA_GATE, a->h[LORA_GATE], a->gate, a->xn2, w->w_gate, NULL, m->F,
              D, 0);
     proj_fwd(m, lora, l, LORA_UP, a->h[LORA_UP], a->up, a->xn2, w->w_up, NULL, m->F, D, 0);
     o->swiglu_fwd(a->act, a->gate, a->up, T * m->F);
-    if (first && x_out != a->x2)
-        o->copy(x_out, a->x2, (size_t)T * row_bytes);
-    return row_parallel_fwd(m, lora, l, LORA_DOWN, a->h[LORA_DOWN], x_out, a->act, w->w_down,
-                            m->F, train, err);
+    if (row_parallel_fwd(m, lora, l, LORA_DOWN, a->h[LORA_DOWN], next->out, a->act,
+                         w->w_down, m->F, train, err) != 0)
+        return -1;
+    o->add_rmsnorm_fwd(x_out, next->out, next->rstd, a->x2, next->out, next->w, T, D, eps);
+    return 0;
 }
 
 int model_layers_fwd(Model *m, const Lora *lora, int train, void *const *k_cache,
@@ -154,10 +163,18 @@ int model_layers_fwd(Model *m, const Lora *lora, int train, void *const *k_cache
     m->ops->embed_fwd(x0, m->pass.tokens, m->embed, T, m->D, m->v0, m->V);
     if (model_tp_sum(m, x0, T * m->D, model_elem_comm(m), "the embedding", err) != 0)
         return -1;
+    LayerActs *a0 = train ? &m->train[0] : &m->infer;
+    m->ops->rmsnorm_fwd(a0->xn1, a0->rstd1, x0, m->layers[0].attn_norm, T, m->D,
+                        m->cfg.rms_eps);
     for (int64_t l = 0; l < m->L; l++) {
         LayerActs *a = train ? &m->train[l] : &m->infer;
-        void *x_out = (train && l + 1 < m->L) ? m->train[l + 1].x : m->x_final;
-        if (layer_fwd(m, lora, l, a, x_out, train, k_cache != NULL ? k_cache[l] : NULL,
+        const int last = l + 1 == m->L;
+        LayerActs *an = last ? NULL : train ? &m->train[l + 1] : &m->infer;
+        void *x_out = (train && !last) ? an->x : m->x_final;
+        const NextNorm next = last ? (NextNorm){m->final_norm, m->xnf, m->rstdf}
+                                   : (NextNorm){m->layers[l + 1].attn_norm, an->xn1,
+                                                an->rstd1};
+        if (layer_fwd(m, lora, l, a, x_out, &next, train, k_cache != NULL ? k_cache[l] : NULL,
                       v_cache != NULL ? v_cache[l] : NULL, err) != 0)
             return err_prefix(err, "layer %lld: ", (long long)l);
     }
@@ -223,9 +240,8 @@ int model_forward_masked(Model *m, const Lora *lora, const int32_t *tokens,
     m->last_lora = lora;
 
     const Ops *o = m->ops;
-    if (model_layers_fwd(m, lora, train, NULL, NULL, err) != 0)
+    if (model_layers_fwd(m, lora, train, NULL, NULL, err) != 0) /* xnf = norm(x_final) */
         return -1;
-    o->rmsnorm_fwd(m->xnf, m->rstdf, m->x_final, m->final_norm, T, m->D, m->cfg.rms_eps);
     /* logits (T, V): under tp this rank's vocabulary columns (T, V/tp) */
     o->wmatmul_fwd(m->logits, m->xnf, m->lm_head, NULL, T, m->V, m->D, 0);
     if (model_vocab_xent(m, err) != 0)

@@ -15,9 +15,7 @@ struct Generator {
     int64_t max_ctx;          /* positions per slot */
     void *block;              /* backend: KV cache + head workspace, one allocation */
     void **k_cache, **v_cache; /* host (L) of backend (max_slots * max_ctx, KVH*HD) */
-    void *x_last;             /* (B, D) residual rows of the sequences' last positions */
-    void *xn_last;            /* (B, D) model.norm of them */
-    float *rstd_last;         /* (B) */
+    void *xn_last;            /* (B, D) model.norm of the sequences' last positions */
     /* host staging, sized once */
     int32_t *h_tok;           /* (max_tokens) the pass's tokens */
     int32_t *h_len, *h_pos0, *h_kv, *h_owner, *h_ids; /* (B) per pass row */
@@ -57,9 +55,7 @@ Generator *gen_open(Model *m, int32_t max_slots, int64_t max_ctx, Err *err) {
         block_add(&p, &g->k_cache[l], cache_bytes);
         block_add(&p, &g->v_cache[l], cache_bytes);
     }
-    block_add(&p, &g->x_last, B * (size_t)m->D * e);
     block_add(&p, &g->xn_last, B * (size_t)m->D * e);
-    block_add(&p, &g->rstd_last, B * sizeof(float));
     g->block = block_alloc(&p, m->ops, "KV cache", err);
     if (g->block == NULL) {
         gen_close(g);
@@ -86,20 +82,20 @@ void gen_close(Generator *g) {
     free(g);
 }
 
-/* After a cached pass of n rows: final norm and lm_head on each row's last position
- * (gathered unless every row is one token), argmax into g->h_ids. Under tp the logits
- * are this rank's vocabulary range (n, V/tp) and the argmax is vocabulary-parallel
- * (model_vocab_argmax): collective over tp. */
+/* After a cached pass of n rows: lm_head on model.norm of each row's last position (the
+ * last layer's fused add + norm left model.norm of every row in xnf: gathered unless
+ * every row is one token), argmax into g->h_ids. Under tp the logits are this rank's
+ * vocabulary range (n, V/tp) and the argmax is vocabulary-parallel (model_vocab_argmax):
+ * collective over tp. */
 static int head_argmax(Generator *g, int32_t n, int gather, Err *err) {
     Model *m = g->m;
     const Ops *o = m->ops;
-    const void *x = m->x_final;
+    const void *xn = m->xnf;
     if (gather) {
-        o->rows_gather(g->x_last, m->x_final, m->pass.last, n, m->D);
-        x = g->x_last;
+        o->rows_gather(g->xn_last, m->xnf, m->pass.last, n, m->D);
+        xn = g->xn_last;
     }
-    o->rmsnorm_fwd(g->xn_last, g->rstd_last, x, m->final_norm, n, m->D, m->cfg.rms_eps);
-    o->wmatmul_fwd(m->logits, g->xn_last, m->lm_head, NULL, n, m->V, m->D, 0);
+    o->wmatmul_fwd(m->logits, xn, m->lm_head, NULL, n, m->V, m->D, 0);
     return model_vocab_argmax(m, n, g->h_ids, err);
 }
 

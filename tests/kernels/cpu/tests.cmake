@@ -36,3 +36,7 @@ tlm_add_test(test_ops_cpu_lora_rows
 # The CPU backend's mem_info (host memory) and the device-memory test hook of ops_mem_room.
 tlm_add_test(test_ops_mem_info SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_ops_mem_info.c
              LABELS cpu)
+# The fused ops (add + RMSNorm, RMSNorm backward into an fp32 residual gradient, RoPE on q
+# and k in one pass) against the separate ops they replace.
+tlm_add_test(test_ops_cpu_fused SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_ops_cpu_fused.c
+             LABELS cpu)

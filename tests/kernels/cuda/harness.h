@@ -82,6 +82,9 @@ int cases_lora(void);
 int cases_lora_rows(void); /* cases_lora_rows.c */
 int cases_norm_rope(void);
 int cases_elementwise(void);
+/* add + RMSNorm, RMSNorm backward into fp32, RoPE on q and k (cases_fused.c); main runs
+ * them in both kernel families. */
+int cases_fused(void);
 int cases_attention(void);
 /* Llama-3-8B's attention (T 2048, H 32, KVH 8, HD 128); skipped under
  * TLM_OPS_TEST_SIZES=small (the sanitizer runs). */

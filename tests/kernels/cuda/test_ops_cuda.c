@@ -166,6 +166,13 @@ int main(void) {
     fails += cases_lora_rows();
     fails += cases_norm_rope();
     fails += cases_elementwise();
+    const int fused_was = cuda_kernels_simple(0); /* the fused kernels, then the unfused ops */
+    printf("-- fused ops, fast kernels\n");
+    fails += cases_fused();
+    cuda_kernels_simple(1);
+    printf("-- fused ops, simple kernels\n");
+    fails += cases_fused();
+    cuda_kernels_simple(fused_was);
     /* attention in both kernel families: the fast (tensor cores, the default) and the
      * simple twins (TLM_CUDA_KERNELS=simple), each against the CPU backend */
     const int was_simple = cuda_kernels_simple(0);

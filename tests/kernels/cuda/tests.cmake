@@ -9,6 +9,7 @@ if(TLM_HAVE_CUDA)
             ${CMAKE_CURRENT_LIST_DIR}/cases_attn.c
             ${CMAKE_CURRENT_LIST_DIR}/cases_llama.c
             ${CMAKE_CURRENT_LIST_DIR}/cases_entropy.c
+            ${CMAKE_CURRENT_LIST_DIR}/cases_fused.c
             ${CMAKE_CURRENT_LIST_DIR}/cases_vocab_slice.c
     LABELS gpu)
   target_link_libraries(test_ops_cuda PRIVATE CUDA::cudart)
