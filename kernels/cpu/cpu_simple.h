@@ -34,4 +34,14 @@ void cpu_bf16_matmul_fwd_simple(float *out, const float *x, const uint16_t *w, i
 void cpu_bf16_matmul_bwd_simple(float *dx, const float *dy, const uint16_t *w, int64_t M,
                                 int64_t N, int64_t K, float beta);
 
+/* lora_rows.c: multi-adapter LoRA as plain loops in row order (each row through its own
+ * adapter; the op runs each run of one adapter's rows through lora_fwd / lora_bwd). */
+void cpu_lora_rows_fwd_simple(void *y, float *h, const void *x, const float *a,
+                              const float *b, const int32_t *adapter, int32_t n_adapters,
+                              float scale, int64_t M, int64_t N, int64_t K, int64_t R);
+void cpu_lora_rows_bwd_simple(float *da, float *db, void *dx, float *dh, const void *dy,
+                              const void *x, const float *h, const float *a, const float *b,
+                              const int32_t *adapter, int32_t n_adapters, float scale,
+                              int64_t M, int64_t N, int64_t K, int64_t R);
+
 #endif

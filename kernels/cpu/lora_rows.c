@@ -1,14 +1,18 @@
 /* kernels/cpu/lora_rows.c -- multi-adapter LoRA on the CPU (kernels/ops_list.h
- * lora_rows_fwd / lora_rows_bwd), fp32: each row through its own adapter, plain loops in
- * row order. The reference the CUDA kernels are tested against; tests/kernels checks it
- * equals lora_fwd / lora_bwd run one adapter's rows at a time. */
+ * lora_rows_fwd / lora_rows_bwd), fp32. The op splits the rows into runs of one adapter
+ * (a batched pass packs each task's rows together, so a run is a task's step) and puts
+ * each run through lora_fwd / lora_bwd (BLAS): a task's rows get exactly the products a
+ * pass of that task alone computes. The simple twins (cpu_simple.h) are plain loops in
+ * row order, what the CUDA kernels and the op are tested against; tests/kernels checks
+ * both equal lora_fwd / lora_bwd run one adapter's rows at a time. */
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/cpu_simple.h"
 
 #include <string.h>
 
-void cpu_lora_rows_fwd(void *y, float *h, const void *x, const float *a, const float *b,
-                       const int32_t *adapter, int32_t n_adapters, float scale, int64_t M,
-                       int64_t N, int64_t K, int64_t R) {
+void cpu_lora_rows_fwd_simple(void *y, float *h, const void *x, const float *a,
+                              const float *b, const int32_t *adapter, int32_t n_adapters,
+                              float scale, int64_t M, int64_t N, int64_t K, int64_t R) {
     (void)n_adapters;
     float *Y = y;
     const float *X = x;
@@ -30,10 +34,10 @@ void cpu_lora_rows_fwd(void *y, float *h, const void *x, const float *a, const f
     }
 }
 
-void cpu_lora_rows_bwd(float *da, float *db, void *dx, float *dh, const void *dy,
-                       const void *x, const float *h, const float *a, const float *b,
-                       const int32_t *adapter, int32_t n_adapters, float scale, int64_t M,
-                       int64_t N, int64_t K, int64_t R) {
+void cpu_lora_rows_bwd_simple(float *da, float *db, void *dx, float *dh, const void *dy,
+                              const void *x, const float *h, const float *a, const float *b,
+                              const int32_t *adapter, int32_t n_adapters, float scale,
+                              int64_t M, int64_t N, int64_t K, int64_t R) {
     (void)n_adapters;
     const float *DY = dy, *X = x;
     float *DX = dx;
@@ -59,5 +63,43 @@ void cpu_lora_rows_bwd(float *da, float *db, void *dx, float *dh, const void *dy
                 s += dhm[r] * A[r * K + k];
             DX[m * K + k] += s;
         }
+    }
+}
+
+/* The end of the run of rows with row m0's adapter. */
+static int64_t run_end(const int32_t *adapter, int64_t m0, int64_t M) {
+    int64_t m1 = m0 + 1;
+    while (m1 < M && adapter[m1] == adapter[m0])
+        m1++;
+    return m1;
+}
+
+void cpu_lora_rows_fwd(void *y, float *h, const void *x, const float *a, const float *b,
+                       const int32_t *adapter, int32_t n_adapters, float scale, int64_t M,
+                       int64_t N, int64_t K, int64_t R) {
+    (void)n_adapters;
+    float *Y = y;
+    const float *X = x;
+    for (int64_t m0 = 0, m1; m0 < M; m0 = m1) {
+        m1 = run_end(adapter, m0, M);
+        const int64_t i = adapter[m0];
+        cpu_lora_fwd(Y + m0 * N, h + m0 * R, X + m0 * K, a + i * R * K, b + i * N * R, scale,
+                     m1 - m0, N, K, R);
+    }
+}
+
+void cpu_lora_rows_bwd(float *da, float *db, void *dx, float *dh, const void *dy,
+                       const void *x, const float *h, const float *a, const float *b,
+                       const int32_t *adapter, int32_t n_adapters, float scale, int64_t M,
+                       int64_t N, int64_t K, int64_t R) {
+    (void)n_adapters;
+    const float *DY = dy, *X = x;
+    float *DX = dx;
+    for (int64_t m0 = 0, m1; m0 < M; m0 = m1) {
+        m1 = run_end(adapter, m0, M);
+        const int64_t i = adapter[m0];
+        cpu_lora_bwd(da + i * R * K, db + i * N * R, DX != NULL ? DX + m0 * K : NULL,
+                     dh + m0 * R, DY + m0 * N, X + m0 * K, h + m0 * R, a + i * R * K,
+                     b + i * N * R, scale, m1 - m0, N, K, R);
     }
 }

@@ -4,6 +4,7 @@
  * worker/adapter/lora_io.c, on top of these. */
 #include "worker/adapter/lora.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,12 +95,12 @@ static void carve_views(Lora *out, int64_t n_layers) {
                 if (region_of((LoraTarget)t, 0) == region) {
                     v->a = out->params + off;
                     v->da = out->params + n + off;
-                    off += R * v->n_in;
+                    off += out->n_stack * R * v->n_in;
                 }
                 if (region_of((LoraTarget)t, 1) == region) {
                     v->b = out->params + off;
                     v->db = out->params + n + off;
-                    off += v->n_out * R;
+                    off += out->n_stack * v->n_out * R;
                 }
             }
     }
@@ -114,9 +115,11 @@ static int check_tp(const ModelConfig *c, int tp, Err *err) {
                    (long long)c->n_heads, (long long)c->n_kv_heads, (long long)c->ffn_dim);
 }
 
-int lora_alloc_tp(Lora *out, const LoraConfig *lc, const ModelConfig *cfg, const Ops *ops,
-                  Comm *comm, Err *err) {
+int lora_alloc_stack(Lora *out, const LoraConfig *lc, const ModelConfig *cfg, const Ops *ops,
+                     Comm *comm, int32_t n_stack, Err *err) {
     *out = (Lora){0};
+    if (n_stack < 1)
+        return err_set(err, "a stack of %d LoRA adapters: need at least 1", n_stack);
     if (lc->rank < 1 || (lc->targets & LORA_ALL_TARGETS) == 0 ||
         (lc->targets & ~LORA_ALL_TARGETS) != 0)
         return err_set(err, "LoRA rank %d, targets 0x%x: need rank >= 1 and at least one "
@@ -127,6 +130,8 @@ int lora_alloc_tp(Lora *out, const LoraConfig *lc, const ModelConfig *cfg, const
     out->cfg = *lc;
     out->scale = lc->alpha / (float)lc->rank;
     out->n_layers = cfg->n_layers;
+    out->n_stack = n_stack;
+    const int stacked = n_stack > 1, n_parts = stacked ? 2 : 4; /* a stack: params, grads */
     out->ops = ops;
     out->comm = tp > 1 ? comm : NULL;
     out->tp = tp;
@@ -137,14 +142,21 @@ int lora_alloc_tp(Lora *out, const LoraConfig *lc, const ModelConfig *cfg, const
     out->n_full = plan_views(out, lc, cfg);
     int64_t n = 0;
     for (int64_t i = 0; i < cfg->n_layers * LORA_N_TARGETS; i++)
-        n += lc->rank * (out->views[i].n_in + out->views[i].n_out);
+        n += n_stack * lc->rank * (out->views[i].n_in + out->views[i].n_out);
     out->n_params = n;
-    out->block = ops->alloc(4 * (size_t)n * sizeof(float), err);
+    out->block = ops->alloc((size_t)n_parts * (size_t)n * sizeof(float), err);
     if (out->block == NULL) {
-        err_prefix(err, "LoRA block (4 x %lld floats): ", (long long)n);
+        err_prefix(err, "LoRA block (%d x %lld floats): ", n_parts, (long long)n);
         lora_free(out);
         return -1;
     }
+    out->params = out->block;
+    out->grads = out->block + n;
+    out->adam_m = stacked ? NULL : out->block + 2 * n;
+    out->adam_v = stacked ? NULL : out->block + 3 * n;
+    carve_views(out, cfg->n_layers);
+    if (stacked) /* the stack's adapters are initialised, saved and stepped one by one */
+        return 0;
     out->sumsq_dev = ops->alloc(sizeof(double), err);
     if (out->sumsq_dev == NULL || (tp > 1 && (out->gather_dev = ops->alloc(
                                        (size_t)tp * (size_t)n * sizeof(float), err)) == NULL)) {
@@ -161,12 +173,12 @@ int lora_alloc_tp(Lora *out, const LoraConfig *lc, const ModelConfig *cfg, const
         lora_free(out);
         return -1;
     }
-    out->params = out->block;
-    out->grads = out->block + n;
-    out->adam_m = out->block + 2 * n;
-    out->adam_v = out->block + 3 * n;
-    carve_views(out, cfg->n_layers);
     return 0;
+}
+
+int lora_alloc_tp(Lora *out, const LoraConfig *lc, const ModelConfig *cfg, const Ops *ops,
+                  Comm *comm, Err *err) {
+    return lora_alloc_stack(out, lc, cfg, ops, comm, 1, err);
 }
 
 int lora_alloc(Lora *out, const LoraConfig *lc, const ModelConfig *cfg, const Ops *ops,
@@ -227,6 +239,7 @@ static float *part_ptr(const Lora *l, LoraPart part) {
 }
 
 void lora_scatter(Lora *l, LoraPart part, const float *full) {
+    assert(l->n_stack == 1 && "a stack's adapters are scattered one by one");
     for (int64_t i = 0; i < l->n_layers * LORA_N_TARGETS; i++)
         if (l->views[i].a != NULL)
             move_view(l, &l->views[i], l->host, (float *)full, l->tp_rank, 0, 0);
@@ -235,6 +248,8 @@ void lora_scatter(Lora *l, LoraPart part, const float *full) {
 }
 
 int lora_gather(Lora *l, LoraPart part, float *full, Err *err) {
+    if (l->n_stack != 1)
+        return err_set(err, "lora_gather: a stack of %d adapters (gather each one)", l->n_stack);
     const int64_t n = l->n_params, n_views = l->n_layers * LORA_N_TARGETS;
     if (l->tp == 1) {
         l->ops->download_raw(l->host, part_ptr(l, part), (size_t)n * sizeof(float));
@@ -303,6 +318,8 @@ void lora_download(const Lora *l, int64_t layer, LoraTarget t, int grads, float 
 void lora_zero_grads(Lora *l) { l->ops->zero(l->grads, (size_t)l->n_params * sizeof(float)); }
 
 void lora_reset_moments(Lora *l) {
+    if (l->adam_m == NULL) /* a stack has no moments */
+        return;
     /* adam_m and adam_v are adjacent: one call clears both */
     l->ops->zero(l->adam_m, 2 * (size_t)l->n_params * sizeof(float));
 }

@@ -66,6 +66,12 @@ typedef struct Lora {
     LoraConfig cfg;
     float scale;        /* alpha / rank */
     int64_t n_layers;   /* L */
+    /* Adapters stacked in each view, as kernels/ops_list.h lora_rows_* take them: A
+     * (n_stack, R, in), B (n_stack, out, R), each view's adapter i at a + i * R * in and
+     * b + i * out * R (grads alike). 1 for a plain adapter. A stack (lora_alloc_stack)
+     * holds params and grads only (adam_m/adam_v NULL, no full-layout staging): its
+     * adapters' own state lives in worker/adapter/lora_stack.h. */
+    int32_t n_stack;
     const Ops *ops;     /* borrowed */
     int64_t n_params;   /* floats in each of params, grads, adam_m, adam_v */
     float *block;       /* backend (4, n_params), owned */
@@ -117,6 +123,13 @@ void lora_free(Lora *l); /* accepts a zeroed struct; safe twice */
  * comm. Errors: as lora_alloc, and heads, kv heads or ffn size not divisible by tp. */
 int lora_alloc_tp(Lora *out, const LoraConfig *lc, const ModelConfig *cfg, const Ops *ops,
                   Comm *comm, Err *err);
+
+/* lora_alloc_tp for n_stack adapters stacked per view (see Lora.n_stack): params and
+ * grads only, all zero. Not for init, load, save, gather or scatter (those take one
+ * adapter); worker/adapter/lora_stack.h fills it from n plain adapters. Errors: as
+ * lora_alloc_tp, n_stack < 1. */
+int lora_alloc_stack(Lora *out, const LoraConfig *lc, const ModelConfig *cfg, const Ops *ops,
+                     Comm *comm, int32_t n_stack, Err *err);
 
 /* 1 for o_proj and down_proj (row-parallel under tp), 0 for the column-parallel ones. */
 int lora_target_row_parallel(LoraTarget t);

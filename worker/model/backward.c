@@ -15,8 +15,13 @@ static void lora_grad(const Model *m, Lora *lora, int64_t l, LoraTarget tg, void
     const LoraView *v = lora_view(lora, l, tg);
     if (v == NULL)
         return;
-    m->ops->lora_bwd(v->da, v->db, dx, m->bw.dh, dy, x, h, v->a, v->b, lora->scale,
-                     m->pass.n_tok, v->n_out, v->n_in, lora->cfg.rank);
+    if (m->pass.adapter != NULL) /* a stack: each row's gradient into its own adapter */
+        m->ops->lora_rows_bwd(v->da, v->db, dx, m->bw.dh, dy, x, h, v->a, v->b,
+                              m->pass.adapter, lora->n_stack, lora->scale, m->pass.n_tok,
+                              v->n_out, v->n_in, lora->cfg.rank);
+    else
+        m->ops->lora_bwd(v->da, v->db, dx, m->bw.dh, dy, x, h, v->a, v->b, lora->scale,
+                         m->pass.n_tok, v->n_out, v->n_in, lora->cfg.rank);
 }
 
 /* dxn (T, D): the input gradient of column-parallel projections is a partial sum over

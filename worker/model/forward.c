@@ -62,6 +62,7 @@ int model_pass_set(Model *m, const int32_t *tokens, const int32_t *len, const in
     p->kv_idx = p->dev + 3 * T;
     p->spans = (const SeqSpan *)(p->dev + 4 * T);
     p->last = p->dev + 4 * T + 4 * n_seqs;
+    p->adapter = NULL; /* model_forward_rows sets it after this */
     return 0;
 }
 
@@ -74,7 +75,10 @@ static void proj_fwd(const Model *m, const Lora *lora, int64_t l, LoraTarget tg,
     const int64_t T = m->pass.n_tok;
     m->ops->wmatmul_fwd(y, x, w, bias, T, N, K, accumulate);
     const LoraView *v = lora != NULL ? lora_view(lora, l, tg) : NULL;
-    if (v != NULL)
+    if (v != NULL && m->pass.adapter != NULL) /* a stack: each row its own adapter */
+        m->ops->lora_rows_fwd(y, h, x, v->a, v->b, m->pass.adapter, lora->n_stack,
+                              lora->scale, T, N, K, lora->cfg.rank);
+    else if (v != NULL)
         m->ops->lora_fwd(y, h, x, v->a, v->b, lora->scale, T, N, K, lora->cfg.rank);
 }
 
@@ -225,6 +229,34 @@ int model_forward(Model *m, const Lora *lora, const int32_t *tokens, const int32
 int model_forward_masked(Model *m, const Lora *lora, const int32_t *tokens,
                          const int32_t *seq_lens, int32_t n_seqs, const uint8_t *loss_mask,
                          int train, float *ce, Err *err) {
+    return model_forward_rows(m, lora, NULL, tokens, seq_lens, n_seqs, loss_mask, train, ce,
+                              err);
+}
+
+/* The per-row adapter index of a stacked pass, checked and uploaded (after
+ * model_pass_set, which clears it). */
+static int set_rows(Model *m, const Lora *lora, const int32_t *row_adapter, int64_t T,
+                    Err *err) {
+    if (row_adapter == NULL) {
+        if (lora != NULL && lora->n_stack > 1)
+            return err_set(err, "a stack of %d adapters needs a per-row adapter index "
+                           "(model_forward_rows)", lora->n_stack);
+        return 0;
+    }
+    if (lora == NULL)
+        return err_set(err, "a per-row adapter index without an adapter");
+    for (int64_t t = 0; t < T; t++)
+        if (row_adapter[t] < 0 || row_adapter[t] >= lora->n_stack)
+            return err_set(err, "token %lld of the pass: adapter index %d, the stack holds "
+                           "0..%d", (long long)t, row_adapter[t], lora->n_stack - 1);
+    m->ops->upload_raw(m->pass.adapter_dev, row_adapter, (size_t)T * sizeof(int32_t));
+    m->pass.adapter = m->pass.adapter_dev;
+    return 0;
+}
+
+int model_forward_rows(Model *m, const Lora *lora, const int32_t *row_adapter,
+                       const int32_t *tokens, const int32_t *seq_lens, int32_t n_seqs,
+                       const uint8_t *loss_mask, int train, float *ce, Err *err) {
     int64_t T = 0;
     for (int32_t s = 0; s < n_seqs; s++)
         T += seq_lens[s];
@@ -233,7 +265,8 @@ int model_forward_masked(Model *m, const Lora *lora, const int32_t *tokens,
         return err_set(err, "%lld tokens in a %s pass; the model was opened for %lld",
                        (long long)T, train ? "training" : "inference", (long long)limit);
     if (model_check_lora(m, lora, err) != 0 ||
-        model_pass_set(m, tokens, seq_lens, NULL, NULL, n_seqs, err) != 0)
+        model_pass_set(m, tokens, seq_lens, NULL, NULL, n_seqs, err) != 0 ||
+        set_rows(m, lora, row_adapter, T, err) != 0)
         return -1;
     memcpy(m->h_seq_lens, seq_lens, (size_t)n_seqs * sizeof *seq_lens);
     m->last_train = train;

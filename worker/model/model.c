@@ -74,6 +74,7 @@ static int alloc_workspaces(Model *m, Err *err) {
     block_add(&p, &m->tok_part, 2 * t * f);
     block_add(&p, &m->tok_gath, (size_t)m->tp * 2 * t * f);
     block_add(&p, &m->pass.dev, table_ints * sizeof(int32_t));
+    block_add(&p, &m->pass.adapter_dev, t * sizeof(int32_t));
     block_add(&p, &m->rope_cos, (size_t)m->opt.max_pos * (m->HD / 2) * f);
     block_add(&p, &m->rope_sin, (size_t)m->opt.max_pos * (m->HD / 2) * f);
     m->a_block = block_alloc(&p, m->ops, "activation workspace", err);
@@ -219,6 +220,8 @@ int model_check_lora(const Model *m, const Lora *lora, Err *err) {
     if (lora->cfg.rank > m->opt.max_lora_rank)
         return err_set(err, "adapter rank %d exceeds the model's max_lora_rank %d",
                        lora->cfg.rank, m->opt.max_lora_rank);
+    if (lora->n_stack < 1)
+        return err_set(err, "adapter was not allocated (lora_alloc / lora_alloc_stack)");
     if (lora->n_layers != m->L)
         return err_set(err, "adapter has %lld layers, model %lld", (long long)lora->n_layers,
                        (long long)m->L);

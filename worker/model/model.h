@@ -66,7 +66,7 @@ typedef struct ModelOptions {
  *   acts    = Ti * (e*(2*D + 2*QD + 2*KD + 3*F) + 4*(2 + 7*R))            inference set
  *           + L * Tt * (e*(4*D + 2*QD + 2*KD + 3*F) + 4*(2 + H + 7*R))    training sets
  *           + Tt * (e*(2*D + 2*QD + 2*KD + 3*F) + 4*(R + 1))               backward work
- *           + Ta * (e*(2*D + V) + 4*(4 + 2*tp)) + 4*(4*Ta + 5*B)           head, tables
+ *           + Ta * (e*(2*D + V) + 4*(4 + 2*tp)) + 4*(5*Ta + 5*B)           head, tables
  *           + 2 * 4 * max_pos * HD/2                                       rope tables
  *   with Ti = max_tokens, Tt = max_train_tokens, Ta = max(Ti, Tt), B = max_seqs.
  * Each carved view is also rounded up to 256 bytes (not counted). With bf16 weights
@@ -118,6 +118,20 @@ int model_forward(Model *m, const Lora *lora, const int32_t *tokens, const int32
 int model_forward_masked(Model *m, const Lora *lora, const int32_t *tokens,
                          const int32_t *seq_lens, int32_t n_seqs, const uint8_t *loss_mask,
                          int train, float *ce, Err *err);
+
+/* model_forward_masked with one adapter per packed token row: lora (borrowed) is a
+ * stack of n_stack adapters (lora_alloc_stack, worker/adapter/lora_stack.h) and
+ * row_adapter (host, sum(seq_lens), borrowed) names each token's adapter in
+ * [0, n_stack); every wrapped projection then runs kernels/ops_list.h lora_rows_fwd, so
+ * each row sees exactly its own adapter (several small tasks trained in one pass). A
+ * following model_backward / model_backward_logits uses the same index and adds each
+ * row's gradients into its own adapter's slot of the stack. row_adapter NULL is
+ * model_forward_masked (lora then must be a plain adapter). Errors: as
+ * model_forward_masked, an index out of range (naming the token), a stack without an
+ * index. */
+int model_forward_rows(Model *m, const Lora *lora, const int32_t *row_adapter,
+                       const int32_t *tokens, const int32_t *seq_lens, int32_t n_seqs,
+                       const uint8_t *loss_mask, int train, float *ce, Err *err);
 
 /* The per-sample mean of -log p(target) of the last model_forward(_masked), over the
  * targets loss_mask marks (host, as model_forward_masked's; NULL: every target), into

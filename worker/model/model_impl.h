@@ -87,6 +87,9 @@ typedef struct PassTables {
     /* views into dev for the current pass */
     const int32_t *tokens, *pos, *targets, *kv_idx, *last;
     const SeqSpan *spans;
+    int32_t *adapter_dev;     /* backend (T_max): the per-row adapter index of a pass */
+    const int32_t *adapter;   /* adapter_dev when the current pass has one (a stacked
+                               * adapter, model_forward_rows), else NULL */
 } PassTables;
 
 struct Model {

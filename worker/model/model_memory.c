@@ -130,7 +130,7 @@ ModelMemory model_memory_estimate(const ModelConfig *cfg, const ModelOptions *o,
     m.act_bytes = Ti * (e * (2 * D + 2 * QD + 2 * KD + 3 * F) + f * (2 + 7 * R)) +
                   L * Tt * (e * (4 * D + 2 * QD + 2 * KD + 3 * F) + f * (2 + H + 7 * R)) +
                   Tt * (e * (2 * D + 2 * QD + 2 * KD + 3 * F) + f * (R + 1)) +
-                  Ta * (e * (2 * D + V) + f * head_stats) + 4 * (4 * Ta + 5 * B) +
+                  Ta * (e * (2 * D + V) + f * head_stats) + 4 * (5 * Ta + 5 * B) +
                   2 * f * (size_t)r.max_pos * (HD / 2);
     m.total_bytes = m.weights_bytes + m.lora_bytes + m.kv_bytes + m.act_bytes;
     return m;

@@ -1,15 +1,18 @@
 /* tests/kernels/cpu/test_ops_cpu_lora_rows.c -- the multi-adapter LoRA ops (lora_rows_fwd /
  * lora_rows_bwd, kernels/ops_list.h) against lora_fwd / lora_bwd run one adapter at a
  * time: the rows of each adapter gathered, put through that adapter alone, scattered back.
- * Rows interleave the adapters (one adapter per task row of a batched pass), one adapter
- * gets no row, and the last case passes dx = NULL. Checks h, y, dh, da, db, dx within
- * 1e-5 norm-wise relative (loops against BLAS: only the summation order differs) and that
- * the unused adapter's gradients stay as they were. Exit status = failures. */
+ * Rows interleave the adapters or come in runs of one adapter (what a batched pass packs),
+ * one adapter gets no row, and one case passes dx = NULL. Checks h, y, dh, da, db, dx
+ * within 1e-5 norm-wise relative (loops against BLAS: only the summation order differs),
+ * the same of the simple twin (kernels/cpu/cpu_simple.h, plain loops), that the unused
+ * adapter's gradients stay as they were, and that with runs the op is bit-equal to
+ * lora_fwd / lora_bwd over each run. Exit status = failures. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu/cpu_simple.h"
 #include "kernels/ops.h"
 #include "tests/testutil.h"
 
@@ -35,21 +38,43 @@ static int close_to(const char *what, int c, const float *got, const float *want
     return e <= 1e-5 ? 0 : tu_fail("case %d %s: norm-wise rel err %.3g > 1e-5", c, what, e);
 }
 
-/* One case: M rows over n_ad adapters (adapter n_ad - 1 unused). */
-static int run_case(int c, int64_t M, int64_t N, int64_t K, int64_t R, int32_t n_ad, int with_dx) {
+static void rows_fwd_simple(void *y, float *h, const void *x, const float *a, const float *b,
+                            const int32_t *ad, int32_t n_ad, float scale, int64_t M, int64_t N,
+                            int64_t K, int64_t R) {
+    cpu_lora_rows_fwd_simple(y, h, x, a, b, ad, n_ad, scale, M, N, K, R);
+}
+
+static void rows_bwd_simple(float *da, float *db, void *dx, float *dh, const void *dy,
+                            const void *x, const float *h, const float *a, const float *b,
+                            const int32_t *ad, int32_t n_ad, float scale, int64_t M, int64_t N,
+                            int64_t K, int64_t R) {
+    cpu_lora_rows_bwd_simple(da, db, dx, dh, dy, x, h, a, b, ad, n_ad, scale, M, N, K, R);
+}
+
+/* One case: M rows over n_ad adapters (adapter n_ad - 1 unused), interleaved or (runs)
+ * in runs of one adapter; simple: the simple twin instead of the op. */
+static int run_case(int c, int64_t M, int64_t N, int64_t K, int64_t R, int32_t n_ad, int with_dx,
+                    int runs, int simple) {
     const Ops *o = ops_cpu();
+    Ops op = *o;
+    if (simple) {
+        op.lora_rows_fwd = rows_fwd_simple;
+        op.lora_rows_bwd = rows_bwd_simple;
+    }
     const float scale = 1.7f;
     int32_t *ad = malloc((size_t)M * sizeof *ad);
-    for (int64_t m = 0; m < M; m++)
-        ad[m] = (int32_t)((m * 7 + m / 3) % (n_ad - 1)); /* interleaved; the last unused */
+    for (int64_t m = 0; m < M; m++) /* the last adapter unused */
+        ad[m] = runs ? (int32_t)((m * (n_ad - 1)) / M)
+                     : (int32_t)((m * 7 + m / 3) % (n_ad - 1));
     float *x = rnd(M * K, -1, 1), *a = rnd(n_ad * R * K, -.5f, .5f), *b = rnd(n_ad * N * R, -.5f, .5f);
     float *y0 = rnd(M * N, -1, 1), *dy = rnd(M * N, -1, 1), *dx0 = rnd(M * K, -1, 1);
     float *da0 = rnd(n_ad * R * K, -1, 1), *db0 = rnd(n_ad * N * R, -1, 1);
     /* the batched pass */
     float *y = copy(y0, M * N), *h = rnd(M * R, 0, 0), *dh = rnd(M * R, 0, 0);
     float *da = copy(da0, n_ad * R * K), *db = copy(db0, n_ad * N * R), *dx = copy(dx0, M * K);
-    o->lora_rows_fwd(y, h, x, a, b, ad, n_ad, scale, M, N, K, R);
-    o->lora_rows_bwd(da, db, with_dx ? dx : NULL, dh, dy, x, h, a, b, ad, n_ad, scale, M, N, K, R);
+    op.lora_rows_fwd(y, h, x, a, b, ad, n_ad, scale, M, N, K, R);
+    op.lora_rows_bwd(da, db, with_dx ? dx : NULL, dh, dy, x, h, a, b, ad, n_ad, scale, M, N,
+                       K, R);
     /* one adapter at a time */
     float *wy = copy(y0, M * N), *wh = rnd(M * R, 0, 0), *wdh = rnd(M * R, 0, 0);
     float *wda = copy(da0, n_ad * R * K), *wdb = copy(db0, n_ad * N * R), *wdx = copy(dx0, M * K);
@@ -87,11 +112,16 @@ static int run_case(int c, int64_t M, int64_t N, int64_t K, int64_t R, int32_t n
     if (memcmp(da + last * R * K, da0 + last * R * K, (size_t)(R * K) * 4) != 0 ||
         memcmp(db + last * N * R, db0 + last * N * R, (size_t)(N * R) * 4) != 0)
         fails += tu_fail("case %d: the adapter without rows got a gradient", c);
+    if (runs && !simple &&
+        (memcmp(y, wy, (size_t)(M * N) * 4) != 0 || memcmp(da, wda, (size_t)(n_ad * R * K) * 4) ||
+         memcmp(db, wdb, (size_t)(n_ad * N * R) * 4) || memcmp(dx, wdx, (size_t)(M * K) * 4)))
+        fails += tu_fail("case %d: runs of one adapter are not bit-equal to lora_fwd/bwd", c);
     if (!with_dx && memcmp(dx, dx0, (size_t)(M * K) * 4) != 0)
         fails += tu_fail("case %d: dx changed with dx = NULL", c);
     if (fails == 0)
-        tu_note("case %d: M %lld N %lld K %lld R %lld, %d adapters: equal to one adapter at "
-                "a time", c, (long long)M, (long long)N, (long long)K, (long long)R, n_ad);
+        tu_note("case %d: M %lld N %lld K %lld R %lld, %d adapters%s%s: equal to one adapter "
+                "at a time", c, (long long)M, (long long)N, (long long)K, (long long)R, n_ad,
+                runs ? " in runs" : "", simple ? ", simple twin" : "");
     free(ad), free(x), free(a), free(b), free(y0), free(dy), free(dx0), free(da0), free(db0);
     free(y), free(h), free(dh), free(da), free(db), free(dx), free(wy), free(wh), free(wdh);
     free(wda), free(wdb), free(wdx), free(gx), free(gy), free(gdy), free(gdx), free(gh);
@@ -100,9 +130,13 @@ static int run_case(int c, int64_t M, int64_t N, int64_t K, int64_t R, int32_t n
 }
 
 int main(void) {
-    int fails = run_case(0, 1, 1, 1, 1, 2, 1);
-    fails += run_case(1, 13, 40, 24, 8, 4, 1);
-    fails += run_case(2, 37, 64, 96, 16, 5, 1);
-    fails += run_case(3, 20, 33, 17, 9, 3, 0);
+    int fails = 0, c = 0;
+    for (int simple = 0; simple < 2; simple++)
+        for (int runs = 0; runs < 2; runs++) {
+            fails += run_case(c++, 1, 1, 1, 1, 2, 1, runs, simple);
+            fails += run_case(c++, 13, 40, 24, 8, 4, 1, runs, simple);
+            fails += run_case(c++, 37, 64, 96, 16, 5, 1, runs, simple);
+            fails += run_case(c++, 20, 33, 17, 9, 3, 0, runs, simple);
+        }
     return tu_report(fails);
 }

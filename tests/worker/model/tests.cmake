@@ -5,6 +5,10 @@
 set(TLM_WTEST ${CMAKE_SOURCE_DIR}/tests/worker/wtest.c)
 tlm_add_test(test_worker_grad SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_grad.c
              ${TLM_WTEST} LABELS cpu)
+# A stack of adapters through the per-row pass (model_forward_rows): each sequence's ce and
+# each adapter's gradients as with that adapter alone.
+tlm_add_test(test_lora_stack SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_lora_stack.c ${TLM_WTEST}
+             LABELS cpu)
 tlm_add_test(test_worker_generate
              SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_generate.c ${TLM_WTEST}
              LABELS cpu)
