@@ -26,6 +26,9 @@ extern "C" {
 #define JOB_MAX_FIELDS DS_MAX_PROMPT_FIELDS
 #define JOB_MAX_TARGETS 7
 #define JOB_MAX_DATASETS DS_MAX_DATASETS
+/* ttt.tasks_per_pass at most: a pass packs that many tasks' batches, and each task holds
+ * its own adapter and AdamW moments beside the stack (4 + 2 adapters' floats per task) */
+#define TTT_MAX_TASKS_PER_PASS 256
 /* Keys the schema may hold (jobs/job_schema.c asserts its table fits): sizes the per-key
  * bookkeeping of a JobSpec. */
 #define JOB_MAX_KEYS 64
@@ -86,6 +89,13 @@ typedef struct JobSpec {
                                * default 1 (the file's order); > 1 votes the answers */
         JobTttLoss loss_on;   /* default output */
         int64_t max_demos;    /* demonstrations in one prompt, default 8 */
+        /* tasks of one rank trained together in one batched pass (one adapter per task
+         * row, kernels lora_rows_*), default 1 (one task at a time); at most
+         * TTT_MAX_TASKS_PER_PASS */
+        int64_t tasks_per_pass;
+        /* 1: each task's trained adapter kept as output.dir/adapters/task-<index>.
+         * safetensors (PEFT's F32 file), default false (the adapter is dropped) */
+        int save_adapters;
         char separator[JOB_NAME_BYTES]; /* between demonstrations, default "\n\n" */
         char join[JOB_NAME_BYTES];      /* between an input and its output, default "\n" */
         struct {

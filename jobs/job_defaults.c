@@ -27,6 +27,7 @@ void job_defaults(JobSpec *spec) {
     spec->ttt.permutations = 1;
     spec->ttt.loss_on = JOB_TTT_LOSS_OUTPUT;
     spec->ttt.max_demos = 8;
+    spec->ttt.tasks_per_pass = 1;
     strcpy(spec->ttt.separator, "\n\n");
     strcpy(spec->ttt.join, "\n");
     strcpy(spec->ttt.fields.id, "id");

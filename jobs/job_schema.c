@@ -87,6 +87,9 @@ static const JobField fields[] = {
     {.key = "ttt.loss_on", .kind = JF_ENUM, .off = AT(ttt.loss_on), .choices = ttt_losses,
      .method_only = JOB_TTT + 1},
     TTT_INT("ttt.max_demos", ttt.max_demos, 1, I32),
+    TTT_INT("ttt.tasks_per_pass", ttt.tasks_per_pass, 1, TTT_MAX_TASKS_PER_PASS),
+    {.key = "ttt.save_adapters", .kind = JF_BOOL, .off = AT(ttt.save_adapters),
+     .method_only = JOB_TTT + 1},
     TTT_STR("ttt.separator", ttt.separator, 0),
     TTT_STR("ttt.join", ttt.join, 0),
     TTT_STR("ttt.fields.id", ttt.fields.id, 1),
@@ -298,7 +301,7 @@ int jf_set_scalar(const JobField *f, JobSpec *spec, const char *text, int plain,
             return fail_expect(f, text, plain, why, why_bytes);
         if ((double)iv > f->hi) {
             snprintf(why, why_bytes, "%lld is above %.0f, the largest value this key can "
-                     "hold (a 32-bit integer)", iv, f->hi);
+                     "hold%s", iv, f->hi, f->hi == I32 ? " (a 32-bit integer)" : "");
             return -1;
         }
         *(int64_t *)at = iv;

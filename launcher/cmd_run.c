@@ -98,10 +98,11 @@ static void print_job(const JobSpec *j) {
     }
     if (j->method.name == JOB_TTT) /* per task: its own keys (worker/loop/ttt.h) */
         log_info("  method   ttt: epochs %lld, leave_one_out %s, permutations %lld, loss_on "
-                 "%s, max_demos %lld; task fields %s/%s/%s/%s/%s",
+                 "%s, max_demos %lld, tasks_per_pass %lld%s; task fields %s/%s/%s/%s/%s",
                  (long long)j->ttt.epochs, j->ttt.leave_one_out ? "true" : "false",
                  (long long)j->ttt.permutations, job_ttt_loss_name(j->ttt.loss_on),
-                 (long long)j->ttt.max_demos, j->ttt.fields.id, j->ttt.fields.train,
+                 (long long)j->ttt.max_demos, (long long)j->ttt.tasks_per_pass,
+                 j->ttt.save_adapters ? ", save_adapters" : "", j->ttt.fields.id, j->ttt.fields.train,
                  j->ttt.fields.test, j->ttt.fields.input, j->ttt.fields.output);
     else
         log_info("  method   %s %s: threshold %g, lamb %g, stream_batch %lld, loss_tokens %s",

@@ -38,6 +38,8 @@ static void test_defaults(void **state) {
     assert_int_equal(s.ttt.permutations, 1);
     assert_int_equal(s.ttt.loss_on, JOB_TTT_LOSS_OUTPUT);
     assert_int_equal(s.ttt.max_demos, 8);
+    assert_int_equal(s.ttt.tasks_per_pass, 1);
+    assert_int_equal(s.ttt.save_adapters, 0);
     assert_string_equal(s.ttt.separator, "\n\n");
     assert_string_equal(s.ttt.join, "\n");
     assert_string_equal(s.ttt.fields.id, "id");
@@ -99,6 +101,10 @@ static void test_refusals(void **state) {
                                   "got \"0\""},
         {"ttt: {fields: {id: \"\"}}\n", "t.yaml:3:20: ttt.fields.id: expected a non-empty "
                                         "string, got \"\" (a quoted string)"},
+        {"ttt: {tasks_per_pass: 0}\n", "t.yaml:3:23: ttt.tasks_per_pass: expected a positive "
+                                       "integer, got \"0\""},
+        {"ttt: {tasks_per_pass: 257}\n", "t.yaml:3:23: ttt.tasks_per_pass: 257 is above 256, "
+                                         "the largest value this key can hold"},
         {"ttt: {leave_one_out: maybe}\n", "t.yaml:3:22: ttt.leave_one_out: expected true or "
                                           "false, got \"maybe\""},
     };

@@ -94,17 +94,21 @@ void ttl_core_schedule(TtlCore *c, int64_t n_steps) { c->sched_steps = n_steps; 
  * over ceil(warmup_ratio * steps) steps (transformers get_cosine_schedule_with_warmup;
  * the first step runs at lr_lambda(0), i.e. lr 0 when there is a warmup). A constant
  * schedule with a warmup ratio is HF's constant_with_warmup. The lr at position pos. */
-static double lr_at(const TtlCore *c, int64_t pos) {
-    const double cur = (double)pos, total = (double)c->sched_steps;
-    const double warm = ceil(c->cfg.warmup_ratio * total);
+double ttl_core_lr_at(const TtlCoreConfig *cfg, int64_t pos, int64_t n_steps) {
+    const double cur = (double)pos, total = (double)n_steps;
+    const double warm = ceil(cfg->warmup_ratio * total);
     if (cur < warm)
-        return c->cfg.lr * cur / (warm > 1 ? warm : 1);
-    if (!c->cfg.cosine)
-        return c->cfg.lr;
+        return cfg->lr * cur / (warm > 1 ? warm : 1);
+    if (!cfg->cosine)
+        return cfg->lr;
     const double span = total - warm > 1 ? total - warm : 1;
     const double progress = (cur - warm) / span;
     const double f = 0.5 * (1.0 + cos(M_PI * 2.0 * 0.5 * progress));
-    return c->cfg.lr * (f > 0 ? f : 0);
+    return cfg->lr * (f > 0 ? f : 0);
+}
+
+static double lr_at(const TtlCore *c, int64_t pos) {
+    return ttl_core_lr_at(&c->cfg, pos, c->sched_steps);
 }
 
 double ttl_core_lr(const TtlCore *c) { return lr_at(c, c->sched_step); }

@@ -118,6 +118,11 @@ void ttl_core_schedule(TtlCore *c, int64_t n_steps);
 /* The lr of the next step of the current schedule. */
 double ttl_core_lr(const TtlCore *c);
 
+/* The lr at position pos (0-based) of a schedule of n_steps steps under cfg (borrowed):
+ * what ttl_core_lr gives at that position. For loops that keep one schedule per adapter
+ * (worker/loop/ttt_pass.c). */
+double ttl_core_lr_at(const TtlCoreConfig *cfg, int64_t pos, int64_t n_steps);
+
 /* One epoch over b (borrowed) in stream order: steps of batch_size samples; on each,
  * this rank scores its samples (i mod dp == dp_rank), and when the method updates, the
  * gradients of the global loss are summed over dp and applied. Writes scores[i] (host,

@@ -1,7 +1,9 @@
 /* worker/loop/ttt.c -- ttt_run (see ttt.h): open the model, tokenizer, template, task
- * file, one adapter (re-initialised per task) and the update engine with method ttt, then
- * the tasks in rounds of dp: rank d takes task k * dp + d of round k, the round's lines go
- * to the writer, the progress record moves past the round. */
+ * file, one adapter (re-initialised per task) and the update engine with method ttt (and,
+ * with ttt.tasks_per_pass > 1, the stack of a batched pass), then the tasks in rounds of
+ * dp: rank d takes task k * dp + d of round k (with tasks_per_pass P: rounds of dp x P,
+ * rank d the d-th block, one pass), the round's lines go to the writer, the progress
+ * record moves past the round. */
 #include "worker/loop/ttt_impl.h"
 
 #include <stdlib.h>
@@ -44,7 +46,9 @@ static void collect_stop_ids(Ttt *t) {
 
 static int open_model(Ttt *t, Err *err) {
     const JobSpec *job = t->job;
-    const int64_t L = job->data.cutoff_len, bs = job->optim.batch_size;
+    /* a pass trains up to tasks_per_pass tasks' steps together (ttt_pass.c) */
+    const int64_t L = job->data.cutoff_len;
+    const int64_t bs = job->optim.batch_size * job->ttt.tasks_per_pass;
     const int64_t new_tok = job->generate.max_new_tokens;
     ModelOptions mo = {.max_tokens = bs * L > TTT_GEN_SLOTS ? bs * L : TTT_GEN_SLOTS,
                        .max_train_tokens = bs * L,
@@ -117,7 +121,8 @@ static int ttt_open(Ttt *t, Err *err) {
                                     .output = job->ttt.fields.output}};
     if ((t->tf = tf_open(&tc, err)) == NULL)
         return err_prefix(err, "data.path: ");
-    if (open_model(t, err) != 0 || open_engine(t, err) != 0)
+    if (open_model(t, err) != 0 || open_engine(t, err) != 0 ||
+        (job->ttt.tasks_per_pass > 1 && ttt_pass_open(t, err) != 0))
         return -1;
     return ttt_out_open(t, err);
 }
@@ -126,6 +131,7 @@ static void ttt_close(Ttt *t) {
     ttt_out_close(&t->out);
     strbuf_free(&t->pred_lines);
     strbuf_free(&t->task_lines);
+    ttt_pass_close(t);
     ttl_core_free(&t->core);
     gen_close(t->gen);
     lora_free(&t->lora);
@@ -135,16 +141,57 @@ static void ttt_close(Ttt *t) {
     ttl_ledger_close(&t->ledger);
 }
 
+/* Whether task i of the round [first, first + n) is this rank's: i mod dp one task at a
+ * time; with tasks_per_pass P > 1 (rounds of dp x P tasks) rank d takes the d-th block
+ * of ceil(n / dp) tasks, so the ranks' lines, gathered in rank order, stay in task
+ * order. */
+static int is_mine(const Ttt *t, int64_t first, int64_t n, int64_t i) {
+    if (t->job->ttt.tasks_per_pass == 1)
+        return (int)(i % t->dp_size) == t->dp_rank;
+    const int64_t chunk = (n + t->dp_size - 1) / t->dp_size;
+    return (i - first) / chunk == t->dp_rank;
+}
+
+/* A round of tasks_per_pass > 1: this rank's block of tasks trained in one pass. */
+static int run_pass_round(Ttt *t, int64_t first, int64_t n, Err *err) {
+    TfTask *mine = calloc((size_t)t->job->ttt.tasks_per_pass, sizeof *mine);
+    if (mine == NULL)
+        return err_set(err, "out of memory");
+    int32_t n_mine = 0;
+    int rc = 0;
+    for (int64_t i = first; i < first + n && rc == 0; i++) {
+        TfTask task;
+        const int trc = tf_next(t->tf, &task, err);
+        if (trc <= 0) {
+            rc = trc < 0 ? -1 : err_set(err, "%s: ended before task %lld", tf_path(t->tf),
+                                        (long long)i);
+            break;
+        }
+        if (is_mine(t, first, n, i))
+            mine[n_mine++] = task;
+        else
+            tf_task_free(&task);
+    }
+    if (rc == 0 && n_mine > 0)
+        rc = ttt_pass_run(t, mine, n_mine, err);
+    for (int32_t k = 0; k < n_mine; k++)
+        tf_task_free(&mine[k]);
+    free(mine);
+    return rc != 0 ? -1 : ttt_out_round(t, n, err);
+}
+
 /* Round k: this rank's task (k * dp + dp_rank), when the file has it. Every rank reads
  * every task line (parsing is cheap next to training), so each knows where it stands. */
 static int run_round(Ttt *t, int64_t first, int64_t n, Err *err) {
+    if (t->job->ttt.tasks_per_pass > 1)
+        return run_pass_round(t, first, n, err);
     for (int64_t i = first; i < first + n; i++) {
         TfTask task;
         const int rc = tf_next(t->tf, &task, err);
         if (rc <= 0)
             return rc < 0 ? -1 : err_set(err, "%s: ended before task %lld", tf_path(t->tf),
                                          (long long)i);
-        const int mine = (int)(i % t->dp_size) == t->dp_rank;
+        const int mine = is_mine(t, first, n, i);
         const int trc = mine ? ttt_task_run(t, &task, err) : 0;
         tf_task_free(&task);
         if (trc != 0)
@@ -162,8 +209,8 @@ static int run_tasks(Ttt *t, Err *err) {
             t->interrupted = 1;
             return 0;
         }
-        const int64_t n = total - t->tasks_done < t->dp_size ? total - t->tasks_done
-                                                              : t->dp_size;
+        const int64_t round = t->dp_size * t->job->ttt.tasks_per_pass;
+        const int64_t n = total - t->tasks_done < round ? total - t->tasks_done : round;
         if (run_round(t, t->tasks_done, n, err) != 0)
             return -1;
         if (t->writer && t->hooks.progress)

@@ -9,8 +9,10 @@
  * lifetime and the loss targets differ.
  * Distribution: task i belongs to dp rank i mod dp; each rank trains its tasks' adapters
  * alone (no gradient all-reduce across tasks), a tp group shards the model and the
- * adapter as in TLM. Tasks go in rounds of dp; after each round world rank 0 appends the
- * round's lines to output.dir (fsync'd) and records the tasks done in ttt_progress.json
+ * adapter as in TLM. Tasks go in rounds of dp; with ttt.tasks_per_pass P > 1 in rounds
+ * of dp x P, rank d taking the d-th block of them and training its block in one batched
+ * pass (worker/loop/ttt_pass.c: one adapter per task row). After each round world rank 0
+ * appends the round's lines to output.dir (fsync'd) and records the tasks done in ttt_progress.json
  * (atomically), the task boundary a resume continues from. Not thread-safe. */
 #ifndef TLM_WORKER_TTT_H
 #define TLM_WORKER_TTT_H

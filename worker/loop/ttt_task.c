@@ -11,6 +11,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "io/base/vec.h"
@@ -21,17 +23,7 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Prompts packed back to back, as the engine takes them. */
-typedef struct Packed {
-    int32_t *tok;
-    uint8_t *mask;
-    int64_t n_tok, cap_tok, n_mask, cap_mask;
-    int64_t *off;
-    int32_t *lens;
-    int64_t n, cap;
-} Packed;
-
-static void packed_free(Packed *p) {
+void ttt_packed_free(TttPacked *p) {
     free(p->tok);
     free(p->mask);
     free(p->off);
@@ -39,7 +31,7 @@ static void packed_free(Packed *p) {
     memset(p, 0, sizeof *p);
 }
 
-static int pack_add(Packed *p, const int32_t *ids, int64_t n, const uint8_t *mask, Err *err) {
+static int pack_add(TttPacked *p, const int32_t *ids, int64_t n, const uint8_t *mask, Err *err) {
     if (VEC_RESERVE2(p->off, p->lens, p->cap, p->n + 1, err) != 0)
         return -1;
     p->off[p->n] = p->n_tok;
@@ -49,16 +41,19 @@ static int pack_add(Packed *p, const int32_t *ids, int64_t n, const uint8_t *mas
     return mask != NULL ? VEC_APPEND(p->mask, p->n_mask, p->cap_mask, mask, n, err) : 0;
 }
 
-void ttt_task_on_step(void *ctx, const TtlStepStats *st) {
-    TttStepLog *log = &((Ttt *)ctx)->log;
+void ttt_log_step(TttStepLog *log, double loss) {
     if (log->steps == 0)
-        log->first_loss = st->loss;
+        log->first_loss = loss;
     if (log->steps++ % log->steps_per_epoch == 0) { /* a new epoch */
         log->epoch_steps = 0;
         log->epoch_loss = 0;
     }
     log->epoch_steps++;
-    log->epoch_loss += st->loss;
+    log->epoch_loss += loss;
+}
+
+void ttt_task_on_step(void *ctx, const TtlStepStats *st) {
+    ttt_log_step(&((Ttt *)ctx)->log, st->loss);
 }
 
 int ttt_train(TtlCore *core, const TtlSamples *s, int64_t epochs, Err *err) {
@@ -74,8 +69,7 @@ int ttt_train(TtlCore *core, const TtlSamples *s, int64_t epochs, Err *err) {
     return rc;
 }
 
-/* The training examples of task, encoded (target output as the assistant turn). */
-static int pack_examples(Ttt *t, const TfTask *task, uint64_t seed, Packed *pk, Err *err) {
+int ttt_pack_examples(Ttt *t, const TfTask *task, uint64_t seed, TttPacked *pk, Err *err) {
     TttPlan pl;
     if (ttt_plan(task, &t->sh, seed, 1, &pl, err) != 0)
         return -1;
@@ -98,9 +92,9 @@ static int pack_examples(Ttt *t, const TfTask *task, uint64_t seed, Packed *pk, 
 
 /* A fresh adapter and optimizer, then ttt.epochs passes over the examples. */
 static int train(Ttt *t, const TfTask *task, uint64_t seed, Err *err) {
-    Packed pk = {0};
+    TttPacked pk = {0};
     lora_init(&t->lora, seed); /* grads and moments zeroed too */
-    int rc = pack_examples(t, task, seed, &pk, err);
+    int rc = ttt_pack_examples(t, task, seed, &pk, err);
     const int64_t bs = t->core.cfg.batch_size;
     t->log = (TttStepLog){.steps_per_epoch = (pk.n + bs - 1) / bs};
     const TtlSamples s = {.n = (int32_t)pk.n, .tokens = pk.tok, .off = pk.off, .lens = pk.lens,
@@ -109,7 +103,7 @@ static int train(Ttt *t, const TfTask *task, uint64_t seed, Err *err) {
     if (rc == 0)
         rc = ttt_train(&t->core, &s, t->job->ttt.epochs, err);
     t->round[TTT_STEPS] += (double)t->log.steps;
-    packed_free(&pk);
+    ttt_packed_free(&pk);
     return rc != 0 ? err_prefix(err, "task %s (%s:%lld): training: ", task->id,
                                 tf_path(t->tf), (long long)task->line) : 0;
 }
@@ -175,8 +169,8 @@ static int put_json(StrBuf *b, json_t *obj, Err *err) {
 }
 
 /* One query's line: the first order's prompt, label, the voted answer, its numbers. */
-static int query_line(Ttt *t, const TfTask *task, const TttPrompt *p0, int32_t q,
-                      char *const *answers, Err *err) {
+static int query_line(Ttt *t, const TfTask *task, const Lora *lora, const TttPrompt *p0,
+                      int32_t q, char *const *answers, Err *err) {
     const TfPair *query = &task->test[q];
     const int32_t n_perm = (int32_t)t->sh.permutations;
     int32_t votes = 1;
@@ -193,7 +187,7 @@ static int query_line(Ttt *t, const TfTask *task, const TttPrompt *p0, int32_t q
     t->round[TTT_QUERIES] += 1;
     if (query->has_output && j != NULL) {
         float ce = 0, ce_base = 0;
-        if (label_ce(t, task, p0, query, &t->lora, &ce, err) != 0 ||
+        if (label_ce(t, task, p0, query, lora, &ce, err) != 0 ||
             label_ce(t, task, p0, query, NULL, &ce_base, err) != 0) {
             json_decref(j);
             return -1;
@@ -209,9 +203,9 @@ static int query_line(Ttt *t, const TfTask *task, const TttPrompt *p0, int32_t q
 }
 
 /* Greedy answers of every planned test prompt (all in one gen_run: waves of slots). */
-static int answer(Ttt *t, const TfTask *task, uint64_t seed, Err *err) {
+static int answer(Ttt *t, const TfTask *task, uint64_t seed, const Lora *lora, Err *err) {
     TttPlan pl;
-    Packed pk = {0};
+    TttPacked pk = {0};
     if (ttt_plan(task, &t->sh, seed, 0, &pl, err) != 0)
         return -1;
     int rc = 0;
@@ -233,7 +227,7 @@ static int answer(Ttt *t, const TfTask *task, uint64_t seed, Err *err) {
     if (rc == 0 && (out == NULL || out_lens == NULL || texts == NULL))
         rc = err_set(err, "out of memory");
     if (rc == 0)
-        rc = gen_run(t->gen, &t->lora, pk.tok, pk.lens, pl.n, max_new, t->stop_ids,
+        rc = gen_run(t->gen, lora, pk.tok, pk.lens, pl.n, max_new, t->stop_ids,
                      t->n_stop, out, out_lens, err);
     for (int32_t i = 0; i < pl.n && rc == 0; i++) {
         rc = tok_decode(t->tok, out + (int64_t)i * max_new, out_lens[i], 1, &texts[i], err);
@@ -241,13 +235,13 @@ static int answer(Ttt *t, const TfTask *task, uint64_t seed, Err *err) {
     }
     const int32_t n_perm = (int32_t)t->sh.permutations;
     for (int32_t q = 0; q < task->n_test && rc == 0; q++)
-        rc = query_line(t, task, &pl.p[q * n_perm], q, texts + (int64_t)q * n_perm, err);
+        rc = query_line(t, task, lora, &pl.p[q * n_perm], q, texts + (int64_t)q * n_perm, err);
     for (int32_t i = 0; texts != NULL && i < pl.n; i++)
         free(texts[i]);
     free(texts);
     free(out);
     free(out_lens);
-    packed_free(&pk);
+    ttt_packed_free(&pk);
     ttt_plan_free(&pl);
     return rc != 0 ? err_prefix(err, "task %s (%s:%lld): answering: ", task->id,
                                 tf_path(t->tf), (long long)task->line) : 0;
@@ -258,17 +252,35 @@ int ttt_task_run(Ttt *t, const TfTask *task, Err *err) {
     const uint64_t seed = ttt_task_seed(t->job->seed, task->id);
     if (train(t, task, seed, err) != 0)
         return -1;
-    const double t1 = now_s();
+    return ttt_task_finish(t, task, seed, &t->lora, &t->log, now_s() - t0, err);
+}
+
+/* ttt.save_adapters: the trained adapter as output.dir/adapters/task-<index>.safetensors
+ * (by index: an id may hold any character). Collective over tp (lora_save). */
+static int save_adapter(Ttt *t, const TfTask *task, Lora *lora, Err *err) {
+    char path[JOB_PATH_BYTES + 64];
+    snprintf(path, sizeof path, "%s/adapters", t->job->output.dir);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        return err_set(err, "ttt.save_adapters: cannot create %s: %s", path, strerror(errno));
+    snprintf(path, sizeof path, "%s/adapters/task-%lld.safetensors", t->job->output.dir,
+             (long long)task->index);
+    return lora_save(lora, path, err) != 0 ? err_prefix(err, "task %s: ", task->id) : 0;
+}
+
+int ttt_task_finish(Ttt *t, const TfTask *task, uint64_t seed, Lora *lora,
+                    const TttStepLog *lg, double train_s, Err *err) {
+    if (t->job->ttt.save_adapters && save_adapter(t, task, lora, err) != 0)
+        return -1;
+    const double t1 = now_s(), t0 = t1 - train_s;
     const double labeled0 = t->round[TTT_LABELED], ce0 = t->round[TTT_CE_SUM],
                  base0 = t->round[TTT_CE_BASE_SUM];
-    if (answer(t, task, seed, err) != 0)
+    if (answer(t, task, seed, lora, err) != 0)
         return -1;
     const double t2 = now_s();
     t->round[TTT_TASKS] += 1;
     t->round[TTT_T_TRAIN] += t1 - t0;
     t->round[TTT_T_PREDICT] += t2 - t1;
     const double n_lab = t->round[TTT_LABELED] - labeled0;
-    const TttStepLog *lg = &t->log;
     json_t *j = json_pack("{s:s, s:I, s:i, s:i, s:i, s:I, s:f, s:f, s:f, s:f, s:f}", "task",
                           task->id, "index", (json_int_t)task->index, "rank", t->dp_rank,
                           "demos", (int)task->n_train, "queries", (int)task->n_test, "steps",

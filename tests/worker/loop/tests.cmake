@@ -56,7 +56,9 @@ tlm_add_test(test_ttt_golden SOURCES ${TLM_TTL_TEST_DIR}/test_ttt_golden.c
              ${CMAKE_SOURCE_DIR}/tests/worker/wtest.c LABELS "cpu;golden")
 # method ttt through tlm run on jobs/demo-ttt.yaml: no state leaks between tasks, resume at
 # task boundaries, dp = 2 and tp = 2 under mpiexec equal one process.
-foreach(mode noleak resume)
+# pass: ttt.tasks_per_pass 3 and 4 (several tasks in one batched pass) against one task
+# at a time: adapters, predictions, no leak, resume.
+foreach(mode noleak resume pass)
   tlm_add_test(test_ttt_${mode} COMMAND $<TARGET_FILE:test_ttt_run> ARGS ${mode} LABELS cpu
                TIMEOUT 240)
 endforeach()
@@ -64,7 +66,7 @@ add_executable(test_ttt_run ${TLM_TTL_TEST_DIR}/test_ttt_run.c)
 target_link_libraries(test_ttt_run PRIVATE tlm_testutil)
 add_dependencies(test_ttt_run tlm)
 string(REPLACE ";" " " TLM_TTT_MPIEXEC "${TLM_MPIEXEC}")
-foreach(mode dp tp)
+foreach(mode dp tp dp_pass tp_pass)
   tlm_add_mpi_test(test_ttt_${mode}2 RANKS 2 LABELS mpi
     COMMAND $<TARGET_FILE:test_ttt_run> ${mode} "${TLM_TTT_MPIEXEC}")
 endforeach()
