@@ -117,12 +117,18 @@ AVX512 INLINE void fwd_rows(float *out, const float *x, const void *w, int64_t M
 
 AVX512 void cpu_bf16_fwd_block(float *out, const float *x, const uint16_t *w, int64_t M,
                                int64_t N, int64_t K, int64_t n0, int n_rows, float beta) {
-    fwd_rows(out, x, w, M, N, K, n0, n_rows, beta, 1);
+    if (M >= CPU_OUTER_MIN_ROWS)
+        cpu_bf16_fwd_outer_block(out, x, w, M, N, K, n0, n_rows, beta);
+    else
+        fwd_rows(out, x, w, M, N, K, n0, n_rows, beta, 1);
 }
 
 AVX512 void cpu_f32_fwd_block(float *out, const float *x, const float *w, int64_t M,
                               int64_t N, int64_t K, int64_t n0, int n_rows, float beta) {
-    fwd_rows(out, x, w, M, N, K, n0, n_rows, beta, 0);
+    if (M >= CPU_OUTER_MIN_ROWS)
+        cpu_f32_fwd_outer_block(out, x, w, M, N, K, n0, n_rows, beta);
+    else
+        fwd_rows(out, x, w, M, N, K, n0, n_rows, beta, 0);
 }
 
 /* MR rows x 64 columns of dx (row stride K) from dy rows (stride N) and w rows [n0, n1). */

@@ -24,6 +24,16 @@ void cpu_bf16_fwd_block(float *out, const float *x, const uint16_t *w, int64_t M
 void cpu_f32_fwd_block(float *out, const float *x, const float *w, int64_t M, int64_t N,
                        int64_t K, int64_t n0, int n_rows, float beta);
 
+/* The same two as an outer product over a transposed panel of the block's weights
+ * (matmul_outer_avx512.c), what the two above run when M >= CPU_OUTER_MIN_ROWS: the
+ * transpose costs a pass over the block per call, worth it once enough x rows share it. */
+void cpu_f32_fwd_outer_block(float *out, const float *x, const float *w, int64_t M,
+                             int64_t N, int64_t K, int64_t n0, int n_rows, float beta);
+void cpu_bf16_fwd_outer_block(float *out, const float *x, const uint16_t *w, int64_t M,
+                              int64_t N, int64_t K, int64_t n0, int n_rows, float beta);
+
+#define CPU_OUTER_MIN_ROWS 16
+
 /* Columns [k0, k0 + 64) (clipped to K) of dx (M,K) (+)= dy (M,N) . w (N,K), w bf16 bits;
  * beta 0 overwrites, 1 accumulates. */
 void cpu_bf16_bwd_block(float *dx, const float *dy, const uint16_t *w, int64_t M, int64_t N,

@@ -218,7 +218,8 @@ static int64_t check_few_rows(int64_t M, int64_t N, int64_t K) {
     return bad;
 }
 
-/* The many-row fp32 matmul_fwd / matmul_bwd (AVX-512 blocks) against OpenBLAS sgemm. */
+/* The many-row fp32 matmul_fwd / matmul_bwd (AVX-512 blocks: the forward as dot products
+ * below CPU_OUTER_MIN_ROWS rows, as an outer product from there) against OpenBLAS sgemm. */
 static int64_t check_many_rows(int64_t M, int64_t N, int64_t K) {
     float *x = malloc((size_t)(M * K) * sizeof *x), *w = malloc((size_t)(N * K) * sizeof *w);
     float *dy = malloc((size_t)(M * N) * sizeof *dy), *o[2], *d[2];
@@ -264,7 +265,10 @@ static int64_t check_many_rows(int64_t M, int64_t N, int64_t K) {
 
 static void test_many_rows(void **state) {
     (void)state;
-    const int64_t Ms[] = {9, 13, 130}, Ns[] = {1, 7, 65, 300}, Ks[] = {1, 17, 64, 129};
+    /* M from 16 runs the outer-product forward (CPU_OUTER_MIN_ROWS): 16 and 130 its edge
+     * and a row tail; K 300 crosses its 256-column panels with a tail of 44 */
+    const int64_t Ms[] = {9, 13, 16, 130}, Ns[] = {1, 7, 65, 300};
+    const int64_t Ks[] = {1, 17, 64, 129, 300};
     int64_t bad = 0;
     for (size_t a = 0; a < sizeof Ms / sizeof Ms[0]; a++)
         for (size_t b = 0; b < sizeof Ns / sizeof Ns[0]; b++)
@@ -297,6 +301,7 @@ static void test_bf16(void **state) {
                 bad += check_bf16(Ms[a], Ns[b], Ks[c]);
     bad += check_bf16(4, 1376, 576); /* a real layer's shape, threaded */
     bad += check_bf16(130, 576, 1536);
+    bad += check_bf16(17, 65, 300); /* the outer-product forward: row, column, panel tails */
     assert_int_equal(bad, 0);
 }
 
