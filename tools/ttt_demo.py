@@ -13,7 +13,9 @@ greedy answers, wall time per task. Prints a Markdown table per task and overall
 runs stay in OUT (default out/ttt-demo).
 
   python3 tools/ttt_demo.py [--tasks 8] [--ttt-tasks N] [--epochs 2] [--permutations 2]
-                            [--lr 1e-3] [--rank 8] [--out DIR]
+                            [--lr 1e-3] [--rank 8] [--tasks-per-pass P] [--out DIR]
+--tasks-per-pass P trains P tasks at a time in one batched pass (ttt.tasks_per_pass; the
+ttt run then goes to OUT/ttt-pP): the same adapters, the wall time per task to compare.
 A finished run (summary.json present) is not run again. The answer-likelihood comparison
 needs only the ttt run (every line carries the base model's label_ce_base under the same
 prompt); the base run adds the base model's exact match and wall time.
@@ -53,6 +55,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--ttt-tasks", type=int, default=0,
                     help="train on the first N tasks only (data.max_samples; 0: all)")
+    ap.add_argument("--tasks-per-pass", type=int, default=1)
     ap.add_argument("--out", default=os.path.join(ROOT, "out", "ttt-demo"))
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -66,9 +69,12 @@ def main():
                            tasks, "--tasks", str(a.tasks), "--demos", str(a.demos),
                            "--queries", str(a.queries), "--seed", str(a.seed)])
     runs = {}
+    ttt_dir = "ttt" if a.tasks_per_pass == 1 else f"ttt-p{a.tasks_per_pass}"
     for name, epochs in (("base", 0), ("ttt", a.epochs)):
-        out = os.path.join(a.out, name)
+        out = os.path.join(a.out, name if name == "base" else ttt_dir)
         limit = ["--set", f"data.max_samples={a.ttt_tasks}"] if name == "ttt" and a.ttt_tasks else []
+        if name == "ttt":
+            limit += ["--set", f"ttt.tasks_per_pass={a.tasks_per_pass}"]
         if not os.path.exists(os.path.join(out, "summary.json")):
             sh([TLM, "run"] + limit + [ os.path.join(ROOT, "jobs", "demo-ttt.yaml"),
                 "--set", f"model.path={model}", "--set", "model.template=auto",

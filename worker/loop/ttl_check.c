@@ -94,11 +94,13 @@ int ttl_check_memory(const JobSpec *job, const ModelConfig *cfg, const ModelOpti
     room_source(ops, faked, src, sizeof src);
     return err_set(err, "%s: the job needs an estimated %s per rank (weights %s, LoRA+AdamW "
                    "%s, KV cache %s, activations %s: lora.rank, data.cutoff_len, "
-                   "optim.batch_size, generate.max_new_tokens and method.stream_batch set "
+                   "optim.batch_size, generate.max_new_tokens and %s set "
                    "them) but %s has %s free of %s (%s)", job_name(job),
                    size_text(e.total_bytes).s, size_text(e.weights_bytes).s,
                    size_text(e.lora_bytes).s, size_text(e.kv_bytes).s,
-                   size_text(e.act_bytes).s, cpu ? "this host" : "the GPU",
+                   size_text(e.act_bytes).s,
+                   job->method.name == JOB_TTT ? "ttt.tasks_per_pass" : "method.stream_batch",
+                   cpu ? "this host" : "the GPU",
                    size_text(room).s, size_text(total).s, src);
 }
 

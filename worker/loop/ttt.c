@@ -61,6 +61,7 @@ static int open_model(Ttt *t, Err *err) {
     if (cfg_load(job->model.path, &cfg, err) != 0)
         return -1;
     mo.est_lora_targets = loop_lora_targets(job);
+    mo.est_lora_stack = job->ttt.tasks_per_pass > 1 ? (int32_t)job->ttt.tasks_per_pass : 0;
     mo.est_kv_slots = TTT_GEN_SLOTS;
     mo.est_kv_ctx = L + new_tok;
     const int tp = tp_comm(t) != NULL ? comm_size(tp_comm(t), COMM_TP) : 1;

@@ -50,6 +50,8 @@ typedef struct ModelOptions {
                                * group of one: the whole model on this rank */
     /* For the memory estimate logged at open only (model_memory_estimate): */
     uint32_t est_lora_targets; /* the adapter's targets (LORA_BIT); 0 = q_proj, v_proj */
+    int32_t est_lora_stack;   /* adapters of a stack held beside the one adapter
+                               * (worker/adapter/lora_stack.h: ttt.tasks_per_pass); 0 none */
     int32_t est_kv_slots;     /* generator slots; 0 = max_seqs */
     int64_t est_kv_ctx;       /* positions per slot; 0 = max_pos */
 } ModelOptions;
@@ -61,7 +63,9 @@ typedef struct ModelOptions {
  *                 + (qkv_bias ? QD + 2*KD : 0)))
  *   lora    = (4 + (tp > 1 ? tp : 0)) * 4 bytes * R * sum over layers and targets of
  *             (in + out): params, grads, adam_m, adam_v and, under tp, lora_gather's
- *             staging of tp slices; R = max_lora_rank, in/out this rank's slice
+ *             staging of tp slices; R = max_lora_rank, in/out this rank's slice;
+ *             with a stack of n = est_lora_stack adapters, (1 + n) times that plus
+ *             2 * 4 bytes * n * R * the same sum (the stacked params and grads)
  *   kv      = 2 (k, v) * L * slots * ctx * KD * e
  *   acts    = Ti * (e*(2*D + 2*QD + 2*KD + 3*F) + 4*(2 + 7*R))            inference set
  *           + L * Tt * (e*(4*D + 2*QD + 2*KD + 3*F) + 4*(2 + H + 7*R))    training sets

@@ -118,6 +118,9 @@ ModelMemory model_memory_estimate(const ModelConfig *cfg, const ModelOptions *o,
     /* params | grads | adam_m | adam_v, plus under tp the all-gather staging of one part
      * from every tp rank (lora_gather: checkpoints, saving) */
     m.lora_bytes = (4 + (tp > 1 ? (size_t)tp : 0)) * f * R * L * per_layer;
+    /* a stack: n more adapters, each whole, and their stacked params | grads */
+    const size_t n_stack = r.est_lora_stack > 0 ? (size_t)r.est_lora_stack : 0;
+    m.lora_bytes += n_stack * (m.lora_bytes + 2 * f * R * L * per_layer);
 
     const size_t slots = (size_t)(r.est_kv_slots > 0 ? r.est_kv_slots : r.max_seqs);
     const size_t ctx = (size_t)(r.est_kv_ctx > 0 ? r.est_kv_ctx : r.max_pos);

@@ -50,6 +50,13 @@ TLM_TEST_DEVICE_FREE=1048576 refused device_memory 1 \
     "this host has 1.0 MiB free of" --set data.max_samples=8
 grep -q "MiB per rank (.*) but this host has 1.0 MiB free of [0-9.]* [GMK]iB (TLM_TEST_DEVICE_FREE=1048576, a test hook, in place of MemAvailable)" \
     "$TMP/device_memory.log" || fail "device_memory: the refusal lacks both numbers"
+# ttt.tasks_per_pass: the stack of P adapters and a pass of P tasks' steps are counted
+# (the demo ttt job: 8.5 MiB at P = 1, 1.45 GiB at P = 256, LoRA+AdamW 224 KiB -> 84.2 MiB)
+CASES=$((CASES + 1))
+TLM_TEST_DEVICE_FREE=536870912 "$BIN" run jobs/demo-ttt.yaml --set "output.dir=$TMP/ttt_p256" \
+    --set ttt.tasks_per_pass=256 > "$TMP/ttt_p256.log" 2>&1 && fail "ttt_p256: accepted"
+grep -q "LoRA+AdamW 84.2 MiB, .*and ttt.tasks_per_pass set them" "$TMP/ttt_p256.log" ||
+    { fail "ttt_p256: the refusal does not count the stack"; cat "$TMP/ttt_p256.log"; }
 TLM_TEST_DEVICE_FREE=lots refused device_free_malformed 1 \
     "TLM_TEST_DEVICE_FREE=lots: expected a byte count (tests only)"
 # the same job with room enough runs (the hook only replaces the number compared)
