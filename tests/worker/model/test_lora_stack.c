@@ -4,8 +4,10 @@
  * bit-equal to the plain adapter of its seed; one pass over 5 sequences tagged with 3
  * adapters (out of order, one adapter on two sequences, one on none) gives every sequence
  * the masked ce of a pass with its adapter alone, and after the backward every adapter's
- * gradients equal those of a backward over its own sequences only (1e-6 norm-wise
- * relative: sums in another order); an unused adapter's gradients are exactly 0. Also the
+ * gradients equal those of a backward over its own sequences only (1e-5 norm-wise
+ * relative: the pass has 22 rows, an adapter alone 1-11, and the CPU forward matmul sums
+ * in another order from 16 rows on -- outer products instead of dot products -- which
+ * moves the gradients by ~2e-6); an unused adapter's gradients are exactly 0. Also the
  * refusals: an index past the stack (naming the token), a stack without an index.
  * Exit status = failures. */
 #include <math.h>
@@ -81,7 +83,7 @@ static int check_pass(Model *m, LoraStack *s, const int32_t *tok, const uint8_t 
         }
         float *g = download(&s->one[a], 1), *gw = download(ref, 1);
         if (n > 0) {
-            fails += tu_compare_norm("grads of an adapter", g, gw, ref->n_params, 1e-6, NULL);
+            fails += tu_compare_norm("grads of an adapter", g, gw, ref->n_params, 1e-5, NULL);
         } else {
             for (int64_t k = 0; k < ref->n_params && fails == 0; k++)
                 if (g[k] != 0.0f)
@@ -91,7 +93,7 @@ static int check_pass(Model *m, LoraStack *s, const int32_t *tok, const uint8_t 
         free(p), free(g), free(gw), free(tk), free(mk);
     }
     for (int i = 0; i < N_SEQS; i++)
-        if (!(fabs(ce[i] - want[i]) <= 1e-6 * fabs(want[i])))
+        if (!(fabs(ce[i] - want[i]) <= 1e-5 * fabs(want[i])))
             fails += tu_fail("sequence %d (adapter %d): ce %.9g, alone %.9g", i, SEQ_ADAPTER[i],
                              (double)ce[i], (double)want[i]);
     if (fails == 0)
