@@ -1,4 +1,4 @@
-/* kernels/ops.c -- choosing a backend by name, and the room in its memory (with the test
+/* kernels/ops.c -- choosing a backend by name, the room in its memory (with the test
  * hook that fakes it). */
 #include "kernels/ops.h"
 

@@ -43,10 +43,37 @@ typedef struct SeqSpan {
 /* How a frozen weight matrix is stored on the backend. WEIGHT_ELEM is the backend's
  * element type (fp32 on CPU: the default and the reference); WEIGHT_BF16 keeps bf16 and
  * widens inside the matmul (halves the bytes a decode step reads). On CUDA, whose element
- * type is bf16 already, both are the same storage. A new format (block-quantized, issue
- * 18) is one more value here plus its cases in each backend's weight ops: the worker only
- * passes Weight views to weight_upload / wmatmul_fwd / wmatmul_bwd. */
-typedef enum WeightFormat { WEIGHT_ELEM = 0, WEIGHT_BF16 = 1 } WeightFormat;
+ * type is bf16 already, both are the same storage. The block formats (issue 18) keep each
+ * row of a (rows, cols) matrix as ceil(cols / block) blocks of the format, the last one
+ * zero-padded: ggml's Q8_0, Q4_0, Q4_1 (32 elements a block), Q4_K, Q6_K (256) as GGUF
+ * files carry them (io/base/quant.h), and QLoRA's NF4 (64, fp32 absmax). The matmuls
+ * dequantize a block at a time and multiply in fp32 (CPU) or bf16 (CUDA). The worker
+ * only passes Weight views to weight_upload(_blocks) / wmatmul_fwd / wmatmul_bwd. */
+typedef enum WeightFormat {
+    WEIGHT_ELEM = 0,
+    WEIGHT_BF16 = 1,
+    WEIGHT_Q8_0,
+    WEIGHT_Q4_0,
+    WEIGHT_Q4_1,
+    WEIGHT_Q4_K,
+    WEIGHT_Q6_K,
+    WEIGHT_NF4,
+} WeightFormat;
+#define WEIGHT_N_FORMATS 8
+
+/* The job spelling of a format ("f32" for WEIGHT_ELEM, "bf16", "q8_0", ..., "nf4"). */
+const char *weight_format_name(WeightFormat f);
+/* Parses that spelling; -1 for anything else. */
+int weight_format_parse(const char *s, WeightFormat *out);
+/* Elements and bytes of one block (1 and 0 for WEIGHT_ELEM and WEIGHT_BF16, whose bytes
+ * are the backend's); the ggml type id of a ggml block format, or -1 (ELEM, BF16, NF4). */
+int64_t weight_block_elems(WeightFormat f);
+size_t weight_block_bytes(WeightFormat f);
+int weight_ggml_type(WeightFormat f);
+/* 1 for the block formats. */
+int weight_is_blocked(WeightFormat f);
+/* Bytes of one row of cols elements in a block format (whole blocks). */
+size_t weight_row_bytes(WeightFormat f, int64_t cols);
 
 /* A view of one frozen weight: backend memory in `format`. */
 typedef struct Weight {

@@ -50,12 +50,19 @@ OP(void, matmul_bwd, (void *dx, const void *dy, const void *w, int64_t M, int64_
                       int64_t K, int accumulate))
 
 /* ---- frozen weights in a storage format (WeightFormat, kernels/ops.h) */
-/* Bytes of n weight elements in format f on this backend; 0 when the backend does not
- * support f (the caller says so). */
-OP(size_t, weight_bytes, (WeightFormat f, int64_t n))
-/* Copies n host elements of src_type (F32/F16/BF16; host, borrowed) into w, converted to
- * its format (bf16: rounded to nearest even). */
-OP(void, weight_upload, (Weight w, const void *src, DType src_type, int64_t n))
+/* Bytes of a (rows, cols) weight matrix in format f on this backend (block formats: rows
+ * of whole blocks, kernels/ops.h); 0 when the backend does not support f (the caller
+ * says so). */
+OP(size_t, weight_bytes, (WeightFormat f, int64_t rows, int64_t cols))
+/* Copies a (rows, cols) host matrix of src_type (F32/F16/BF16; host, borrowed) into w,
+ * converted to its format: bf16 rounded to nearest even; q8_0, q4_0, q4_1 and nf4
+ * quantized row by row (io/base/quant.h; a row's tail block padded with zeros). The K
+ * formats cannot be made from floats: a programmer error (the loader refuses first). */
+OP(void, weight_upload, (Weight w, const void *src, DType src_type, int64_t rows,
+                         int64_t cols))
+/* Copies rows x weight_row_bytes(format, cols) bytes of blocks already in w's block
+ * format (host, borrowed; a GGUF tensor read in place) into w as they are. */
+OP(void, weight_upload_blocks, (Weight w, const void *src, int64_t rows, int64_t cols))
 /* matmul_fwd with w (N,K) in any supported format: out (M,N) (+)= x (M,K) @ w^T + bias. */
 OP(void, wmatmul_fwd, (void *out, const void *x, Weight w, const void *bias, int64_t M,
                        int64_t N, int64_t K, int accumulate))

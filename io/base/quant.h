@@ -89,6 +89,31 @@ int64_t quant_bytes(uint32_t type, int64_t n_elems);
  * The caller checks the type is supported and the sizes fit; nothing is validated here. */
 void quant_dequantize(uint32_t type, const void *src, float *dst, int64_t n_elems);
 
+/* ---- encoding (the other direction), and NF4 ----
+ * NF4 is QLoRA's NormalFloat-4 (Dettmers et al. 2023, bitsandbytes' quant_type "nf4"):
+ * blocks of 64 elements, each the nearest of 16 fixed levels (quantiles of N(0,1) scaled
+ * to [-1, 1], quant_nf4_levels) times the block's absmax, kept in fp32 (no double
+ * quantization). Two codes a byte, the even element in the high nibble, as bitsandbytes
+ * packs them. Not a ggml type: no GGUF file carries it. */
+#define QUANT_NF4_BLOCK 64
+typedef struct QuantBlockNF4 { /* 36 bytes: y[i] = levels[code i] * absmax */
+    float absmax;
+    uint8_t qs[QUANT_NF4_BLOCK / 2];
+} QuantBlockNF4;
+
+/* The 16 NF4 levels (static, ascending; bitsandbytes' NF4 code book). */
+const float *quant_nf4_levels(void);
+/* n_elems (a multiple of 64) floats of src into n_elems / 64 blocks at dst (any
+ * alignment); a block whose absmax is 0 holds zeros. */
+void quant_nf4_quantize(const float *src, void *dst, int64_t n_elems);
+void quant_nf4_dequantize(const void *src, float *dst, int64_t n_elems);
+
+/* 1 when quant_quantize can make the type from floats: Q8_0, Q4_0, Q4_1 (ggml's reference
+ * quantizers, quantize_row_*_ref; the K formats need llama.cpp's search and are only read). */
+int quant_encodable(uint32_t type);
+/* n_elems floats (a multiple of the type's block) into blocks at dst (any alignment). */
+void quant_quantize(uint32_t type, const float *src, void *dst, int64_t n_elems);
+
 #ifdef __cplusplus
 }
 #endif

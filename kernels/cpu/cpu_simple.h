@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "kernels/ops.h"
+
 /* vocab_simple.c: libm expf per element, the sum in double */
 void cpu_xent_fwd_simple(float *lse, float *tgt, const void *logits, const int32_t *targets,
                          int64_t T, int64_t V, int64_t v0);
@@ -27,12 +29,14 @@ void cpu_matmul_fwd_blas(float *out, const float *x, const float *w, int64_t M, 
 void cpu_matmul_bwd_blas(float *dx, const float *dy, const float *w, int64_t M, int64_t N,
                          int64_t K, float beta);
 
-/* weights.c: bf16 weights (bits, (N,K)) widened one element at a time, fp32 sums; also
- * what runs on CPUs without AVX-512. beta 0 overwrites, 1 accumulates. */
-void cpu_bf16_matmul_fwd_simple(float *out, const float *x, const uint16_t *w, int64_t M,
-                                int64_t N, int64_t K, float beta);
-void cpu_bf16_matmul_bwd_simple(float *dx, const float *dy, const uint16_t *w, int64_t M,
-                                int64_t N, int64_t K, float beta);
+/* wmatmul.c: a frozen weight in any format (kernels/ops.h Weight), one row decoded at a
+ * time by plain C (to the floats io/base/quant.h's quant_dequantize gives), one dot product
+ * (forward) or axpy (backward) per output, fp32 sums; the reference of the blocked driver.
+ * beta 0 overwrites, 1 accumulates. */
+void cpu_wmatmul_fwd_simple(float *out, const float *x, Weight w, int64_t M, int64_t N,
+                            int64_t K, float beta);
+void cpu_wmatmul_bwd_simple(float *dx, const float *dy, Weight w, int64_t M, int64_t N,
+                            int64_t K, float beta);
 
 /* lora_rows.c: multi-adapter LoRA as plain loops in row order (each row through its own
  * adapter; the op runs each run of one adapter's rows through lora_fwd / lora_bwd). */

@@ -1,5 +1,5 @@
-/* kernels/cpu/matmul.c -- dense layers: AVX-512 blocks (matmul_avx512.c) where the CPU has
- * them, else OpenBLAS sgemm and a few-row loop (both kept as the references).
+/* kernels/cpu/matmul.c -- dense layers: the AVX-512 driver (wmatmul.c) where the CPU has
+ * it, else OpenBLAS sgemm and a few-row loop (both kept as the references).
  * Weights are (out, in) as Hugging Face stores them (nn.Linear: y = x W^T + b), so the
  * forward multiplies by W transposed and the backward by W as is. Frozen weights: there
  * is no weight gradient. Decoding multiplies only a few rows (one per sequence) and is
@@ -13,6 +13,7 @@
 
 #include "kernels/cpu/cpu_simple.h"
 #include "kernels/cpu/matmul_avx512.h"
+#include "kernels/cpu/wmatmul.h"
 
 /* Fills (or adds) the bias into every row of out, so sgemm can then accumulate on top
  * with beta = 1: one pass over out instead of a second one after the product. */
@@ -51,23 +52,17 @@ void cpu_matmul_few_rows_simple(float *out, const float *x, const float *w, int6
     }
 }
 
-/* The same with AVX-512 blocks of 4 weight rows (matmul_avx512.c: 16 accumulators, the
- * weight rows prefetched ahead), threads over 64-row slices of w. With AVX-512 it also
- * runs the many-row products: measured 1.4-1.9x OpenBLAS 0.3.21's sgemm on this model
- * family's shapes (M 128-512 x N 512-49152 x K 512-1376), level on two of them. */
+/* With AVX-512 the one weight-matmul driver (wmatmul.c: blocks of 4 weight rows, 16
+ * accumulators, the weight rows prefetched ahead, threads over 64-row slices of w; fp32 is
+ * its own panel) runs every product: measured 1.4-1.9x OpenBLAS 0.3.21's sgemm on this
+ * model family's shapes (M 128-512 x N 512-49152 x K 512-1376), level on two of them. */
 static void few_rows_fwd(float *out, const float *x, const float *w, int64_t M, int64_t N,
                          int64_t K, float beta) {
     if (!cpu_avx512_usable()) {
         cpu_matmul_few_rows_simple(out, x, w, M, N, K, beta);
         return;
     }
-    const int64_t n_blocks = (N + CPU_FWD_ROWS - 1) / CPU_FWD_ROWS;
-#pragma omp parallel for schedule(static) if (N * K >= CPU_PAR_MIN)
-    for (int64_t b = 0; b < n_blocks; b++) {
-        const int64_t n0 = CPU_FWD_ROWS * b;
-        const int rows = N - n0 >= CPU_FWD_ROWS ? CPU_FWD_ROWS : (int)(N - n0);
-        cpu_f32_fwd_block(out, x, w, M, N, K, n0, rows, beta);
-    }
+    cpu_wmm_fwd(out, x, (Weight){(void *)w, WEIGHT_ELEM}, M, N, K, beta, 1);
 }
 
 void cpu_matmul_fwd(void *out, const void *x, const void *w, const void *bias, int64_t M,
@@ -119,8 +114,5 @@ void cpu_matmul_bwd(void *dx, const void *dy, const void *w, int64_t M, int64_t 
         cpu_matmul_bwd_blas(dx, dy, w, M, N, K, beta);
         return;
     }
-    const int64_t k_blocks = (K + CPU_BF16_BWD_COLS - 1) / CPU_BF16_BWD_COLS;
-#pragma omp parallel for schedule(static) if (M * K >= CPU_PAR_MIN)
-    for (int64_t b = 0; b < k_blocks; b++)
-        cpu_f32_bwd_block(dx, dy, w, M, N, K, CPU_BF16_BWD_COLS * b, beta);
+    cpu_wmm_bwd(dx, dy, (Weight){(void *)w, WEIGHT_ELEM}, M, N, K, beta, 1);
 }

@@ -1,31 +1,35 @@
 /* kernels/cpu/weights.c -- frozen weights in a storage format (kernels/ops.h WeightFormat):
- * fp32 (WEIGHT_ELEM, the reference: straight to matmul.c) or bf16 (WEIGHT_BF16: half the
- * bytes; widened to fp32 inside the matmul, fp32 activations and accumulation). bf16 runs
- * the AVX-512 blocks of matmul_avx512.c over threads where the CPU has them, else the simple
- * twins below (also the reference the blocks are tested against). Threads split the
- * forward by weight rows (each reads a 4-row slice of W once for every x row) and the
- * backward by 64-column slices of dx: no two threads write one output. */
+ * fp32 (WEIGHT_ELEM, the reference: straight to matmul.c), bf16 (half the bytes) and the
+ * block formats (ggml's Q8_0, Q4_0, Q4_1, Q4_K, Q6_K; QLoRA's NF4), all multiplied by the
+ * one driver of wmatmul.c, which decodes a panel at a time into fp32: fp32 activations,
+ * fp32 accumulation, the weights' own rounding the only precision lost. Uploads convert
+ * (bf16: nearest even) or quantize row by row (io/base/quant.h), or copy blocks as a GGUF
+ * file holds them. */
 #include "kernels/cpu/cpu_ops.h"
 
+#include <stdlib.h>
 #include <string.h>
 
+#include "io/base/log.h"
+#include "io/base/quant.h"
 #include "kernels/cpu/matmul_avx512.h"
-#include "kernels/cpu/cpu_simple.h"
+#include "kernels/cpu/wmatmul.h"
 
-size_t cpu_weight_bytes(WeightFormat f, int64_t n) {
+size_t cpu_weight_bytes(WeightFormat f, int64_t rows, int64_t cols) {
     switch (f) {
-    case WEIGHT_ELEM: return (size_t)n * sizeof(float);
-    case WEIGHT_BF16: return (size_t)n * sizeof(uint16_t);
+    case WEIGHT_ELEM: return (size_t)(rows * cols) * sizeof(float);
+    case WEIGHT_BF16: return (size_t)(rows * cols) * sizeof(uint16_t);
+    case WEIGHT_Q8_0:
+    case WEIGHT_Q4_0:
+    case WEIGHT_Q4_1:
+    case WEIGHT_Q4_K:
+    case WEIGHT_Q6_K:
+    case WEIGHT_NF4: return (size_t)rows * weight_row_bytes(f, cols);
     }
     return 0;
 }
 
-void cpu_weight_upload(Weight w, const void *src, DType src_type, int64_t n) {
-    if (w.format == WEIGHT_ELEM) {
-        cpu_upload(w.data, src, src_type, n);
-        return;
-    }
-    uint16_t *d = w.data;
+static void upload_bf16(uint16_t *d, const void *src, DType src_type, int64_t n) {
     if (src_type == DTYPE_BF16) {
         memcpy(d, src, (size_t)n * sizeof *d);
         return;
@@ -39,66 +43,44 @@ void cpu_weight_upload(Weight w, const void *src, DType src_type, int64_t n) {
     }
 }
 
-static float bf16_bits_to_f32(uint16_t h) {
-    const uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-void cpu_bf16_matmul_fwd_simple(float *out, const float *x, const uint16_t *w, int64_t M,
-                                int64_t N, int64_t K, float beta) {
-#pragma omp parallel for schedule(static) if (N * K >= CPU_PAR_MIN)
-    for (int64_t n = 0; n < N; n++)
-        for (int64_t m = 0; m < M; m++) {
-            float acc = 0.0f;
-            for (int64_t k = 0; k < K; k++)
-                acc += x[m * K + k] * bf16_bits_to_f32(w[n * K + k]);
-            float *o = out + m * N + n;
-            *o = beta != 0.0f ? *o + acc : acc;
+/* Each row widened to fp32, zero-padded to whole blocks, quantized. */
+static void upload_quantized(Weight w, const void *src, DType src_type, int64_t rows,
+                             int64_t cols) {
+    const int64_t be = weight_block_elems(w.format), padded = (cols + be - 1) / be * be;
+    const size_t row_bytes = weight_row_bytes(w.format, cols), esz = dtype_bytes(src_type);
+#pragma omp parallel
+    {
+        float *row = calloc((size_t)padded, sizeof *row);
+        if (row == NULL)
+            log_fatal("cpu weight_upload: out of memory for a %lld-float row",
+                      (long long)padded);
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < rows; r++) {
+            dtype_to_f32(row, (const char *)src + (size_t)(r * cols) * esz, src_type, cols);
+            unsigned char *dst = (unsigned char *)w.data + (size_t)r * row_bytes;
+            if (w.format == WEIGHT_NF4)
+                quant_nf4_quantize(row, dst, padded);
+            else
+                quant_quantize((uint32_t)weight_ggml_type(w.format), row, dst, padded);
         }
-}
-
-void cpu_bf16_matmul_bwd_simple(float *dx, const float *dy, const uint16_t *w, int64_t M,
-                                int64_t N, int64_t K, float beta) {
-#pragma omp parallel for schedule(static) if (M * K >= CPU_PAR_MIN)
-    for (int64_t m = 0; m < M; m++) {
-        float *d = dx + m * K;
-        if (beta == 0.0f)
-            memset(d, 0, (size_t)K * sizeof *d);
-        for (int64_t n = 0; n < N; n++) {
-            const float g = dy[m * N + n];
-            for (int64_t k = 0; k < K; k++)
-                d[k] += g * bf16_bits_to_f32(w[n * K + k]);
-        }
+        free(row);
     }
 }
 
-static void bf16_fwd(float *out, const float *x, const uint16_t *w, int64_t M, int64_t N,
-                     int64_t K, float beta) {
-    if (!cpu_avx512_usable()) {
-        cpu_bf16_matmul_fwd_simple(out, x, w, M, N, K, beta);
-        return;
-    }
-    const int64_t n_blocks = (N + CPU_FWD_ROWS - 1) / CPU_FWD_ROWS;
-#pragma omp parallel for schedule(static) if (N * K >= CPU_PAR_MIN)
-    for (int64_t b = 0; b < n_blocks; b++) {
-        const int64_t n0 = CPU_FWD_ROWS * b;
-        const int rows = N - n0 >= CPU_FWD_ROWS ? CPU_FWD_ROWS : (int)(N - n0);
-        cpu_bf16_fwd_block(out, x, w, M, N, K, n0, rows, beta);
+void cpu_weight_upload(Weight w, const void *src, DType src_type, int64_t rows, int64_t cols) {
+    switch (w.format) {
+    case WEIGHT_ELEM: cpu_upload(w.data, src, src_type, rows * cols); return;
+    case WEIGHT_BF16: upload_bf16(w.data, src, src_type, rows * cols); return;
+    case WEIGHT_Q4_K:
+    case WEIGHT_Q6_K:
+        log_fatal("cpu weight_upload: %s cannot be made from floats (only read from GGUF)",
+                  weight_format_name(w.format));
+    default: upload_quantized(w, src, src_type, rows, cols); return;
     }
 }
 
-static void bf16_bwd(float *dx, const float *dy, const uint16_t *w, int64_t M, int64_t N,
-                     int64_t K, float beta) {
-    if (!cpu_avx512_usable()) {
-        cpu_bf16_matmul_bwd_simple(dx, dy, w, M, N, K, beta);
-        return;
-    }
-    const int64_t k_blocks = (K + CPU_BF16_BWD_COLS - 1) / CPU_BF16_BWD_COLS;
-#pragma omp parallel for schedule(static) if (M * K >= CPU_PAR_MIN)
-    for (int64_t b = 0; b < k_blocks; b++)
-        cpu_bf16_bwd_block(dx, dy, w, M, N, K, CPU_BF16_BWD_COLS * b, beta);
+void cpu_weight_upload_blocks(Weight w, const void *src, int64_t rows, int64_t cols) {
+    memcpy(w.data, src, (size_t)rows * weight_row_bytes(w.format, cols));
 }
 
 void cpu_wmatmul_fwd(void *out, const void *x, Weight w, const void *bias, int64_t M,
@@ -123,7 +105,7 @@ void cpu_wmatmul_fwd(void *out, const void *x, Weight w, const void *bias, int64
             memset(o, 0, (size_t)(M * N) * sizeof *o);
         return;
     }
-    bf16_fwd(o, x, w.data, M, N, K, beta);
+    cpu_wmm_fwd(o, x, w, M, N, K, beta, cpu_avx512_usable());
 }
 
 void cpu_wmatmul_bwd(void *dx, const void *dy, Weight w, int64_t M, int64_t N, int64_t K,
@@ -139,5 +121,5 @@ void cpu_wmatmul_bwd(void *dx, const void *dy, Weight w, int64_t M, int64_t N, i
             memset(dx, 0, (size_t)(M * K) * sizeof(float));
         return;
     }
-    bf16_bwd(dx, dy, w.data, M, N, K, accumulate ? 1.0f : 0.0f);
+    cpu_wmm_bwd(dx, dy, w, M, N, K, accumulate ? 1.0f : 0.0f, cpu_avx512_usable());
 }

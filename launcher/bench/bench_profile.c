@@ -45,7 +45,8 @@ static ProfShape *find_shape(ProfTally *t, int bwd, int64_t M, int64_t N, int64_
     if (t->n_shapes == PROF_MAX_SHAPES)
         return NULL;
     t->shape[t->n_shapes] = (ProfShape){.bwd = bwd, .M = M, .N = N, .K = K, .format = f,
-                                        .w_elem_bytes = (double)g_prof->inner->weight_bytes(f, 1)};
+                                        .w_elem_bytes = (double)g_prof->inner->weight_bytes(f, N, K) /
+                                                        (double)(N * K > 0 ? N * K : 1)};
     return &t->shape[t->n_shapes++];
 }
 
@@ -130,8 +131,12 @@ static void p_wmatmul_bwd(void *dx, const void *dy, Weight w, int64_t M, int64_t
     charge_matmul(1, M, N, K, w.format, t0);
 }
 
-static void p_weight_upload(Weight w, const void *src, DType src_type, int64_t n) {
-    PROFILED(PROF_MEMORY, in->weight_upload(w, src, src_type, n));
+static void p_weight_upload(Weight w, const void *src, DType src_type, int64_t rows,
+                            int64_t cols) {
+    PROFILED(PROF_MEMORY, in->weight_upload(w, src, src_type, rows, cols));
+}
+static void p_weight_upload_blocks(Weight w, const void *src, int64_t rows, int64_t cols) {
+    PROFILED(PROF_MEMORY, in->weight_upload_blocks(w, src, rows, cols));
 }
 
 static void p_upload(void *dst, const void *src, DType src_type, int64_t n) {
@@ -264,6 +269,7 @@ const Ops *prof_open(OpsProfiler *p, const Ops *inner, int64_t vocab) {
     o->wmatmul_fwd = p_wmatmul_fwd;
     o->wmatmul_bwd = p_wmatmul_bwd;
     o->weight_upload = p_weight_upload;
+    o->weight_upload_blocks = p_weight_upload_blocks;
     o->lora_fwd = p_lora_fwd;
     o->lora_bwd = p_lora_bwd;
     o->lora_rows_fwd = p_lora_rows_fwd;

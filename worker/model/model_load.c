@@ -142,14 +142,14 @@ static int load_one(const Model *m, const StDir *dir, const WeightSpec *w, uint8
                        (long long)(w->row0 + bad / cols), (long long)(w->col0 + bad % cols),
                        is_nan ? "NaN" : "infinite");
     if (w->matrix != NULL)
-        m->ops->weight_upload(*w->matrix, src, t.dtype, w->rows * cols);
+        m->ops->weight_upload(*w->matrix, src, t.dtype, w->rows, cols);
     else
         m->ops->upload(*w->slot, src, t.dtype, w->rows * cols);
     return 0;
 }
 
 int model_load_weights(Model *m, const char *dir, Err *err) {
-    if (m->ops->weight_bytes(m->opt.weight_format, 1) == 0)
+    if (m->ops->weight_bytes(m->opt.weight_format, 1, 1) == 0)
         return err_set(err, "weight format %d is not supported by the %s backend",
                        (int)m->opt.weight_format, m->ops->name);
     SpecList specs = {.tp = m->tp, .tp_rank = m->tp_rank};
@@ -176,7 +176,7 @@ int model_load_weights(Model *m, const char *dir, Err *err) {
         const WeightSpec *w = &specs.v[i];
         int64_t n = w->cols > 0 ? w->rows * w->cols : w->rows;
         block_add(&plan, w->slot, w->matrix != NULL
-                                      ? m->ops->weight_bytes(w->matrix->format, n)
+                                      ? m->ops->weight_bytes(w->matrix->format, w->rows, w->cols)
                                       : (size_t)n * m->ops->elem_bytes);
         if (w->cols != w->full_cols && (size_t)n * 4 > stage_bytes)
             stage_bytes = (size_t)n * 4; /* F32 is the widest stored dtype accepted */

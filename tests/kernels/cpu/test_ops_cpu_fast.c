@@ -139,7 +139,7 @@ static int64_t check_bf16(int64_t M, int64_t N, int64_t K) {
         dy[i] = urand(1.0f);
     for (int64_t i = 0; i < N; i++)
         bias[i] = urand(1.0f);
-    cpu_weight_upload((Weight){w, WEIGHT_BF16}, wf, DTYPE_F32, N * K);
+    cpu_weight_upload((Weight){w, WEIGHT_BF16}, wf, DTYPE_F32, N, K);
     const Weight wb = {w, WEIGHT_BF16};
     const double tol = 1e-6 * (double)K + 1e-6;
     int64_t bad = 0;
@@ -155,9 +155,9 @@ static int64_t check_bf16(int64_t M, int64_t N, int64_t K) {
         cpu_wmatmul_fwd(out[0], x, wb, mode == 2 ? bias : NULL, M, N, K, acc);
         for (int64_t i = 0; mode == 2 && i < M * N; i++)
             out[1][i] += bias[i % N];
-        cpu_bf16_matmul_fwd_simple(out[1], x, w, M, N, K, mode == 2 || acc ? 1.0f : 0.0f);
+        cpu_wmatmul_fwd_simple(out[1], x, wb, M, N, K, mode == 2 || acc ? 1.0f : 0.0f);
         cpu_wmatmul_bwd(dx[0], dy, wb, M, N, K, acc);
-        cpu_bf16_matmul_bwd_simple(dx[1], dy, w, M, N, K, acc ? 1.0f : 0.0f);
+        cpu_wmatmul_bwd_simple(dx[1], dy, wb, M, N, K, acc ? 1.0f : 0.0f);
         snprintf(label, sizeof label, "bf16 fwd M %lld N %lld K %lld mode %d", (long long)M,
                  (long long)N, (long long)K, mode);
         bad += tu_compare(label, out[0], out[1], M * N, tol, 1e-5);

@@ -40,3 +40,7 @@ tlm_add_test(test_ops_mem_info SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_ops_mem_in
 # and k in one pass) against the separate ops they replace.
 tlm_add_test(test_ops_cpu_fused SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_ops_cpu_fused.c
              LABELS cpu)
+# Frozen weights in the block formats (issue 18): decoded panels bit-identical to
+# io/base/quant.c, wmatmul_fwd / wmatmul_bwd against dequantize-then-sgemm for every format.
+tlm_add_test(test_ops_cpu_quant SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_ops_cpu_quant.c
+             LABELS cpu)

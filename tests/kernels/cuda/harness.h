@@ -96,5 +96,7 @@ int cases_xent_argmax(void);
 int cases_entropy(void); /* cases_entropy.c */
 int cases_vocab_slice(void); /* cases_vocab_slice.c */
 int cases_optim(void);
+/* block-format weights in both kernel families (cases_quant.c) */
+int cases_quant(void);
 
 #endif

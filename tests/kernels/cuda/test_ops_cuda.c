@@ -189,6 +189,7 @@ int main(void) {
     fails += cases_entropy();
     fails += cases_vocab_slice();
     fails += cases_optim();
+    fails += cases_quant();
     h_gpu->sync();
     printf("%s: %d failed check(s)\n", fails ? "FAIL" : "PASS", fails);
     return fails ? 1 : 0;

@@ -1,0 +1,22 @@
+/* kernels/cpu/wmatmul.h -- the one blocked driver of the frozen-weight matmuls (wmatmul.c),
+ * for every WeightFormat: slices of W over OpenMP threads, each turned into fp32 panels
+ * (wpanel.h) and multiplied by the AVX-512 panel kernels (fast != 0; only when
+ * cpu_avx512_usable()) or their plain-C twins. And the simple twins: one row decoded at a
+ * time, one dot product (or axpy) per output, the reference the driver is tested against
+ * (cpu_simple.h lists them with the others). beta 0 overwrites, 1 accumulates; M, N, K > 0.
+ * Never call from inside an OpenMP region. */
+#ifndef TLM_KERNELS_CPU_WMATMUL_H
+#define TLM_KERNELS_CPU_WMATMUL_H
+
+#include <stdint.h>
+
+#include "kernels/ops.h"
+
+/* out (M,N) (+)= x (M,K) . w (N,K)^T, x and out fp32. */
+void cpu_wmm_fwd(float *out, const float *x, Weight w, int64_t M, int64_t N, int64_t K,
+                 float beta, int fast);
+/* dx (M,K) (+)= dy (M,N) . w (N,K). */
+void cpu_wmm_bwd(float *dx, const float *dy, Weight w, int64_t M, int64_t N, int64_t K,
+                 float beta, int fast);
+
+#endif
