@@ -40,6 +40,14 @@ static long test_step_delay_ms(void) {
     return v != NULL ? strtol(v, NULL, 10) : 0;
 }
 
+/* Test hook: TLM_TEST_NAN_SAMPLE=I makes the ce of stream sample I NaN when an update
+ * epoch scores it (every time: a resume must leave the variable out to get past it), so
+ * a test can stop a run of the bundled demo at a non-finite step at a chosen point. */
+static int64_t test_nan_sample(void) {
+    const char *v = getenv("TLM_TEST_NAN_SAMPLE");
+    return v != NULL && v[0] != '\0' ? strtoll(v, NULL, 10) : -1;
+}
+
 static void test_delay(const Ttl *t) {
     if (t->test_step_delay_ms > 0) {
         const long ms = t->test_step_delay_ms;
@@ -193,6 +201,7 @@ static int ttl_open(Ttl *t, const Method *method, Err *err) {
     t->core.on_step = on_step;
     t->core.hook_ctx = t;
     t->test_step_delay_ms = test_step_delay_ms();
+    t->test_nan_sample = test_nan_sample();
     return open_outputs(t, err);
 }
 
@@ -213,10 +222,13 @@ static void ttl_close(Ttl *t) {
 static TtlSamples samples_of(const Ttl *t, int with_gen) {
     const TtlBatch *b = &t->b;
     const int content_loss = t->job->method.loss_tokens == JOB_LOSS_CONTENT;
+    const int64_t nan_at = t->test_nan_sample - b->first;
     return (TtlSamples){.n = b->n, .tokens = b->tokens, .off = b->off, .lens = b->lens,
                         .mask = b->mask, .content_loss = content_loss,
                         .gen = with_gen ? b->gen : NULL,
-                        .gen_lens = with_gen ? b->gen_lens : NULL, .gen_stride = b->gen_stride};
+                        .gen_lens = with_gen ? b->gen_lens : NULL, .gen_stride = b->gen_stride,
+                        .first = b->first,
+                        .test_nan = nan_at >= 0 && nan_at < b->n ? (int32_t)nan_at + 1 : 0};
 }
 
 /* Collective: every rank gets the same answer (worker/loop/ttl_comm.c). */
@@ -237,6 +249,33 @@ static void count_generation(Ttl *t, double t0, double comm0) {
     test_delay(t);
     t->t_generate += now_s() - t0;
     t->t_comm_generate += comm_busy_seconds(t->hooks.comm) - comm0;
+}
+
+/* Online, after a step of the stream batch of n samples from t->tot.samples on had a
+ * non-finite ce, loss or gradient norm (err says which): the batch's answers, scores and
+ * metrics are dropped (the files end at the batch before) and the state after that batch
+ * (ttl_ckpt_hold's) is checkpointed, so --resume continues from it; returns -1 with err
+ * naming the batch and the checkpoint. */
+static int keep_last_batch(Ttl *t, int32_t n, Err *err) {
+    const long long first = (long long)t->tot.samples, last = first + n - 1;
+    const char *dir = t->job->output.dir;
+    Err e2 = {{0}};
+    int64_t step = -1;
+    const int rc = ttl_ckpt_write_held(t, &step, &e2);
+    ttl_comm_meet(t->hooks.comm); /* the writer is done before any rank aborts */
+    if (rc != 0)
+        return err_prefix(err, "online, the stream batch of samples %lld..%lld (the last good "
+                          "state, after sample %lld, could not be saved: %s): ", first, last,
+                          first - 1, e2.msg);
+    if (step >= 0)
+        return err_prefix(err, "online, the stream batch of samples %lld..%lld (not written): "
+                          "%s/ckpt-%lld.h5 holds the state after the %lld samples before it "
+                          "(--resume auto continues there): ", first, last, dir,
+                          (long long)step, first);
+    return err_prefix(err, "online, the stream batch of samples %lld..%lld (not written; %s): ",
+                      first, last, first == 0 ? "the first batch: no good state beyond the "
+                      "fresh start to keep" : t->core.lora == NULL ? "this method trains no "
+                      "adapter" : "no checkpoint kept: output.checkpoint_every is 0");
 }
 
 static int run_online(Ttl *t, Err *err) {
@@ -272,13 +311,11 @@ static int run_online(Ttl *t, Err *err) {
         if (job->optim.reset_per_batch)
             ttl_core_begin(&t->core, (n + bs - 1) / bs, 1);
         prog_phase(&t->prog, "update");
+        if (ttl_ckpt_hold(t, t->tot.samples, err) != 0) /* the last good state, in case */
+            return -1;
         const TtlSamples s = samples_of(t, 1);
         if (ttl_core_epoch(&t->core, &s, t->b.scores, err) != 0)
-            return !t->core.nonfinite ? -1
-                   : err_prefix(err, "the stream batch of samples %lld..%lld (not written; "
-                                "the last good state at a batch boundary is the newest "
-                                "checkpoint's, if any): ", (long long)t->tot.samples,
-                                (long long)t->tot.samples + n - 1);
+            return t->core.nonfinite ? keep_last_batch(t, n, err) : -1;
         if (ttl_comm_gather(t->hooks.comm, &t->b, 0, n, 1, 1, err) != 0 ||
             account(t, 0, n, err) != 0)
             return -1;
@@ -296,10 +333,13 @@ static int run_online(Ttl *t, Err *err) {
  * checkpoint. */
 static int keep_last_good(Ttl *t, int32_t from, int32_t next, Err *err) {
     Err e2 = {{0}};
-    if (ttl_comm_gather(t->hooks.comm, &t->b, from, next, 0, 1, &e2) != 0 ||
-        account(t, from, next, &e2) != 0 ||
-        (t->writer && ttl_out_batch(&t->out, &t->b, t->tok, from, next, 0, 1, &e2) != 0) ||
-        ttl_ckpt_maybe(t, 1, 0, &e2) != 0)
+    const int rc = ttl_comm_gather(t->hooks.comm, &t->b, from, next, 0, 1, &e2) != 0 ||
+                   account(t, from, next, &e2) != 0 ||
+                   (t->writer &&
+                    ttl_out_batch(&t->out, &t->b, t->tok, from, next, 0, 1, &e2) != 0) ||
+                   ttl_ckpt_maybe(t, 1, 0, &e2) != 0;
+    ttl_comm_meet(t->hooks.comm); /* the writer is done before any rank aborts */
+    if (rc)
         return err_prefix(err, "(the last good state could not be saved: %s) ", e2.msg);
     const int64_t step = ttl_ckpt_last_step(t->ck);
     if (step >= 0 && step == t->core.step)

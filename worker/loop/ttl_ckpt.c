@@ -43,7 +43,15 @@ struct TtlCkpt {
     int64_t last_answered; /* its predictions written */
     int resumed;
     int64_t answered0;    /* predictions written at the restored checkpoint */
+    /* ttl_ckpt_hold's state: its tensors are full[] as captured then (a later capture
+     * replaces both), its score table the first held.samples_done rows of `scores` */
+    CkptState held;
+    int64_t held_answered;
+    int hold;             /* HOLD_*: what ttl_ckpt_hold did last */
 };
+
+/* What the last ttl_ckpt_hold found (ttl_ckpt_write_held acts on it). */
+enum { HOLD_NONE = 0, HOLD_KEPT = 1, HOLD_ON_DISK = 2 };
 
 /* The parts of the adapter a checkpoint holds, in full[] order. */
 static const LoraPart k_parts[3] = {LORA_PARAMS, LORA_ADAM_M, LORA_ADAM_V};
@@ -99,6 +107,7 @@ void ttl_ckpt_close(TtlCkpt **pck) {
     if (ck == NULL)
         return;
     ckpt_scores_free(&ck->scores);
+    free(ck->held.job_yaml);
     for (int p = 0; p < 3; p++)
         free(ck->full[p]);
     free(ck->tensors);
@@ -285,16 +294,23 @@ static int write_state(const JobSpec *job, const CkptState *st, int64_t answered
     return rc;
 }
 
+/* 1 when checkpoints are written at all and there is a state beyond the fresh start. */
+static int ckpt_on(const Ttl *t) {
+    return t->ck != NULL && t->job->output.checkpoint_every > 0 && t->core.lora != NULL &&
+           t->tot.samples > 0;
+}
+
 int ttl_ckpt_maybe(Ttl *t, int force, int64_t answered, Err *err) {
     TtlCkpt *ck = t->ck;
     const int64_t every = t->job->output.checkpoint_every, step = t->core.step;
-    if (ck == NULL || every <= 0 || t->core.lora == NULL || t->tot.samples == 0)
+    if (!ckpt_on(t))
         return 0;
     if (ck->last_step == step && (!force || ck->last_answered == answered))
         return 0; /* that state is on disk already */
     if (!force && step - (ck->last_step > 0 ? ck->last_step : 0) < every)
         return 0;
     CkptState st;
+    ck->hold = HOLD_NONE; /* the capture below overwrites the held tensors */
     int rc = ttl_ckpt_capture(t, answered, &st, err);
     if (rc == 0 && ck->writer)
         rc = write_state(t->job, &st, answered, err);
@@ -314,3 +330,44 @@ int ttl_ckpt_resumed(const TtlCkpt *ck, int64_t *answered) {
 }
 
 int64_t ttl_ckpt_last_step(const TtlCkpt *ck) { return ck != NULL ? ck->last_step : -1; }
+
+int ttl_ckpt_hold(Ttl *t, int64_t answered, Err *err) {
+    TtlCkpt *ck = t->ck;
+    if (ck == NULL)
+        return 0;
+    ck->hold = HOLD_NONE;
+    if (!ckpt_on(t))
+        return 0; /* no checkpoints, or nothing done beyond the fresh start */
+    if (ck->last_step == t->core.step && ck->last_answered == answered) {
+        ck->hold = HOLD_ON_DISK;
+        return 0;
+    }
+    free(ck->held.job_yaml); /* capture zeroes held and writes the job anew */
+    ck->held.job_yaml = NULL;
+    if (ttl_ckpt_capture(t, answered, &ck->held, err) != 0)
+        return err_prefix(err, "keeping the state at step %lld: ", (long long)t->core.step);
+    ck->held_answered = answered;
+    ck->hold = HOLD_KEPT;
+    return 0;
+}
+
+int ttl_ckpt_write_held(Ttl *t, int64_t *step, Err *err) {
+    TtlCkpt *ck = t->ck;
+    *step = -1;
+    if (ck == NULL || ck->hold == HOLD_NONE)
+        return 0;
+    if (ck->hold == HOLD_ON_DISK) {
+        *step = ck->last_step;
+        return 0;
+    }
+    CkptState st = ck->held;
+    st.scores = ck->scores; /* rows are only appended: the held table is a prefix */
+    if (st.scores.n_rows > st.samples_done)
+        st.scores.n_rows = st.samples_done;
+    if (ck->writer && write_state(t->job, &st, ck->held_answered, err) != 0)
+        return err_prefix(err, "checkpoint at step %lld: ", (long long)st.step);
+    ck->hold = HOLD_ON_DISK;
+    ck->last_step = *step = st.step;
+    ck->last_answered = ck->held_answered;
+    return 0;
+}

@@ -53,6 +53,21 @@ int ttl_ckpt_restore(struct Ttl *t, const char *path, CkptState *st, Err *err);
  * Nothing when output.checkpoint_every is 0 or the method trains no adapter. */
 int ttl_ckpt_maybe(struct Ttl *t, int force, int64_t answered, Err *err);
 
+/* Online, before a stream batch's update epoch (a consistent point: `answered` samples
+ * finished): keeps the state in memory as ttl_ckpt_capture takes it (collective: every
+ * rank calls), so that it can still be written when a step of the batch turns out
+ * non-finite after the batch's first steps have moved the adapter. Nothing when that
+ * state is on disk already or no checkpoint would be written (checkpoint_every 0, no
+ * adapter, nothing done yet). Costs one gather of the adapter and moments per batch
+ * (into the host buffers checkpoints use). Errors: the capture's. */
+int ttl_ckpt_hold(struct Ttl *t, int64_t answered, Err *err);
+
+/* Writes the state the last ttl_ckpt_hold kept (world rank 0; the others only record
+ * it, no collective) and sets *step to the step of the checkpoint that holds it (also
+ * when it was on disk already), or *step = -1 when none does (checkpoints off, nothing
+ * done yet). Call before any ttl_ckpt_maybe after the hold. Errors: the write's. */
+int ttl_ckpt_write_held(struct Ttl *t, int64_t *step, Err *err);
+
 /* After ttl_ckpt_restore: 1 and the samples answered at the checkpoint, else 0. */
 int ttl_ckpt_resumed(const TtlCkpt *ck, int64_t *answered);
 /* The step of the last checkpoint written or restored, -1 when none (or ck NULL). */

@@ -123,3 +123,11 @@ int ttl_comm_stop(Comm *c, int flag) {
     }
     return v != 0;
 }
+
+void ttl_comm_meet(Comm *c) {
+    if (c == NULL || comm_size(c, COMM_WORLD) < 2)
+        return;
+    Err e = {{0}};
+    if (comm_barrier(c, COMM_WORLD, &e) != 0)
+        log_warn("waiting for every rank after saving the last good state: %s", e.msg);
+}

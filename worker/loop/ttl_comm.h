@@ -35,5 +35,10 @@ int ttl_comm_gather(Comm *c, TtlBatch *b, int32_t from, int32_t to, int gen, int
  * all-reduce over the world when there is more than one rank). A failed all-reduce stops
  * the job (log_fatal): ranks that disagree would deadlock. */
 int ttl_comm_stop(Comm *c, int flag);
+/* Returns once every rank has called it (a world barrier; nothing for one process): on an
+ * error every rank meets the writer here after it saved the last good state, so that no
+ * rank's abort kills the writer inside that checkpoint write. A failed barrier is logged
+ * and ignored (the run ends with its error either way). */
+void ttl_comm_meet(Comm *c);
 
 #endif

@@ -144,19 +144,20 @@ static int32_t pack_step(TtlCore *c, const TtlSamples *b, int32_t from, int32_t 
 
 /* A step whose numbers are not finite: undone (the counters as before it; the adapter and
  * moments are untouched yet) and reported with the sample when this rank has it. */
-static int nonfinite_step(TtlCore *c, int32_t from, int32_t to, int32_t n, const char *what,
-                          double v, Err *err) {
+static int nonfinite_step(TtlCore *c, int64_t first, int32_t from, int32_t to, int32_t n,
+                          const char *what, double v, Err *err) {
     c->step--;
     c->nonfinite = 1;
     for (int32_t j = 0; j < n; j++)
         if (!isfinite(c->ce[j]) || !isfinite(c->weight[j]))
-            return err_set(err, "update step %lld: the %s is %g: sample %d of the batch has "
-                           "ce %g, weight %g (dp rank %d); stopped before the step changed "
-                           "the adapter", (long long)c->step + 1, what, v, c->idx[j],
-                           (double)c->ce[j], (double)c->weight[j], c->dp_rank);
-    return err_set(err, "update step %lld (samples %d..%d of the batch): the %s is %g; "
-                   "stopped before the step changed the adapter", (long long)c->step + 1,
-                   from, to - 1, what, v);
+            return err_set(err, "update step %lld: the %s is %g: stream sample %lld (%d of "
+                           "the batch) has ce %g, weight %g (dp rank %d); stopped before the "
+                           "step changed the adapter", (long long)c->step + 1, what, v,
+                           (long long)(first + c->idx[j]), c->idx[j], (double)c->ce[j],
+                           (double)c->weight[j], c->dp_rank);
+    return err_set(err, "update step %lld (stream samples %lld..%lld): the %s is %g; stopped "
+                   "before the step changed the adapter", (long long)c->step + 1,
+                   (long long)(first + from), (long long)(first + to - 1), what, v);
 }
 
 /* One step over batch positions [from, to). */
@@ -181,6 +182,9 @@ static int run_step(TtlCore *c, const TtlSamples *b, int32_t from, int32_t to,
     }
     if (c->method->score(&s, err) != 0)
         return err_prefix(err, "scoring samples %d..%d of the batch: ", from, to - 1);
+    for (int32_t j = 0; j < n && b->test_nan > from; j++)
+        if (c->idx[j] == b->test_nan - 1)
+            c->ce[j] = NAN;
     c->step++;
     /* stats, summed over dp: n_sel, loss_sum, ce_sum, samples, tokens */
     double st[5] = {0, s.loss_sum, 0, (double)n, 0};
@@ -199,9 +203,9 @@ static int run_step(TtlCore *c, const TtlSamples *b, int32_t from, int32_t to,
     if (ttl_comm_sum(c->comm, st, 5, err) != 0)
         return -1;
     if (!isfinite(st[2]))
-        return nonfinite_step(c, from, to, n, "sum of the step's ce", st[2], err);
+        return nonfinite_step(c, b->first, from, to, n, "sum of the step's ce", st[2], err);
     if (!isfinite(st[1]))
-        return nonfinite_step(c, from, to, n, "loss", st[1], err);
+        return nonfinite_step(c, b->first, from, to, n, "loss", st[1], err);
     const double t1 = now_s();
     c->t_score += t1 - t0;
     const int64_t n_sel = (int64_t)llround(st[0]);
@@ -225,7 +229,7 @@ static int run_step(TtlCore *c, const TtlSamples *b, int32_t from, int32_t to,
         return -1;
     ss.grad_norm = sqrt(sumsq);
     if (!isfinite(ss.grad_norm))
-        return nonfinite_step(c, from, to, n, "gradient norm", ss.grad_norm, err);
+        return nonfinite_step(c, b->first, from, to, n, "gradient norm", ss.grad_norm, err);
     ss.lr = ttl_core_lr(c);
     optim_apply(&c->opt, c->lora, ss.grad_norm, ss.lr);
     c->sched_step++;

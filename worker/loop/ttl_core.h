@@ -54,6 +54,9 @@ typedef struct TtlSamples {
     const int32_t *gen;      /* (n, gen_stride) generated ids, or NULL (offline) */
     const int32_t *gen_lens; /* (n) or NULL */
     int32_t gen_stride;
+    int64_t first;           /* the stream index of sample 0 (for messages) */
+    int32_t test_nan;        /* test hook (TLM_TEST_NAN_SAMPLE, ttl.c): 1 + the sample
+                              * whose ce is made NaN after scoring; 0 (zeroed): none */
 } TtlSamples;
 
 typedef struct TtlCoreConfig {

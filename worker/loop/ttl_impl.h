@@ -59,6 +59,8 @@ typedef struct Ttl {
     int interrupted;         /* stopped by the stop flag after a whole batch */
     long test_step_delay_ms; /* TLM_TEST_STEP_DELAY_MS (tests only, ttl.c): each step
                               * slowed so a signal can land inside a short epoch */
+    int64_t test_nan_sample; /* TLM_TEST_NAN_SAMPLE (tests only, ttl.c): the stream sample
+                              * whose ce is made NaN when it is scored; -1 none */
 } Ttl;
 
 #endif

@@ -13,10 +13,16 @@
 #            generation, and SIGTERM + SIGINT inside a checkpoint write: the same equalities
 #   corrupt  a truncated newest checkpoint: --resume auto falls back to the previous one,
 #            says so, and the run still ends equal to the uninterrupted one
+#   nan_online  online, a NaN ce injected mid-stream (TLM_TEST_NAN_SAMPLE): the run stops
+#            naming the sample and the step, the JSONL files end at the batch before
+#            (no NaN in them, equal to the reference's first lines), the state after that
+#            batch is a checkpoint (written then, with checkpoint_every 100, or already on
+#            disk, with 4), --resume auto from it ends equal to the uninterrupted run; a
+#            NaN in the first batch leaves nothing to keep and says so
 # Needs TLM_BIN, TLM_SOURCE_DIR, TLM_TEST_TMP (set by CTest, tests/CMakeLists.txt).
 # Exit 0 pass, 1 fail.
 set -u
-case_name=${1:?usage: test_resume.sh signal|kill9|refuse|offline|offline_epoch|corrupt}
+case_name=${1:?usage: test_resume.sh signal|kill9|refuse|offline|offline_epoch|corrupt|nan_online}
 BIN=${TLM_BIN:?}
 cd "${TLM_SOURCE_DIR:?}" || exit 1
 TMP="${TLM_TEST_TMP:?}/resume-$case_name"
@@ -299,6 +305,60 @@ case_offline_epoch() {
     echo "offline epoch: SIGTERM at step $k1, SIGTERM at step $k2, kill -9 at ~$k3, SIGTERM at" \
          "$n4 of 32 answers, SIGTERM+SIGINT in a checkpoint write"
     compare "$d"
+}
+
+# nan_stop DIR SAMPLE CKPT [args...]: a run with a NaN ce at stream sample SAMPLE (in the
+# batch from B = SAMPLE rounded down to 4) must exit 1 naming it, leave ckpt-CKPT.h5 the
+# newest checkpoint and the JSONL files at the reference's first B lines (metrics: one step
+# per sample), then resume to the end.
+nan_stop() {
+    local d=$1 k=$2 ck=$3; shift 3
+    local b=$((k / 4 * 4)) log="$TMP/nan-$k.log"
+    TLM_TEST_NAN_SAMPLE=$k run "$d" "$@" > "$log" 2>&1
+    local rc=$?
+    [ $rc -eq 1 ] || { fail "NaN at $k: exit $rc, expected 1"; cat "$log"; return; }
+    local msg; msg=$(grep -o "error: .*" "$log")
+    echo "$msg" | grep -qF "online, the stream batch of samples $b..$((b + 3)) (not written): $d/ckpt-$ck.h5 holds the state after the $b samples before it (--resume auto continues there): " ||
+        fail "NaN at $k: message: $msg"
+    echo "$msg" | grep -qE "update step $((k + 1)): the sum of the step's ce is nan: stream sample $k \($((k - b)) of the batch\) has ce nan" ||
+        fail "NaN at $k: the message does not name step $((k + 1)) and sample $k: $msg"
+    [ "$(ls "$d"/ckpt-*.h5 | sort -V | tail -1)" = "$d/ckpt-$ck.h5" ] ||
+        fail "NaN at $k: newest checkpoint $(ls "$d"/ckpt-*.h5 | sort -V | tail -1), expected ckpt-$ck.h5"
+    ! grep -qiE '[:,[] *-?(nan|inf)' "$d"/*.jsonl || fail "NaN at $k: a NaN or Inf in the JSONL files"
+    for f in generated_predictions.jsonl scores.jsonl; do
+        cmp -s <(head -n "$b" "$TMP/ref/$f") "$d/$f" ||
+            fail "NaN at $k: $f is not the reference's first $b lines"
+    done
+    cmp -s <(strip_metrics "$TMP/ref/metrics.jsonl" | head -n "$b") <(strip_metrics "$d/metrics.jsonl") ||
+        fail "NaN at $k: metrics.jsonl is not the reference's first $b lines (timings aside)"
+    "$BIN" inspect "$d/ckpt-$ck.h5" > "$TMP/nan-$k.inspect" 2>&1 &&
+        grep -q "step $ck" "$TMP/nan-$k.inspect" ||
+        { fail "NaN at $k: tlm inspect ckpt-$ck.h5"; cat "$TMP/nan-$k.inspect"; }
+    run "$d" "$@" --resume auto > "$TMP/nan-$k-resume.log" 2>&1 ||
+        { fail "NaN at $k: the resume failed"; tail -3 "$TMP/nan-$k-resume.log"; return; }
+    grep -q "resumed from $d/ckpt-$ck.h5" "$TMP/nan-$k-resume.log" ||
+        fail "NaN at $k: did not resume from ckpt-$ck.h5"
+    progress "NaN at sample $k: stopped, ckpt-$ck kept, resumed"
+    compare "$d"
+}
+
+case_nan_online() {
+    # one AdamW state across batches, so the kept state's moments matter
+    SETS+=(--set optim.reset_per_batch=false)
+    reference
+    # checkpoints every 100 steps: none on disk at the batch boundary, the kept one is written
+    nan_stop "$TMP/nan-kept" 13 12 --set output.checkpoint_every=100
+    # a checkpoint per batch: the boundary's is on disk already and named
+    nan_stop "$TMP/nan-disk" 21 20
+    # the first batch: nothing to keep
+    local d="$TMP/nan-first"
+    TLM_TEST_NAN_SAMPLE=2 run "$d" > "$TMP/nan-first.log" 2>&1
+    local rc=$?
+    [ $rc -eq 1 ] || fail "NaN at 2: exit $rc, expected 1"
+    grep -qF "online, the stream batch of samples 0..3 (not written; the first batch: no good state beyond the fresh start to keep): " \
+        "$TMP/nan-first.log" || fail "NaN at 2: message: $(grep -o 'error: .*' "$TMP/nan-first.log")"
+    ! compgen -G "$d/ckpt-*.h5" > /dev/null || fail "NaN at 2: a checkpoint was written"
+    [ ! -s "$d/scores.jsonl" ] || fail "NaN at 2: scores written"
 }
 
 "case_$case_name"

@@ -28,7 +28,7 @@ add_dependencies(test_ttl_effect tlm)
 # demo job through the tlm binary, interrupted by SIGTERM/SIGUSR1 and by kill -9 at 20
 # moments, resumed with --resume auto and compared bit for bit with an uninterrupted run;
 # mismatched checkpoints refused; a corrupt newest checkpoint skipped.
-foreach(case signal kill9 refuse offline offline_epoch corrupt)
+foreach(case signal kill9 refuse offline offline_epoch corrupt nan_online)
   tlm_add_test(test_resume_${case} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_resume.sh
                ARGS ${case} LABELS cpu TIMEOUT 180)
 endforeach()
