@@ -21,6 +21,7 @@
 
 #include "comm/bind.h"
 #include "comm/comm.h"
+#include "comm/comm_watchdog.h"
 #include "comm/grid.h"
 #include "io/base/atomic_file.h"
 #include "io/base/log.h"
@@ -239,6 +240,14 @@ static int open_grid(const JobSpec *job, const char *path, Grid *grid, Comm **co
                   (long long)job->parallel.tp, (long long)job->parallel.tp);
         return 1;
     }
+    comm_test_init_stall();
+    CommWatchdog *wd = NULL; /* bounds every blocking step until the collectives exist */
+    if (comm_watchdog_start("starting the process grid (MPI_Init, the node check, the tp/dp "
+                            "groups, the device binding, the NCCL communicators)", &wd,
+                            &err) != 0) {
+        log_error("tlm run: %s", err.msg);
+        return 1;
+    }
     if (grid_init(NULL, NULL, (int)job->parallel.tp, grid, &err) != 0)
         log_fatal("tlm run: %s: %s", path, err.msg); /* same verdict on every rank */
     Binding b;
@@ -249,12 +258,14 @@ static int open_grid(const JobSpec *job, const char *path, Grid *grid, Comm **co
         log_info("tlm run: TLM_TEST_FAKE_GPUS is set: the devices are checked, nothing is "
                  "loaded");
     if (bound != 0 || b.fake) {
+        comm_watchdog_stop(wd);
         grid_free(grid);
         return bound != 0 ? 1 : 2;
     }
     *device = b.device >= 0 ? b.device : 0;
     if (comm_open(grid, b.ops, comm, &err) != 0)
         log_fatal("tlm run: %s", err.msg);
+    comm_watchdog_stop(wd);
     if (grid->rank == 0)
         log_info("tlm run: %d ranks = tp %d x dp %d on %d node(s)", grid->world, grid->tp,
                  grid->dp, grid->n_nodes);

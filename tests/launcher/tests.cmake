@@ -51,3 +51,7 @@ tlm_add_test(test_lf_run_stories COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_lf_
 # (TLM_COMM_TIMEOUT=5 here) must end it with an error naming the wait within 60 s.
 tlm_add_mpi_test(test_run_stuck_rank RANKS 2 LABELS "mpi;cpu"
   COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/stuck_rank.sh $<TARGET_FILE:tlm> ${TLM_MPIEXEC})
+# One rank that never arrives at start-up (sleeps before MPI_Init): the start-up watchdog
+# (comm/comm_watchdog.h, TLM_COMM_TIMEOUT=5 here) must end the job with its error in < 30 s.
+tlm_add_mpi_test(test_run_stall_init RANKS 2 LABELS "mpi;cpu"
+  COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/stall_init.sh $<TARGET_FILE:tlm> ${TLM_MPIEXEC})
