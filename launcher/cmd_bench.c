@@ -45,8 +45,9 @@ static const BenchOption k_options[] = {
     {"online", "S", "also online TLM end to end: S prompts of AdaptEval-like lengths (cut\n"
                     "                           to T) in stream batches of B, each answered\n"
                     "                           (N new tokens) then trained on (tlm, batch 1)"},
-    {"cpu-weights", "fp32|bf16", "storage of the frozen matrices (default fp32; bf16 halves\n"
-                                 "                           the bytes a decode step reads)"},
+    {"cpu-weights", "FMT", "storage of the frozen matrices: fp32 (default), bf16 (half\n"
+                           "                           the bytes a decode step reads), or q8_0,\n"
+                           "                           q4_0, q4_1, nf4 quantized at load"},
     {"json", NULL, "also print one JSON line per model"},
     {"ceilings", NULL, "measure the matmul peak and copy bandwidth first, then print the\n"
                        "                           update step's MFU and each decode's share of\n"
@@ -119,12 +120,13 @@ static int parse_args(int argc, char **argv, BenchArgs *a) {
         else if (!strcmp(name, "ceilings")) a->ceilings = 1;
         else if (!strcmp(name, "profile")) a->cfg.profile = 1;
         else if (!strcmp(name, "cpu-weights")) {
-            if (strcmp(optarg, "fp32") && strcmp(optarg, "bf16")) {
-                fprintf(stderr, "tlm bench: --cpu-weights: expected fp32 or bf16, got \"%s\"\n",
-                        optarg);
+            WeightFormat f = WEIGHT_ELEM;
+            if (strcmp(optarg, "fp32") && weight_format_parse(optarg, &f) != 0) {
+                fprintf(stderr, "tlm bench: --cpu-weights: expected fp32, bf16, q8_0, q4_0, "
+                                "q4_1 or nf4, got \"%s\"\n", optarg);
                 return 2;
             }
-            a->cfg.weight_format = strcmp(optarg, "bf16") ? WEIGHT_ELEM : WEIGHT_BF16;
+            a->cfg.weight_format = f;
         }
         else if ((v = parse_positive(name, optarg)) < 0) return 2;
         else if (!strcmp(name, "threads")) a->threads = (int)v;
@@ -276,8 +278,9 @@ static int bench_one(const BenchArgs *a, const Ops *ops, const char *label, cons
            strcmp(label, dir) ? ")" : "",
            (long long)mc.n_layers, (long long)mc.dim, (long long)mc.n_heads,
            (long long)mc.n_kv_heads, (long long)mc.ffn_dim, (long long)mc.vocab_size);
-    printf("  backend %s%s, threads %s, T %lld, B %d, N %d, medians of %d, load %.2f -> %.2f\n",
-           ops->name, k->weight_format == WEIGHT_BF16 ? " (bf16 weights)" : "",
+    printf("  backend %s%s%s, threads %s, T %lld, B %d, N %d, medians of %d, load %.2f -> %.2f\n",
+           ops->name, k->weight_format == WEIGHT_ELEM ? "" : " weights ",
+           k->weight_format == WEIGHT_ELEM ? "" : weight_format_name(k->weight_format),
            threads ? threads : "default", (long long)k->n_tokens, k->batch,
            k->new_tokens, k->repeat, load0, load1);
     BlasInfo blas;
@@ -297,7 +300,12 @@ static int bench_one(const BenchArgs *a, const Ops *ops, const char *label, cons
         bench_print_online(&r.online);
     if (a->ceilings || on_gpu) /* weights (which dominate the bytes) at their stored size */
         bench_print_efficiency(&mc, k, &r, &lim,
-                               k->weight_format == WEIGHT_BF16 ? 2 : ops->elem_bytes);
+                               k->weight_format == WEIGHT_ELEM
+                                   ? (double)ops->elem_bytes
+                               : k->weight_format == WEIGHT_BF16
+                                   ? 2.0
+                                   : (double)weight_block_bytes(k->weight_format) /
+                                         (double)weight_block_elems(k->weight_format));
     if (k->profile)
         bench_print_profile(k, &prof);
     if (a->json) {
@@ -311,7 +319,8 @@ static int bench_one(const BenchArgs *a, const Ops *ops, const char *label, cons
         json_str(blas.family);
         printf(", \"cpu\": ");
         json_str(blas.cpu.brand);
-        printf(", \"weights\": \"%s\"", k->weight_format == WEIGHT_BF16 ? "bf16" : "elem");
+        printf(", \"weights\": \"%s\"", k->weight_format == WEIGHT_ELEM
+                                              ? "elem" : weight_format_name(k->weight_format));
         printf(", \"backend\": \"%s\", \"threads\": %s, \"T\": %lld, \"B\": %d, \"N\": %d, "
                "\"R\": %d, \"seed\": %llu, \"forward_tok_s\": %.6g, \"step_tok_s\": %.6g, "
                "\"gen1_tok_s\": %.6g, \"genb_tok_s\": %.6g, \"forward_s\": %.6g, "

@@ -13,7 +13,7 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
-#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,f16c")))
 
 AVX512 void cpu_decode_bf16_avx512(const void *src, float *dst, int64_t n) {
     const uint16_t *h = src;
@@ -25,11 +25,12 @@ AVX512 void cpu_decode_bf16_avx512(const void *src, float *dst, int64_t n) {
     }
 }
 
-/* The fp16 scale at p (unaligned) as fp32. */
-static float half_at(const unsigned char *p) {
+/* The fp16 scale at p (unaligned) as fp32: F16C's conversion, exact like f16_to_f32's
+ * (every half is a float) and a few times cheaper, once per 32 weights. */
+AVX512 static inline float half_at(const unsigned char *p) {
     uint16_t h;
     memcpy(&h, p, 2);
-    return f16_to_f32(h);
+    return _cvtsh_ss(h);
 }
 
 AVX512 void cpu_decode_q8_0_avx512(const void *src, float *dst, int64_t n_blocks) {

@@ -60,7 +60,7 @@ static void print_decode(const char *what, double tok_s, int32_t b, double ctx, 
 }
 
 void bench_print_efficiency(const ModelConfig *mc, const BenchConfig *k, const BenchResult *r,
-                            const BenchCeilings *c, size_t elem_bytes) {
+                            const BenchCeilings *c, double elem_bytes) {
     const double N = bench_matmul_params(mc), T = (double)k->n_tokens;
     const double QD = (double)(mc->n_heads * mc->head_dim), L = (double)mc->n_layers;
     /* causal attention over a mean context of T/2: QK^T and PV are 2 x 2 (T/2) QD FLOPs
@@ -76,9 +76,9 @@ void bench_print_efficiency(const ModelConfig *mc, const BenchConfig *k, const B
            "%.4g TFLOP/s\n", r->step_tok_s, 4.0 * N, attn, c->gemm_flop_s,
            r->step_tok_s * per_token * 1e-12);
     const double ctx = T + 0.5 * (double)k->new_tokens; /* mean context while decoding */
-    print_decode("decode, batch 1", r->gen1_tok_s, 1, ctx, N, mc, (double)elem_bytes,
+    print_decode("decode, batch 1", r->gen1_tok_s, 1, ctx, N, mc, elem_bytes,
                  c->read_bytes_s);
     char what[48];
     snprintf(what, sizeof what, "decode, batch %d", k->batch);
-    print_decode(what, r->genb_tok_s, k->batch, ctx, N, mc, (double)elem_bytes, c->read_bytes_s);
+    print_decode(what, r->genb_tok_s, k->batch, ctx, N, mc, elem_bytes, c->read_bytes_s);
 }

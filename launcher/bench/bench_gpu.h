@@ -38,8 +38,9 @@ void bench_print_ceilings(const Ops *ops, const BenchCeilings *c);
 double bench_matmul_params(const ModelConfig *mc);
 
 /* The MFU of the update step and the roofline share of both decodes of r (cfg k, model
- * mc, elem_bytes per weight/KV element), each with its formula. */
+ * mc, elem_bytes per weight/KV element: fractional for a block format), each with its
+ * formula. */
 void bench_print_efficiency(const ModelConfig *mc, const BenchConfig *k, const BenchResult *r,
-                            const BenchCeilings *c, size_t elem_bytes);
+                            const BenchCeilings *c, double elem_bytes);
 
 #endif
