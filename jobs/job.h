@@ -175,6 +175,14 @@ int job_validate(const JobSpec *spec, Err *err);
  * out of memory. Loading it again gives an equal spec. */
 char *job_to_yaml(const JobSpec *spec);
 
+/* The file in output.dir holding the resolved job of the run that wrote the outputs. */
+#define JOB_RESOLVED_FILE "job.yaml"
+
+/* Writes job (borrowed) as YAML, under a one-line comment, to job->output.dir/job.yaml
+ * atomically (the directory must exist). The loop writes it while it holds output.dir's
+ * lock, so no later run's directory gets it. 0, or -1 with err naming the file. */
+int job_save_resolved(const JobSpec *job, Err *err);
+
 /* Compares two specs key by key; on the first difference writes "lora.rank: 8 vs 16"
  * into diff (when not NULL) and returns 1; 0 when equal. The source file name and the
  * given-or-defaulted bookkeeping are not compared. */

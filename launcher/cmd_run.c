@@ -32,7 +32,6 @@
 #include "io/text/tokenizer.h"
 #include "jobs/job.h"
 #include "jobs/lf_job.h"
-#include "launcher/report/report_job.h"
 #include "launcher/signals.h"
 #include "worker/loop/ttl.h"
 
@@ -373,8 +372,6 @@ int cmd_run(int argc, char **argv) {
         return 1;
     }
     const int rank = grid.rank;
-    if (rank == 0 && report_job_save(&job, &err) != 0) /* for tlm report; the run is done */
-        log_warn("tlm run: %s", err.msg);
     if (rank == 0 && !sum.interrupted && job.output.reference_layout &&
         write_reference_layout(&job, &err) != 0) {
         log_error("tlm run: %s", err.msg);

@@ -10,28 +10,7 @@
 #include "io/base/atomic_file.h"
 #include "io/ckpt/ckpt.h"
 
-int report_job_save(const JobSpec *job, Err *err) {
-    char path[JOB_PATH_BYTES + 32];
-    snprintf(path, sizeof path, "%s/" REPORT_JOB_FILE, job->output.dir);
-    char *yaml = job_to_yaml(job);
-    if (yaml == NULL)
-        return err_set(err, "%s: out of memory writing the job", path);
-    static const char head[] = "# The resolved job of this run (tlm run writes it; tlm report "
-                               "reads it).\n";
-    const size_t n_head = sizeof head - 1, n_yaml = strlen(yaml);
-    char *text = malloc(n_head + n_yaml + 1);
-    int rc = -1;
-    if (text == NULL) {
-        err_set(err, "%s: out of memory writing the job", path);
-    } else {
-        memcpy(text, head, n_head);
-        memcpy(text + n_head, yaml, n_yaml + 1);
-        rc = af_write_file(path, text, n_head + n_yaml, err);
-    }
-    free(text);
-    free(yaml);
-    return rc;
-}
+int report_job_save(const JobSpec *job, Err *err) { return job_save_resolved(job, err); }
 
 static int copy_source(char *source, size_t n_bytes, const char *what, Err *err) {
     if ((size_t)snprintf(source, n_bytes, "%s", what) >= n_bytes)

@@ -11,10 +11,10 @@
 #include "io/base/err.h"
 #include "jobs/job.h"
 
-#define REPORT_JOB_FILE "job.yaml"
+#define REPORT_JOB_FILE JOB_RESOLVED_FILE
 
-/* Writes job (borrowed) as YAML to job->output.dir/job.yaml, atomically, creating
- * nothing else (the directory must exist). 0, or -1 with err naming the file. */
+/* job_save_resolved (jobs/job.h): job->output.dir/job.yaml, atomically (the directory
+ * must exist; tlm run's loop writes it, the report's tests call this). */
 int report_job_save(const JobSpec *job, Err *err);
 
 /* The job of the run in out_dir: given (a job file, when not NULL), else out_dir/job.yaml,

@@ -244,8 +244,10 @@ int ttt_run(const JobSpec *job, const TtlHooks *hooks, TtlSummary *summary, Err 
     if (rc == 0)
         rc = run_tasks(t, err);
     const double seconds = now_s() - t0;
-    if (rc == 0 && t->writer) {
-        rc = ttt_out_summary(t, seconds, err);
+    if (rc == 0 && t->writer) { /* output.dir's lock is still held (ttt_close drops it) */
+        rc = job_save_resolved(t->job, err);
+        if (rc == 0)
+            rc = ttt_out_summary(t, seconds, err);
         const double *v = t->totals;
         if (rc == 0)
             log_info("ttt: %s%.0f tasks, %.0f queries (%.0f labelled): label ce %.4f (base "

@@ -154,6 +154,13 @@ static void test_offline(void **state) {
     if (run_demo(none, &s_none, &err) != 0)
         fail_msg("none: %s", err.msg);
     assert_int_equal(s_none.steps, 0);
+    /* the resolved job beside the outputs, written by the loop itself (under output.dir's
+     * lock), not by the launcher after the lock is gone: it loads back as the job that ran */
+    JobSpec again;
+    if (job_load(tu_path(out_dir("ttl_none"), "job.yaml"), &again, &err) != 0)
+        fail_msg("ttl_none/job.yaml: %s", err.msg);
+    assert_string_equal(again.output.dir, out_dir("ttl_none"));
+    assert_int_equal(again.method.name, JOB_NONE);
     int n_off, n_none, n_met, n_pred;
     json_t **a = read_jsonl(tu_path(out_dir("ttl_offline"), "scores.jsonl"), &n_off);
     json_t **b = read_jsonl(tu_path(out_dir("ttl_none"), "scores.jsonl"), &n_none);
