@@ -1,6 +1,7 @@
 /* worker/loop/ttl_ledger.c -- the lock and the results of output.dir (see ttl_ledger.h). */
 #include "worker/loop/ttl_ledger.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -23,6 +24,27 @@ static const char *const k_results[] = {"generated_predictions.jsonl", "scores.j
                                         "metrics.jsonl", "summary.json", "job.yaml",
                                         "ttt_tasks.jsonl", "ttt_progress.json", NULL};
 
+/* The reference-layout copies of the predictions (output.reference_layout: the
+ * reference's predict-temperature_<T>-max_new_tokens_<N>/ folders) are results too. */
+#define PREDICT_PREFIX "predict-"
+#define MAX_PREDICT 32
+
+/* The names of dir's predict-* entries (at most MAX_PREDICT, each < 256 bytes) into
+ * names; returns their count (0 when dir cannot be read). Collected before any is moved:
+ * renaming while readdir walks the same folder may skip or repeat entries. */
+static int predict_entries(const char *dir, char names[MAX_PREDICT][256]) {
+    DIR *d = opendir(dir);
+    int n = 0;
+    const struct dirent *e;
+    while (d != NULL && n < MAX_PREDICT && (e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, PREDICT_PREFIX, strlen(PREDICT_PREFIX)) == 0 &&
+            strlen(e->d_name) < 256)
+            snprintf(names[n++], 256, "%s", e->d_name);
+    if (d != NULL)
+        closedir(d);
+    return n;
+}
+
 static int64_t file_size(const char *dir, const char *name) {
     char path[JOB_PATH_BYTES + 64];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -41,6 +63,10 @@ int ttl_ledger_results(const char *dir, char *what, size_t n) {
         if (file_size(dir, k_results[i]) > 0) /* an empty file holds no result */
             snprintf(what + strlen(what), n - strlen(what), "%s%s", found++ ? ", " : "",
                      k_results[i]);
+    char names[MAX_PREDICT][256];
+    const int n_pred = predict_entries(dir, names);
+    for (int i = 0; i < n_pred; i++)
+        snprintf(what + strlen(what), n - strlen(what), "%s%s/", found++ ? ", " : "", names[i]);
     CkptList cl = {0};
     Err e = {{0}};
     if (ckpt_list(dir, &cl, &e) == 0 && cl.n > 0)
@@ -124,6 +150,11 @@ int ttl_ledger_move_results(const char *dir, Err *err) {
         return -1;
     for (int i = 0; k_results[i] != NULL; i++)
         if (move_into(dir, k_results[i], to, err) != 0)
+            return -1;
+    char names[MAX_PREDICT][256];
+    const int n_pred = predict_entries(dir, names);
+    for (int i = 0; i < n_pred; i++)
+        if (move_into(dir, names[i], to, err) != 0)
             return -1;
     CkptList cl = {0};
     if (ckpt_list(dir, &cl, err) != 0)

@@ -54,6 +54,20 @@ prev=$(ls -d "$D"/previous-* | head -1)
 [ "$(sums "$prev")" = "$before" ] || fail "--overwrite: $prev does not hold the earlier results"
 [ -s "$D/summary.json" ] || fail "--overwrite: no new summary.json"
 
+# the reference-layout copy of the predictions (output.reference_layout: predict-*/) is a
+# result too: named by the refusal, moved by --overwrite with the rest
+P="$TMP/ref-layout" pd=predict-temperature_0.0-max_new_tokens_8
+run "$P" "$TMP/p1.log" --set output.reference_layout=true || { fail "reference-layout run failed"; cat "$TMP/p1.log"; }
+[ -s "$P/$pd/generated_predictions.jsonl" ] || fail "reference layout: no $pd/generated_predictions.jsonl"
+before_p=$(sums "$P")
+run "$P" "$TMP/p2.log"
+expect predict_named 1 $? "$TMP/p2.log" "summary.json, job.yaml, $pd/, "
+run "$P" "$TMP/p3.log" --overwrite
+expect predict_moved 0 $? "$TMP/p3.log" "are in $P/previous-"
+prev=$(ls -d "$P"/previous-* | head -1)
+[ "$(sums "$prev")" = "$before_p" ] || fail "--overwrite: $prev lacks the earlier results (with $pd/)"
+! compgen -G "$P/predict-*" > /dev/null || fail "--overwrite left $(ls -d "$P"/predict-*) in $P"
+
 # a second run while one holds the lock (the demo's whole stream: several seconds)
 # (each of its 64 steps slowed to >= 100 ms: it outlasts the second run on any machine)
 TLM_TEST_STEP_DELAY_MS=100 "$BIN" run jobs/demo.yaml --set "output.dir=$TMP/c" > "$TMP/c1.log" 2>&1 &
