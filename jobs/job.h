@@ -175,6 +175,11 @@ int job_validate(const JobSpec *spec, Err *err);
  * out of memory. Loading it again gives an equal spec. */
 char *job_to_yaml(const JobSpec *spec);
 
+/* What the job reads, for summaries and reports: data.path, or the data.dataset names
+ * and their registry ("alpaca_a, alpaca_b from data/dataset_info.json"); NUL-terminated,
+ * truncated to n_bytes. */
+void job_data_source(const JobSpec *job, char *buf, size_t n_bytes);
+
 /* The file in output.dir holding the resolved job of the run that wrote the outputs. */
 #define JOB_RESOLVED_FILE "job.yaml"
 

@@ -1,4 +1,5 @@
-/* jobs/job_save.c -- the resolved job written beside a run's outputs (see job.h). */
+/* jobs/job_save.c -- what a run leaves about its job beside its outputs (see job.h): the
+ * resolved job, and the name of its data. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,4 +28,20 @@ int job_save_resolved(const JobSpec *job, Err *err) {
     free(text);
     free(yaml);
     return rc;
+}
+
+void job_data_source(const JobSpec *job, char *buf, size_t n_bytes) {
+    if (n_bytes == 0)
+        return;
+    if (job->data.n_datasets == 0) {
+        snprintf(buf, n_bytes, "%s", job->data.path);
+        return;
+    }
+    buf[0] = '\0';
+    size_t len = 0;
+    for (int i = 0; i < job->data.n_datasets && len < n_bytes; i++)
+        len += (size_t)snprintf(buf + len, n_bytes - len, "%s%s", i > 0 ? ", " : "",
+                                job->data.datasets[i]);
+    if (len < n_bytes)
+        snprintf(buf + len, n_bytes - len, " from %s", job->data.dataset_info);
 }

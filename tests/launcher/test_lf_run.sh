@@ -39,12 +39,28 @@ demo() { # demo online|offline
     local s=$1 file="jobs/llamafactory/$1_ttl.yaml"
     "$BIN" run "$file" "output_dir=$TMP/$s" > "$TMP/$s.log" 2>&1
     check_run "$s" $? "$TMP/$s" 24 64
+    # a job of named datasets says which in its summary (data.path is empty)
+    grep -qF '"data": "garden_demo from jobs/llamafactory/data/dataset_info.json"' \
+        "$TMP/$s/summary.json" || fail "$s: summary.json does not name the dataset: $(grep '"data"' "$TMP/$s/summary.json")"
     for key in do_train do_predict trust_remote_code overwrite_cache preprocessing_num_workers \
                logging_steps plot_loss bf16 ddp_timeout do_eval \
                per_device_eval_batch_size predict_with_generate report_to; do
         [ "$(grep -c "  $key: ignored: " "$TMP/$s.log")" -eq 1 ] ||
             fail "$s: $key is not noted once as ignored"
     done
+    # resuming with another dataset is refused, naming both (one registry, two names for
+    # one file, so only the name differs)
+    local ds="$TMP/$s-ds"
+    mkdir -p "$ds"
+    printf '{"garden_demo": {"file_name": "%s/jobs/demo/data.jsonl"}, "garden_b": {"file_name": "%s/jobs/demo/data.jsonl"}}\n' \
+        "$PWD" "$PWD" > "$ds/dataset_info.json"
+    "$BIN" run "$file" "output_dir=$ds/out" "dataset_dir=$ds" max_samples=8 save_steps=4 \
+        > "$ds/first.log" 2>&1 || { fail "$s: a run from $ds/dataset_info.json"; tail -3 "$ds/first.log"; }
+    "$BIN" run "$file" "output_dir=$ds/out" "dataset_dir=$ds" max_samples=8 save_steps=4 \
+        dataset=garden_b eval_dataset=garden_b --resume auto > "$ds/resume.log" 2>&1
+    local rc=$?
+    [ $rc -eq 1 ] && grep -qF "was written for a different job: data.dataset: [garden_demo] vs [garden_b]" \
+        "$ds/resume.log" || { fail "$s: resume with another dataset: exit $rc"; tail -3 "$ds/resume.log"; }
     # The native job it maps to is the same job: equal answers and scores.
     "$BIN" run "$file" max_samples=16 "output_dir=$TMP/$s-flat" > "$TMP/$s-flat.log" 2>&1 ||
         fail "$s: flat run of 16 samples"

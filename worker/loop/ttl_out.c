@@ -292,10 +292,12 @@ void ttl_out_metrics(TtlOut *o, const TtlStepStats *st, double tokens_per_s) {
 
 int ttl_out_summary(const TtlOut *o, const TtlSummary *s, const JobSpec *job,
                     const char *backend, Err *err) {
+    char data_src[JOB_MAX_DATASETS * JOB_NAME_BYTES + JOB_PATH_BYTES + 16];
+    job_data_source(job, data_src, sizeof data_src);
     json_t *j = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I,"
         " s:{s:f, s:f, s:f, s:f}, s:b, s:I}",
-        "model", job->model.path, "data", job->data.path, "method",
+        "model", job->model.path, "data", data_src, "method",
         job_method_name(job->method.name), "setting", job_setting_name(job->method.setting),
         "backend", backend, "samples", (json_int_t)s->samples, "selected",
         (json_int_t)s->selected, "selected_pct",

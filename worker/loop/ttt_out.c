@@ -278,8 +278,10 @@ int ttt_out_summary(const Ttt *t, double seconds, Err *err) {
     json_t *tot = json_object();
     for (int k = 0; k < TTT_N_TOTALS && tot != NULL; k++)
         json_object_set_new(tot, k_total_names[k], json_real(v[k]));
+    char data_src[JOB_MAX_DATASETS * JOB_NAME_BYTES + JOB_PATH_BYTES + 16];
+    job_data_source(t->job, data_src, sizeof data_src);
     json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o*, s:o*, s:o*, s:f, s:f, s:b, s:o}",
-                          "model", t->job->model.path, "data", t->job->data.path, "method",
+                          "model", t->job->model.path, "data", data_src, "method",
                           "ttt", "tasks", (json_int_t)v[TTT_TASKS], "queries",
                           (json_int_t)v[TTT_QUERIES], "label_ce",
                           lab > 0 ? json_real(v[TTT_CE_SUM] / lab) : NULL, "label_ce_base",
