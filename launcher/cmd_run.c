@@ -189,28 +189,6 @@ static void log_notes(const char *path, const LfNotes *notes) {
         log_info("  %s", notes->notes[i]);
 }
 
-static int write_reference_layout(const JobSpec *job, Err *err) {
-    char src[JOB_PATH_BYTES + 64], dir[JOB_PATH_BYTES + 96], dst[JOB_PATH_BYTES + 160];
-    snprintf(src, sizeof src, "%s/generated_predictions.jsonl", job->output.dir);
-    snprintf(dir, sizeof dir, "%s/predict-temperature_0.0-max_new_tokens_%lld",
-             job->output.dir, (long long)job->generate.max_new_tokens);
-    snprintf(dst, sizeof dst, "%s/generated_predictions.jsonl", dir);
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return err_set(err, "output.reference_layout: cannot create %s: %s", dir, strerror(errno));
-    FILE *f = fopen(src, "rb");
-    if (f == NULL)
-        return err_set(err, "output.reference_layout: cannot open %s: %s", src, strerror(errno));
-    StrBuf text = {0};
-    int rc = strbuf_read_stream(&text, f, err);
-    fclose(f);
-    if (rc == 0)
-        rc = af_write_file(dst, text.data, text.n_bytes, err);
-    strbuf_free(&text);
-    if (rc == 0)
-        log_info("tlm run: predictions also in %s (the reference's layout)", dst);
-    return rc;
-}
-
 /* 1 when an MPI launcher (mpirun, srun with PMI/PMIx) started this process. */
 static int under_mpi_launcher(void) {
     static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK",
@@ -372,13 +350,6 @@ int cmd_run(int argc, char **argv) {
         return 1;
     }
     const int rank = grid.rank;
-    if (rank == 0 && !sum.interrupted && job.output.reference_layout &&
-        write_reference_layout(&job, &err) != 0) {
-        log_error("tlm run: %s", err.msg);
-        comm_close(&comm);
-        grid_free(&grid);
-        return 1;
-    }
     comm_close(&comm);
     grid_free(&grid);
     if (rank != 0)

@@ -495,6 +495,8 @@ int ttl_run(const JobSpec *job, const TtlHooks *hooks, TtlSummary *summary, Err 
     summarize(t, t_start, &sum);
     if (rc == 0 && t->writer) { /* output.dir's lock is still held (ttl_close drops it) */
         rc = job_save_resolved(job, err);
+        if (rc == 0 && !t->interrupted && job->output.reference_layout)
+            rc = ttl_out_reference_layout(job, err);
         if (rc == 0)
             rc = ttl_out_summary(&t->out, &sum, job, t->ops->name, err);
         if (rc == 0)

@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "io/base/atomic_file.h"
+#include "io/base/log.h"
+#include "io/base/strbuf.h"
 
 static const char *const k_names[TTL_OUT_N_FILES] = {
     [TTL_OUT_PREDICTIONS] = "generated_predictions.jsonl",
@@ -322,5 +324,27 @@ int ttl_out_summary(const TtlOut *o, const TtlSummary *s, const JobSpec *job,
         rc = af_write(af, "\n", 1, err);
     rc = rc == 0 ? af_commit(af, err) : (af != NULL ? (af_abort(af), -1) : -1);
     free(text);
+    return rc;
+}
+
+int ttl_out_reference_layout(const JobSpec *job, Err *err) {
+    char src[JOB_PATH_BYTES + 64], dir[JOB_PATH_BYTES + 96], dst[JOB_PATH_BYTES + 160];
+    snprintf(src, sizeof src, "%s/generated_predictions.jsonl", job->output.dir);
+    snprintf(dir, sizeof dir, "%s/predict-temperature_0.0-max_new_tokens_%lld",
+             job->output.dir, (long long)job->generate.max_new_tokens);
+    snprintf(dst, sizeof dst, "%s/generated_predictions.jsonl", dir);
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return err_set(err, "output.reference_layout: cannot create %s: %s", dir, strerror(errno));
+    FILE *f = fopen(src, "rb");
+    if (f == NULL)
+        return err_set(err, "output.reference_layout: cannot open %s: %s", src, strerror(errno));
+    StrBuf text = {0};
+    int rc = strbuf_read_stream(&text, f, err);
+    fclose(f);
+    if (rc == 0)
+        rc = af_write_file(dst, text.data, text.n_bytes, err);
+    strbuf_free(&text);
+    if (rc == 0)
+        log_info("tlm run: predictions also in %s (the reference's layout)", dst);
     return rc;
 }

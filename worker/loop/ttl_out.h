@@ -66,6 +66,11 @@ void ttl_out_metrics(TtlOut *o, const TtlStepStats *st, double tokens_per_s);
  * backend that ran it. */
 int ttl_out_summary(const TtlOut *o, const TtlSummary *s, const JobSpec *job,
                     const char *backend, Err *err);
+/* output.reference_layout: copies output.dir/generated_predictions.jsonl (atomically) to
+ * output.dir/predict-temperature_0.0-max_new_tokens_<N>/, where the reference's scripts
+ * look. Called by the loop at a finished run's end, under output.dir's lock. Errors name
+ * the folder or file. */
+int ttl_out_reference_layout(const JobSpec *job, Err *err);
 void ttl_out_close(TtlOut *o); /* accepts a zeroed struct; safe twice */
 
 #endif

@@ -14,6 +14,7 @@
 #include "worker/loop/loop_lora.h"
 #include "worker/loop/ttl_check.h"
 #include "worker/loop/ttl_comm.h"
+#include "worker/loop/ttl_out.h"
 
 /* Generation slots: the queries and orders of one task go through in waves of these. */
 #define TTT_GEN_SLOTS 16
@@ -246,6 +247,8 @@ int ttt_run(const JobSpec *job, const TtlHooks *hooks, TtlSummary *summary, Err 
     const double seconds = now_s() - t0;
     if (rc == 0 && t->writer) { /* output.dir's lock is still held (ttt_close drops it) */
         rc = job_save_resolved(t->job, err);
+        if (rc == 0 && !t->interrupted && t->job->output.reference_layout)
+            rc = ttl_out_reference_layout(t->job, err);
         if (rc == 0)
             rc = ttt_out_summary(t, seconds, err);
         const double *v = t->totals;

@@ -150,7 +150,7 @@ static void test_offline(void **state) {
     if (run_demo(off, &s_off, &err) != 0)
         fail_msg("offline: %s", err.msg);
     snprintf(set_dir, sizeof set_dir, "output.dir=%s", tu_fresh_dir(out_dir("ttl_none")));
-    const char *none[] = {"method.name=none", set_dir, NULL};
+    const char *none[] = {"method.name=none", set_dir, "output.reference_layout=true", NULL};
     if (run_demo(none, &s_none, &err) != 0)
         fail_msg("none: %s", err.msg);
     assert_int_equal(s_none.steps, 0);
@@ -161,6 +161,16 @@ static void test_offline(void **state) {
         fail_msg("ttl_none/job.yaml: %s", err.msg);
     assert_string_equal(again.output.dir, out_dir("ttl_none"));
     assert_int_equal(again.method.name, JOB_NONE);
+    /* ... and so is the reference-layout copy of the predictions (was the launcher's) */
+    char *pred_a = tu_read_file(tu_path(out_dir("ttl_none"), "generated_predictions.jsonl"),
+                                NULL);
+    char *pred_b = tu_read_file(tu_path(out_dir("ttl_none"), "predict-temperature_0.0-"
+                                        "max_new_tokens_24/generated_predictions.jsonl"), NULL);
+    assert_non_null(pred_a);
+    assert_non_null(pred_b);
+    assert_string_equal(pred_a, pred_b);
+    free(pred_a);
+    free(pred_b);
     int n_off, n_none, n_met, n_pred;
     json_t **a = read_jsonl(tu_path(out_dir("ttl_offline"), "scores.jsonl"), &n_off);
     json_t **b = read_jsonl(tu_path(out_dir("ttl_none"), "scores.jsonl"), &n_none);
