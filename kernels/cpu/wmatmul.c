@@ -83,8 +83,23 @@ static void fwd_slice(float *out, const float *x, Weight w, int64_t M, int64_t N
     }
 }
 
+/* The formats and row counts the fused decode-time forward takes. */
+static int fused_ok(WeightFormat f, int64_t M, int fast) {
+    return fast && M <= 4 && (f == WEIGHT_Q8_0 || f == WEIGHT_Q4_0 || f == WEIGHT_Q4_1);
+}
+
 void cpu_wmm_fwd(float *out, const float *x, Weight w, int64_t M, int64_t N, int64_t K,
                  float beta, int fast) {
+    if (fused_ok(w.format, M, fast)) {
+        const int64_t n_slices = (N + FWD_ROWS - 1) / FWD_ROWS;
+#pragma omp parallel for schedule(static) if (M * N * K >= PAR_MIN_FMAS && n_slices > 1)
+        for (int64_t s = 0; s < n_slices; s++) {
+            const int64_t n0 = FWD_ROWS * s;
+            const int rows = N - n0 >= FWD_ROWS ? FWD_ROWS : (int)(N - n0);
+            cpu_avx512_fwd_fused(out, N, x, K, w.data, w.format, n0, rows, M, beta);
+        }
+        return;
+    }
     const WPanelFn panel_of = cpu_wpanel_fn(w.format, fast);
     const FwdPanelFn kern = !fast                     ? fwd_panel_c
                             : M >= CPU_OUTER_MIN_ROWS ? cpu_avx512_fwd_outer_panel
