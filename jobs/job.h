@@ -41,6 +41,21 @@ typedef enum JobBackend { JOB_AUTO = 0, JOB_CPU, JOB_CUDA } JobBackend;
 /* backend.cpu_weights: how the CPU backend stores the frozen matrices (fp32, the default
  * and reference, or bf16: half the bytes per decode step; kernels/ops.h WeightFormat). */
 typedef enum JobCpuWeights { JOB_WEIGHTS_FP32 = 0, JOB_WEIGHTS_BF16 } JobCpuWeights;
+/* model.weights: the frozen matrices' storage on any backend (kernels/ops.h WeightFormat,
+ * same spellings): auto (backend.cpu_weights on CPU, the backend's elem type elsewhere),
+ * f32, bf16, or a block format quantized at load (q8_0, q4_0, q4_1, nf4; q4_k and q6_k
+ * only come from GGUF files and are refused for safetensors). */
+typedef enum JobWeights {
+    JOB_W_AUTO = 0,
+    JOB_W_F32,
+    JOB_W_BF16,
+    JOB_W_Q8_0,
+    JOB_W_Q4_0,
+    JOB_W_Q4_1,
+    JOB_W_Q4_K,
+    JOB_W_Q6_K,
+    JOB_W_NF4
+} JobWeights;
 /* method.loss_tokens: which input tokens a sample's ce averages (selection, weight and
  * loss alike): every one (the reference), or the sample's own text only. */
 typedef enum JobLossTokens { JOB_LOSS_ALL = 0, JOB_LOSS_CONTENT } JobLossTokens;
@@ -126,6 +141,7 @@ typedef struct JobSpec {
     } parallel;
     JobBackend backend; /* backend.name (or the shorthand `backend: NAME`), default auto */
     JobCpuWeights cpu_weights; /* backend.cpu_weights, default fp32 */
+    JobWeights weights;        /* model.weights, default auto */
     struct {
         char dir[JOB_PATH_BYTES]; /* default out */
         int64_t checkpoint_every; /* update steps between checkpoints, default 50; 0: off */

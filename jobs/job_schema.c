@@ -29,6 +29,9 @@ static const char *const loss_tokens[] = {"all", "content", NULL};
 static const char *const schedules[] = {"constant", "cosine", NULL};
 static const char *const backends[] = {"auto", "cpu", "cuda", NULL};
 static const char *const cpu_weights[] = {"fp32", "bf16", NULL};
+/* model.weights: JobWeights order; the names are kernels/ops.h weight_format_name's */
+static const char *const weight_formats[] = {"auto", "f32",  "bf16", "q8_0", "q4_0",
+                                             "q4_1", "q4_k", "q6_k", "nf4",  NULL};
 static const char *const on_errors[] = {"fail", "skip", NULL};
 static const char *const ttt_losses[] = {"output", "all", NULL};
 /* The projections DESIGN §1 allows LoRA on (Llama/Qwen2/Mistral names). */
@@ -63,6 +66,7 @@ static const char *const projections[] = {"q_proj",    "k_proj", "v_proj",   "o_
 
 static const JobField fields[] = {
     STR("model.path", model.path, 1),
+    ENUM("model.weights", weights, weight_formats),
     {.key = "model.template", .kind = JF_CHOICE, .off = AT(model.template_name),
      .size = JOB_NAME_BYTES, .choices = templates},
     STR("data.path", data.path, 0),

@@ -131,6 +131,19 @@ static int open_ledger(Ttl *t, Err *err) {
     return ttl_ledger_open(&t->ledger, t->job->output.dir, mode, err);
 }
 
+/* model.weights, or with auto backend.cpu_weights (fp32 or bf16): the frozen matrices'
+ * storage. The spellings are kernels/ops.h's (jobs/job_schema.c lists them). */
+static WeightFormat loop_weight_format(const JobSpec *job) {
+    static const char *const names[] = {"auto", "f32",  "bf16", "q8_0", "q4_0",
+                                        "q4_1", "q4_k", "q6_k", "nf4"};
+    WeightFormat f = WEIGHT_ELEM;
+    if (job->weights == JOB_W_AUTO)
+        return job->cpu_weights == JOB_WEIGHTS_BF16 ? WEIGHT_BF16 : WEIGHT_ELEM;
+    if ((unsigned)job->weights < sizeof names / sizeof names[0])
+        weight_format_parse(names[job->weights], &f);
+    return f;
+}
+
 static int ttl_open(Ttl *t, const Method *method, Err *err) {
     const JobSpec *job = t->job;
     const char *mdir = job->model.path;
@@ -155,8 +168,7 @@ static int ttl_open(Ttl *t, const Method *method, Err *err) {
                                                       ? job->lora.rank : TTL_MIN_LORA_RANK),
                        .comm = tp_comm(t), .est_lora_targets = loop_lora_targets(job),
                        .est_kv_slots = slots, .est_kv_ctx = L + new_tok,
-                       .weight_format = job->cpu_weights == JOB_WEIGHTS_BF16 ? WEIGHT_BF16
-                                                                             : WEIGHT_ELEM};
+                       .weight_format = loop_weight_format(job)};
     const int tp = tp_comm(t) != NULL ? comm_size(tp_comm(t), COMM_TP) : 1;
     if ((method->updates && ttl_check_rank(job, &cfg, err) != 0) ||
         ttl_check_memory(job, &cfg, &mo, t->ops, tp, err) != 0)

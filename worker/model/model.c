@@ -122,10 +122,15 @@ static void log_memory(const Model *m, const char *dir) {
     const ModelMemory e = model_memory_estimate(&m->cfg, &m->opt, m->tp, m->ops->elem_bytes);
     const double mib = 1024.0 * 1024.0;
     log_info("model %s on %s, tp rank %d/%d (H %lld, KVH %lld, F %lld, vocab [%lld, %lld)): "
-             "memory estimate %.1f MiB = weights %.1f + LoRA+AdamW %.1f + KV cache %.1f + "
-             "activations %.1f", dir, m->ops->name, m->tp_rank, m->tp, (long long)m->H,
-             (long long)m->KVH, (long long)m->F, (long long)m->v0, (long long)(m->v0 + m->V),
-             (double)e.total_bytes / mib, (double)e.weights_bytes / mib,
+             "memory estimate %.1f MiB = weights %.1f (matrices %s %.1f, embedding+norms %s "
+             "%.1f) + LoRA+AdamW %.1f + KV cache %.1f + activations %.1f", dir, m->ops->name,
+             m->tp_rank, m->tp, (long long)m->H, (long long)m->KVH, (long long)m->F,
+             (long long)m->v0, (long long)(m->v0 + m->V), (double)e.total_bytes / mib,
+             (double)e.weights_bytes / mib,
+             m->opt.weight_format == WEIGHT_ELEM ? dtype_name(m->ops->elem)
+                                                 : weight_format_name(m->opt.weight_format),
+             (double)e.matrix_bytes / mib, dtype_name(m->ops->elem),
+             (double)e.dense_bytes / mib,
              (double)e.lora_bytes / mib, (double)e.kv_bytes / mib, (double)e.act_bytes / mib);
     char line[384]; /* what every number of this run depends on */
     m->ops->describe(line, sizeof line);

@@ -43,9 +43,10 @@ typedef struct ModelOptions {
                                * at most 8192 */
     int32_t max_lora_rank;    /* largest R an adapter may have; 16 */
     WeightFormat weight_format; /* storage of the frozen matrices (q/k/v/o, gate/up/down,
-                               * lm_head): WEIGHT_ELEM (0, the default and reference) or
-                               * WEIGHT_BF16 (backend.cpu_weights: bf16); embedding, norms
-                               * and biases stay in the elem type */
+                               * lm_head): WEIGHT_ELEM (0, the default and reference),
+                               * WEIGHT_BF16, or a block format quantized at load (Q8_0,
+                               * Q4_0, Q4_1, NF4; model.weights); embedding, norms and
+                               * biases stay in the elem type */
     Comm *comm;               /* tp group (borrowed, must outlive the model); NULL or a tp
                                * group of one: the whole model on this rank */
     /* For the memory estimate logged at open only (model_memory_estimate): */
@@ -78,6 +79,8 @@ typedef struct ModelOptions {
  * copy: the weights term stays above the truth unless V*D outweighs the layers. */
 typedef struct ModelMemory {
     size_t weights_bytes, lora_bytes, kv_bytes, act_bytes, total_bytes;
+    size_t matrix_bytes; /* of weights_bytes: the frozen matrices, in weight_format */
+    size_t dense_bytes;  /* of weights_bytes: embedding, norms, biases, in the elem type */
 } ModelMemory;
 
 /* The estimate for cfg (borrowed) opened with options o (borrowed; NULL = defaults) on

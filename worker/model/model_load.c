@@ -134,6 +134,18 @@ static int load_one(const Model *m, const StDir *dir, const WeightSpec *w, uint8
                    (size_t)cols * eb);
         src = stage;
     }
+    if (w->matrix != NULL && weight_is_blocked(w->matrix->format) && cols != fc) {
+        /* a column slice (tp) quantized alone must start and end on a block boundary, or
+         * its blocks would differ from the whole matrix's */
+        const int64_t be = weight_block_elems(w->matrix->format);
+        if (w->col0 % be != 0 || (w->col0 + cols != fc && cols % be != 0))
+            return err_set(err, "tensor \"%s\": tp rank %d's columns [%lld, %lld) split a "
+                           "%lld-element %s block; choose a tp that divides %lld into "
+                           "multiples of %lld, or model.weights f32/bf16", w->name,
+                           m->tp_rank, (long long)w->col0, (long long)(w->col0 + cols),
+                           (long long)be, weight_format_name(w->matrix->format),
+                           (long long)fc, (long long)be);
+    }
     int is_nan = 0; /* a NaN weight would surface hours later as a NaN ce */
     const int64_t bad = dtype_first_nonfinite(src, t.dtype, w->rows * cols, &is_nan);
     if (bad >= 0)
@@ -149,9 +161,14 @@ static int load_one(const Model *m, const StDir *dir, const WeightSpec *w, uint8
 }
 
 int model_load_weights(Model *m, const char *dir, Err *err) {
-    if (m->ops->weight_bytes(m->opt.weight_format, 1, 1) == 0)
-        return err_set(err, "weight format %d is not supported by the %s backend",
-                       (int)m->opt.weight_format, m->ops->name);
+    const WeightFormat wf = m->opt.weight_format;
+    if (m->ops->weight_bytes(wf, 1, 1) == 0)
+        return err_set(err, "weight format %s is not supported by the %s backend",
+                       weight_format_name(wf), m->ops->name);
+    if (wf == WEIGHT_Q4_K || wf == WEIGHT_Q6_K)
+        return err_set(err, "%s: model.weights %s cannot be made from the floats of a "
+                       "safetensors model (only a GGUF file carries it); choose f32, bf16, "
+                       "q8_0, q4_0, q4_1 or nf4", dir, weight_format_name(wf));
     SpecList specs = {.tp = m->tp, .tp_rank = m->tp_rank};
     specs.cap = SPECS_GLOBAL + SPECS_PER_LAYER * (int)m->L;
     specs.v = calloc((size_t)specs.cap, sizeof *specs.v);

@@ -91,6 +91,15 @@ ModelOptions model_resolve_options(const ModelOptions *o, const ModelConfig *cfg
  * ffn), and slices differing by at most one row otherwise (the vocabulary). */
 int64_t model_split_begin(int64_t n, int tp, int r) { return (int64_t)r * n / tp; }
 
+/* Bytes of a (rows, cols) frozen matrix in format f, elem type e bytes. */
+static size_t matrix_bytes(WeightFormat f, size_t rows, size_t cols, size_t e) {
+    if (f == WEIGHT_ELEM)
+        return e * rows * cols;
+    if (f == WEIGHT_BF16)
+        return 2 * rows * cols;
+    return rows * weight_row_bytes(f, (int64_t)cols);
+}
+
 ModelMemory model_memory_estimate(const ModelConfig *cfg, const ModelOptions *o, int tp,
                                   size_t elem_bytes) {
     const ModelOptions r = model_resolve_options(o, cfg);
@@ -104,9 +113,17 @@ ModelMemory model_memory_estimate(const ModelConfig *cfg, const ModelOptions *o,
     const size_t QD = H * HD, KD = KVH * HD, R = (size_t)r.max_lora_rank;
     ModelMemory m = {0};
 
-    m.weights_bytes = e * (V * D * (cfg->tie_embeddings ? 1 : 2) + D +
-                           L * (2 * D + (QD + 2 * KD) * D + D * QD + 3 * F * D +
-                                (cfg->qkv_bias ? QD + 2 * KD : 0)));
+    /* the frozen matrices in the weight format (a block format: rows of whole blocks), the
+     * embedding, norms and biases in the elem type; a tied lm_head is the embedding itself
+     * only in the elem type, else its own copy in the format (model_load.c) */
+    const WeightFormat wf = r.weight_format;
+    const int tied_shared = cfg->tie_embeddings && wf == WEIGHT_ELEM;
+    m.dense_bytes = e * (V * D + D + L * (2 * D + (cfg->qkv_bias ? QD + 2 * KD : 0)));
+    m.matrix_bytes = (tied_shared ? 0 : matrix_bytes(wf, V, D, e)) +
+                     L * (matrix_bytes(wf, QD, D, e) + 2 * matrix_bytes(wf, KD, D, e) +
+                          matrix_bytes(wf, D, QD, e) + 2 * matrix_bytes(wf, F, D, e) +
+                          matrix_bytes(wf, D, F, e));
+    m.weights_bytes = m.dense_bytes + m.matrix_bytes;
 
     const uint32_t tg = r.est_lora_targets != 0 ? r.est_lora_targets
                                                 : (LORA_BIT(LORA_Q) | LORA_BIT(LORA_V));

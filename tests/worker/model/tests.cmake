@@ -50,3 +50,9 @@ tlm_add_test(test_worker_bf16 SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_bf16
              ${TLM_WTEST} LABELS "cpu;golden")
 tlm_add_test(test_worker_bf16_shared COMMAND test_worker_bf16 ARGS shared
              LABELS "cpu;shared;golden" TIMEOUT 300)
+# The same program on the block formats quantized at load (model.weights, issue 18): q8_0
+# and nf4 on the golden models, and a K format refused for safetensors.
+foreach(fmt q8_0 nf4)
+  tlm_add_test(test_worker_quant_${fmt} COMMAND test_worker_bf16 ARGS ${fmt}
+               LABELS "cpu;golden")
+endforeach()
