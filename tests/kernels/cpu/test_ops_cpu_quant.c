@@ -8,6 +8,7 @@
  *    (dX = dY W, overwrite and accumulate) equal the whole matrix dequantized by
  *    quant_dequantize and multiplied by OpenBLAS sgemm: norm-wise <= 1e-5, elementwise
  *    to fp32 rounding of K-term sums; the plain-C panel kernels and the simple twins too;
+ *  - NF4 byte-identical to bitsandbytes' quantize_4bit (a golden, tests/ref);
  *  - the quantizers are what their formats promise: Q8_0 within half a step of the
  *    block's scale, NF4 the nearest of its 16 levels times the block's absmax, a zero
  *    block all zeros, and the padded tail of a row decodes to 0. */
@@ -23,6 +24,7 @@
 #include <cmocka.h>
 
 #include "io/base/quant.h"
+#include "io/model/safetensors.h"
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/cpu_simple.h"
 #include "kernels/cpu/matmul_avx512.h"
@@ -302,8 +304,51 @@ static void test_quantizers(void **state) {
     assert_int_equal(bad, 0);
 }
 
+/* NF4 against bitsandbytes (tests/ref/make_nf4_golden.py: quantize_4bit on CPU, blocksize
+ * 64, nf4, rows at scales 1e-3 .. 1, a zero row, an outlier): every absmax and code byte
+ * identical, and the dequantized floats too. */
+static void test_nf4_bitsandbytes(void **state) {
+    (void)state;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/data/golden/nf4/nf4_bnb.safetensors",
+             tu_source_dir());
+    Err err = {{0}};
+    SafeTensors *st = st_open(path, &err);
+    tu_check_rc(st == NULL, "st_open", err.msg);
+    StTensor x, codes, absmax, deq;
+    const int64_t sx[2] = {8, 256}, sc[1] = {1024}, sa[1] = {32};
+    tu_check_rc(st_get(st, "x", 2, sx, &x, &err) || st_get(st, "codes", 1, sc, &codes, &err) ||
+                    st_get(st, "absmax", 1, sa, &absmax, &err) ||
+                    st_get(st, "dequantized", 2, sx, &deq, &err),
+                "st_get", err.msg);
+    unsigned char blocks[32 * sizeof(QuantBlockNF4)];
+    cpu_weight_upload((Weight){blocks, WEIGHT_NF4}, x.data, DTYPE_F32, 8, 256);
+    int64_t bad = 0;
+    for (int b = 0; b < 32; b++) {
+        QuantBlockNF4 k;
+        memcpy(&k, blocks + b * sizeof k, sizeof k);
+        const float want = ((const float *)absmax.data)[b];
+        if (k.absmax != want && bad++ < 3)
+            tu_fail("nf4 block %d: absmax %.9g, bitsandbytes %.9g", b, k.absmax, want);
+        for (int i = 0; i < 32; i++) {
+            const int32_t c = ((const int32_t *)codes.data)[b * 32 + i];
+            if (k.qs[i] != c && bad++ < 3)
+                tu_fail("nf4 block %d byte %d: 0x%02x, bitsandbytes 0x%02x", b, i, k.qs[i],
+                        (unsigned)c);
+        }
+    }
+    float d[2048];
+    quant_nf4_dequantize(blocks, d, 2048);
+    bad += tu_compare("nf4 dequantized vs bitsandbytes", d, deq.data, 2048, 0.0, 0.0);
+    tu_note("nf4: 32 blocks, 1024 code bytes and 2048 dequantized floats identical to "
+            "bitsandbytes' (%s)", bad == 0 ? "all" : "NOT all");
+    st_close(st);
+    assert_int_equal(bad, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_nf4_bitsandbytes),
         cmocka_unit_test(test_quantizers),
         cmocka_unit_test(test_formats),
     };
