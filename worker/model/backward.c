@@ -5,7 +5,9 @@
  * nothing is computed: the embedding gets no gradient and layer 0 stops at its q/k/v.
  * Under tp (DESIGN §3) the Megatron-LM backward: the input gradients of column-parallel
  * projections and of the lm_head are summed over tp, and so is the dA of the replicated
- * A of column-parallel LoRA targets; everything else is local to this rank's slice. */
+ * A of column-parallel LoRA targets; everything else is local to this rank's slice.
+ * The residual stream's gradient is summed in fp32 on every backend (bw.dres32), each
+ * layer's matmuls reading its elem copy (bw.dres; the same buffer on CPU). */
 #include "worker/model/model_impl.h"
 
 /* A wrapped projection y = x W^T + scale (x A^T) B^T: adds dA, dB from dy, and, when dx is
@@ -31,9 +33,10 @@ static int sum_dxn(Model *m, const char *what, Err *err) {
     return model_tp_sum(m, m->bw.dxn, m->pass.n_tok * m->D, model_elem_comm(m), what, err);
 }
 
-/* On entry bw.dres = d loss / d x_out of layer l; on exit (l > 0) d loss / d x. Under tp
- * the gradients of the row-parallel inputs (act, att) are local to this rank's columns:
- * the backward of RowParallelLinear needs no communication. */
+/* On entry bw.dres32 (and its elem copy bw.dres) = d loss / d x_out of layer l; on exit
+ * (l > 0) d loss / d x. Under tp the gradients of the row-parallel inputs (act, att) are
+ * local to this rank's columns: the backward of RowParallelLinear needs no
+ * communication. */
 static int layer_bwd(Model *m, Lora *lora, int64_t l, Err *err) {
     const Ops *o = m->ops;
     const LayerWeights *w = &m->layers[l];
@@ -58,7 +61,8 @@ static int layer_bwd(Model *m, Lora *lora, int64_t l, Err *err) {
     lora_grad(m, lora, l, LORA_UP, g->dxn, g->dup, a->xn2, a->h[LORA_UP]);
     if (sum_dxn(m, "the mlp input gradient", err) != 0)
         return -1;
-    o->rmsnorm_bwd(g->dres, g->dxn, a->x2, w->ffn_norm, a->rstd2, T, D); /* += : residual */
+    /* += : the residual, summed in fp32 (dres32), dres its elem copy */
+    o->rmsnorm_bwd_res(g->dres32, g->dres, g->dxn, a->x2, w->ffn_norm, a->rstd2, T, D);
 
     /* x2 = x + o_proj(attention(rope(q), rope(k), v)), q/k/v = proj(norm1(x)) */
     const uint32_t qkv = LORA_BIT(LORA_Q) | LORA_BIT(LORA_K) | LORA_BIT(LORA_V);
@@ -88,7 +92,7 @@ static int layer_bwd(Model *m, Lora *lora, int64_t l, Err *err) {
         return 0;
     if (sum_dxn(m, "the attention input gradient", err) != 0)
         return -1;
-    o->rmsnorm_bwd(g->dres, g->dxn, a->x, w->attn_norm, a->rstd1, T, D);
+    o->rmsnorm_bwd_res(g->dres32, g->dres, g->dxn, a->x, w->attn_norm, a->rstd1, T, D);
     return 0;
 }
 
@@ -103,8 +107,9 @@ static int dlogits_bwd(Model *m, Lora *lora, Err *err) {
     o->wmatmul_bwd(m->bw.dxn, m->logits, m->lm_head, T, m->V, m->D, 0);
     if (sum_dxn(m, "the lm_head input gradient", err) != 0)
         return -1;
-    o->zero(m->bw.dres, (size_t)(T * m->D) * o->elem_bytes);
-    o->rmsnorm_bwd(m->bw.dres, m->bw.dxn, m->x_final, m->final_norm, m->rstdf, T, m->D);
+    o->zero(m->bw.dres32, (size_t)(T * m->D) * sizeof(float));
+    o->rmsnorm_bwd_res(m->bw.dres32, m->bw.dres, m->bw.dxn, m->x_final, m->final_norm,
+                       m->rstdf, T, m->D);
     /* dA of column-parallel targets (lora block [0, n_reduce)): each rank's backward adds
      * its output columns' share, summed over tp below (the weight gradient of a
      * replicated input-side matrix, DESIGN §3). What the region already holds (earlier

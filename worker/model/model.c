@@ -39,7 +39,9 @@ static void plan_layer_acts(BlockPlan *p, const Model *m, LayerActs *a, int64_t 
 
 static void plan_back_work(BlockPlan *p, const Model *m, BackWork *w, int64_t rows) {
     const size_t e = m->ops->elem_bytes, f = sizeof(float), t = (size_t)rows;
-    block_add(p, &w->dres, t * m->D * e);
+    block_add(p, &w->dres32, t * m->D * f);
+    if (e != f)
+        block_add(p, &w->dres, t * m->D * e); /* else dres = dres32, set after the alloc */
     block_add(p, &w->dxn, t * m->D * e);
     block_add(p, &w->datt, t * m->H * m->HD * e);
     block_add(p, &w->dq, t * m->H * m->HD * e);
@@ -83,6 +85,8 @@ static int alloc_workspaces(Model *m, Err *err) {
     /* inference: the residual stream is updated in place in x_final */
     m->infer.x = m->x_final;
     m->infer.x2 = m->x_final;
+    if (Tt > 0 && e == f)
+        m->bw.dres = m->bw.dres32;
 
     m->pass.host = calloc(table_ints, sizeof(int32_t));
     m->h_loss = calloc(t, f);

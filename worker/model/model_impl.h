@@ -67,7 +67,11 @@ typedef struct LayerActs {
 
 /* Gradient workspace for one train pass (rows = max_train_tokens); backend. */
 typedef struct BackWork {
-    void *dres;               /* (T, D) gradient of the residual stream */
+    float *dres32;            /* (T, D) fp32 gradient of the residual stream: every
+                               * layer's norm backward adds into it (rmsnorm_bwd_res), so
+                               * the sum over layers is never rounded to bf16 */
+    void *dres;               /* (T, D) dres32 in the elem type, what the matmuls read;
+                               * on an fp32 backend the same buffer as dres32 */
     void *dxn;                /* (T, D) gradient of a normed input */
     void *datt, *dq;          /* (T, H*HD) */
     void *dk, *dv;            /* (T, KVH*HD) */

@@ -149,7 +149,8 @@ ModelMemory model_memory_estimate(const ModelConfig *cfg, const ModelOptions *o,
     const size_t head_stats = 4 + 2 * (size_t)tp;
     m.act_bytes = Ti * (e * (2 * D + 2 * QD + 2 * KD + 3 * F) + f * (2 + 7 * R)) +
                   L * Tt * (e * (4 * D + 2 * QD + 2 * KD + 3 * F) + f * (2 + H + 7 * R)) +
-                  Tt * (e * (2 * D + 2 * QD + 2 * KD + 3 * F) + f * (R + 1)) +
+                  Tt * (e * (D + 2 * QD + 2 * KD + 3 * F) + (e != f ? e * D : 0) +
+                        f * (D + R + 1)) + /* bw: dres32 fp32, dres its elem copy */
                   Ta * (e * (2 * D + V) + f * head_stats) + 4 * (5 * Ta + 5 * B) +
                   2 * f * (size_t)r.max_pos * (HD / 2);
     m.total_bytes = m.weights_bytes + m.lora_bytes + m.kv_bytes + m.act_bytes;
