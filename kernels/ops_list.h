@@ -137,6 +137,14 @@ OP(void, swiglu_fwd, (void *out, const void *gate, const void *up, int64_t n))
 /* dgate, dup (n) = gradients of swiglu given dout (overwritten, not accumulated). */
 OP(void, swiglu_bwd, (void *dgate, void *dup, const void *dout, const void *gate,
                       const void *up, int64_t n))
+/* swiglu_fwd on the halves of each row of gu (T, 2F) = [gate | up], what one matmul
+ * against gate_proj and up_proj stacked (2F, K) writes (vLLM's silu_and_mul): out (T, F)
+ * = silu(gu[:, :F]) * gu[:, F:]. Equals swiglu_fwd on the split halves. */
+OP(void, swiglu_gu_fwd, (void *out, const void *gu, int64_t T, int64_t F))
+/* swiglu_bwd into one (T, 2F) gradient dgu = [dgate | dup] (overwritten), what one
+ * matmul_bwd against the stacked weight reads; dout (T, F), gu as in swiglu_gu_fwd.
+ * dgu must not alias gu or dout. */
+OP(void, swiglu_gu_bwd, (void *dgu, const void *dout, const void *gu, int64_t T, int64_t F))
 /* y (n) += x (n). */
 OP(void, add, (void *y, const void *x, int64_t n))
 /* dst[idx[i]] = src[i] for rows of row_elems elements (scatter into a KV cache). */

@@ -1,4 +1,5 @@
-/* kernels/cpu/elementwise.c -- SwiGLU, residual add and row copies.
+/* kernels/cpu/elementwise.c -- SwiGLU (also over [gate | up] rows), residual add and row
+ * copies.
  * SwiGLU matches HF LlamaMLP: down(act_fn(gate(x)) * up(x)) with act_fn = SiLU
  * (torch.nn.functional.silu: x * sigmoid(x)). The row copies move whole rows of
  * row_elems fp32 values and trust the caller's indices (worker/ builds them). */
@@ -31,6 +32,37 @@ void cpu_swiglu_bwd(void *dgate, void *dup, const void *dout, const void *gate,
         float silu = gi * sig;
         dg[i] = di * ui * sig * (1.0f + gi * (1.0f - sig));
         du[i] = di * silu;
+    }
+}
+
+/* Row by row, the same expressions as swiglu_fwd / swiglu_bwd: bit-equal to them on
+ * the split halves. */
+void cpu_swiglu_gu_fwd(void *out, const void *gu, int64_t T, int64_t F) {
+    float *o = out;
+    const float *s = gu;
+#pragma omp parallel for schedule(static) if (T * F >= CPU_PAR_MIN)
+    for (int64_t t = 0; t < T; t++) {
+        const float *g = s + t * 2 * F, *u = g + F;
+        float *orow = o + t * F;
+        for (int64_t i = 0; i < F; i++)
+            orow[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+    }
+}
+
+void cpu_swiglu_gu_bwd(void *dgu, const void *dout, const void *gu, int64_t T, int64_t F) {
+    float *dst = dgu;
+    const float *s = gu, *ds = dout;
+#pragma omp parallel for schedule(static) if (T * F >= CPU_PAR_MIN)
+    for (int64_t t = 0; t < T; t++) {
+        const float *g = s + t * 2 * F, *u = g + F, *d = ds + t * F;
+        float *dg = dst + t * 2 * F, *du = dg + F;
+        for (int64_t i = 0; i < F; i++) {
+            float gi = g[i], ui = u[i], di = d[i];
+            float sig = 1.0f / (1.0f + expf(-gi));
+            float silu = gi * sig;
+            dg[i] = di * ui * sig * (1.0f + gi * (1.0f - sig));
+            du[i] = di * silu;
+        }
     }
 }
 

@@ -1,5 +1,6 @@
-/* kernels/cuda/elementwise.cu -- the memory-bound ops: SwiGLU and its gradient, residual
- * add, row scatter/gather (KV cache writes, last-token gathers).
+/* kernels/cuda/elementwise.cu -- the memory-bound ops: SwiGLU and its gradient (also over
+ * [gate | up] rows, swiglu_gu_*), residual add, row scatter/gather (KV cache writes,
+ * last-token gathers).
  * Grid-stride loops with 64-bit indices; fp32 math, one bf16 rounding per output.
  * Enqueues on the backend stream; does not synchronize. */
 #include "kernels/cuda/cuda_common.cuh"
@@ -30,6 +31,29 @@ __global__ void swiglu_bwd_kernel(bf16 *dgate, bf16 *dup, const bf16 *dout, cons
         const float du = d * g * s;
         dgate[i] = to_bf(dg);
         dup[i] = to_bf(du);
+    }
+}
+
+/* The swiglu kernels' math on rows of gu (T, 2F) = [gate | up]; one thread per (t, i). */
+__global__ void swiglu_gu_fwd_kernel(bf16 *out, const bf16 *gu, int64_t T, int64_t F) {
+    GRID_STRIDE(i, T * F) {
+        const int64_t t = i / F, j = i % F;
+        const bf16 *row = gu + t * 2 * F;
+        const float g = ld_bf(row, j);
+        out[i] = to_bf(g * sigmoidf_(g) * ld_bf(row, F + j));
+    }
+}
+
+__global__ void swiglu_gu_bwd_kernel(bf16 *dgu, const bf16 *dout, const bf16 *gu, int64_t T,
+                                     int64_t F) {
+    GRID_STRIDE(i, T * F) {
+        const int64_t t = i / F, j = i % F;
+        const bf16 *row = gu + t * 2 * F;
+        const float g = ld_bf(row, j), u = ld_bf(row, F + j), d = ld_bf(dout, i);
+        const float s = sigmoidf_(g);
+        bf16 *drow = dgu + t * 2 * F;
+        drow[j] = to_bf(d * u * s * (1.0f + g * (1.0f - s)));
+        drow[F + j] = to_bf(d * g * s);
     }
 }
 
@@ -68,6 +92,24 @@ void cuda_swiglu_bwd(void *dgate, void *dup, const void *dout, const void *gate,
         (bf16 *)dgate, (bf16 *)dup, (const bf16 *)dout, (const bf16 *)gate, (const bf16 *)up,
         n);
     cuda_op_done(ctx, "swiglu_bwd");
+}
+
+void cuda_swiglu_gu_fwd(void *out, const void *gu, int64_t T, int64_t F) {
+    if (T <= 0 || F <= 0)
+        return;
+    CudaCtx *ctx = cuda_ctx();
+    swiglu_gu_fwd_kernel<<<cuda_grid(T * F, EW_THREADS), EW_THREADS, 0, ctx->stream>>>(
+        (bf16 *)out, (const bf16 *)gu, T, F);
+    cuda_op_done(ctx, "swiglu_gu_fwd");
+}
+
+void cuda_swiglu_gu_bwd(void *dgu, const void *dout, const void *gu, int64_t T, int64_t F) {
+    if (T <= 0 || F <= 0)
+        return;
+    CudaCtx *ctx = cuda_ctx();
+    swiglu_gu_bwd_kernel<<<cuda_grid(T * F, EW_THREADS), EW_THREADS, 0, ctx->stream>>>(
+        (bf16 *)dgu, (const bf16 *)dout, (const bf16 *)gu, T, F);
+    cuda_op_done(ctx, "swiglu_gu_bwd");
 }
 
 void cuda_add(void *y, const void *x, int64_t n) {
