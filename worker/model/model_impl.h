@@ -61,10 +61,7 @@ typedef struct LayerActs {
     void *x2;                 /* (T, D) x + o_proj(att) */
     void *xn2;                /* (T, D) post_attention_layernorm(x2) */
     float *rstd2;             /* (T) */
-    void *gate, *up, *act;    /* (T, F) each; act = silu(gate) * up. gate and up are the
-                               * two halves of one (2 rows, F) block: when the mlp runs
-                               * fused (model_gate_up) gate is gu (T, 2F) = [gate | up]
-                               * per row and up is unused */
+    void *gate, *up, *act;    /* (T, F) each; act = silu(gate) * up */
     float *h[LORA_N_TARGETS]; /* (T, R) LoRA intermediates x @ A^T, R <= max_lora_rank */
 } LayerActs;
 
@@ -78,8 +75,7 @@ typedef struct BackWork {
     void *dxn;                /* (T, D) gradient of a normed input */
     void *datt, *dq;          /* (T, H*HD) */
     void *dk, *dv;            /* (T, KVH*HD) */
-    void *dact, *dgate, *dup; /* (T, F); dgate, dup one block as gate, up: fused, dgate
-                               * is dgu (T, 2F) */
+    void *dact, *dgate, *dup; /* (T, F) */
     float *dh;                /* (T, R) lora_bwd workspace */
     float *dloss;             /* (T) d loss / d per-token loss */
 } BackWork;
@@ -118,8 +114,6 @@ struct Model {
     Weight lm_head;           /* (V, D) in the weight format; its data == embed when tied
                                * and the format is the elem type (else its own copy) */
     LayerWeights *layers;     /* host (L) of backend pointers */
-    int gate_up_stacked;      /* every layer's w_up directly follows its w_gate in the
-                               * block: together one (2F, D) matrix, one matmul */
     float *rope_cos, *rope_sin; /* backend (max_pos, HD/2) */
 
     /* activations: one allocation */
@@ -156,11 +150,6 @@ struct Model {
  * next tokens; otherwise targets = -1). tokens/len/pos0/kv_base host, borrowed. */
 int model_pass_set(Model *m, const int32_t *tokens, const int32_t *len, const int32_t *pos0,
                    const int32_t *kv_base, int32_t n_seqs, Err *err);
-
-/* 1 when layer l's mlp runs as one matmul against [gate_proj; up_proj] and swiglu_gu_*:
- * the weights are stacked and no adapter of lora wraps gate_proj or up_proj (LoRA's
- * (T, F) outputs need the split layout). lora may be NULL. */
-int model_gate_up(const Model *m, const Lora *lora, int64_t l);
 
 /* Runs embedding + every layer over m->pass, leaving the residual stream in x_final.
  * k_cache/v_cache (host (L) arrays of backend (rows, KVH*HD) buffers, KVH this rank's)

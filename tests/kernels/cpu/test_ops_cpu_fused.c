@@ -1,7 +1,8 @@
 /* tests/kernels/cpu/test_ops_cpu_fused.c -- the fused CPU ops (kernels/ops_list.h:
- * add_rmsnorm_fwd, rmsnorm_bwd_res, rope_qk_fwd / rope_qk_bwd) against the separate ops
+ * add_rmsnorm_fwd, rmsnorm_bwd_res, rope_qk_fwd / rope_qk_bwd, swiglu_gu_*) against the separate ops
  * they replace, which are their reference: add + rmsnorm_fwd, rmsnorm_bwd (+ copy),
- * rope_fwd / rope_bwd on q and on k. Awkward sizes (D 1, 4097, 8195; odd head counts,
+ * rope_fwd / rope_bwd on q and on k; swiglu_gu_fwd / swiglu_gu_bwd against swiglu_fwd /
+ * swiglu_bwd on the split halves of each [gate | up] row. Awkward sizes (D 1, 4097, 8195; odd head counts,
  * head dim 6) and the aliasings the worker uses (the residual updated in place, the norm
  * written over its input). Every output must match to <= 1e-6 norm-wise relative in
  * fp32 (the same arithmetic: the errors printed are 0 unless the fused path drifts).
@@ -120,6 +121,34 @@ static int rope_case(int64_t T, int64_t H, int64_t KVH, int64_t HD) {
     return f;
 }
 
+/* swiglu_gu_fwd / swiglu_gu_bwd on [gate | up] rows against swiglu_fwd / swiglu_bwd on
+ * the split halves. */
+static int swiglu_case(int64_t T, int64_t F) {
+    const Ops *o = ops_cpu();
+    const int64_t n = T * F;
+    float *gu = rnd(2 * n, -6, 6), *d = rnd(n, -1, 1), *g = rnd(n, 0, 0), *u = rnd(n, 0, 0);
+    for (int64_t t = 0; t < T; t++) {
+        memcpy(g + t * F, gu + t * 2 * F, (size_t)F * sizeof(float));
+        memcpy(u + t * F, gu + t * 2 * F + F, (size_t)F * sizeof(float));
+    }
+    float *ref = rnd(n, 0, 0), *rdg = rnd(n, 0, 0), *rdu = rnd(n, 0, 0);
+    o->swiglu_fwd(ref, g, u, n);
+    o->swiglu_bwd(rdg, rdu, d, g, u, n);
+    float *out = rnd(n, 9, 9), *dgu = rnd(2 * n, 9, 9), *dg = rnd(n, 0, 0), *du = rnd(n, 0, 0);
+    o->swiglu_gu_fwd(out, gu, T, F);
+    o->swiglu_gu_bwd(dgu, d, gu, T, F);
+    for (int64_t t = 0; t < T; t++) {
+        memcpy(dg + t * F, dgu + t * 2 * F, (size_t)F * sizeof(float));
+        memcpy(du + t * F, dgu + t * 2 * F + F, (size_t)F * sizeof(float));
+    }
+    int f = same("out", "swiglu_gu_fwd", T, F, out, ref, n);
+    f += same("dgate", "swiglu_gu_bwd", T, F, dg, rdg, n);
+    f += same("dup", "swiglu_gu_bwd", T, F, du, rdu, n);
+    free(gu), free(d), free(g), free(u), free(ref), free(rdg), free(rdu), free(out);
+    free(dgu), free(dg), free(du);
+    return f;
+}
+
 int main(void) {
     static const int64_t norm[][2] = {{1, 1}, {7, 4097}, {33, 64}, {3, 8195}, {1, 4096}};
     int f = 0;
@@ -131,7 +160,11 @@ int main(void) {
     f += rope_case(33, 5, 1, 16);
     f += rope_case(7, 32, 8, 128);
     f += rope_case(300, 3, 3, 6); /* above the threading cut */
+    f += swiglu_case(1, 1);
+    f += swiglu_case(7, 33);
+    f += swiglu_case(5, 14339); /* above the threading cut */
     if (f == 0)
-        tu_note("add_rmsnorm_fwd, rmsnorm_bwd_res, rope_qk_fwd/bwd equal their separate ops");
+        tu_note("add_rmsnorm_fwd, rmsnorm_bwd_res, rope_qk_fwd/bwd, swiglu_gu_fwd/bwd equal "
+                "their separate ops");
     return tu_report(f);
 }

@@ -1,7 +1,7 @@
 /* tests/kernels/cuda/cases_fused.c -- test_ops_cuda cases for the fused ops
- * (add_rmsnorm_fwd, rmsnorm_bwd_res, rope_qk_fwd / rope_qk_bwd), CUDA against CPU, run
- * once per kernel family by main (fast: the fused kernels; simple: the unfused ops they
- * stand for). Awkward sizes (D 1, 4097, 8195; head dim 6; one kv head), the worker's
+ * (add_rmsnorm_fwd, rmsnorm_bwd_res, rope_qk_fwd / rope_qk_bwd, swiglu_gu_*), CUDA
+ * against CPU, run once per kernel family by main (fast: the fused kernels; simple: the
+ * unfused ops they stand for; swiglu_gu_* has one kernel in both). Awkward sizes (D 1, 4097, 8195; head dim 6; one kv head), the worker's
  * aliasings (residual in place, norm over its input), poisoned outputs, and Llama-3-8B
  * sizes (T 2048, D 4096; H 32, KVH 8, HD 128) unless TLM_OPS_TEST_SIZES=small.
  * The CUDA residual is rounded to bf16 before its statistics (as add + rmsnorm_fwd
@@ -101,6 +101,25 @@ static int rope_qk_case(int64_t T, int64_t H, int64_t KVH, int64_t HD, int64_t m
     return fails;
 }
 
+/* [gate | up] rows (T, 2F): out and dgu (poisoned first) against the CPU's. */
+static int swiglu_gu_case(int64_t T, int64_t F) {
+    float *hgu = h_rand(2 * T * F, -6, 6), *hd = h_rand(T * F, -1, 1);
+    Dual gu = dual_new(BUF_ELEM, 2 * T * F, hgu), d = dual_new(BUF_ELEM, T * F, hd);
+    Dual out = dual_new(BUF_ELEM, T * F, NULL), dgu = dual_new(BUF_ELEM, 2 * T * F, NULL);
+    dual_poison(&out), dual_poison(&dgu);
+    char label[96];
+    snprintf(label, sizeof label, "swiglu_gu_fwd T=%lld F=%lld", (long long)T, (long long)F);
+    h_cpu->swiglu_gu_fwd(out.c, gu.c, T, F);
+    h_gpu->swiglu_gu_fwd(out.g, gu.g, T, F);
+    int fails = check(label, &out, -1, TOL_BF16);
+    h_cpu->swiglu_gu_bwd(dgu.c, d.c, gu.c, T, F);
+    h_gpu->swiglu_gu_bwd(dgu.g, d.g, gu.g, T, F);
+    fails += check("swiglu_gu_bwd dgu", &dgu, -1, TOL_BF16);
+    dual_free(&gu), dual_free(&d), dual_free(&out), dual_free(&dgu);
+    free(hgu), free(hd);
+    return fails;
+}
+
 int cases_fused(void) {
     static const int64_t norm[][2] = {{1, 1}, {7, 4097}, {33, 64}, {3, 8195}};
     int fails = 0;
@@ -111,6 +130,8 @@ int cases_fused(void) {
     fails += rope_qk_case(1, 1, 1, 6, 64, 10000.0);
     fails += rope_qk_case(33, 5, 1, 16, 64, 10000.0);
     fails += rope_qk_case(7, 3, 3, 128, 64, 10000.0);
+    fails += swiglu_gu_case(1, 1);
+    fails += swiglu_gu_case(7, 4097);
     const char *sizes = getenv("TLM_OPS_TEST_SIZES");
     if (sizes != NULL && strcmp(sizes, "small") == 0) {
         printf("skip the fused ops at Llama-3-8B sizes (TLM_OPS_TEST_SIZES=small)\n");
@@ -119,5 +140,6 @@ int cases_fused(void) {
     fails += add_norm_case(2048, 4096);
     fails += bwd_res_case(2048, 4096);
     fails += rope_qk_case(2048, 32, 8, 128, 8192, 500000.0);
+    fails += swiglu_gu_case(2048, 14336);
     return fails;
 }
