@@ -1,12 +1,12 @@
 /* tests/kernels/cpu/test_ops_cpu_fused.c -- the fused CPU ops (kernels/ops_list.h:
- * add_rmsnorm_fwd, rmsnorm_bwd_res, rope_qk_fwd / rope_qk_bwd, swiglu_gu_*) against the separate ops
- * they replace, which are their reference: add + rmsnorm_fwd, rmsnorm_bwd (+ copy),
- * rope_fwd / rope_bwd on q and on k; swiglu_gu_fwd / swiglu_gu_bwd against swiglu_fwd /
- * swiglu_bwd on the split halves of each [gate | up] row. Awkward sizes (D 1, 4097, 8195; odd head counts,
- * head dim 6) and the aliasings the worker uses (the residual updated in place, the norm
- * written over its input). Every output must match to <= 1e-6 norm-wise relative in
- * fp32 (the same arithmetic: the errors printed are 0 unless the fused path drifts).
- * Exit status = failures. */
+ * add_rmsnorm_fwd, rmsnorm_bwd_res, rope_qk_fwd / rope_qk_bwd, swiglu_gu_*) against the
+ * separate ops they replace, which are their reference: add + rmsnorm_fwd, rmsnorm_bwd (+
+ * copy), rope_fwd / rope_bwd on q and on k; swiglu_gu_fwd / swiglu_gu_bwd against
+ * swiglu_fwd / swiglu_bwd on the split halves of each [gate | up] row. Awkward sizes (D 1,
+ * 4097, 8195; odd head counts, head dim 6) and the aliasings the worker uses (the residual
+ * updated in place, the norm written over its input). Every output must match to <= 1e-6
+ * norm-wise relative in fp32 (the same arithmetic: the errors printed are 0 unless the
+ * fused path drifts). Exit status = failures. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

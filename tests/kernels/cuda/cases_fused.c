@@ -3,7 +3,8 @@
  * against CPU, run once per kernel family by main (fast: the fused kernels; simple: the
  * unfused ops they stand for; swiglu_gu_* has one kernel in both). Awkward sizes (D 1,
  * 4097, 8195; head dim 6; one kv head), the worker's aliasings (residual in place, norm
- * over its input), poisoned outputs, and Llama-3-8B sizes (T 2048, D 4096; H 32, KVH 8, HD 128) unless TLM_OPS_TEST_SIZES=small.
+ * over its input), poisoned outputs, and Llama-3-8B sizes (T 2048, D 4096; H 32, KVH 8,
+ * HD 128; F 14336) unless TLM_OPS_TEST_SIZES=small.
  * The CUDA residual is rounded to bf16 before its statistics (as add + rmsnorm_fwd
  * round it there), the CPU one is not: rstd is compared at TOL_BF16. */
 #include <math.h>
