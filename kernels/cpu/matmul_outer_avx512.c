@@ -75,44 +75,6 @@ AVX512 INLINE void fill_panel(float *panel, const float *w, int64_t K, int n_row
     }
 }
 
-/* MR rows x n_rows (<= 64) columns of out (stride N) (+)= x rows (stride K) . panel. */
-AVX512 INLINE void outer_tile(float *out, const float *x, const float *panel, int64_t ldo,
-                              int64_t ldx, int64_t kn, int n_rows, float beta, const int MR) {
-    __mmask16 mk[4];
-    #pragma GCC unroll 4
-    for (int c = 0; c < 4; c++)
-        mk[c] = lanes(n_rows - 16 * c);
-    __m512 acc[4][4];
-    #pragma GCC unroll 4
-    for (int i = 0; i < MR; i++)
-        #pragma GCC unroll 4
-        for (int c = 0; c < 4; c++)
-            acc[i][c] = _mm512_setzero_ps();
-    for (int64_t k = 0; k < kn; k++) {
-        __m512 pv[4];
-        #pragma GCC unroll 4
-        for (int c = 0; c < 4; c++)
-            pv[c] = _mm512_load_ps(panel + k * 64 + 16 * c);
-        #pragma GCC unroll 4
-        for (int i = 0; i < MR; i++) {
-            const __m512 xv = _mm512_set1_ps(x[i * ldx + k]);
-            #pragma GCC unroll 4
-            for (int c = 0; c < 4; c++)
-                acc[i][c] = _mm512_fmadd_ps(xv, pv[c], acc[i][c]);
-        }
-    }
-    #pragma GCC unroll 4
-    for (int i = 0; i < MR; i++)
-        #pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) {
-            float *o = out + i * ldo + 16 * c;
-            __m512 v = acc[i][c];
-            if (beta != 0.0f)
-                v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk[c], o));
-            _mm512_mask_storeu_ps(o, mk[c], v);
-        }
-}
-
 AVX512 void cpu_avx512_fwd_outer_panel(float *out, int64_t ldo, const float *x, int64_t ldx,
                                        const float *w, int64_t ldw, int64_t M, int n_rows,
                                        int64_t kn, float beta) {
@@ -121,16 +83,8 @@ AVX512 void cpu_avx512_fwd_outer_panel(float *out, int64_t ldo, const float *x, 
         const int64_t kc = kn - k0 < PANEL_K ? kn - k0 : PANEL_K;
         const float b = k0 == 0 ? beta : 1.0f;
         fill_panel(panel, w, ldw, n_rows, k0, kc);
-        for (int64_t m0 = 0; m0 < M; m0 += 4) {
-            float *o = out + m0 * ldo;
-            const float *xm = x + m0 * ldx + k0;
-            switch (M - m0 >= 4 ? 4 : (int)(M - m0)) {
-            case 1: outer_tile(o, xm, panel, ldo, ldx, kc, n_rows, b, 1); break;
-            case 2: outer_tile(o, xm, panel, ldo, ldx, kc, n_rows, b, 2); break;
-            case 3: outer_tile(o, xm, panel, ldo, ldx, kc, n_rows, b, 3); break;
-            default: outer_tile(o, xm, panel, ldo, ldx, kc, n_rows, b, 4); break;
-            }
-        }
+        /* out (M, n_rows) += x (M, kc) . panel (kc, n_rows): the backward kernel's shape */
+        cpu_avx512_bwd_panel(out, ldo, x + k0, ldx, panel, 64, M, kc, n_rows, b);
     }
 }
 
