@@ -85,7 +85,8 @@ static void fwd_slice(float *out, const float *x, Weight w, int64_t M, int64_t N
 
 /* The formats and row counts the fused decode-time forward takes. */
 static int fused_ok(WeightFormat f, int64_t M, int fast) {
-    return fast && M <= 4 && (f == WEIGHT_Q8_0 || f == WEIGHT_Q4_0 || f == WEIGHT_Q4_1);
+    return fast && M <= 4 &&
+           (f == WEIGHT_BF16 || f == WEIGHT_Q8_0 || f == WEIGHT_Q4_0 || f == WEIGHT_Q4_1);
 }
 
 void cpu_wmm_fwd(float *out, const float *x, Weight w, int64_t M, int64_t N, int64_t K,

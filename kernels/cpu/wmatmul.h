@@ -19,7 +19,7 @@ void cpu_wmm_fwd(float *out, const float *x, Weight w, int64_t M, int64_t N, int
 void cpu_wmm_bwd(float *dx, const float *dy, Weight w, int64_t M, int64_t N, int64_t K,
                  float beta, int fast);
 
-/* The decode-time forward of Q8_0, Q4_0 and Q4_1 (cpu_wmm_fused_ok) without a panel
+/* The decode-time forward of bf16, Q8_0, Q4_0 and Q4_1 (wmatmul.c's fused_ok) without a panel
  * (wmatmul_fused_avx512.c): out columns [n0, n0 + n_rows) (row stride ldo) (+)= x (M <= 4,
  * K) . w rows [n0, n0 + n_rows)^T. Only when cpu_avx512_usable(). */
 void cpu_avx512_fwd_fused(float *out, int64_t ldo, const float *x, int64_t K, const void *w,

@@ -1,8 +1,9 @@
-/* kernels/cpu/wmatmul_fused_avx512.c -- the decode-time forward (M <= 4 rows of x) for the
- * 32-element ggml formats without a panel: each block's 32 weights are decoded into two
+/* kernels/cpu/wmatmul_fused_avx512.c -- the decode-time forward (M <= 4 rows of x) for bf16
+ * and the 32-element ggml formats without a panel: each block's 32 weights are decoded into two
  * registers and multiplied with the x rows at once, so a weight is read once from memory
  * and never stored (the panel path writes and re-reads every decoded float, which bound
- * batch-1 decode at the dequantization, not at memory). Same decoded values as
+ * batch-1 decode at the dequantization, not at memory; for bf16 it made batch-1 decode of
+ * SmolLM2's layer shapes 2x slower than fp32 with twice the bytes). Same decoded values as
  * quant_dequantize (products and sums rounded separately: -ffp-contract=off for this
  * file); another summation order than the panel path. */
 #include "kernels/cpu/wmatmul.h"
@@ -25,6 +26,12 @@ AVX512 INLINE float half_at(const unsigned char *p) {
     uint16_t h;
     memcpy(&h, p, 2);
     return _cvtsh_ss(h);
+}
+
+/* 16 bf16 weights at p (masked) as fp32: the bits shifted into the top half. */
+AVX512 INLINE __m512 widen_bf16(const unsigned char *p, __mmask16 mk) {
+    const __m256i h = _mm256_maskz_loadu_epi16(mk, p);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
 /* Block p of format f as its first and last 16 weights. */
@@ -52,47 +59,84 @@ AVX512 INLINE void decode32(WeightFormat f, const unsigned char *p, __m512 *lo, 
     }
 }
 
+/* Weights k.. of one row as two 16-lane halves: bf16 widened (rows are not padded to 32,
+ * so the tail loads are masked), the ggml formats decoded from block b. */
+AVX512 INLINE void weights32(WeightFormat f, const unsigned char *row, int64_t b, int64_t k,
+                             size_t block_bytes, __mmask16 ml, __mmask16 mh, __m512 *wl,
+                             __m512 *wh) {
+    if (f == WEIGHT_BF16) {
+        *wl = widen_bf16(row + (size_t)k * 2, ml);
+        *wh = widen_bf16(row + (size_t)k * 2 + 32, mh);
+    } else {
+        decode32(f, row + (size_t)b * block_bytes, wl, wh);
+    }
+}
+
+/* NR weight rows (one or four) against MR x rows: NR x MR independent accumulators, so the
+ * FMAs of one x row do not wait on each other (one chain per row was latency-bound). */
 AVX512 INLINE void rows_fused(float *out, int64_t ldo, const float *x, int64_t K,
                               const unsigned char *w, size_t row_bytes, size_t block_bytes,
-                              WeightFormat f, int n_rows, float beta, const int MR) {
+                              WeightFormat f, float beta, const int MR, const int NR) {
     const int64_t n_blocks = (K + 31) / 32;
-    for (int n = 0; n < n_rows; n++) {
-        const unsigned char *row = w + (size_t)n * row_bytes;
-        __m512 acc[4];
+    __m512 acc[4][4];
+    #pragma GCC unroll 4
+    for (int j = 0; j < NR; j++)
         #pragma GCC unroll 4
         for (int i = 0; i < MR; i++)
-            acc[i] = _mm512_setzero_ps();
-        for (int64_t b = 0; b < n_blocks; b++) {
-            const int64_t k = 32 * b;
-            __m512 wl, wh;
-            decode32(f, row + (size_t)b * block_bytes, &wl, &wh);
-            const __mmask16 ml = lanes(K - k), mh = lanes(K - k - 16);
-            #pragma GCC unroll 4
-            for (int i = 0; i < MR; i++) {
-                acc[i] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(ml, x + i * K + k), wl, acc[i]);
-                acc[i] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mh, x + i * K + k + 16), wh,
-                                         acc[i]);
-            }
-        }
+            acc[j][i] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < n_blocks; b++) {
+        const int64_t k = 32 * b;
+        const __mmask16 ml = lanes(K - k), mh = lanes(K - k - 16);
+        __m512 xl[4], xh[4];
         #pragma GCC unroll 4
         for (int i = 0; i < MR; i++) {
-            float *o = out + i * ldo + n;
-            const float s = _mm512_reduce_add_ps(acc[i]);
-            *o = beta != 0.0f ? *o + s : s;
+            xl[i] = _mm512_maskz_loadu_ps(ml, x + i * K + k);
+            xh[i] = _mm512_maskz_loadu_ps(mh, x + i * K + k + 16);
+        }
+        #pragma GCC unroll 4
+        for (int j = 0; j < NR; j++) {
+            __m512 wl, wh;
+            weights32(f, w + (size_t)j * row_bytes, b, k, block_bytes, ml, mh, &wl, &wh);
+            #pragma GCC unroll 4
+            for (int i = 0; i < MR; i++) {
+                acc[j][i] = _mm512_fmadd_ps(xl[i], wl, acc[j][i]);
+                acc[j][i] = _mm512_fmadd_ps(xh[i], wh, acc[j][i]);
+            }
         }
     }
+    #pragma GCC unroll 4
+    for (int j = 0; j < NR; j++)
+        #pragma GCC unroll 4
+        for (int i = 0; i < MR; i++) {
+            float *o = out + i * ldo + j;
+            const float s = _mm512_reduce_add_ps(acc[j][i]);
+            *o = beta != 0.0f ? *o + s : s;
+        }
+}
+
+/* n_rows weight rows, four at a time, then the rest one by one. */
+AVX512 INLINE void slice_fused(float *out, int64_t ldo, const float *x, int64_t K,
+                               const unsigned char *w, size_t rb, size_t bb, WeightFormat f,
+                               int n_rows, float beta, const int MR) {
+    int n = 0;
+    for (; n + 4 <= n_rows; n += 4)
+        rows_fused(out + n, ldo, x, K, w + (size_t)n * rb, rb, bb, f, beta, MR, 4);
+    for (; n < n_rows; n++)
+        rows_fused(out + n, ldo, x, K, w + (size_t)n * rb, rb, bb, f, beta, MR, 1);
 }
 
 AVX512 void cpu_avx512_fwd_fused(float *out, int64_t ldo, const float *x, int64_t K,
                                  const void *w, WeightFormat f, int64_t n0, int n_rows,
                                  int64_t M, float beta) {
-    const size_t rb = weight_row_bytes(f, K), bb = weight_block_bytes(f);
+    /* bf16 is not a block format (its row bytes are not in the block table) */
+    const size_t rb = f == WEIGHT_BF16 ? (size_t)K * 2 : weight_row_bytes(f, K);
+    const size_t bb = weight_block_bytes(f);
     const unsigned char *w0 = (const unsigned char *)w + (size_t)n0 * rb;
     switch (M) {
-    case 1: rows_fused(out + n0, ldo, x, K, w0, rb, bb, f, n_rows, beta, 1); break;
-    case 2: rows_fused(out + n0, ldo, x, K, w0, rb, bb, f, n_rows, beta, 2); break;
-    case 3: rows_fused(out + n0, ldo, x, K, w0, rb, bb, f, n_rows, beta, 3); break;
-    default: rows_fused(out + n0, ldo, x, K, w0, rb, bb, f, n_rows, beta, 4); break;
+    case 1: slice_fused(out + n0, ldo, x, K, w0, rb, bb, f, n_rows, beta, 1); break;
+    case 2: slice_fused(out + n0, ldo, x, K, w0, rb, bb, f, n_rows, beta, 2); break;
+    case 3: slice_fused(out + n0, ldo, x, K, w0, rb, bb, f, n_rows, beta, 3); break;
+    default: slice_fused(out + n0, ldo, x, K, w0, rb, bb, f, n_rows, beta, 4); break;
     }
 }
 
