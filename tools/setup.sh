@@ -6,6 +6,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
+  ninja-build                         # builds configured with `cmake -G Ninja`
   libopenmpi-dev openmpi-bin          # launcher, comm (MPI)
   libhdf5-dev hdf5-tools              # checkpoints; h5dump
   libyaml-dev                         # job files
