@@ -33,6 +33,31 @@ static int sum_dxn(Model *m, const char *what, Err *err) {
     return model_tp_sum(m, m->bw.dxn, m->pass.n_tok * m->D, model_elem_comm(m), what, err);
 }
 
+/* dxn (T, D) = the gradient of xn2 through gate_proj and up_proj from bw.dact, laid
+ * out as the forward's gu (model_ffn_split): stacked, swiglu_gu_bwd writes dgu (T, 2F)
+ * and one matmul against [gate | up] reads it; split, dgate and dup are dgu's two
+ * contiguous (T, F) halves, each projection its own matmul and LoRA gradient. */
+static void mlp_gate_up_bwd(const Model *m, Lora *lora, int64_t l) {
+    const Ops *o = m->ops;
+    const LayerWeights *w = &m->layers[l];
+    const LayerActs *a = &m->train[l];
+    const BackWork *g = &m->bw;
+    const int64_t T = m->pass.n_tok, F = m->F, D = m->D;
+    if (!model_ffn_split(lora, l)) {
+        o->swiglu_gu_bwd(g->dgu, g->dact, a->gu, T, F);
+        o->wmatmul_bwd(g->dxn, g->dgu, w->w_gu, T, 2 * F, D, 0);
+        return;
+    }
+    const size_t half = (size_t)(T * F) * o->elem_bytes;
+    const void *gate = a->gu, *up = (const char *)a->gu + half;
+    void *dgate = g->dgu, *dup = (char *)g->dgu + half;
+    o->swiglu_bwd(dgate, dup, g->dact, gate, up, T * F);
+    o->wmatmul_bwd(g->dxn, dgate, w->w_gate, T, F, D, 0);
+    o->wmatmul_bwd(g->dxn, dup, w->w_up, T, F, D, 1);
+    lora_grad(m, lora, l, LORA_GATE, g->dxn, dgate, a->xn2, a->h[LORA_GATE]);
+    lora_grad(m, lora, l, LORA_UP, g->dxn, dup, a->xn2, a->h[LORA_UP]);
+}
+
 /* On entry bw.dres32 (and its elem copy bw.dres) = d loss / d x_out of layer l; on exit
  * (l > 0) d loss / d x. Under tp the gradients of the row-parallel inputs (act, att) are
  * local to this rank's columns: the backward of RowParallelLinear needs no
@@ -54,11 +79,7 @@ static int layer_bwd(Model *m, Lora *lora, int64_t l, Err *err) {
     }
     o->wmatmul_bwd(g->dact, g->dres, w->w_down, T, D, F, 0);
     lora_grad(m, lora, l, LORA_DOWN, g->dact, g->dres, a->act, a->h[LORA_DOWN]);
-    o->swiglu_bwd(g->dgate, g->dup, g->dact, a->gate, a->up, T * F);
-    o->wmatmul_bwd(g->dxn, g->dgate, w->w_gate, T, F, D, 0);
-    o->wmatmul_bwd(g->dxn, g->dup, w->w_up, T, F, D, 1);
-    lora_grad(m, lora, l, LORA_GATE, g->dxn, g->dgate, a->xn2, a->h[LORA_GATE]);
-    lora_grad(m, lora, l, LORA_UP, g->dxn, g->dup, a->xn2, a->h[LORA_UP]);
+    mlp_gate_up_bwd(m, lora, l);
     if (sum_dxn(m, "the mlp input gradient", err) != 0)
         return -1;
     /* += : the residual, summed in fp32 (dres32), dres its elem copy */

@@ -101,6 +101,26 @@ static int row_parallel_fwd(Model *m, const Lora *lora, int64_t l, LoraTarget tg
     return model_tp_sum(m, y, T * m->D, model_elem_comm(m), lora_target_name(tg), err);
 }
 
+/* a->act = silu(gate(xn2)) * up(xn2). Without an adapter on gate_proj / up_proj one
+ * matmul against the stacked [gate | up] rows writes gu (T, 2F) and swiglu_gu_fwd reads
+ * its halves; with one, each projection (and its LoRA term) writes its own contiguous
+ * (T, F) half of gu, then swiglu_fwd (model_ffn_split). */
+static void mlp_gate_up_fwd(const Model *m, const Lora *lora, int64_t l, LayerActs *a) {
+    const Ops *o = m->ops;
+    const LayerWeights *w = &m->layers[l];
+    const int64_t T = m->pass.n_tok, F = m->F;
+    if (!model_ffn_split(lora, l)) {
+        o->wmatmul_fwd(a->gu, a->xn2, w->w_gu, NULL, T, 2 * F, m->D, 0);
+        o->swiglu_gu_fwd(a->act, a->gu, T, F);
+        return;
+    }
+    void *gate = a->gu, *up = (char *)a->gu + (size_t)(T * F) * o->elem_bytes;
+    proj_fwd(m, lora, l, LORA_GATE, a->h[LORA_GATE], gate, a->xn2, w->w_gate, NULL, F, m->D,
+             0);
+    proj_fwd(m, lora, l, LORA_UP, a->h[LORA_UP], up, a->xn2, w->w_up, NULL, F, m->D, 0);
+    o->swiglu_fwd(a->act, gate, up, T * F);
+}
+
 /* What reads a layer's output: the next layer's input_layernorm or, after the last
  * layer, model.norm. The layer's last residual add runs fused with it. */
 typedef struct NextNorm {
@@ -148,10 +168,7 @@ static int layer_fwd(Model *m, const Lora *lora, int64_t l, LayerActs *a, void *
     o->add_rmsnorm_fwd(a->x2, a->xn2, a->rstd2, a->x, a->xn2, w->ffn_norm, T, D, eps);
 
     /* LlamaMLP.forward: down(silu(gate(x)) * up(x)); gate/up column-parallel */
-    proj_fwd(m, lora, l, LORA_GATE, a->h[LORA_GATE], a->gate, a->xn2, w->w_gate, NULL, m->F,
-             D, 0);
-    proj_fwd(m, lora, l, LORA_UP, a->h[LORA_UP], a->up, a->xn2, w->w_up, NULL, m->F, D, 0);
-    o->swiglu_fwd(a->act, a->gate, a->up, T * m->F);
+    mlp_gate_up_fwd(m, lora, l, a);
     if (row_parallel_fwd(m, lora, l, LORA_DOWN, a->h[LORA_DOWN], next->out, a->act,
                          w->w_down, m->F, train, err) != 0)
         return -1;

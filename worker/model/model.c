@@ -30,8 +30,7 @@ static void plan_layer_acts(BlockPlan *p, const Model *m, LayerActs *a, int64_t 
     block_add(p, &a->att, t * m->H * m->HD * e);
     block_add(p, &a->xn2, t * m->D * e);
     block_add(p, &a->rstd2, t * f);
-    block_add(p, &a->gate, t * m->F * e);
-    block_add(p, &a->up, t * m->F * e);
+    block_add(p, &a->gu, t * 2 * m->F * e);
     block_add(p, &a->act, t * m->F * e);
     for (int i = 0; i < LORA_N_TARGETS; i++)
         block_add(p, &a->h[i], t * (size_t)m->opt.max_lora_rank * f);
@@ -48,8 +47,7 @@ static void plan_back_work(BlockPlan *p, const Model *m, BackWork *w, int64_t ro
     block_add(p, &w->dk, t * m->KVH * m->HD * e);
     block_add(p, &w->dv, t * m->KVH * m->HD * e);
     block_add(p, &w->dact, t * m->F * e);
-    block_add(p, &w->dgate, t * m->F * e);
-    block_add(p, &w->dup, t * m->F * e);
+    block_add(p, &w->dgu, t * 2 * m->F * e);
     block_add(p, &w->dh, t * (size_t)m->opt.max_lora_rank * f);
     block_add(p, &w->dloss, t * f);
 }
@@ -217,6 +215,11 @@ const void *model_logits(const Model *m, int64_t *n_tok) {
     if (n_tok != NULL)
         *n_tok = m->pass.n_tok;
     return m->logits;
+}
+
+int model_ffn_split(const Lora *lora, int64_t l) {
+    return lora != NULL &&
+           (lora_view(lora, l, LORA_GATE) != NULL || lora_view(lora, l, LORA_UP) != NULL);
 }
 
 int model_check_lora(const Model *m, const Lora *lora, Err *err) {

@@ -44,7 +44,11 @@ typedef struct LayerWeights {
     void *bq, *bk, *bv;       /* (H*HD), (KVH*HD), (KVH*HD); NULL without qkv_bias */
     Weight wo;                /* (D, H*HD) */
     void *ffn_norm;           /* (D) post_attention_layernorm */
-    Weight w_gate, w_up;      /* (F, D) */
+    Weight w_gu;              /* (2F, D) gate_proj and up_proj stacked, rows [gate | up]
+                               * (under tp this rank's rows of each): one matmul feeds
+                               * swiglu_gu_fwd */
+    Weight w_gate, w_up;      /* (F, D) views of w_gu's halves, for a layer whose adapter
+                               * wraps gate_proj or up_proj (model_ffn_split) */
     Weight w_down;            /* (D, F) */
 } LayerWeights;
 
@@ -61,7 +65,10 @@ typedef struct LayerActs {
     void *x2;                 /* (T, D) x + o_proj(att) */
     void *xn2;                /* (T, D) post_attention_layernorm(x2) */
     float *rstd2;             /* (T) */
-    void *gate, *up, *act;    /* (T, F) each; act = silu(gate) * up */
+    void *gu;                 /* (T, 2F) the stacked gate/up projection's output, rows
+                               * [gate | up]; split (model_ffn_split): gate (T, F) then
+                               * up (T, F), each contiguous, in the same buffer */
+    void *act;                /* (T, F) silu(gate) * up */
     float *h[LORA_N_TARGETS]; /* (T, R) LoRA intermediates x @ A^T, R <= max_lora_rank */
 } LayerActs;
 
@@ -75,7 +82,8 @@ typedef struct BackWork {
     void *dxn;                /* (T, D) gradient of a normed input */
     void *datt, *dq;          /* (T, H*HD) */
     void *dk, *dv;            /* (T, KVH*HD) */
-    void *dact, *dgate, *dup; /* (T, F) */
+    void *dact;               /* (T, F) */
+    void *dgu;                /* (T, 2F) [dgate | dup] rows, laid out as gu */
     float *dh;                /* (T, R) lora_bwd workspace */
     float *dloss;             /* (T) d loss / d per-token loss */
 } BackWork;
@@ -198,6 +206,13 @@ int64_t model_split_begin(int64_t n, int tp, int r);
 /* ---- model.c */
 /* Checks an adapter against the model's limits (NULL passes). */
 int model_check_lora(const Model *m, const Lora *lora, Err *err);
+
+/* 1 when layer l's adapter wraps gate_proj or up_proj: its LoRA terms need gate and up
+ * as (T, F) buffers of their own, so that layer runs them as two matmuls on w_gate /
+ * w_up and swiglu_fwd (the split layout of LayerActs.gu); 0 (no adapter, or none there):
+ * one matmul on w_gu and swiglu_gu_fwd. The forward and the backward of a pass ask with
+ * the same adapter, so they agree. */
+int model_ffn_split(const Lora *lora, int64_t l);
 
 /* ---- model_load.c */
 /* Loads every weight of dir into m (m->cfg, dims and ops set). */

@@ -27,6 +27,9 @@ typedef struct WeightSpec {
                                * format; NULL: a norm, bias or the embedding (elem type) */
     int64_t full_rows, full_cols;
     int64_t row0, rows, col0, cols;
+    int64_t below_rows;       /* rows of the matrix stacked below this one in its view */
+    int above;                /* index of the spec this matrix is stacked below (its rows
+                               * follow that one's in the same view), or -1 */
 } WeightSpec;
 
 typedef struct SpecList {
@@ -49,6 +52,8 @@ static int spec_add(SpecList *s, void **slot, int64_t rows, int64_t cols, Split 
     w->rows = rows;
     w->col0 = 0;
     w->cols = cols;
+    w->below_rows = 0;
+    w->above = -1;
     if (split == SPLIT_ROWS) {
         w->row0 = model_split_begin(rows, s->tp, s->tp_rank);
         w->rows = model_split_begin(rows, s->tp, s->tp_rank + 1) - w->row0;
@@ -65,6 +70,16 @@ static void matrix_add(SpecList *s, Weight *wt, WeightFormat f, int64_t rows, in
     wt->format = f;
     if (spec_add(s, &wt->data, rows, cols, split, fmt, layer) == 0)
         s->v[s->n - 1].matrix = wt;
+}
+
+/* The last matrix added is stored stacked below the one before it (same format and
+ * columns): one view holds both, this rank's rows of each, so one matmul reads them. */
+static void stack_below_previous(SpecList *s) {
+    if (s->n < 2)
+        return;
+    WeightSpec *w = &s->v[s->n - 1], *above = &s->v[s->n - 2];
+    above->below_rows += w->rows;
+    w->above = s->n - 2;
 }
 
 #define SPECS_PER_LAYER 12
@@ -93,6 +108,7 @@ static void layer_specs(SpecList *s, const Model *m, int64_t l) {
              "model.layers.%lld.post_attention_layernorm.weight", l);
     matrix_add(s, &w->w_gate, f, F, D, SPLIT_ROWS, "model.layers.%lld.mlp.gate_proj.weight", l);
     matrix_add(s, &w->w_up, f, F, D, SPLIT_ROWS, "model.layers.%lld.mlp.up_proj.weight", l);
+    stack_below_previous(s); /* w_gu = [gate | up] (each rank its own rows of both) */
     matrix_add(s, &w->w_down, f, D, F, SPLIT_COLS, "model.layers.%lld.mlp.down_proj.weight", l);
 }
 
@@ -160,6 +176,22 @@ static int load_one(const Model *m, const StDir *dir, const WeightSpec *w, uint8
     return 0;
 }
 
+/* After the allocation: a stacked matrix's rows start where those of the one above it
+ * end (a block format's rows are whole blocks, so its bytes are linear in rows), and
+ * each layer's w_gu is the view holding both. */
+static void place_stacked(Model *m, const SpecList *specs) {
+    for (int i = 0; i < specs->n; i++) {
+        const WeightSpec *w = &specs->v[i];
+        if (w->above < 0)
+            continue;
+        const WeightSpec *a = &specs->v[w->above];
+        *w->slot = (uint8_t *)*a->slot + m->ops->weight_bytes(a->matrix->format, a->rows,
+                                                              a->cols);
+    }
+    for (int64_t l = 0; l < m->L; l++)
+        m->layers[l].w_gu = m->layers[l].w_gate;
+}
+
 int model_load_weights(Model *m, const char *dir, Err *err) {
     const WeightFormat wf = m->opt.weight_format;
     if (m->ops->weight_bytes(wf, 1, 1) == 0)
@@ -192,15 +224,18 @@ int model_load_weights(Model *m, const char *dir, Err *err) {
     for (int i = 0; i < specs.n; i++) {
         const WeightSpec *w = &specs.v[i];
         int64_t n = w->cols > 0 ? w->rows * w->cols : w->rows;
-        block_add(&plan, w->slot, w->matrix != NULL
-                                      ? m->ops->weight_bytes(w->matrix->format, w->rows, w->cols)
-                                      : (size_t)n * m->ops->elem_bytes);
+        if (w->above < 0)
+            block_add(&plan, w->slot,
+                      w->matrix != NULL ? m->ops->weight_bytes(w->matrix->format,
+                                                               w->rows + w->below_rows, w->cols)
+                                        : (size_t)n * m->ops->elem_bytes);
         if (w->cols != w->full_cols && (size_t)n * 4 > stage_bytes)
             stage_bytes = (size_t)n * 4; /* F32 is the widest stored dtype accepted */
     }
     m->w_block = block_alloc(&plan, m->ops, "frozen weights", err);
     if (m->w_block == NULL)
         goto fail;
+    place_stacked(m, &specs);
     if (stage_bytes > 0 && (stage = malloc(stage_bytes)) == NULL) {
         err_set(err, "out of host memory staging column slices (%zu bytes)", stage_bytes);
         goto fail;
