@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/convert/gguf_source.h"
 #include "io/convert/llama2c.h"
 #include "io/convert/llama2c_tokenizer.h"
 #include "io/model/model_config.h"
@@ -268,7 +269,7 @@ static int bench_one(const BenchArgs *a, const Ops *ops, const char *label, cons
         bench_print_ceilings(ops, &lim);
     }
     const double load0 = load_avg();
-    if (cfg_load(dir, &mc, &err) != 0 || bench_run(dir, ops, k, &r, &prof, &err) != 0) {
+    if (model_src_config(dir, &mc, &err) != 0 || bench_run(dir, ops, k, &r, &prof, &err) != 0) {
         fprintf(stderr, "tlm bench: %s: %s\n", label, err.msg);
         return 1;
     }

@@ -26,6 +26,7 @@
 #include "io/base/atomic_file.h"
 #include "io/base/log.h"
 #include "io/base/strbuf.h"
+#include "io/convert/gguf_source.h"
 #include "io/model/model_config.h"
 #include "io/ckpt/ckpt.h"
 #include "io/text/chat_template.h"
@@ -66,7 +67,7 @@ static void print_job(const JobSpec *j) {
     ModelConfig cfg;
     Err err = {{0}};
     char sizes[160] = "";
-    if (cfg_load(j->model.path, &cfg, &err) == 0)
+    if (model_src_config(j->model.path, &cfg, &err) == 0)
         snprintf(sizes, sizeof sizes, " %s: %lld layers, D %lld, %lld heads (%lld kv), V %lld",
                  cfg.arch_name, (long long)cfg.n_layers, (long long)cfg.dim,
                  (long long)cfg.n_heads, (long long)cfg.n_kv_heads, (long long)cfg.vocab_size);
@@ -127,9 +128,7 @@ static int resolve_template(JobSpec *job, char *note, size_t note_bytes, Err *er
     note[0] = '\0';
     if (strcmp(job->model.template_name, TMPL_AUTO) != 0)
         return 0;
-    char path[JOB_PATH_BYTES + 32];
-    snprintf(path, sizeof path, "%s/tokenizer.json", job->model.path);
-    Tokenizer *tok = tok_open(path, err);
+    Tokenizer *tok = model_src_tokenizer(job->model.path, err);
     if (tok == NULL)
         return err_prefix(err, "model.template auto: ");
     const ChatTemplate *t = NULL;

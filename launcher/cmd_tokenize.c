@@ -1,4 +1,4 @@
-/* launcher/cmd_tokenize.c -- `tlm tokenize MODEL_DIR [--special]`: one JSON string per
+/* launcher/cmd_tokenize.c -- `tlm tokenize MODEL_DIR|MODEL.gguf [--special]`: one JSON string per
  * stdin line in, one JSON array of token ids per line out, as HF
  * tokenizer.encode(s, add_special_tokens=False) (True with --special). Exists so the
  * tokenizer can be checked against Hugging Face from a shell. Stops at the first
@@ -12,10 +12,11 @@
 
 #include "io/base/err.h"
 #include "io/base/log.h"
+#include "io/convert/gguf_source.h"
 #include "io/text/tokenizer.h"
 
 static const char k_usage[] =
-    "usage: tlm tokenize MODEL_DIR [--special]\n"
+    "usage: tlm tokenize MODEL_DIR|MODEL.gguf [--special]\n"
     "  Reads one JSON string per line on stdin; writes one JSON array of token ids per\n"
     "  line, as Hugging Face tokenizer.encode(s, add_special_tokens=False).\n"
     "  --special  add what the post-processor adds (BOS for Llama), add_special_tokens=True\n";
@@ -100,15 +101,8 @@ int cmd_tokenize(int argc, char **argv) {
         fputs(k_usage, stderr);
         return 2;
     }
-    size_t n = strlen(dir);
-    char *path = malloc(n + sizeof "/tokenizer.json");
-    if (path == NULL)
-        return 1;
-    memcpy(path, dir, n);
-    strcpy(path + n, "/tokenizer.json");
     Err err = {{0}};
-    Tokenizer *tok = tok_open(path, &err);
-    free(path);
+    Tokenizer *tok = model_src_tokenizer(dir, &err);
     if (tok == NULL) {
         log_error("tlm tokenize: %s", err.msg);
         return 1;

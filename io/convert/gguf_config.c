@@ -158,16 +158,14 @@ int gguf_model_read(const Gguf *g, GgufModel *m, Err *err) {
 
 static json_t *id_or_null(int64_t id) { return id >= 0 ? json_integer(id) : json_null(); }
 
-int gguf_write_configs(const GgufModel *m, DType dtype, const char *out_dir, Err *err) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/generation_config.json", out_dir);
+int gguf_config_json(const GgufModel *m, DType dtype, json_t **config, json_t **generation,
+                     Err *err) {
+    *config = *generation = NULL;
     json_t *gen = json_object();
     json_object_set_new(gen, "bos_token_id", id_or_null(m->bos_id));
     json_object_set_new(gen, "eos_token_id", id_or_null(m->eos_id));
     if (m->pad_id >= 0)
         json_object_set_new(gen, "pad_token_id", json_integer(m->pad_id));
-    if (conv_write_json(path, gen, err) != 0)
-        return -1;
     const int qwen = m->arch == GGUF_ARCH_QWEN2;
     json_t *c = json_pack("{s:[s], s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:n, "
                           "s:b, s:s}",
@@ -184,8 +182,11 @@ int gguf_write_configs(const GgufModel *m, DType dtype, const char *out_dir, Err
                           "rms_norm_eps", conv_f32_decimal(m->rms_eps),
                           "rope_theta", conv_f32_decimal(m->rope_theta), "rope_scaling",
                           "tie_word_embeddings", m->tied, "hidden_act", "silu");
-    if (c == NULL)
-        return err_set(err, "%s/config.json: out of memory", out_dir);
+    if (c == NULL || gen == NULL) {
+        json_decref(c);
+        json_decref(gen);
+        return err_set(err, "config.json: out of memory");
+    }
     if (qwen) {
         json_object_set_new(c, "use_sliding_window", json_false());
     } else {
@@ -198,6 +199,21 @@ int gguf_write_configs(const GgufModel *m, DType dtype, const char *out_dir, Err
         json_object_set_new(c, "pad_token_id", json_integer(m->pad_id));
     json_object_set_new(c, "torch_dtype", json_string(dtype == DTYPE_BF16 ? "bfloat16"
                                                                          : "float32"));
+    *config = c;
+    *generation = gen;
+    return 0;
+}
+
+int gguf_write_configs(const GgufModel *m, DType dtype, const char *out_dir, Err *err) {
+    json_t *c, *gen;
+    if (gguf_config_json(m, dtype, &c, &gen, err) != 0)
+        return err_prefix(err, "%s/", out_dir);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/generation_config.json", out_dir);
+    if (conv_write_json(path, gen, err) != 0) { /* releases gen */
+        json_decref(c);
+        return -1;
+    }
     snprintf(path, sizeof path, "%s/config.json", out_dir);
     return conv_write_json(path, c, err);
 }

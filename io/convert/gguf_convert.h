@@ -50,6 +50,29 @@ typedef struct GgufWeightStats {
     int64_t n_elems[40];
 } GgufWeightStats;
 
+/* One Hugging Face tensor of a GGUF model and where its values lie in the file. */
+typedef struct GgufHfTensor {
+    char name[96];           /* HF name ("model.layers.0.self_attn.q_proj.weight") */
+    const GgufTensor *src;   /* the file's tensor (borrowed from the Gguf) */
+    int ndim;                /* 1 or 2 */
+    int64_t shape[2];        /* HF shape (rows, cols); cols 0 for a vector */
+    int64_t rope_heads;      /* > 0: rows stored in llama.cpp's rotary order, in heads of
+                              * shape[0] / rope_heads rows (gguf_rope_src_row) */
+} GgufHfTensor;
+
+/* Every tensor of g under its Hugging Face name, in HF's order, into *out (owned-after-
+ * return, free()), *n long. Each tensor of the file must be one this mapping knows and
+ * have the shape the metadata implies, or it fails naming it (what gguf_write_weights
+ * checks; it uses this list). */
+int gguf_hf_tensors(const Gguf *g, const GgufModel *m, GgufHfTensor **out, int *n,
+                    Err *err);
+
+/* The stored row of HF row `row` of a tensor with rope_heads > 0 whose heads are
+ * head_dim rows: llama.cpp interleaves each head's two rotary halves (convert_hf_to_gguf.py
+ * LlamaModel.permute), so HF row i < head_dim/2 of a head is stored row 2i, row
+ * head_dim/2 + i is 2i + 1. */
+int64_t gguf_rope_src_row(int64_t row, int64_t head_dim);
+
 /* Writes out_dir/model.safetensors (HF names, dtype F32 or BF16) atomically, one tensor
  * in memory at a time. Every tensor of the file must be one this mapping knows and have
  * the shape the metadata implies, or the conversion fails naming it; stats may be NULL. */
@@ -59,6 +82,16 @@ int gguf_write_weights(const Gguf *g, const GgufModel *m, DType dtype, const cha
 /* Writes out_dir/generation_config.json then out_dir/config.json (LlamaForCausalLM or
  * Qwen2ForCausalLM; torch_dtype from dtype), each atomically. */
 int gguf_write_configs(const GgufModel *m, DType dtype, const char *out_dir, Err *err);
+
+/* What gguf_write_configs and gguf_write_tokenizer write, built in memory instead
+ * (jansson objects, each owned-after-return, json_decref; all NULL + err on failure):
+ * config.json and generation_config.json, tokenizer.json and tokenizer_config.json. For
+ * a GGUF file read in place (io/convert/gguf_source.h) and for the writers above. */
+struct json_t;
+int gguf_config_json(const GgufModel *m, DType dtype, struct json_t **config,
+                     struct json_t **generation, Err *err);
+int gguf_tokenizer_json(const Gguf *g, struct json_t **tokenizer, struct json_t **config,
+                        Err *err);
 
 /* Writes out_dir/tokenizer.json and out_dir/tokenizer_config.json (with chat_template when
  * the file has tokenizer.chat_template) from the tokenizer.ggml.* metadata: "gpt2"

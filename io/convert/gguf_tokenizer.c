@@ -335,10 +335,11 @@ static json_t *tokenizer_config(const Vocab *v, Err *err) {
     return c;
 }
 
-int gguf_write_tokenizer(const Gguf *g, const char *out_dir, Err *err) {
+int gguf_tokenizer_json(const Gguf *g, json_t **tokenizer, json_t **config, Err *err) {
+    *tokenizer = *config = NULL;
     Vocab v;
     int rc = read_vocab(g, &v, err);
-    json_t *root = rc == 0 ? json_object() : NULL, *model = NULL;
+    json_t *root = rc == 0 ? json_object() : NULL, *model = NULL, *cfg = NULL;
     if (rc == 0) {
         json_object_set_new(root, "version", json_string("1.0"));
         json_object_set_new(root, "truncation", json_null());
@@ -348,19 +349,32 @@ int gguf_write_tokenizer(const Gguf *g, const char *out_dir, Err *err) {
     }
     if (rc == 0 && (model = bpe_model(&v, err)) == NULL)
         rc = -1;
-    char path[4096];
-    if (rc == 0) {
+    if (rc == 0)
         json_object_set_new(root, "model", model);
-        snprintf(path, sizeof path, "%s/tokenizer.json", out_dir);
-        rc = conv_write_json(path, root, err);
-        root = NULL; /* conv_write_json released it */
-    }
-    if (rc == 0) {
-        json_t *cfg = tokenizer_config(&v, err);
-        snprintf(path, sizeof path, "%s/tokenizer_config.json", out_dir);
-        rc = cfg == NULL ? -1 : conv_write_json(path, cfg, err);
-    }
-    json_decref(root);
+    if (rc == 0 && (cfg = tokenizer_config(&v, err)) == NULL)
+        rc = -1;
     vocab_free(&v);
+    if (rc != 0) {
+        json_decref(root);
+        return -1;
+    }
+    *tokenizer = root;
+    *config = cfg;
+    return 0;
+}
+
+int gguf_write_tokenizer(const Gguf *g, const char *out_dir, Err *err) {
+    json_t *root, *cfg;
+    if (gguf_tokenizer_json(g, &root, &cfg, err) != 0)
+        return -1;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tokenizer.json", out_dir);
+    int rc = conv_write_json(path, root, err); /* releases root */
+    if (rc == 0) {
+        snprintf(path, sizeof path, "%s/tokenizer_config.json", out_dir);
+        rc = conv_write_json(path, cfg, err);
+        cfg = NULL;
+    }
+    json_decref(cfg);
     return rc;
 }

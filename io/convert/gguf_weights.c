@@ -19,26 +19,28 @@
 
 #define NAME_BYTES 96
 
-typedef struct Slot {
-    const GgufTensor *src;
-    int64_t rope_heads; /* > 0: un-permute rows in groups of this many heads */
-} Slot;
-
-typedef struct Plan {
+/* The HF tensors being listed (gguf_hf_tensors). */
+typedef struct List {
     const Gguf *g;
     const GgufModel *m;
-    DType dtype;
-    StOut *out;             /* (cap) */
-    Slot *slots;            /* (cap) */
-    char (*names)[NAME_BYTES];
+    GgufHfTensor *v;        /* (cap) */
     int n, cap;
+} List;
+
+/* The writer's state: the list, its StOut view and scratch. */
+typedef struct Plan {
+    const Gguf *g;
+    DType dtype;
+    const GgufHfTensor *t;  /* (n) */
+    StOut *out;             /* (n) */
+    int n;
     float *f32, *perm;      /* scratch, (max_elems) each */
     uint16_t *half;         /* scratch for BF16 output, (max_elems) */
     int64_t max_elems;
 } Plan;
 
 /* One HF tensor from GGUF tensor src_name, with the shape (d0[, d1]) the metadata implies. */
-static int add(Plan *p, const char *src_name, const char *dst_name, int64_t d0, int64_t d1,
+static int add(List *p, const char *src_name, const char *dst_name, int64_t d0, int64_t d1,
                int64_t rope_heads, Err *err) {
     const GgufTensor *t = gguf_find_tensor(p->g, src_name);
     if (t == NULL)
@@ -54,17 +56,20 @@ static int add(Plan *p, const char *src_name, const char *dst_name, int64_t d0, 
                        t->n_dims > 1 ? ", " : "", t->n_dims > 1 ? (long long)t->ne[1] : 0LL,
                        (long long)(ndim == 1 ? d0 : d1), ndim > 1 ? ", " : "",
                        ndim > 1 ? (long long)d0 : 0LL);
-    snprintf(p->names[p->n], NAME_BYTES, "%s", dst_name);
-    p->out[p->n] = (StOut){.name = p->names[p->n], .dtype = p->dtype, .ndim = ndim,
-                           .shape = {d0, d1 > 0 ? d1 : 0}};
-    p->slots[p->n] = (Slot){t, rope_heads};
-    if (t->n_elems > p->max_elems)
-        p->max_elems = t->n_elems;
-    p->n++;
+    if (p->n == p->cap)
+        return err_set(err, "%s: more tensors than a %lld-layer model has", gguf_path(p->g),
+                       (long long)p->m->n_layers);
+    GgufHfTensor *h = &p->v[p->n++];
+    snprintf(h->name, sizeof h->name, "%s", dst_name);
+    h->src = t;
+    h->ndim = ndim;
+    h->shape[0] = d0;
+    h->shape[1] = d1 > 0 ? d1 : 0;
+    h->rope_heads = rope_heads;
     return 0;
 }
 
-static int add_layer(Plan *p, int64_t l, Err *err) {
+static int add_layer(List *p, int64_t l, Err *err) {
     const GgufModel *m = p->m;
     const int64_t D = m->dim, F = m->ffn_dim, Q = m->n_heads * m->head_dim,
                   KV = m->n_kv_heads * m->head_dim;
@@ -106,7 +111,7 @@ static int add_layer(Plan *p, int64_t l, Err *err) {
 }
 
 /* The HF tensors in HF's order; then every GGUF tensor must have been used exactly once. */
-static int plan_tensors(Plan *p, Err *err) {
+static int plan_tensors(List *p, Err *err) {
     const GgufModel *m = p->m;
     if (m->arch == GGUF_ARCH_LLAMA && m->qkv_bias)
         return err_set(err, "%s: tensor \"blk.0.attn_q.bias\": attention biases are not "
@@ -127,7 +132,7 @@ static int plan_tensors(Plan *p, Err *err) {
         const GgufTensor *t = gguf_tensor(p->g, i);
         int used = 0;
         for (int k = 0; k < p->n && !used; k++)
-            used = p->slots[k].src == t;
+            used = p->v[k].src == t;
         if (!used)
             return err_set(err, "%s: tensor \"%s\" has no Hugging Face counterpart in tlm's %s "
                            "mapping (a %lld-layer model)", gguf_path(p->g), t->name,
@@ -139,7 +144,7 @@ static int plan_tensors(Plan *p, Err *err) {
 /* StProduce: tensor i dequantized, un-permuted when needed, narrowed to BF16 if asked. */
 static int produce(void *ctx, int i, const void **data, Err *err) {
     Plan *p = ctx;
-    const Slot *s = &p->slots[i];
+    const GgufHfTensor *s = &p->t[i];
     const GgufTensor *t = s->src;
     quant_dequantize(t->type, t->data, p->f32, t->n_elems);
     const float *v = p->f32;
@@ -163,22 +168,40 @@ static int produce(void *ctx, int i, const void **data, Err *err) {
     return 0;
 }
 
+int gguf_hf_tensors(const Gguf *g, const GgufModel *m, GgufHfTensor **out, int *n_out,
+                    Err *err) {
+    *out = NULL;
+    *n_out = 0;
+    List p = {.g = g, .m = m, .cap = (int)(3 + 12 * m->n_layers)};
+    if ((p.v = calloc((size_t)p.cap, sizeof *p.v)) == NULL)
+        return err_set(err, "%s: out of memory for the tensor list", gguf_path(g));
+    if (plan_tensors(&p, err) != 0) {
+        free(p.v);
+        return -1;
+    }
+    *out = p.v;
+    *n_out = p.n;
+    return 0;
+}
+
 int gguf_write_weights(const Gguf *g, const GgufModel *m, DType dtype, const char *out_dir,
                        GgufWeightStats *stats, Err *err) {
     if (dtype != DTYPE_F32 && dtype != DTYPE_BF16)
         return err_set(err, "output dtype %s: expected F32 or BF16", dtype_name(dtype));
     char path[4096];
     snprintf(path, sizeof path, "%s/model.safetensors", out_dir);
-    Plan p = {.g = g, .m = m, .dtype = dtype};
-    p.cap = (int)(3 + 12 * m->n_layers);
-    p.out = calloc((size_t)p.cap, sizeof *p.out);
-    p.slots = calloc((size_t)p.cap, sizeof *p.slots);
-    p.names = calloc((size_t)p.cap, sizeof *p.names);
-    int rc = 0;
-    if (p.out == NULL || p.slots == NULL || p.names == NULL)
+    GgufHfTensor *list = NULL;
+    Plan p = {.g = g, .dtype = dtype};
+    int rc = gguf_hf_tensors(g, m, &list, &p.n, err);
+    p.t = list;
+    if (rc == 0 && (p.out = calloc((size_t)p.n, sizeof *p.out)) == NULL)
         rc = err_set(err, "%s: out of memory", path);
-    if (rc == 0)
-        rc = plan_tensors(&p, err);
+    for (int i = 0; rc == 0 && i < p.n; i++) {
+        p.out[i] = (StOut){.name = list[i].name, .dtype = dtype, .ndim = list[i].ndim,
+                           .shape = {list[i].shape[0], list[i].shape[1]}};
+        if (list[i].src->n_elems > p.max_elems)
+            p.max_elems = list[i].src->n_elems;
+    }
     if (rc == 0) {
         p.f32 = malloc((size_t)p.max_elems * sizeof(float));
         p.perm = malloc((size_t)p.max_elems * sizeof(float));
@@ -193,16 +216,20 @@ int gguf_write_weights(const Gguf *g, const GgufModel *m, DType dtype, const cha
     if (rc == 0 && stats != NULL) {
         memset(stats, 0, sizeof *stats);
         for (int i = 0; i < p.n; i++) {
-            const uint32_t ty = p.slots[i].src->type < 40 ? p.slots[i].src->type : 39;
+            const uint32_t ty = list[i].src->type < 40 ? list[i].src->type : 39;
             stats->n_tensors[ty]++;
-            stats->n_elems[ty] += p.slots[i].src->n_elems;
+            stats->n_elems[ty] += list[i].src->n_elems;
         }
     }
     free(p.f32);
     free(p.perm);
     free(p.half);
     free(p.out);
-    free(p.slots);
-    free(p.names);
+    free(list);
     return rc;
+}
+
+int64_t gguf_rope_src_row(int64_t row, int64_t head_dim) {
+    const int64_t half = head_dim / 2, head = row / head_dim, j = row % head_dim;
+    return head * head_dim + (j < half ? 2 * j : 2 * (j - half) + 1);
 }

@@ -240,19 +240,11 @@ static int read_generation(const char *dir, ModelConfig *cfg, Err *err) {
     return rc;
 }
 
-int cfg_load(const char *dir, ModelConfig *cfg, Err *err) {
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/config.json", dir);
+int cfg_parse_json(const char *path, const json_t *root, const char *gen_path,
+                   const json_t *gen, ModelConfig *cfg, Err *err) {
     memset(cfg, 0, sizeof *cfg);
-    struct stat sb;
-    const char *wrong = stat(dir, &sb) != 0 ? (errno == ENOENT ? "no such directory" : strerror(errno))
-                        : !S_ISDIR(sb.st_mode) ? "not a directory" : NULL;
-    if (wrong != NULL)
-        return err_set(err, "%s: %s, expected a Hugging Face model directory (config.json, "
-                            "tokenizer.json, *.safetensors)", dir, wrong);
-    json_t *root = load_json(path, err);
-    if (root == NULL)
-        return -1;
+    if (!json_is_object(root))
+        return err_set(err, "%s: expected a JSON object at the top level", path);
     int rc = read_arch(path, root, cfg, err);
     const ArchInfo *info = &k_archs[cfg->arch];
     cfg->bos_id = info->bos_id;
@@ -269,6 +261,25 @@ int cfg_load(const char *dir, ModelConfig *cfg, Err *err) {
         rc = read_tokens(path, root, 1, cfg, err);
     if (rc == 0)
         rc = read_dtype(path, root, cfg, err);
+    if (rc == 0 && gen != NULL)
+        rc = read_tokens(gen_path, gen, 0, cfg, err);
+    return rc;
+}
+
+int cfg_load(const char *dir, ModelConfig *cfg, Err *err) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    memset(cfg, 0, sizeof *cfg);
+    struct stat sb;
+    const char *wrong = stat(dir, &sb) != 0 ? (errno == ENOENT ? "no such directory" : strerror(errno))
+                        : !S_ISDIR(sb.st_mode) ? "not a directory" : NULL;
+    if (wrong != NULL)
+        return err_set(err, "%s: %s, expected a Hugging Face model directory (config.json, "
+                            "tokenizer.json, *.safetensors) or a .gguf file", dir, wrong);
+    json_t *root = load_json(path, err);
+    if (root == NULL)
+        return -1;
+    int rc = cfg_parse_json(path, root, NULL, NULL, cfg, err);
     json_decref(root);
     if (rc == 0)
         rc = read_generation(dir, cfg, err);

@@ -49,6 +49,13 @@ typedef struct ModelConfig {
  * file, the key and what was expected. */
 int cfg_load(const char *dir, ModelConfig *cfg, Err *err);
 
+/* The same from config.json's and generation_config.json's objects already parsed
+ * (jansson json_t, borrowed; gen may be NULL), named path and gen_path in messages: a
+ * model whose config is made in memory (a GGUF file, io/convert/gguf_source.h). */
+struct json_t;
+int cfg_parse_json(const char *path, const struct json_t *root, const char *gen_path,
+                   const struct json_t *gen, ModelConfig *cfg, Err *err);
+
 /* Fills cos/sin (max_pos, head_dim/2) host fp32 tables, with llama3 scaling when set,
  * exactly as transformers' rope init functions compute inv_freq. */
 void cfg_rope_tables(const ModelConfig *cfg, int64_t max_pos, float *cos_out, float *sin_out);

@@ -79,6 +79,11 @@ int tok_load_chat_template(Tokenizer *tok, const json_t *config, const char *con
     free(jinja);
     if (!missing)
         return -1;
+    return tok_load_config_template(tok, config, config_path, err);
+}
+
+int tok_load_config_template(Tokenizer *tok, const json_t *config, const char *config_path,
+                             Err *err) {
     const char *text;
     if (config_template(config, config_path, &text, err) != 0)
         return -1;

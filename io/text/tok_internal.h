@@ -179,6 +179,10 @@ int tok_load_model(Tokenizer *tok, const json_t *root, const json_t *config, Err
  * a list of {name, template} of which "default" is taken); config may be NULL. */
 int tok_load_chat_template(Tokenizer *tok, const json_t *config, const char *config_path,
                            const char *dir, size_t dir_bytes, Err *err);
+/* tok_chat.c: the template of config's "chat_template" alone (no file beside it is
+ * read: a tokenizer built in memory); config_path names config in messages. */
+int tok_load_config_template(Tokenizer *tok, const json_t *config, const char *config_path,
+                             Err *err);
 /* tok_load.c: frees what tok_load_json allocated. */
 void tok_free_parts(Tokenizer *tok);
 /* tok_model.c: the id of a token string, an added token's before the vocab's (as HF

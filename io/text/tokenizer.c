@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "io/text/tok_internal.h"
+#include "io/text/tok_json.h"
 
 static json_t *load_json(const char *path, int optional, Err *err) {
     FILE *f = fopen(path, "rb");
@@ -73,6 +74,28 @@ fail:
     free(cfg_path);
     tok_close(tok);
     return NULL;
+}
+
+Tokenizer *tok_open_json(const char *label, const json_t *root, const json_t *config,
+                         Err *err) {
+    Tokenizer *tok = calloc(1, sizeof *tok);
+    if (tok == NULL || (tok->path = strdup(label)) == NULL) {
+        err_set(err, "out of memory");
+        tok_close(tok);
+        return NULL;
+    }
+    if (!json_is_object(root) || (config != NULL && !json_is_object(config))) {
+        err_set(err, "%s: expected JSON objects for tokenizer.json and tokenizer_config.json",
+                label);
+        tok_close(tok);
+        return NULL;
+    }
+    if (tok_load_json(tok, root, err) != 0 || tok_load_model(tok, root, config, err) != 0 ||
+        tok_load_config_template(tok, config, label, err) != 0) {
+        tok_close(tok);
+        return NULL;
+    }
+    return tok;
 }
 
 void tok_close(Tokenizer *tok) {

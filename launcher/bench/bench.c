@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "io/convert/gguf_source.h"
 #include "io/model/model_config.h"
 #include "worker/model/generate.h"
 #include "worker/adapter/lora.h"
@@ -148,7 +149,7 @@ static int ctx_open(BenchCtx *c, const char *dir, Err *err) {
     const int64_t T = k->n_tokens, B = k->batch;
     if (k->profile) { /* the profiler tells lm_head matmuls by their N, the vocabulary */
         ModelConfig mc;
-        if (cfg_load(dir, &mc, err) != 0)
+        if (model_src_config(dir, &mc, err) != 0)
             return -1;
         c->ops = prof_open(&c->prof, c->ops, mc.vocab_size);
     }

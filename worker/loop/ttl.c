@@ -15,6 +15,7 @@
 
 #include "io/base/log.h"
 #include "io/ckpt/ckpt.h"
+#include "io/convert/gguf_source.h"
 #include "worker/loop/loop_lora.h"
 #include "worker/loop/ttl_check.h"
 #include "worker/loop/ttl_resume.h"
@@ -132,16 +133,22 @@ static int open_ledger(Ttl *t, Err *err) {
 }
 
 /* model.weights, or with auto backend.cpu_weights (fp32 or bf16): the frozen matrices'
- * storage. The spellings are kernels/ops.h's (jobs/job_schema.c lists them). */
-static WeightFormat loop_weight_format(const JobSpec *job) {
+ * storage; auto for a .gguf model.path keeps each matrix in the file's own type (the
+ * estimate sized by its main one). The spellings are kernels/ops.h's (jobs/job_schema.c
+ * lists them). */
+static void loop_weight_format(const JobSpec *job, ModelOptions *mo) {
     static const char *const names[] = {"auto", "f32",  "bf16", "q8_0", "q4_0",
                                         "q4_1", "q4_k", "q6_k", "nf4"};
     WeightFormat f = WEIGHT_ELEM;
-    if (job->weights == JOB_W_AUTO)
-        return job->cpu_weights == JOB_WEIGHTS_BF16 ? WEIGHT_BF16 : WEIGHT_ELEM;
-    if ((unsigned)job->weights < sizeof names / sizeof names[0])
+    if (job->weights == JOB_W_AUTO && model_src_is_gguf(job->model.path)) {
+        mo->weight_file_types = 1;
+        f = model_file_weight_format(job->model.path);
+    } else if (job->weights == JOB_W_AUTO) {
+        f = job->cpu_weights == JOB_WEIGHTS_BF16 ? WEIGHT_BF16 : WEIGHT_ELEM;
+    } else if ((unsigned)job->weights < sizeof names / sizeof names[0]) {
         weight_format_parse(names[job->weights], &f);
-    return f;
+    }
+    mo->weight_format = f;
 }
 
 static int ttl_open(Ttl *t, const Method *method, Err *err) {
@@ -152,7 +159,7 @@ static int ttl_open(Ttl *t, const Method *method, Err *err) {
     if ((t->ops = ops_select(job_backend_name(job->backend), t->hooks.device, err)) == NULL)
         return err_prefix(err, "backend %s: ", job_backend_name(job->backend));
     ModelConfig cfg;
-    if (cfg_load(mdir, &cfg, err) != 0)
+    if (model_src_config(mdir, &cfg, err) != 0)
         return -1;
     /* the longest sample, and room for its answer in the rope tables and KV cache */
     const int64_t L = job->data.cutoff_len, new_tok = job->generate.max_new_tokens;
@@ -167,17 +174,15 @@ static int ttl_open(Ttl *t, const Method *method, Err *err) {
                        .max_lora_rank = (int32_t)(job->lora.rank > TTL_MIN_LORA_RANK
                                                       ? job->lora.rank : TTL_MIN_LORA_RANK),
                        .comm = tp_comm(t), .est_lora_targets = loop_lora_targets(job),
-                       .est_kv_slots = slots, .est_kv_ctx = L + new_tok,
-                       .weight_format = loop_weight_format(job)};
+                       .est_kv_slots = slots, .est_kv_ctx = L + new_tok};
+    loop_weight_format(job, &mo);
     const int tp = tp_comm(t) != NULL ? comm_size(tp_comm(t), COMM_TP) : 1;
     if ((method->updates && ttl_check_rank(job, &cfg, err) != 0) ||
         ttl_check_memory(job, &cfg, &mo, t->ops, tp, err) != 0)
         return -1;
     if ((t->m = model_open(mdir, t->ops, &mo, err)) == NULL)
         return -1;
-    char path[JOB_PATH_BYTES + 32];
-    snprintf(path, sizeof path, "%s/tokenizer.json", mdir);
-    if ((t->tok = tok_open(path, err)) == NULL || ttl_check_vocab(&cfg, t->tok, mdir, err) != 0)
+    if ((t->tok = model_src_tokenizer(mdir, err)) == NULL || ttl_check_vocab(&cfg, t->tok, mdir, err) != 0)
         return -1;
     /* "auto" here only for library callers: tlm run resolves it before the job is logged */
     if (tmpl_resolve(job->model.template_name, t->tok, &t->tmpl, err) != 0)

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "io/base/log.h"
+#include "io/convert/gguf_source.h"
 #include "worker/loop/loop_lora.h"
 #include "worker/loop/ttl_check.h"
 #include "worker/loop/ttl_comm.h"
@@ -59,7 +60,7 @@ static int open_model(Ttt *t, Err *err) {
                                                       ? job->lora.rank : TTT_MIN_LORA_RANK),
                        .comm = tp_comm(t)};
     ModelConfig cfg;
-    if (cfg_load(job->model.path, &cfg, err) != 0)
+    if (model_src_config(job->model.path, &cfg, err) != 0)
         return -1;
     mo.est_lora_targets = loop_lora_targets(job);
     mo.est_lora_stack = job->ttt.tasks_per_pass > 1 ? (int32_t)job->ttt.tasks_per_pass : 0;
@@ -71,9 +72,7 @@ static int open_model(Ttt *t, Err *err) {
         return -1;
     if ((t->m = model_open(job->model.path, t->ops, &mo, err)) == NULL)
         return -1;
-    char path[JOB_PATH_BYTES + 32];
-    snprintf(path, sizeof path, "%s/tokenizer.json", job->model.path);
-    if ((t->tok = tok_open(path, err)) == NULL ||
+    if ((t->tok = model_src_tokenizer(job->model.path, err)) == NULL ||
         ttl_check_vocab(&cfg, t->tok, job->model.path, err) != 0)
         return -1;
     if (tmpl_resolve(job->model.template_name, t->tok, &t->tmpl, err) != 0)

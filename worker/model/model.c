@@ -5,10 +5,12 @@
  * the three calls back into this file); passes: forward.c, backward.c. */
 #include "worker/model/model.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "io/base/log.h"
+#include "io/convert/gguf_source.h"
 #include "worker/model/model_impl.h"
 
 /* One layer's activation views of `rows` tokens. Inference sets share the residual
@@ -121,19 +123,32 @@ static int upload_rope(Model *m, Err *err) {
 }
 
 static void log_memory(const Model *m, const char *dir) {
-    const ModelMemory e = model_memory_estimate(&m->cfg, &m->opt, m->tp, m->ops->elem_bytes);
+    ModelMemory e = model_memory_estimate(&m->cfg, &m->opt, m->tp, m->ops->elem_bytes);
     const double mib = 1024.0 * 1024.0;
-    log_info("model %s on %s, tp rank %d/%d (H %lld, KVH %lld, F %lld, vocab [%lld, %lld)): "
-             "memory estimate %.1f MiB = weights %.1f (matrices %s %.1f, embedding+norms %s "
-             "%.1f) + LoRA+AdamW %.1f + KV cache %.1f + activations %.1f", dir, m->ops->name,
-             m->tp_rank, m->tp, (long long)m->H, (long long)m->KVH, (long long)m->F,
-             (long long)m->v0, (long long)(m->v0 + m->V), (double)e.total_bytes / mib,
-             (double)e.weights_bytes / mib,
+    char parts[256]; /* what the weights are made of */
+    snprintf(parts, sizeof parts, "matrices %s %.1f, embedding+norms %s %.1f",
              m->opt.weight_format == WEIGHT_ELEM ? dtype_name(m->ops->elem)
                                                  : weight_format_name(m->opt.weight_format),
              (double)e.matrix_bytes / mib, dtype_name(m->ops->elem),
-             (double)e.dense_bytes / mib,
+             (double)e.dense_bytes / mib);
+    if (m->w_from_gguf) { /* what was allocated, each matrix in its format */
+        e.total_bytes += m->w_matrix_bytes + m->w_dense_bytes - e.weights_bytes;
+        e.weights_bytes = m->w_matrix_bytes + m->w_dense_bytes;
+        snprintf(parts, sizeof parts, "matrices %.1f: %s; embedding+norms %s %.1f, the "
+                 "embedding widened from the file's %s", (double)m->w_matrix_bytes / mib,
+                 m->w_formats, dtype_name(m->ops->elem), (double)m->w_dense_bytes / mib,
+                 m->w_embed_type);
+    }
+    log_info("model %s on %s, tp rank %d/%d (H %lld, KVH %lld, F %lld, vocab [%lld, %lld)): "
+             "memory estimate %.1f MiB = weights %.1f (%s) + LoRA+AdamW %.1f + KV cache %.1f "
+             "+ activations %.1f", dir, m->ops->name, m->tp_rank, m->tp, (long long)m->H,
+             (long long)m->KVH, (long long)m->F, (long long)m->v0, (long long)(m->v0 + m->V),
+             (double)e.total_bytes / mib, (double)e.weights_bytes / mib, parts,
              (double)e.lora_bytes / mib, (double)e.kv_bytes / mib, (double)e.act_bytes / mib);
+    if (m->w_from_gguf)
+        log_info("model %s read in place: the file's tensors %.1f MiB, this rank's weights "
+                 "%.1f MiB", dir, (double)m->w_file_bytes / mib,
+                 (double)e.weights_bytes / mib);
     char line[384]; /* what every number of this run depends on */
     m->ops->describe(line, sizeof line);
     log_info("%s backend: %s", m->ops->name, line);
@@ -146,7 +161,7 @@ Model *model_open(const char *dir, const Ops *ops, const ModelOptions *options, 
         return NULL;
     }
     m->ops = ops;
-    if (cfg_load(dir, &m->cfg, err) != 0)
+    if (model_src_config(dir, &m->cfg, err) != 0)
         goto fail;
     m->opt = model_resolve_options(options, &m->cfg);
     m->L = m->cfg.n_layers;

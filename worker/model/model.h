@@ -47,6 +47,9 @@ typedef struct ModelOptions {
                                * WEIGHT_BF16, or a block format quantized at load (Q8_0,
                                * Q4_0, Q4_1, NF4; model.weights); embedding, norms and
                                * biases stay in the elem type */
+    int32_t weight_file_types; /* a .gguf model: each matrix keeps the file's own type
+                               * (model.weights auto); weight_format then names the file's
+                               * main type and only sizes the memory estimate */
     Comm *comm;               /* tp group (borrowed, must outlive the model); NULL or a tp
                                * group of one: the whole model on this rank */
     /* For the memory estimate logged at open only (model_memory_estimate): */
@@ -100,6 +103,12 @@ ModelMemory model_memory_estimate(const ModelConfig *cfg, const ModelOptions *o,
  * model_close) or NULL with err naming the file/tensor. */
 Model *model_open(const char *dir, const Ops *ops, const ModelOptions *options, Err *err);
 void model_close(Model *m); /* accepts NULL */
+
+/* The storage most of a .gguf file's matrix elements keep under weight_file_types (its
+ * largest block type, BF16, else WEIGHT_ELEM), for the memory estimate before
+ * model_open; WEIGHT_ELEM for a directory or a file that cannot be read (model_open then
+ * says why). */
+WeightFormat model_file_weight_format(const char *path);
 
 const ModelConfig *model_config(const Model *m); /* borrowed */
 const Ops *model_ops(const Model *m);            /* borrowed */

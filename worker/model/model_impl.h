@@ -122,6 +122,11 @@ struct Model {
     Weight lm_head;           /* (V, D) in the weight format; its data == embed when tied
                                * and the format is the elem type (else its own copy) */
     LayerWeights *layers;     /* host (L) of backend pointers */
+    size_t w_matrix_bytes, w_dense_bytes; /* what the load allocated (model_specs_alloc) */
+    int w_from_gguf;          /* read in place from a .gguf file (model_load_gguf.c): */
+    size_t w_file_bytes;      /*   the file's tensor bytes, */
+    char w_formats[96];       /*   the matrices' formats ("q4_1 x210, q8_0 x1"), */
+    char w_embed_type[16];    /*   the file's type of the embedding ("Q8_0") */
     float *rope_cos, *rope_sin; /* backend (max_pos, HD/2) */
 
     /* activations: one allocation */
@@ -215,7 +220,8 @@ int model_check_lora(const Model *m, const Lora *lora, Err *err);
 int model_ffn_split(const Lora *lora, int64_t l);
 
 /* ---- model_load.c */
-/* Loads every weight of dir into m (m->cfg, dims and ops set). */
-int model_load_weights(Model *m, const char *dir, Err *err);
+/* Loads every weight of path (a model directory or a .gguf file) into m (m->cfg, dims
+ * and ops set). */
+int model_load_weights(Model *m, const char *path, Err *err);
 
 #endif

@@ -4,39 +4,19 @@
  * tensor parallelism (DESIGN §3) splits each: a row range for column-parallel
  * q/k/v/gate/up (and the Qwen2 biases), a column range for row-parallel o/down, a
  * vocabulary range for embed/lm_head, norms whole. No rank uploads more than its slice. */
-#include "worker/model/model_impl.h"
+#include "worker/model/model_load.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/convert/gguf_source.h"
 #include "io/model/safetensors.h"
 
 /* How a weight is split over the tp group (DESIGN §3): whole (norms), by rows (the
  * column-parallel q/k/v/gate/up and their biases, the vocabulary-parallel embed_tokens and
  * lm_head) or by columns (the row-parallel o/down: their input dimension). */
 typedef enum Split { SPLIT_NONE = 0, SPLIT_ROWS, SPLIT_COLS } Split;
-
-/* One weight to load: its Hugging Face name, where its backend pointer goes, its full
- * shape (rows, cols; cols == 0 means a vector of rows elements) and this rank's part
- * [row0, row0 + rows) x [col0, col0 + cols). */
-typedef struct WeightSpec {
-    char name[160];
-    void **slot;
-    Weight *matrix;           /* a frozen matrix: slot is &matrix->data, stored in its
-                               * format; NULL: a norm, bias or the embedding (elem type) */
-    int64_t full_rows, full_cols;
-    int64_t row0, rows, col0, cols;
-    int64_t below_rows;       /* rows of the matrix stacked below this one in its view */
-    int above;                /* index of the spec this matrix is stacked below (its rows
-                               * follow that one's in the same view), or -1 */
-} WeightSpec;
-
-typedef struct SpecList {
-    WeightSpec *v;
-    int n, cap;
-    int tp, tp_rank;
-} SpecList;
 
 static int spec_add(SpecList *s, void **slot, int64_t rows, int64_t cols, Split split,
                     const char *fmt, int64_t layer) {
@@ -46,6 +26,7 @@ static int spec_add(SpecList *s, void **slot, int64_t rows, int64_t cols, Split 
     snprintf(w->name, sizeof w->name, fmt, (long long)layer);
     w->slot = slot;
     w->matrix = NULL;
+    w->skip = 0;
     w->full_rows = rows;
     w->full_cols = cols;
     w->row0 = 0;
@@ -121,7 +102,7 @@ static void model_specs(SpecList *s, Model *m) {
      * the embedding's elem type, is its own copy of it in that format */
     if (!m->cfg.tie_embeddings)
         matrix_add(s, &m->lm_head, f, V, D, SPLIT_ROWS, "lm_head.weight", 0);
-    else if (f != WEIGHT_ELEM)
+    else if (f != WEIGHT_ELEM || m->opt.weight_file_types)
         matrix_add(s, &m->lm_head, f, V, D, SPLIT_ROWS, "model.embed_tokens.weight", 0);
     for (int64_t l = 0; l < m->L; l++)
         layer_specs(s, m, l);
@@ -150,18 +131,8 @@ static int load_one(const Model *m, const StDir *dir, const WeightSpec *w, uint8
                    (size_t)cols * eb);
         src = stage;
     }
-    if (w->matrix != NULL && weight_is_blocked(w->matrix->format) && cols != fc) {
-        /* a column slice (tp) quantized alone must start and end on a block boundary, or
-         * its blocks would differ from the whole matrix's */
-        const int64_t be = weight_block_elems(w->matrix->format);
-        if (w->col0 % be != 0 || (w->col0 + cols != fc && cols % be != 0))
-            return err_set(err, "tensor \"%s\": tp rank %d's columns [%lld, %lld) split a "
-                           "%lld-element %s block; choose a tp that divides %lld into "
-                           "multiples of %lld, or model.weights f32/bf16", w->name,
-                           m->tp_rank, (long long)w->col0, (long long)(w->col0 + cols),
-                           (long long)be, weight_format_name(w->matrix->format),
-                           (long long)fc, (long long)be);
-    }
+    if (model_check_block_cols(m, w, err) != 0)
+        return -1;
     int is_nan = 0; /* a NaN weight would surface hours later as a NaN ce */
     const int64_t bad = dtype_first_nonfinite(src, t.dtype, w->rows * cols, &is_nan);
     if (bad >= 0)
@@ -176,83 +147,58 @@ static int load_one(const Model *m, const StDir *dir, const WeightSpec *w, uint8
     return 0;
 }
 
-/* After the allocation: a stacked matrix's rows start where those of the one above it
- * end (a block format's rows are whole blocks, so its bytes are linear in rows), and
- * each layer's w_gu is the view holding both. */
-static void place_stacked(Model *m, const SpecList *specs) {
-    for (int i = 0; i < specs->n; i++) {
-        const WeightSpec *w = &specs->v[i];
-        if (w->above < 0)
-            continue;
-        const WeightSpec *a = &specs->v[w->above];
-        *w->slot = (uint8_t *)*a->slot + m->ops->weight_bytes(a->matrix->format, a->rows,
-                                                              a->cols);
-    }
-    for (int64_t l = 0; l < m->L; l++)
-        m->layers[l].w_gu = m->layers[l].w_gate;
-}
-
-int model_load_weights(Model *m, const char *dir, Err *err) {
+/* The safetensors directory dir: every spec uploaded from the mapped files. */
+static int load_safetensors(Model *m, const char *dir, const SpecList *specs, Err *err) {
     const WeightFormat wf = m->opt.weight_format;
-    if (m->ops->weight_bytes(wf, 1, 1) == 0)
-        return err_set(err, "weight format %s is not supported by the %s backend",
-                       weight_format_name(wf), m->ops->name);
     if (wf == WEIGHT_Q4_K || wf == WEIGHT_Q6_K)
         return err_set(err, "%s: model.weights %s cannot be made from the floats of a "
                        "safetensors model (only a GGUF file carries it); choose f32, bf16, "
                        "q8_0, q4_0, q4_1 or nf4", dir, weight_format_name(wf));
+    uint8_t *stage = NULL; /* host: column slices of row-parallel weights */
+    StDir *st = st_dir_open(dir, err);
+    if (st == NULL)
+        return -1;
+    size_t stage_bytes = 0;
+    if (m->cfg.tie_embeddings == 0 && !st_dir_has(st, "lm_head.weight")) {
+        err_set(err, "%s: config says tie_word_embeddings false but there is no "
+                     "lm_head.weight", dir);
+        goto fail;
+    }
+    if (model_specs_alloc(m, specs, &stage_bytes, err) != 0)
+        goto fail;
+    if (stage_bytes > 0 && (stage = malloc(stage_bytes)) == NULL) {
+        err_set(err, "out of host memory staging column slices (%zu bytes)", stage_bytes);
+        goto fail;
+    }
+    for (int i = 0; i < specs->n; i++)
+        if (load_one(m, st, &specs->v[i], stage, err) != 0)
+            goto fail;
+    m->ops->sync(); /* uploads may read the mapping asynchronously: finish before unmap */
+    st_dir_close(st);
+    free(stage);
+    return 0;
+fail:
+    st_dir_close(st);
+    free(stage);
+    return -1;
+}
+
+int model_load_weights(Model *m, const char *path, Err *err) {
+    const WeightFormat wf = m->opt.weight_format;
+    if (m->ops->weight_bytes(wf, 1, 1) == 0)
+        return err_set(err, "weight format %s is not supported by the %s backend",
+                       weight_format_name(wf), m->ops->name);
     SpecList specs = {.tp = m->tp, .tp_rank = m->tp_rank};
     specs.cap = SPECS_GLOBAL + SPECS_PER_LAYER * (int)m->L;
     specs.v = calloc((size_t)specs.cap, sizeof *specs.v);
     if (specs.v == NULL)
         return err_set(err, "out of host memory for the weight table");
     model_specs(&specs, m);
-
-    uint8_t *stage = NULL; /* host: column slices of row-parallel weights */
-    StDir *st = st_dir_open(dir, err);
-    if (st == NULL) {
-        free(specs.v);
-        return -1;
-    }
-    if (m->cfg.tie_embeddings == 0 && !st_dir_has(st, "lm_head.weight")) {
-        err_set(err, "%s: config says tie_word_embeddings false but there is no "
-                     "lm_head.weight", dir);
-        goto fail;
-    }
-    BlockPlan plan = {0};
-    size_t stage_bytes = 0;
-    for (int i = 0; i < specs.n; i++) {
-        const WeightSpec *w = &specs.v[i];
-        int64_t n = w->cols > 0 ? w->rows * w->cols : w->rows;
-        if (w->above < 0)
-            block_add(&plan, w->slot,
-                      w->matrix != NULL ? m->ops->weight_bytes(w->matrix->format,
-                                                               w->rows + w->below_rows, w->cols)
-                                        : (size_t)n * m->ops->elem_bytes);
-        if (w->cols != w->full_cols && (size_t)n * 4 > stage_bytes)
-            stage_bytes = (size_t)n * 4; /* F32 is the widest stored dtype accepted */
-    }
-    m->w_block = block_alloc(&plan, m->ops, "frozen weights", err);
-    if (m->w_block == NULL)
-        goto fail;
-    place_stacked(m, &specs);
-    if (stage_bytes > 0 && (stage = malloc(stage_bytes)) == NULL) {
-        err_set(err, "out of host memory staging column slices (%zu bytes)", stage_bytes);
-        goto fail;
-    }
-    for (int i = 0; i < specs.n; i++)
-        if (load_one(m, st, &specs.v[i], stage, err) != 0)
-            goto fail;
-    if (m->cfg.tie_embeddings && m->opt.weight_format == WEIGHT_ELEM)
+    m->w_from_gguf = model_src_is_gguf(path);
+    const int rc = m->w_from_gguf ? model_load_gguf(m, path, &specs, err)
+                                  : load_safetensors(m, path, &specs, err);
+    free(specs.v);
+    if (rc == 0 && m->cfg.tie_embeddings && m->lm_head.data == NULL)
         m->lm_head = (Weight){m->embed, WEIGHT_ELEM}; /* modeling_llama.py: tie_weights() */
-    m->ops->sync(); /* uploads may read the mapping asynchronously: finish before unmap */
-    st_dir_close(st);
-    free(stage);
-    free(specs.v);
-    return 0;
-fail:
-    st_dir_close(st);
-    free(stage);
-    free(specs.v);
-    return -1;
+    return rc;
 }

@@ -117,7 +117,7 @@ ModelMemory model_memory_estimate(const ModelConfig *cfg, const ModelOptions *o,
      * embedding, norms and biases in the elem type; a tied lm_head is the embedding itself
      * only in the elem type, else its own copy in the format (model_load.c) */
     const WeightFormat wf = r.weight_format;
-    const int tied_shared = cfg->tie_embeddings && wf == WEIGHT_ELEM;
+    const int tied_shared = cfg->tie_embeddings && wf == WEIGHT_ELEM && !r.weight_file_types;
     m.dense_bytes = e * (V * D + D + L * (2 * D + (cfg->qkv_bias ? QD + 2 * KD : 0)));
     m.matrix_bytes = (tied_shared ? 0 : matrix_bytes(wf, V, D, e)) +
                      L * (matrix_bytes(wf, QD, D, e) + 2 * matrix_bytes(wf, KD, D, e) +

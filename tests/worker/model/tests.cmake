@@ -60,3 +60,9 @@ foreach(fmt q8_0 nf4)
   tlm_add_test(test_worker_quant_${fmt}_shared COMMAND test_worker_bf16 ARGS shared ${fmt}
                LABELS "cpu;shared;golden" TIMEOUT 300)
 endforeach()
+
+# A .gguf model.path read in place (issue 18) against its F32 conversion: SmolLM2-135M's
+# Q4_1/Q8_0 blocks kept give the conversion's logits (<= 1e-4 rel) and the same TLM
+# selected set; f32 from the GGUF, the refusal of a format the file cannot give exactly.
+tlm_add_test(test_worker_gguf SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_gguf.c
+             ${TLM_WTEST} LABELS "cpu;shared;golden" TIMEOUT 300)
