@@ -72,14 +72,20 @@ AVX512 INLINE void weights32(WeightFormat f, const unsigned char *row, int64_t b
     }
 }
 
-/* NR weight rows (one or four) against MR x rows: NR x MR independent accumulators, so the
- * FMAs of one x row do not wait on each other (one chain per row was latency-bound). */
+/* How many weight rows ahead of the ones being multiplied are prefetched: the hardware
+ * prefetcher alone kept a pass over 4-8 interleaved short rows (SmolLM2: 1152 bytes of
+ * bf16) at 60-70% of the streaming bandwidth. */
+#define PREFETCH_ROWS 8
+
+/* NR weight rows (1, 4 or 8) against MR x rows: NR x MR independent accumulators, so the
+ * FMAs of one x row do not wait on each other (one chain per row was latency-bound), and
+ * NR row streams in flight at once. */
 AVX512 INLINE void rows_fused(float *out, int64_t ldo, const float *x, int64_t K,
                               const unsigned char *w, size_t row_bytes, size_t block_bytes,
                               WeightFormat f, float beta, const int MR, const int NR) {
     const int64_t n_blocks = (K + 31) / 32;
-    __m512 acc[4][4];
-    #pragma GCC unroll 4
+    __m512 acc[8][4];
+    #pragma GCC unroll 8
     for (int j = 0; j < NR; j++)
         #pragma GCC unroll 4
         for (int i = 0; i < MR; i++)
@@ -93,9 +99,13 @@ AVX512 INLINE void rows_fused(float *out, int64_t ldo, const float *x, int64_t K
             xl[i] = _mm512_maskz_loadu_ps(ml, x + i * K + k);
             xh[i] = _mm512_maskz_loadu_ps(mh, x + i * K + k + 16);
         }
-        #pragma GCC unroll 4
+        const size_t at = f == WEIGHT_BF16 ? (size_t)k * 2 : (size_t)b * block_bytes;
+        #pragma GCC unroll 8
         for (int j = 0; j < NR; j++) {
             __m512 wl, wh;
+            /* never faults, also past the matrix's end */
+            _mm_prefetch((const char *)(w + (size_t)(j + PREFETCH_ROWS) * row_bytes + at),
+                         _MM_HINT_T0);
             weights32(f, w + (size_t)j * row_bytes, b, k, block_bytes, ml, mh, &wl, &wh);
             #pragma GCC unroll 4
             for (int i = 0; i < MR; i++) {
@@ -104,7 +114,7 @@ AVX512 INLINE void rows_fused(float *out, int64_t ldo, const float *x, int64_t K
             }
         }
     }
-    #pragma GCC unroll 4
+    #pragma GCC unroll 8
     for (int j = 0; j < NR; j++)
         #pragma GCC unroll 4
         for (int i = 0; i < MR; i++) {
@@ -114,11 +124,15 @@ AVX512 INLINE void rows_fused(float *out, int64_t ldo, const float *x, int64_t K
         }
 }
 
-/* n_rows weight rows, four at a time, then the rest one by one. */
+/* n_rows weight rows, eight at a time while 8 x MR accumulators fit the 32 registers
+ * (MR <= 2), then four at a time, then the rest one by one. */
 AVX512 INLINE void slice_fused(float *out, int64_t ldo, const float *x, int64_t K,
                                const unsigned char *w, size_t rb, size_t bb, WeightFormat f,
                                int n_rows, float beta, const int MR) {
     int n = 0;
+    if (MR <= 2)
+        for (; n + 8 <= n_rows; n += 8)
+            rows_fused(out + n, ldo, x, K, w + (size_t)n * rb, rb, bb, f, beta, MR, 8);
     for (; n + 4 <= n_rows; n += 4)
         rows_fused(out + n, ldo, x, K, w + (size_t)n * rb, rb, bb, f, beta, MR, 4);
     for (; n < n_rows; n++)

@@ -238,11 +238,12 @@ static int64_t check_format(WeightFormat f, int64_t M, int64_t N, int64_t K) {
 
 static void test_formats(void **state) {
     (void)state;
-    /* M 1-4 decode, 16+ the outer-product forward; N not a multiple of 4, 16 or 64 rows;
-     * K not a multiple of 16, 32, 64 or 256 (padded tail blocks), and a 64-row slice
-     * crossing 256-column panels */
-    const int64_t shapes[][3] = {{1, 7, 33}, {3, 65, 100}, {4, 130, 257}, {17, 70, 300},
-                                 {16, 64, 512}, {2, 1, 1}};
+    /* M 1-4 decode (M <= 2 takes 8 weight rows at a time, then 4, then 1: N 77 = 64 + 8
+     * + 4 + 1 runs all three), 16+ the outer-product forward; N not a multiple of 4, 16
+     * or 64 rows; K not a multiple of 16, 32, 64 or 256 (padded tail blocks), and a
+     * 64-row slice crossing 256-column panels */
+    const int64_t shapes[][3] = {{1, 7, 33}, {1, 77, 100}, {2, 29, 65}, {3, 65, 100},
+                                 {4, 130, 257}, {17, 70, 300}, {16, 64, 512}, {2, 1, 1}};
     int64_t bad = 0;
     for (size_t i = 0; i < sizeof FORMATS / sizeof FORMATS[0]; i++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
