@@ -5,6 +5,12 @@
  *   stories260k: the bundled model (../shared; skipped without it; H 8, KVH 4, so tp 4
  *     works), converted by world rank 0: a batch with a random adapter on every target, a
  *     few TLM steps and greedy tokens against tp = 1;
+ *   smollm2_gguf: SmolLM2-135M's Q4_1 GGUF (../shared) read in place, blocks kept
+ *     (issue 18): H 9, KVH 3, F 1536, so tp 3; o_proj / down_proj column slices of 192 /
+ *     512 columns are whole Q4_1 blocks, q/k row slices un-permuted per rank; batch, TLM
+ *     steps and greedy tokens against tp = 1 at 1e-4 (a 30-layer model's reduction order;
+ *     no estimate check: the file's matrices are of two types, the estimate sizes them by
+ *     the main one);
  *   uneven: a tiny random Qwen2-style model (biases, untied lm_head, no GQA) whose
  *     vocabulary of 250 rows no tp divides evenly;
  *   refuse:<golden case>: model_open must refuse this tp on every rank with a message
@@ -156,8 +162,11 @@ static int check_estimate(TpCase *tc, int tp) {
 
 static int open_models(TpCase *tc, int tp) {
     Err err = {{0}};
+    const int gguf = strcmp(tc->name, "smollm2_gguf") == 0; /* the file's own types */
     ModelOptions mo = {.max_tokens = 1024, .max_seqs = 16, .max_lora_rank = 16,
-                       .max_pos = 1024, .comm = tc->comm};
+                       .max_pos = 1024, .comm = tc->comm,
+                       .weight_format = gguf ? WEIGHT_Q4_1 : WEIGHT_ELEM,
+                       .weight_file_types = gguf};
     tc->m = model_open(tc->dir, ops_cpu(), &mo, &err);
     const int failed = tp_sum_int(tc->comm, tc->m == NULL);
     if (failed > 0) {
@@ -220,15 +229,19 @@ static int run_case(Comm *c, int tp, const char *arg) {
     char dir[4096];
     const int refuse = strncmp(arg, "refuse:", 7) == 0;
     const char *name = refuse ? arg + 7 : arg;
-    const int golden = strcmp(name, "uneven") != 0 && strcmp(name, "stories260k") != 0;
+    const int gguf = strcmp(name, "smollm2_gguf") == 0;
+    const int golden = strcmp(name, "uneven") != 0 && strcmp(name, "stories260k") != 0 && !gguf;
     if (golden)
         snprintf(dir, sizeof dir, "%s/tests/data/golden/%s", tu_source_dir(), name);
+    else if (gguf)
+        snprintf(dir, sizeof dir, "%s/models/smollm2-135m-instruct/"
+                 "SmolLM2-135M-Instruct.Q4_1.gguf", tu_shared_dir());
     else
         snprintf(dir, sizeof dir, "%s/tp_%s", tu_tmp_dir(), name);
     tc.dir = dir;
     if (refuse)
         return check_refusal(&tc, tp);
-    if (!golden)
+    if (!golden && !gguf)
         build_dir(&tc, name);
     json_t *meta = NULL;
     if (golden) {
@@ -241,9 +254,14 @@ static int run_case(Comm *c, int tp, const char *arg) {
         return 1;
     if (!golden)
         synth_inputs(&tc, model_config(tc.m)->vocab_size);
+    /* 30 layers of D 576 sum in another order at tp 3: measured on SmolLM2 (the same
+     * numbers from its F32 conversion) logits 1.4e-5, gradients 2.0e-5 (worst tensor
+     * 6.2e-5), grad norm 2.6-3.2e-5; a wrong slice gives ~0.5 */
+    if (gguf)
+        tc.tol = 1e-4;
     if (tc.world_rank == 0)
         printf("== case %s, tp = %d, dp = %d\n", name, tp, comm_size(c, COMM_DP));
-    int fails = check_estimate(&tc, tp);
+    int fails = gguf ? 0 : check_estimate(&tc, tp);
     fails += tp_check_batch(&tc);
     fails += tp_check_ttl(&tc, (int)tc.n_ttl);
     fails += tp_check_gen(&tc);
@@ -269,11 +287,12 @@ int main(int argc, char **argv) {
     tu_check_rc(comm_open(&g, ops_cpu(), &c, &err), "comm_open", err.msg);
     int need_shared = 0;
     for (int i = 2; i < argc; i++)
-        need_shared |= strcmp(argv[i], "stories260k") == 0;
+        need_shared |= strcmp(argv[i], "stories260k") == 0 ||
+                       strcmp(argv[i], "smollm2_gguf") == 0;
     if (need_shared && tu_shared_dir() == NULL) {
         comm_close(&c);
         grid_free(&g);
-        tu_skip("stories260k needs ../shared (the bundled model)");
+        tu_skip("stories260k and smollm2_gguf need ../shared (the bundled models)");
     }
     int fails = 0;
     for (int i = 2; i < argc; i++)

@@ -43,6 +43,10 @@ foreach(n 2 4)
   tlm_add_mpi_test(test_tp_stories_n${n}_tp${n} RANKS ${n} LABELS "mpi;cpu;shared;golden"
     COMMAND ${TLM_MPIEXEC} -n ${n} $<TARGET_FILE:test_tp> ${n} stories260k)
 endforeach()
+# SmolLM2's Q4_1 GGUF read in place at tp 3 (its 9 heads, 3 kv heads): block-aligned
+# column slices and per-rank un-permuted q/k rows against tp = 1 (issue 18).
+tlm_add_mpi_test(test_tp_gguf_n3_tp3 RANKS 3 LABELS "mpi;cpu;shared;golden"
+  COMMAND ${TLM_MPIEXEC} -n 3 $<TARGET_FILE:test_tp> 3 smollm2_gguf)
 
 # bf16 frozen weights against fp32 (logits <= 1e-2 rel, greedy >= 95% identical on the real
 # models; kernels/cpu/weights.c).

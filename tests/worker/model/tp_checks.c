@@ -114,9 +114,10 @@ int tp_check_batch(TpCase *tc) {
         dce[s] = 1.0f;
     }
     e_ce = tp_max(tc->comm, e_ce);
-    if (!(e_base <= 1e-5 && e_lora <= 1e-5 && e_ce <= 1e-5))
+    const double tol = tc->tol > 0 ? tc->tol : 1e-5;
+    if (!(e_base <= tol && e_lora <= tol && e_ce <= tol))
         fails += tp_fail(tc, "batch vs tp = 1: logits rel err base %.3g, lora %.3g, ce %.3g "
-                         "> 1e-5", e_base, e_lora, e_ce);
+                         "> %.0e", e_base, e_lora, e_ce, tol);
     else
         tp_note(tc, "batch vs tp = 1: logits rel err (max|d|/max|want|) base %.2e, lora "
                 "%.2e; ce rel err %.2e", e_base, e_lora, e_ce);
@@ -139,9 +140,9 @@ int tp_check_batch(TpCase *tc) {
      * (1e-4): a small tensor amplifies fp32 reduction-order differences */
     double e_whole;
     const double e_g = tp_adapter_err(tc, &l, &ref, LORA_GRADS, &e_whole);
-    if (!(e_whole <= 1e-5 && e_g <= 1e-4))
-        fails += tp_fail(tc, "LoRA gradients vs tp = 1: norm-wise rel err %.3g (1e-5), worst "
-                         "tensor %.3g (1e-4)", e_whole, e_g);
+    if (!(e_whole <= tol && e_g <= 10 * tol))
+        fails += tp_fail(tc, "LoRA gradients vs tp = 1: norm-wise rel err %.3g (%.0e), worst "
+                         "tensor %.3g (%.0e)", e_whole, tol, e_g, 10 * tol);
     else
         tp_note(tc, "LoRA gradients (gathered) vs tp = 1: norm-wise rel err %.2e, worst "
                 "tensor %.2e", e_whole, e_g);
@@ -212,9 +213,11 @@ int tp_check_ttl(TpCase *tc, int n_steps) {
     e_norm = tp_max(tc->comm, e_norm);
     e_golden = tp_max(tc->comm, e_golden);
     const double e_final = tp_adapter_err(tc, &l, &ref, LORA_PARAMS, NULL);
-    if (!(e_ce <= 1e-5 && e_norm <= 1e-5 && e_final <= 1e-4 && e_golden <= 1e-5))
-        fails += tp_fail(tc, "ttl vs tp = 1: ce %.3g, grad norm %.3g (1e-5), final adapter "
-                         "%.3g (1e-4); ce vs golden %.3g abs", e_ce, e_norm, e_final, e_golden);
+    const double tol = tc->tol > 0 ? tc->tol : 1e-5;
+    if (!(e_ce <= tol && e_norm <= tol && e_final <= 10 * tol && e_golden <= 1e-5))
+        fails += tp_fail(tc, "ttl vs tp = 1: ce %.3g, grad norm %.3g (%.0e), final adapter "
+                         "%.3g (%.0e); ce vs golden %.3g abs", e_ce, e_norm, tol, e_final,
+                         10 * tol, e_golden);
     else
         tp_note(tc, "ttl %d steps (%d selected) vs tp = 1: ce rel err %.2e, grad norm rel "
                 "err %.2e, final adapter norm-wise rel err %.2e; ce vs golden %.2e abs",

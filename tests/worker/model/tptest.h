@@ -29,6 +29,8 @@ typedef struct TpCase {
     LoraConfig ttl_lc;      /* the TTL adapter (q, v) */
     double thr, lamb, lr;   /* TLM threshold, lamb, AdamW lr */
     const char *init_prefix, *ttl_init_prefix; /* golden keys, or NULL: random adapter */
+    double tol;             /* logits, ce, gradients and grad norm vs tp = 1 (per tensor and
+                             * the final adapter: 10 tol); 0 = 1e-5 */
 } TpCase;
 
 /* The maximum of x over the world (every rank gets it). */
