@@ -29,6 +29,34 @@ OP(void, zero, (void *p, size_t n_bytes))
 OP(void, copy, (void *dst, const void *src, size_t n_bytes))
 /* Waits until every op enqueued so far has finished. */
 OP(void, sync, (void))
+/* Host memory of n_bytes, zeroed, for upload_async / download_async (CUDA: pinned, so the
+ * copies are truly asynchronous), or NULL with err filled. Owned by the caller. */
+OP(void *, host_alloc, (size_t n_bytes, Err *err))
+/* Frees p (from host_alloc); accepts NULL. */
+OP(void, host_release, (void *p))
+/* Copies n_bytes host (src from host_alloc) -> backend, enqueued after the ops before it:
+ * src must not be written until the next sync. CPU: done on return. */
+OP(void, upload_async, (void *dst, const void *src, size_t n_bytes))
+/* Copies n_bytes backend -> host (dst from host_alloc), enqueued: dst holds them after the
+ * next sync. CPU: done on return. */
+OP(void, download_async, (void *dst, const void *src, size_t n_bytes))
+
+/* ---- a repeated step replayed as one graph (CUDA graphs; CPU: the ops just run) */
+/* Starts a step whose ops the caller enqueues between graph_begin and graph_end. key
+ * (> 0) names the step: the caller promises that one key always enqueues the same ops
+ * with the same arguments and the same buffers (allocated once; their contents may
+ * change), and that none of them communicates or synchronizes (no tp, no download).
+ * Returns 1 when key's graph is captured already: the caller enqueues nothing and
+ * graph_end launches the graph; 0: the caller enqueues the step (CUDA: run as is the
+ * first time key is seen, captured the second, so nothing allocates while capturing).
+ * key 0, TLM_CUDA_KERNELS=simple, TLM_CUDA_GRAPHS=0 or TLM_CUDA_SYNC=1: always 0 and
+ * nothing is captured. The step's results are in place after graph_end, enqueued. */
+OP(int, graph_begin, (uint64_t key))
+/* Ends the step graph_begin started (launches a captured or replayed graph). */
+OP(void, graph_end, (void))
+/* Drops every graph: before the buffers a step used are freed or its key's promise no
+ * longer holds (a new generation run: another adapter, another KV cache). */
+OP(void, graph_reset, (void))
 /* The memory the backend's buffers come from, in bytes: *free_bytes what this process
  * can still allocate, *total_bytes all of it. CPU: host memory (io/base/sysmem.h: the
  * smaller of MemAvailable and the memory cgroup's room; total MemTotal, or the cgroup

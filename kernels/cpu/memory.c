@@ -78,6 +78,33 @@ void cpu_copy(void *dst, const void *src, size_t n_bytes) {
 /* CPU ops complete on return; nothing is ever in flight. */
 void cpu_sync(void) {}
 
+void *cpu_host_alloc(size_t n_bytes, Err *err) {
+    void *p = calloc(1, n_bytes > 0 ? n_bytes : 1);
+    if (p == NULL)
+        err_set(err, "out of host memory (%zu bytes of staging)", n_bytes);
+    return p;
+}
+
+void cpu_host_release(void *p) { free(p); }
+
+void cpu_upload_async(void *dst, const void *src, size_t n_bytes) {
+    cpu_upload_raw(dst, src, n_bytes);
+}
+
+void cpu_download_async(void *dst, const void *src, size_t n_bytes) {
+    cpu_download_raw(dst, src, n_bytes);
+}
+
+/* No graphs on CPU: every step runs its ops. */
+int cpu_graph_begin(uint64_t key) {
+    (void)key;
+    return 0;
+}
+
+void cpu_graph_end(void) {}
+
+void cpu_graph_reset(void) {}
+
 int cpu_mem_info(size_t *free_bytes, size_t *total_bytes, Err *err) {
     SysMem m;
     sysmem_read(&m);

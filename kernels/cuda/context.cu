@@ -28,9 +28,17 @@ static int ctx_create(CudaCtx *c, int device, Err *err) {
     c->sync_each_op = sync_env != NULL && strcmp(sync_env, "1") == 0;
     const char *kernels_env = getenv("TLM_CUDA_KERNELS");
     c->simple_kernels = kernels_env != NULL && strcmp(kernels_env, "simple") == 0;
+    const char *graphs_env = getenv("TLM_CUDA_GRAPHS");
+    c->graphs_off = graphs_env != NULL && strcmp(graphs_env, "0") == 0;
+    c->step = -1;
     CUDA_CHECK_GOTO(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking), err, fail);
     CUBLAS_CHECK_GOTO(cublasCreate(&c->blas), err, fail);
     CUBLAS_CHECK_GOTO(cublasSetStream(c->blas, c->stream), err, fail);
+    /* a workspace of our own, after SetStream (which resets it): cuBLAS then never
+     * allocates one itself, and a captured GEMM's workspace pointer stays valid */
+    CUDA_CHECK_GOTO(cudaMalloc(&c->d_blas_workspace, CUDA_BLAS_WORKSPACE), err, fail);
+    CUBLAS_CHECK_GOTO(cublasSetWorkspace(c->blas, c->d_blas_workspace, CUDA_BLAS_WORKSPACE),
+                      err, fail);
     /* Results must not depend on timing: no atomics-based cuBLAS reductions. */
     CUBLAS_CHECK_GOTO(cublasSetAtomicsMode(c->blas, CUBLAS_ATOMICS_NOT_ALLOWED), err, fail);
     CUDA_CHECK_GOTO(cudaMalloc((void **)&c->d_partials, CUDA_PARTIALS * sizeof(double)), err,
@@ -42,6 +50,8 @@ fail:
         cudaFreeHost(c->h_result);
     if (c->d_partials != NULL)
         cudaFree(c->d_partials);
+    if (c->d_blas_workspace != NULL)
+        cudaFree(c->d_blas_workspace);
     if (c->blas != NULL)
         cublasDestroy(c->blas);
     if (c->stream != NULL)
@@ -107,6 +117,12 @@ void *cuda_scratch(CudaCtx *ctx, size_t n_bytes) {
     if (n_bytes <= ctx->scratch_bytes)
         return ctx->d_scratch;
     const size_t grown = n_bytes + n_bytes / 2;
+    if (ctx->capturing) /* graph.cu runs a key once before capturing it, so only a step
+                         * that differs from its first run gets here */
+        log_fatal("kernels/cuda: a captured step (graph key %llu) needed %zu bytes of "
+                  "scratch, more than its first run; its key must name its shape "
+                  "(TLM_CUDA_GRAPHS=0 runs without graphs)",
+                  (unsigned long long)ctx->graphs[ctx->step].key, n_bytes);
     CUDA_CHECK_FATAL(cudaStreamSynchronize(ctx->stream)); /* kernels may still read it */
     if (ctx->d_scratch != NULL)
         CUDA_CHECK_FATAL(cudaFree(ctx->d_scratch));
@@ -114,5 +130,6 @@ void *cuda_scratch(CudaCtx *ctx, size_t n_bytes) {
     ctx->scratch_bytes = 0;
     CUDA_CHECK_FATAL(cudaMalloc(&ctx->d_scratch, grown));
     ctx->scratch_bytes = grown;
+    ctx->scratch_epoch++; /* graphs captured with the old scratch are stale (graph.cu) */
     return ctx->d_scratch;
 }

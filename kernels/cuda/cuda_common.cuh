@@ -22,6 +22,17 @@
 
 typedef __nv_bfloat16 bf16;
 
+/* One captured step (graph.cu): its key, the scratch it captured (scratch_epoch) and
+ * its executable graph, NULL while the key has been seen once only. */
+typedef struct CudaGraph {
+    uint64_t key;
+    unsigned epoch;
+    cudaGraphExec_t exec;
+} CudaGraph;
+
+#define CUDA_GRAPHS 64 /* keys kept per device: decode batch sizes of one run */
+#define CUDA_BLAS_WORKSPACE ((size_t)32 << 20) /* cuBLAS's Hopper recommendation */
+
 /* One device's state, created by ops_cuda() (context.cu) on first use of that device. */
 typedef struct CudaCtx {
     int device;
@@ -33,6 +44,14 @@ typedef struct CudaCtx {
     int simple_kernels;       /* TLM_CUDA_KERNELS=simple: the reference twins only */
     void *d_scratch;          /* cuda_scratch(): grown on demand, freed with the process */
     size_t scratch_bytes;
+    unsigned scratch_epoch;   /* bumped when d_scratch moves: older graphs read the old */
+    void *d_blas_workspace;   /* cuBLAS's workspace, set once: a graph's GEMMs capture it */
+    int graphs_off;           /* TLM_CUDA_GRAPHS=0 */
+    CudaGraph graphs[CUDA_GRAPHS];
+    int n_graphs;
+    int in_step;              /* between graph_begin and graph_end */
+    int step;                 /* in a step: its graphs[] index, -1 when it runs as is */
+    int capturing;            /* the step's ops are being captured into graphs[step] */
 } CudaCtx;
 
 #define CUDA_PARTIALS 1024
@@ -109,7 +128,8 @@ __device__ __forceinline__ float block_sum(float v, float *scratch) {
  * which synchronize because the host reads or reuses their buffers at once. A failure is
  * fatal (log_fatal); alloc alone reports through Err. Files: memory.cu, matmul.cu,
  * lora.cu, rmsnorm.cu, rope.cu, elementwise.cu (swiglu, add, rows), attention_fwd.cu,
- * attention_bwd.cu, vocab.cu (embed, xent, argmax), entropy.cu, optim.cu. */
+ * attention_bwd.cu, vocab.cu (embed, xent, argmax), entropy.cu, optim.cu, graph.cu
+ * (pinned host memory, the asynchronous copies, step graphs). */
 extern "C" {
 #define OP(ret, op, params) ret cuda_##op params;
 #include "kernels/ops_list.h"

@@ -151,6 +151,23 @@ static void p_download(float *dst, const void *src, int64_t n) {
 static void p_download_raw(void *dst, const void *src, size_t n_bytes) {
     PROFILED(PROF_MEMORY, in->download_raw(dst, src, n_bytes));
 }
+static void p_upload_async(void *dst, const void *src, size_t n_bytes) {
+    PROFILED(PROF_MEMORY, in->upload_async(dst, src, n_bytes));
+}
+static void p_download_async(void *dst, const void *src, size_t n_bytes) {
+    PROFILED(PROF_MEMORY, in->download_async(dst, src, n_bytes));
+}
+/* Graphs only between tallies: a tally syncs around every op, which a captured or
+ * replayed step cannot do (and a replay would charge nothing). */
+static int p_graph_begin(uint64_t key) {
+    g_prof->step_inner = g_prof->on == NULL;
+    return g_prof->step_inner ? g_prof->inner->graph_begin(key) : 0;
+}
+static void p_graph_end(void) {
+    if (g_prof->step_inner)
+        g_prof->inner->graph_end();
+    g_prof->step_inner = 0;
+}
 static void p_zero(void *p, size_t n_bytes) { PROFILED(PROF_MEMORY, in->zero(p, n_bytes)); }
 static void p_copy(void *dst, const void *src, size_t n_bytes) {
     PROFILED(PROF_MEMORY, in->copy(dst, src, n_bytes));
@@ -262,6 +279,10 @@ const Ops *prof_open(OpsProfiler *p, const Ops *inner, int64_t vocab) {
     o->upload_raw = p_upload_raw;
     o->download = p_download;
     o->download_raw = p_download_raw;
+    o->upload_async = p_upload_async;
+    o->download_async = p_download_async;
+    o->graph_begin = p_graph_begin;
+    o->graph_end = p_graph_end;
     o->zero = p_zero;
     o->copy = p_copy;
     o->matmul_fwd = p_matmul_fwd;

@@ -66,6 +66,8 @@ typedef struct OpsProfiler {
     int64_t vocab;            /* N of lm_head matmuls (this rank's vocabulary) */
     ProfTally *on;            /* borrowed: the active tally, NULL between runs */
     double t_begin;
+    int step_inner;           /* the current graph step went to inner: no tally was on
+                               * (a tallied step runs op by op, each op timed alone) */
 } OpsProfiler;
 
 /* Makes p's table wrap inner (borrowed, outlives p) and returns it. vocab tells lm_head

@@ -15,6 +15,7 @@
 #            saved model at T 1k / 2k / 4k, batch 8 and 64; online TLM end to end over
 #            256 prompts of AdaptEval-like lengths with the T 2k run
 #   torch    tools/gpu/bench_torch_cuda.py (HF + PEFT on the same weights) and the ratios
+#   nograph  bench512's decode again with TLM_CUDA_GRAPHS=0 (no step graphs): what they save
 # Stdout ends with the summary table; full logs in $OUT (6 files). Exit 0: every stage
 # passed; 3: stopped at "no GPU" (or no CUDA libraries); 1: a stage failed.
 #   OUT=/tmp/out bash tools/gpu/check.sh
@@ -187,7 +188,13 @@ if [ -s "$model/model.safetensors" ]; then
 else
   record torch "skipped: no model written by the bench" 0
 fi
+# Decode without step graphs (TLM_CUDA_GRAPHS=0: every op launched from the host), on
+# bench512's shapes, against its decode rows: what the graphs save. Last: what is left.
+if [ -s "$model/model.safetensors" ]; then
+  TLM_CUDA_GRAPHS=0 bench nograph 40 --model "$model" --tokens 512 --batch 8 --new-tokens 32 \
+    --repeat 1 || failed=1
+fi
 # the bench's own tables are the answer: show their last lines above the summary
-[ -s "$OUT/bench.log" ] && grep -E '^(ceilings|  matmul peak|  copy,|model |efficiency|  update step|  decode|  generation|online TLM|  online TLM|    (generation|updates) \(|=== bench)' "$OUT/bench.log"
+[ -s "$OUT/bench.log" ] && grep -E '^(ceilings|  matmul peak|  copy,|model |efficiency|  update step|  decode|  generation|online TLM|  online TLM|    (generation|updates) \(|=== (bench|nograph))' "$OUT/bench.log"
 [ -s "$OUT/bench_torch.log" ] && tail -n 15 "$OUT/bench_torch.log"
 finish $((failed ? 1 : 0))

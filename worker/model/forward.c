@@ -30,6 +30,8 @@ int model_pass_set(Model *m, const int32_t *tokens, const int32_t *len, const in
         return err_set(err, "%lld tokens in a pass; the model was opened for %lld",
                        (long long)T, (long long)m->T_any);
     PassTables *p = &m->pass;
+    if (p->in_flight) /* the last pass's upload may still read the host tables */
+        m->ops->sync();
     m->last_train = 0; /* the tables a train forward left for its backward are replaced */
     m->last_ce_valid = 0;
     int32_t *h_tok = p->host, *h_pos = h_tok + T, *h_tgt = h_pos + T, *h_kv = h_tgt + T;
@@ -53,7 +55,8 @@ int model_pass_set(Model *m, const int32_t *tokens, const int32_t *len, const in
         h_last[s] = (int32_t)t - 1;
     }
     const size_t n_ints = (size_t)(4 * T + 5 * (int64_t)n_seqs);
-    m->ops->upload_raw(p->dev, p->host, n_ints * sizeof(int32_t));
+    m->ops->upload_async(p->dev, p->host, n_ints * sizeof(int32_t));
+    p->in_flight = 1;
     p->n_tok = T;
     p->n_seqs = n_seqs;
     p->tokens = p->dev;

@@ -71,8 +71,10 @@ oom:
 void gen_close(Generator *g) {
     if (g == NULL)
         return;
-    if (g->block != NULL)
+    if (g->block != NULL) {
+        g->m->ops->graph_reset(); /* graphs may hold the KV cache freed here */
         g->m->ops->release(g->block);
+    }
     int32_t *small[] = {g->h_tok, g->h_len, g->h_pos0, g->h_kv, g->h_owner, g->h_ids,
                         g->n_gen, g->done};
     for (size_t i = 0; i < sizeof small / sizeof small[0]; i++)
@@ -84,10 +86,11 @@ void gen_close(Generator *g) {
 
 /* After a cached pass of n rows: lm_head on model.norm of each row's last position (the
  * last layer's fused add + norm left model.norm of every row in xnf: gathered unless
- * every row is one token), argmax into g->h_ids. Under tp the logits are this rank's
- * vocabulary range (n, V/tp) and the argmax is vocabulary-parallel (model_vocab_argmax):
+ * every row is one token) and the argmax's backend part (model_vocab_argmax_enqueue;
+ * model_vocab_argmax_finish then puts the ids into g->h_ids). Under tp the logits are
+ * this rank's vocabulary range (n, V/tp) and the argmax is vocabulary-parallel:
  * collective over tp. */
-static int head_argmax(Generator *g, int32_t n, int gather, Err *err) {
+static int head_enqueue(Generator *g, int32_t n, int gather, Err *err) {
     Model *m = g->m;
     const Ops *o = m->ops;
     const void *xn = m->xnf;
@@ -96,7 +99,30 @@ static int head_argmax(Generator *g, int32_t n, int gather, Err *err) {
         xn = g->xn_last;
     }
     o->wmatmul_fwd(m->logits, xn, m->lm_head, NULL, n, m->V, m->D, 0);
-    return model_vocab_argmax(m, n, g->h_ids, err);
+    return model_vocab_argmax_enqueue(m, n, err);
+}
+
+/* A decode step: rows sequences of one new token each (the tables in g's staging), next
+ * ids into g->h_ids. Its ops depend on rows only (one gen_run's adapter, KV cache and
+ * workspaces stay put), so rows is its graph key: CUDA replays the step as one graph
+ * after the tables' asynchronous upload, and the ids' download is the step's one
+ * synchronization. Under tp the step communicates: key 0, no graph. */
+static int decode_step(Generator *g, const Lora *lora, int32_t rows, Err *err) {
+    Model *m = g->m;
+    const Ops *o = m->ops;
+    if (model_pass_set(m, g->h_tok, g->h_len, g->h_pos0, g->h_kv, rows, err) != 0)
+        return -1;
+    int rc = 0;
+    if (!o->graph_begin(m->tp == 1 ? (uint64_t)rows : 0)) { /* not a replay: enqueue */
+        rc = model_layers_fwd(m, lora, 0, g->k_cache, g->v_cache, err);
+        if (rc == 0)
+            rc = head_enqueue(g, rows, 0, err); /* one token a row: no gather */
+    }
+    o->graph_end();
+    if (rc != 0)
+        return -1;
+    model_vocab_argmax_finish(m, rows, g->h_ids);
+    return 0;
 }
 
 static int is_stop(int32_t id, const int32_t *stop_ids, int32_t n_stop) {
@@ -148,8 +174,9 @@ static int prefill(Generator *g, const Lora *lora, const int32_t *prompts, const
         if (model_pass_set(m, g->h_tok, g->h_len, g->h_pos0, g->h_kv, rows, err) != 0)
             return -1;
         if (model_layers_fwd(m, lora, 0, g->k_cache, g->v_cache, err) != 0 ||
-            head_argmax(g, rows, 1, err) != 0)
+            head_enqueue(g, rows, 1, err) != 0)
             return -1;
+        model_vocab_argmax_finish(m, rows, g->h_ids);
         for (int32_t r = 0; r < rows; r++)
             if (g->h_owner[r] >= 0)
                 emit(g, g->h_owner[r], g->h_ids[r], out, max_new, stop_ids, n_stop);
@@ -179,10 +206,7 @@ static int run_wave(Generator *g, const Lora *lora, const int32_t *prompts,
         }
         if (rows == 0)
             return 0;
-        if (model_pass_set(g->m, g->h_tok, g->h_len, g->h_pos0, g->h_kv, rows, err) != 0)
-            return -1;
-        if (model_layers_fwd(g->m, lora, 0, g->k_cache, g->v_cache, err) != 0 ||
-            head_argmax(g, rows, 0, err) != 0) /* one token per row: x_final rows are last */
+        if (decode_step(g, lora, rows, err) != 0)
             return -1;
         for (int32_t r = 0; r < rows; r++)
             emit(g, g->h_owner[r], g->h_ids[r], out, max_new, stop_ids, n_stop);
@@ -203,6 +227,7 @@ int gen_run(Generator *g, const Lora *lora, const int32_t *prompts, const int32_
                            (long long)(g->max_ctx - max_new_tokens + 1));
     for (int64_t i = 0; i < (int64_t)n_seqs * max_new_tokens; i++)
         out[i] = -1;
+    g->m->ops->graph_reset(); /* decode_step's keys hold for this call's adapter only */
     int64_t src = 0;
     for (int32_t s0 = 0; s0 < n_seqs; s0 += g->max_slots) {
         const int32_t n = n_seqs - s0 < g->max_slots ? n_seqs - s0 : g->max_slots;

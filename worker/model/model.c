@@ -88,16 +88,19 @@ static int alloc_workspaces(Model *m, Err *err) {
     if (Tt > 0 && e == f)
         m->bw.dres = m->bw.dres32;
 
-    m->pass.host = calloc(table_ints, sizeof(int32_t));
+    /* the two host buffers of every pass's copies: pinned on CUDA (upload_async,
+     * download_async) */
+    m->pass.host = m->ops->host_alloc(table_ints * sizeof(int32_t), err);
+    if (m->pass.host == NULL)
+        return -1;
+    if ((m->h_gath = m->ops->host_alloc((size_t)m->tp * 2 * t * f, err)) == NULL)
+        return -1;
     m->h_loss = calloc(t, f);
     m->h_dloss = calloc(t, f);
     m->h_seq_lens = calloc((size_t)B, sizeof(int32_t));
     m->h_n_pred = calloc((size_t)B, sizeof(int32_t));
     m->h_pred = calloc(t, 1);
-    if ((m->h_gath = calloc((size_t)m->tp * 2 * t, f)) == NULL)
-        return err_set(err, "out of host memory for the head statistics (%zu floats)",
-                       (size_t)m->tp * 2 * t);
-    if (m->pass.host == NULL || m->h_loss == NULL || m->h_dloss == NULL ||
+    if (m->h_loss == NULL || m->h_dloss == NULL ||
         m->h_seq_lens == NULL || m->h_n_pred == NULL || m->h_pred == NULL)
         return err_set(err, "out of host memory for the pass tables (%zu ints)", table_ints);
     return 0;
@@ -209,14 +212,14 @@ void model_close(Model *m) {
     if (m->ops != NULL) {
         m->ops->release(m->a_block);
         m->ops->release(m->w_block);
+        m->ops->host_release(m->pass.host);
+        m->ops->host_release(m->h_gath);
     }
-    free(m->pass.host);
     free(m->h_loss);
     free(m->h_dloss);
     free(m->h_n_pred);
     free(m->h_pred);
     free(m->h_seq_lens);
-    free(m->h_gath);
     free(m->train);
     free(m->layers);
     free(m);

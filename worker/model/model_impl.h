@@ -88,13 +88,17 @@ typedef struct BackWork {
     float *dloss;             /* (T) d loss / d per-token loss */
 } BackWork;
 
-/* One pass's index tables: host staging and its backend copy, one upload per pass.
- * Layout (int32): tokens (T) | pos (T) | targets (T) | kv_idx (T) | spans (B, 4) |
- * last (B); offsets depend on the pass's T and B so only what is used is uploaded. */
+/* One pass's index tables: host staging and its backend copy, one upload per pass,
+ * enqueued (upload_async), so it costs the host no wait. Layout (int32): tokens (T) |
+ * pos (T) | targets (T) | kv_idx (T) | spans (B, 4) | last (B); offsets depend on the
+ * pass's T and B so only what is used is uploaded. */
 typedef struct PassTables {
     int64_t n_tok;            /* T */
     int32_t n_seqs;           /* B */
-    int32_t *host;            /* host, capacity (4 T_max + 5 B_max) */
+    int32_t *host;            /* host (ops->host_alloc: pinned on CUDA), capacity
+                               * (4 T_max + 5 B_max) */
+    int in_flight;            /* host was enqueued for upload and no download has
+                               * synchronized since: the next model_pass_set syncs first */
     int32_t *dev;             /* backend, same capacity */
     /* views into dev for the current pass */
     const int32_t *tokens, *pos, *targets, *kv_idx, *last;
@@ -142,7 +146,7 @@ struct Model {
     float *tok_part;          /* (2, T_any) this range's (lse, target logit) per row, or
                                * (max logit, global id) for argmax */
     float *tok_gath;          /* (tp, 2, T_any) tok_part of every tp rank, rank order */
-    float *h_gath;            /* host (tp, 2, T_any) tok_gath downloaded */
+    float *h_gath;            /* host (ops->host_alloc) (tp, 2, T_any) tok_gath downloaded */
     PassTables pass;
     float *h_loss;            /* host (T_any) */
     float *h_dloss;           /* host (T_any) */
@@ -185,9 +189,13 @@ int model_tp_sum(Model *m, void *buf, int64_t count, CommType type, const char *
 
 /* Vocabulary-parallel argmax (DESIGN §3) of the first n rows of m->logits (n, V): each
  * rank's (max, global id) per row, all-gathered over tp; the largest wins, the lowest
- * global id on ties (as torch.argmax over the whole row). ids: host (n), written on every
- * rank. Collective over tp: every tp rank must call. */
-int model_vocab_argmax(Model *m, int64_t n, int32_t *ids, Err *err);
+ * global id on ties (as torch.argmax over the whole row). In two halves: _enqueue the
+ * backend's part (the per-rank argmax and its gather; nothing waits, so at tp 1 it can
+ * be part of a step graph; collective over tp: every tp rank must call), _finish the
+ * download (the pass's one synchronization) and the host's pick into ids (host (n),
+ * written on every rank). */
+int model_vocab_argmax_enqueue(Model *m, int64_t n, Err *err);
+void model_vocab_argmax_finish(Model *m, int64_t n, int32_t *ids);
 
 /* Vocabulary-parallel cross-entropy of m->logits over the pass's targets without
  * gathering logits: per row this range's (lse, target logit), all-gathered over tp and

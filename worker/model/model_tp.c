@@ -60,7 +60,7 @@ int model_tp_sum(Model *m, void *buf, int64_t count, CommType type, const char *
     return 0;
 }
 
-/* tok_part (2, n) of every tp rank, in rank order, into h_gath (host, (tp, 2, n)): an
+/* tok_part (2, n) of every tp rank, in rank order, into tok_gath ((tp, 2, n)): an
  * all-gather over tp, a copy on one rank. */
 static int gather_stats(Model *m, int64_t n, const char *what, Err *err) {
     const size_t part_bytes = 2 * (size_t)n * sizeof(float);
@@ -69,8 +69,15 @@ static int gather_stats(Model *m, int64_t n, const char *what, Err *err) {
     else if (comm_all_gather(m->comm, COMM_TP, m->tok_part, m->tok_gath, 2 * n, COMM_F32,
                              err) != 0)
         return err_prefix(err, "gathering %s statistics over tp: ", what);
-    m->ops->download_raw(m->h_gath, m->tok_gath, (size_t)m->tp * part_bytes);
     return 0;
+}
+
+/* tok_gath into h_gath (host): the pass's synchronization, after which its uploaded
+ * tables are consumed too. */
+static void download_stats(Model *m, int64_t n) {
+    m->ops->download_async(m->h_gath, m->tok_gath, (size_t)m->tp * 2 * (size_t)n * sizeof(float));
+    m->ops->sync();
+    m->pass.in_flight = 0;
 }
 
 int model_vocab_xent(Model *m, Err *err) {
@@ -80,6 +87,7 @@ int model_vocab_xent(Model *m, Err *err) {
                      m->v0);
     if (gather_stats(m, T, "cross-entropy", err) != 0)
         return -1;
+    download_stats(m, T);
     /* lse = log sum_r exp(lse_r), with the largest lse_r factored out (one range: exactly
      * lse_0); the target logit lives on exactly one rank (0 elsewhere), so summing picks
      * it. The host copy of the pass's targets says which rows have one. */
@@ -104,12 +112,15 @@ int model_vocab_xent(Model *m, Err *err) {
     return 0;
 }
 
-int model_vocab_argmax(Model *m, int64_t n, int32_t *ids, Err *err) {
+int model_vocab_argmax_enqueue(Model *m, int64_t n, Err *err) {
     float *val = m->tok_part;
     int32_t *gid = (int32_t *)(m->tok_part + n);
     m->ops->argmax(val, gid, m->logits, n, m->V, m->v0);
-    if (gather_stats(m, n, "argmax", err) != 0)
-        return -1;
+    return gather_stats(m, n, "argmax", err);
+}
+
+void model_vocab_argmax_finish(Model *m, int64_t n, int32_t *ids) {
+    download_stats(m, n);
     /* Ranges are in rank order, so the first rank holding the maximum has the lowest
      * global id among equal values: strict > keeps it (torch.argmax's tie rule). */
     for (int64_t t = 0; t < n; t++) {
@@ -125,5 +136,4 @@ int model_vocab_argmax(Model *m, int64_t n, int32_t *ids, Err *err) {
         }
         ids[t] = id;
     }
-    return 0;
 }

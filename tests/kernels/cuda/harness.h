@@ -98,5 +98,8 @@ int cases_vocab_slice(void); /* cases_vocab_slice.c */
 int cases_optim(void);
 /* block-format weights in both kernel families (cases_quant.c) */
 int cases_quant(void);
+/* the step graph and the pinned asynchronous copies (cases_graph.c); main runs it with
+ * the fast kernels (graphs are off under TLM_CUDA_KERNELS=simple) */
+int cases_graph(void);
 
 #endif

@@ -190,6 +190,9 @@ int main(void) {
     fails += cases_vocab_slice();
     fails += cases_optim();
     fails += cases_quant();
+    const int graph_was = cuda_kernels_simple(0);
+    fails += cases_graph();
+    cuda_kernels_simple(graph_was);
     h_gpu->sync();
     printf("%s: %d failed check(s)\n", fails ? "FAIL" : "PASS", fails);
     return fails ? 1 : 0;

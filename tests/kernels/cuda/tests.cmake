@@ -12,6 +12,7 @@ if(TLM_HAVE_CUDA)
             ${CMAKE_CURRENT_LIST_DIR}/cases_fused.c
             ${CMAKE_CURRENT_LIST_DIR}/cases_vocab_slice.c
             ${CMAKE_CURRENT_LIST_DIR}/cases_quant.c
+            ${CMAKE_CURRENT_LIST_DIR}/cases_graph.c
     LABELS gpu)
   target_link_libraries(test_ops_cuda PRIVATE CUDA::cudart)
   # The tensor-core attention kernels compiled for the host and run lane by lane by a
