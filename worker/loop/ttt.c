@@ -13,6 +13,7 @@
 #include "io/base/log.h"
 #include "io/convert/gguf_source.h"
 #include "worker/loop/loop_lora.h"
+#include "worker/loop/loop_weights.h"
 #include "worker/loop/ttl_check.h"
 #include "worker/loop/ttl_comm.h"
 #include "worker/loop/ttl_out.h"
@@ -62,6 +63,7 @@ static int open_model(Ttt *t, Err *err) {
     ModelConfig cfg;
     if (model_src_config(job->model.path, &cfg, err) != 0)
         return -1;
+    loop_weight_format(job, &mo);
     mo.est_lora_targets = loop_lora_targets(job);
     mo.est_lora_stack = job->ttt.tasks_per_pass > 1 ? (int32_t)job->ttt.tasks_per_pass : 0;
     mo.est_kv_slots = TTT_GEN_SLOTS;
