@@ -12,6 +12,10 @@ tlm_add_test(test_lora_stack SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_lora_stack.c
 tlm_add_test(test_worker_generate
              SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_generate.c ${TLM_WTEST}
              LABELS cpu)
+# The decode step graphs' promise on the CPU: one key, one op sequence, no syncs inside.
+tlm_add_test(test_worker_graph_key
+             SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_graph_key.c ${TLM_WTEST}
+             LABELS cpu)
 tlm_add_test(test_worker_golden
              SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_golden.c
              ${CMAKE_CURRENT_LIST_DIR}/golden_ttl.c ${TLM_WTEST}
