@@ -13,6 +13,11 @@ forward: scores.jsonl's ce_all / ce_content), ROUGE-1/2/L/Lsum and BLEU-4 from
 OUT (default out/effect-smollm2).
 
   python3 tools/effect_smollm2.py [--samples 500] [--out DIR] [--only NAME,...]
+                                  [--base f32,gguf]
+
+--base gguf runs the same jobs with model.path the GGUF file itself, read in place with
+its Q4_1/Q8_0 blocks kept quantized (model.weights auto; rows named NAME [gguf q4_1]);
+f32 (the default) is its F32 conversion.
 
 Runs one after another on the CPU backend; expect hours on a 2-core machine (generation
 is most of it). A finished run (summary.json present) is not run again.
@@ -26,7 +31,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TLM = os.path.join(ROOT, "build", "launcher", "tlm")
+TLM = os.environ.get("TLM_BIN", os.path.join(ROOT, "build", "launcher", "tlm"))
 SHARED = os.environ.get("TLM_SHARED_DIR", os.path.join(ROOT, "..", "shared"))
 GGUF = os.path.join(SHARED, "models", "smollm2-135m-instruct", "SmolLM2-135M-Instruct.Q4_1.gguf")
 DATA = os.path.join(SHARED, "data", "adapteval", "GenMedGPT_random_5k.json")
@@ -60,7 +65,11 @@ def main():
     ap.add_argument("--tail", type=int, default=100)
     ap.add_argument("--out", default=os.path.join(ROOT, "out", "effect-smollm2"))
     ap.add_argument("--only", default="")
+    ap.add_argument("--base", default="f32", help="f32, gguf or both: f32,gguf")
     args = ap.parse_args()
+    bases = [b for b in args.base.split(",") if b]
+    if not bases or any(b not in ("f32", "gguf") for b in bases):
+        sys.exit(f"--base {args.base}: expected f32, gguf or f32,gguf")
     os.makedirs(args.out, exist_ok=True)
     model = os.path.join(args.out, "smollm2-f32")
     if not os.path.exists(os.path.join(model, "config.json")):
@@ -68,13 +77,15 @@ def main():
             sys.exit("tlm convert gguf failed (see convert.log)")
     only = set(filter(None, args.only.split(",")))
     rows = []
-    for name, method, loss, sb, lr in RUNS:
+    for (name, method, loss, sb, lr), base in [(r, b) for r in RUNS for b in bases]:
         if only and name not in only:
             continue
-        out = os.path.join(args.out, name)
+        mpath = model if base == "f32" else GGUF
+        label = name if base == "f32" else f"{name} [gguf q4_1]"
+        out = os.path.join(args.out, name if base == "f32" else f"{name}-gguf")
         t0 = time.time()
         if not os.path.exists(os.path.join(out, "summary.json")):
-            cmd = [TLM, "run", "jobs/medicine-online.yaml", "--set", f"model.path={model}",
+            cmd = [TLM, "run", "jobs/medicine-online.yaml", "--set", f"model.path={mpath}",
                    "--set", "model.template=auto", "--set", f"data.path={DATA}",
                    "--set", f"data.max_samples={args.samples}", "--set", "data.cutoff_len=512",
                    "--set", f"method.name={method}", "--set", f"method.loss_tokens={loss}",
@@ -82,16 +93,16 @@ def main():
                    "--set", "generate.max_new_tokens=128", "--set", "backend=cpu",
                    "--set", "output.checkpoint_every=0", "--set", f"output.dir={out}"]
             if run(cmd, out + ".log"):
-                print(f"{name}: tlm run failed (see {out}.log)", file=sys.stderr)
+                print(f"{label}: tlm run failed (see {out}.log)", file=sys.stderr)
                 continue
         summary = json.load(open(os.path.join(out, "summary.json")))
         ev = subprocess.run([TLM, "eval", out, "--metric", "all"], capture_output=True,
                             text=True, cwd=ROOT).stdout
         metrics = json.loads(next(l for l in ev.splitlines() if l.startswith("{")))
         scores = os.path.join(out, "scores.jsonl")
-        rows.append((name, summary, metrics, tail_ppl(scores, "ce_all", args.tail),
+        rows.append((label, summary, metrics, tail_ppl(scores, "ce_all", args.tail),
                      tail_ppl(scores, "ce_content", args.tail)))
-        print(f"{name}: done ({time.time() - t0:.0f} s this call)", file=sys.stderr)
+        print(f"{label}: done ({time.time() - t0:.0f} s this call)", file=sys.stderr)
     print(f"| run | selected % | ppl last {args.tail} (all) | ppl last {args.tail} (content) "
           "| ROUGE-1 | ROUGE-2 | ROUGE-L | ROUGE-Lsum | BLEU-4 | wall s |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
