@@ -200,13 +200,18 @@ int main(int argc, char **argv) {
         const char *shared = tu_shared_dir();
         if (shared == NULL)
             tu_skip("../shared is absent (stories260K and SmolLM2 live there)");
-        const char *stories = tu_path(tu_tmp_dir(), "bf16_stories260K");
+        /* one directory per format: the _shared variants run side by side under ctest -j */
+        char name[64];
+        snprintf(name, sizeof name, "%s_stories260K", g_bound.name);
+        char stories[4096];
+        snprintf(stories, sizeof stories, "%s", tu_path(tu_tmp_dir(), name));
         convert_stories(shared, stories);
         fails += check_model("stories260K", stories);
         char gguf[4096];
         snprintf(gguf, sizeof gguf,
                  "%s/models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf", shared);
-        const char *smol = tu_path(tu_tmp_dir(), "bf16_smollm2");
+        snprintf(name, sizeof name, "%s_smollm2", g_bound.name);
+        const char *smol = tu_path(tu_tmp_dir(), name);
         Err err = {{0}};
         tu_check_rc(gguf_convert(gguf, smol, DTYPE_F32, NULL, NULL, &err), "gguf_convert",
                     err.msg);
