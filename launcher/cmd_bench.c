@@ -31,7 +31,8 @@ typedef struct BenchOption {
 } BenchOption;
 
 static const BenchOption k_options[] = {
-    {"model", "DIR", "a Hugging Face model directory (e.g. one `tlm convert` made)"},
+    {"model", "DIR", "a Hugging Face model directory (e.g. one `tlm convert` made) or a\n"
+                     "                           .gguf file, read in place"},
     {"random", "NAME", "a seeded random model: llama-4x512 (L 4, D 512, H 8, KVH 4, F 1376,\n"
                        "                           V 32000, untied), llama-2x64 (tiny), llama3-8b\n"
                        "                           (Llama-3-8B's shape, BF16, 16 GB: the GPU bench)\n"
@@ -48,7 +49,8 @@ static const BenchOption k_options[] = {
                     "                           (N new tokens) then trained on (tlm, batch 1)"},
     {"cpu-weights", "FMT", "storage of the frozen matrices: fp32 (default), bf16 (half\n"
                            "                           the bytes a decode step reads), or q8_0,\n"
-                           "                           q4_0, q4_1, nf4 quantized at load"},
+                           "                           q4_0, q4_1, nf4 quantized at load; a .gguf\n"
+                           "                           --model keeps the file's own types unless given"},
     {"json", NULL, "also print one JSON line per model"},
     {"ceilings", NULL, "measure the matmul peak and copy bandwidth first, then print the\n"
                        "                           update step's MFU and each decode's share of\n"
@@ -78,7 +80,7 @@ static void usage(FILE *out) {
 
 typedef struct BenchArgs {
     const char *model, *random, *save, *backend;
-    int threads, json, ceilings;
+    int threads, json, ceilings, weights_given;
     BenchConfig cfg;
 } BenchArgs;
 
@@ -128,6 +130,7 @@ static int parse_args(int argc, char **argv, BenchArgs *a) {
                 return 2;
             }
             a->cfg.weight_format = f;
+            a->weights_given = 1;
         }
         else if ((v = parse_positive(name, optarg)) < 0) return 2;
         else if (!strcmp(name, "threads")) a->threads = (int)v;
@@ -153,6 +156,10 @@ static int parse_args(int argc, char **argv, BenchArgs *a) {
     if (a->save != NULL && a->model != NULL) {
         fprintf(stderr, "tlm bench: --save-model writes a random model; not with --model\n");
         return 2;
+    }
+    if (a->model != NULL && !a->weights_given && model_src_is_gguf(a->model)) {
+        a->cfg.weight_file_types = 1; /* as model.weights auto does in a job */
+        a->cfg.weight_format = model_file_weight_format(a->model);
     }
     return 0;
 }

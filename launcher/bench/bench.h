@@ -26,6 +26,8 @@ typedef struct BenchConfig {
     uint64_t seed;      /* token ids and LoRA init */
     int profile;        /* also fill a BenchProfile (needs N >= 2) */
     WeightFormat weight_format; /* of the frozen matrices (ModelOptions.weight_format) */
+    int weight_file_types; /* a .gguf model: each matrix in the file's own type
+                            * (ModelOptions.weight_file_types; weight_format its main one) */
     int32_t online;     /* S > 0: also online TLM over S prompts (bench_online.h), in
                          * stream batches of B, cut to T tokens, N new tokens each */
 } BenchConfig;
