@@ -94,7 +94,9 @@ ModelMemory model_memory_estimate(const ModelConfig *cfg, const ModelOptions *o,
 
 /* Opens the Hugging Face model directory dir (borrowed path): config.json via cfg_load,
  * weights via st_dir_open, each uploaded to ops' backend (F32/F16/BF16 as stored, tied
- * lm_head = embed_tokens, Qwen2 q/k/v biases). options may be NULL (defaults). With
+ * lm_head = embed_tokens, Qwen2 q/k/v biases); or a .gguf file read in place (config
+ * from its metadata, io/convert/gguf_source.h; weights from the mapping, kept in their
+ * block types under options->weight_file_types). options may be NULL (defaults). With
  * options->comm (tp > 1) only this rank's slice is uploaded; heads, kv heads and ffn
  * size must divide by tp (an error naming config.json, the field and tp otherwise); a
  * vocabulary that does not divide is split into slices differing by one row. Logs the

@@ -1,5 +1,6 @@
 /* worker/model/model_load.c -- the frozen weights: which tensors a model has, their shapes,
- * one backend allocation for all of them, and the upload from the mapped safetensors.
+ * and the upload from the mapped safetensors (a .gguf file: model_load_gguf.c; the one
+ * backend allocation both use: model_load_alloc.c).
  * layer_specs() is the one place that names and sizes a layer's weights and says how
  * tensor parallelism (DESIGN §3) splits each: a row range for column-parallel
  * q/k/v/gate/up (and the Qwen2 biases), a column range for row-parallel o/down, a
