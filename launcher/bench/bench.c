@@ -186,11 +186,15 @@ static int ctx_open(BenchCtx *c, const char *dir, Err *err) {
     return 0;
 }
 
-/* Runs fn `runs` times into tally t (c->n_new tokens for generation workloads). */
-static int profile_into(BenchCtx *c, BenchFn fn, int32_t runs, ProfTally *t, const char *what,
-                        Err *err) {
+/* Runs fn `runs` times into tally t (c->n_new tokens for generation workloads); decode:
+ * each run's prefill and first token left out (prof_begin_decode). */
+static int profile_into(BenchCtx *c, BenchFn fn, int32_t runs, int decode, ProfTally *t,
+                        const char *what, Err *err) {
     for (int32_t r = 0; r < runs; r++) {
-        prof_begin(&c->prof, t);
+        if (decode)
+            prof_begin_decode(&c->prof, t);
+        else
+            prof_begin(&c->prof, t);
         const int rc = fn(c, err);
         prof_end(&c->prof);
         if (rc != 0)
@@ -199,18 +203,18 @@ static int profile_into(BenchCtx *c, BenchFn fn, int32_t runs, ProfTally *t, con
     return 0;
 }
 
-/* One decode step of fn's batch: R generations of N tokens minus R of 1, per step. */
+/* One decode step of fn's batch: the N - 1 passes after the first token of R
+ * generations, per pass (max_tokens is B x T, so the prompts prefill in one pass and
+ * its argmax is the first). */
 static int profile_decode(BenchCtx *c, BenchFn fn, ProfTally *out, const char *what,
                           Err *err) {
-    ProfTally all = {0}, first = {0};
+    ProfTally all = {0};
+    const ProfTally none = {0};
     const int32_t N = c->cfg->new_tokens, R = c->cfg->repeat;
-    c->n_new = 1;
-    int rc = profile_into(c, fn, R, &first, what, err);
     c->n_new = N;
+    const int rc = profile_into(c, fn, R, 1, &all, what, err);
     if (rc == 0)
-        rc = profile_into(c, fn, R, &all, what, err);
-    if (rc == 0)
-        prof_diff(out, &all, &first, (double)R * (N - 1));
+        prof_diff(out, &all, &none, (double)R * (N - 1));
     return rc;
 }
 
@@ -223,8 +227,8 @@ static void tally_mean(ProfTally *t) {
 static int profile_all(BenchCtx *c, BenchProfile *p, Err *err) {
     *p = (BenchProfile){0};
     const int32_t R = c->cfg->repeat;
-    if (profile_into(c, wl_forward, R, &p->fwd, "forward", err) != 0 ||
-        profile_into(c, wl_step, R, &p->step, "update step", err) != 0 ||
+    if (profile_into(c, wl_forward, R, 0, &p->fwd, "forward", err) != 0 ||
+        profile_into(c, wl_step, R, 0, &p->step, "update step", err) != 0 ||
         profile_decode(c, wl_gen1, &p->dec1, "decode, batch 1", err) != 0 ||
         profile_decode(c, wl_genb, &p->decb, "decode, batch B", err) != 0)
         return -1;

@@ -45,9 +45,10 @@ typedef struct BenchResult {
 
 /* Where the time of each workload goes (cfg.profile), measured after the timed runs on
  * the same model: per update step (the mean of R profiled steps), per decode step at
- * batch 1 and batch B (R profiled generations of N tokens minus R of 1 token, divided
- * by R (N - 1): prefill and the first lm_head cancel), per forward; and the references they
- * are read against, measured in the same process. */
+ * batch 1 and batch B (the N - 1 passes after the first token of R profiled
+ * generations of N tokens, divided by R (N - 1): prefill and the first lm_head left
+ * out), per forward; and the references they are read against, measured in the same
+ * process. */
 typedef struct BenchProfile {
     ProfTally fwd, step, dec1, decb;
     double copy_bytes_s;         /* backend copy bandwidth, read + write bytes/s */

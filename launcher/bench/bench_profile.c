@@ -253,6 +253,11 @@ static void p_xent_bwd(void *dlogits, const void *logits, const float *lse,
 static void p_argmax(float *val, int32_t *ids, const void *logits, int64_t T, int64_t V,
                      int64_t v0) {
     PROFILED(PROF_XENT, in->argmax(val, ids, logits, T, V, v0));
+    if (g_prof->on != NULL && g_prof->drop_first_token) { /* the prefill pass ends here */
+        *g_prof->on = g_prof->at_begin;
+        g_prof->drop_first_token = 0;
+        g_prof->t_begin = synced_now(g_prof);
+    }
 }
 static void p_entropy_fwd(float *ent, float *lse, const void *logits, const int32_t *mask,
                           float extra, int64_t T, int64_t V) {
@@ -321,7 +326,14 @@ const Ops *prof_open(OpsProfiler *p, const Ops *inner, int64_t vocab) {
 
 void prof_begin(OpsProfiler *p, ProfTally *t) {
     p->on = t;
+    p->drop_first_token = 0;
     p->t_begin = synced_now(p);
+}
+
+void prof_begin_decode(OpsProfiler *p, ProfTally *t) {
+    p->at_begin = *t;
+    prof_begin(p, t);
+    p->drop_first_token = 1;
 }
 
 void prof_end(OpsProfiler *p) {
@@ -330,6 +342,7 @@ void prof_end(OpsProfiler *p) {
     p->on->wall_s += synced_now(p) - p->t_begin;
     p->on->runs++;
     p->on = NULL;
+    p->drop_first_token = 0;
 }
 
 void prof_diff(ProfTally *out, const ProfTally *a, const ProfTally *b, double n) {

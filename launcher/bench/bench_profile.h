@@ -66,6 +66,9 @@ typedef struct OpsProfiler {
     int64_t vocab;            /* N of lm_head matmuls (this rank's vocabulary) */
     ProfTally *on;            /* borrowed: the active tally, NULL between runs */
     double t_begin;
+    int drop_first_token;     /* prof_begin_decode: the run so far is dropped at its first
+                               * argmax (then cleared) */
+    ProfTally at_begin;       /* the active tally as prof_begin found it */
     int step_inner;           /* the current graph step went to inner: no tally was on
                                * (a tallied step runs op by op, each op timed alone) */
 } OpsProfiler;
@@ -76,6 +79,13 @@ const Ops *prof_open(OpsProfiler *p, const Ops *inner, int64_t vocab);
 
 /* Starts charging op calls to t (borrowed until prof_end) and its wall clock. */
 void prof_begin(OpsProfiler *p, ProfTally *t);
+
+/* prof_begin for one generation whose decode steps alone are wanted: at the run's first
+ * argmax (the prefill pass's, which ends the first token) the tally is put back as it
+ * was here and the clock restarts, so t gains only the passes after the first token
+ * (and the first token's ids download). Measured directly rather than as N tokens minus
+ * one: a difference of two timed runs went negative under load on small models. */
+void prof_begin_decode(OpsProfiler *p, ProfTally *t);
 
 /* Stops charging; adds the wall time since prof_begin and one run to the tally. */
 void prof_end(OpsProfiler *p);
