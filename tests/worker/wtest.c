@@ -21,6 +21,18 @@ void wt_fill(float *x, int64_t n, uint64_t *s, double lo, double hi) {
     }
 }
 
+int wt_random_prompts(int32_t *ids, const int32_t *lens, int n_prompts, uint64_t seed, int vocab) {
+    int n_tok = 0;
+    for (int p = 0; p < n_prompts; p++)
+        n_tok += lens[p];
+    for (int i = 0; i < n_tok; i++) {
+        float r;
+        wt_fill(&r, 1, &seed, 0, vocab);
+        ids[i] = (int32_t)r % vocab;
+    }
+    return n_tok;
+}
+
 /* One tensor of the tiny model: host data (owned by the caller's table). */
 static int add_tensor(StOut *outs, float **bufs, int n, const char *name, int64_t rows,
                       int64_t cols, uint64_t *s, double lo, double hi) {

@@ -24,6 +24,10 @@ void wt_make_tiny_model(const char *dir, const TinySpec *spec);
 /* Uniform floats in [lo, hi) from splitmix64 state *s. */
 void wt_fill(float *x, int64_t n, uint64_t *s, double lo, double hi);
 
+/* Seeded prompts for generation tests: n_prompts prompts of lens[p] token ids in
+ * [0, vocab) packed into ids (room for their sum); returns that sum. */
+int wt_random_prompts(int32_t *ids, const int32_t *lens, int n_prompts, uint64_t seed, int vocab);
+
 /* Opens path or exits the test with the error (exit 1). */
 SafeTensors *wt_st_open(const char *path);
 /* Copies tensor name of n elements into a new host array (owned-after-return, free()),

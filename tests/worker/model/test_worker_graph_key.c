@@ -218,14 +218,7 @@ int main(void) {
     tu_check_rc(g == NULL || gp == NULL, "gen_open", err.msg);
 
     int32_t prompts[64];
-    int n_tok = 0;
-    for (int s = 0; s < N_PROMPTS; s++)
-        n_tok += PROMPT_LENS[s];
-    uint64_t seed = 99;
-    float r[64];
-    wt_fill(r, n_tok, &seed, 0, 40);
-    for (int i = 0; i < n_tok; i++)
-        prompts[i] = (int32_t)r[i] % 40;
+    wt_random_prompts(prompts, PROMPT_LENS, N_PROMPTS, 99, 40);
 
     int fails = run_both(g, gp, NULL, prompts, NULL, 0, "base");
     LoraConfig lc = {.rank = 4, .alpha = 8, .targets = LORA_ALL_TARGETS};
