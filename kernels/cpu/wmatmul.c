@@ -4,11 +4,11 @@
  * weights themselves; the others decoded into a 64 KB panel on the thread's stack), and
  * multiplies the panel with the AVX-512 kernels of matmul_avx512.h or their plain-C twins
  * below. The forward splits by 64-row slices of W (walking K in 256-column pieces, so a
- * decoded panel stays in L2) and the backward by column slices of dx (64 wide, or a whole
- * block for the 256-element K formats), walking N in row chunks: no two threads write one
- * output. Never call from inside an OpenMP region. */
+ * decoded panel stays in L2) and the backward by column slices of dx (about one per
+ * thread), walking N in row chunks: no two threads write one output. Never call from inside an OpenMP region. */
 #include "kernels/cpu/wmatmul.h"
 
+#include <omp.h>
 #include <string.h>
 
 #include "kernels/cpu/cpu_simple.h"
@@ -114,40 +114,60 @@ void cpu_wmm_fwd(float *out, const float *x, Weight w, int64_t M, int64_t N, int
     }
 }
 
-/* The columns of dx one backward slice owns: 64, or one whole block when blocks are
- * wider (a slice decodes only its own blocks). */
-static int64_t bwd_width(WeightFormat f) {
+/* The columns of dx one decoded backward panel holds: 64, or one whole block when blocks
+ * are wider (a panel decodes only whole blocks). */
+static int64_t bwd_unit(WeightFormat f) {
     const int64_t be = weight_block_elems(f);
     return be > BWD_COLS ? be : BWD_COLS;
 }
 
-/* Columns [k0, k0 + kw) of dx. */
+/* Columns [k0, k0 + kw) of dx. Row chunks outermost: a chunk of dy (M x chunk) stays in
+ * L2 while every column block of the slice passes over it, so dy is read from memory
+ * once per slice, not once per 64 columns (the lm_head's dy is M x V). The chunk length
+ * and each element's order of summation do not depend on the slice, hence neither on the
+ * thread count. */
 static void bwd_slice(float *dx, const float *dy, Weight w, int64_t M, int64_t N, int64_t K,
                       int64_t k0, int64_t kw, float beta, WPanelFn panel_of, BwdPanelFn kern) {
     float panel[PANEL_FLOATS] __attribute__((aligned(64)));
+    const int64_t unit = in_place(w.format) ? kw : bwd_unit(w.format);
     const int64_t chunk = in_place(w.format) ? BWD_ROWS_IN_PLACE
-                                             : PANEL_FLOATS / cpu_wpanel_ld(w.format, kw);
+                                             : PANEL_FLOATS / cpu_wpanel_ld(w.format, unit);
     for (int64_t n0 = 0; n0 < N; n0 += chunk) {
         const int rows = N - n0 < chunk ? (int)(N - n0) : (int)chunk;
-        int64_t ld = 0;
-        const float *p = panel_of(w.data, K, n0, rows, k0, kw, panel, &ld);
-        for (int64_t c = 0; c < kw; c += BWD_COLS) {
-            const int64_t kc = kw - c < BWD_COLS ? kw - c : BWD_COLS;
-            kern(dx + k0 + c, K, dy + n0, N, p + c, ld, M, rows, kc, n0 == 0 ? beta : 1.0f);
+        for (int64_t u = k0; u < k0 + kw; u += unit) {
+            const int64_t uw = k0 + kw - u < unit ? k0 + kw - u : unit;
+            int64_t ld = 0;
+            const float *p = panel_of(w.data, K, n0, rows, u, uw, panel, &ld);
+            for (int64_t c = 0; c < uw; c += BWD_COLS) {
+                const int64_t kc = uw - c < BWD_COLS ? uw - c : BWD_COLS;
+                kern(dx + u + c, K, dy + n0, N, p + c, ld, M, rows, kc, n0 == 0 ? beta : 1.0f);
+            }
         }
     }
 }
+
+/* Slice boundaries fall on granules (16 columns, one vector, for fp32 read in place;
+ * whole decoded panels otherwise), as evenly as they go over the threads, each at most
+ * about BWD_SLICE_COLS wide so its part of dx stays in L2. */
+#define BWD_SLICE_COLS 512
 
 void cpu_wmm_bwd(float *dx, const float *dy, Weight w, int64_t M, int64_t N, int64_t K,
                  float beta, int fast) {
     const WPanelFn panel_of = cpu_wpanel_fn(w.format, fast);
     const BwdPanelFn kern = fast ? cpu_avx512_bwd_panel : bwd_panel_c;
-    const int64_t width = bwd_width(w.format), n_slices = (K + width - 1) / width;
+    const int64_t granule = in_place(w.format) ? 16 : bwd_unit(w.format);
+    const int64_t n_gran = (K + granule - 1) / granule, threads = omp_get_max_threads();
+    const int64_t per_thread = (K + threads * BWD_SLICE_COLS - 1) / (threads * BWD_SLICE_COLS);
+    int64_t n_slices = threads * per_thread;
+    if (n_slices > n_gran)
+        n_slices = n_gran;
 #pragma omp parallel for schedule(static) if (M * N * K >= PAR_MIN_FMAS && n_slices > 1)
     for (int64_t s = 0; s < n_slices; s++) {
-        const int64_t k0 = width * s;
-        bwd_slice(dx, dy, w, M, N, K, k0, K - k0 < width ? K - k0 : width, beta, panel_of,
-                  kern);
+        const int64_t k0 = granule * (s * n_gran / n_slices);
+        int64_t k1 = granule * ((s + 1) * n_gran / n_slices);
+        if (k1 > K)
+            k1 = K;
+        bwd_slice(dx, dy, w, M, N, K, k0, k1 - k0, beta, panel_of, kern);
     }
 }
 
