@@ -7,15 +7,26 @@
  * Work splits into tasks of (span, kv head, block): a block is QROWS (query, head) rows
  * in the forward and the dq pass, KTILE keys in the dk/dv pass. Each task owns the output
  * rows it writes, so no two threads ever add into the same element (spans of one call
- * must not share kv rows in the backward; packed training batches never do). */
+ * must not share kv rows in the backward; packed training batches never do).
+ * A full block keeps its QROWS rows in the lanes of one vector: its q (and dO) are
+ * transposed once, each score is a lane-wise multiply-add over HD, and the softmax, the
+ * causal mask and the exponentials (vexp.h) run on all rows at once. Blocks of a few rows
+ * (decoding: one query, G heads) keep the row-by-row dot products, which waste no lanes.
+ * The tasks are built once per x86-64 level (CPU_MULTIVERSION) so those loops use the
+ * widest vectors the CPU has. */
 #include "kernels/cpu/cpu_ops.h"
 
 #include <assert.h>
 #include <math.h>
 #include <string.h>
 
+#include "kernels/cpu/vexp.h"
+
 #define KTILE 32 /* keys per tile */
-#define QROWS 16 /* (query, head) rows per block */
+#define QROWS 16 /* (query, head) rows per block: one vector of fp32 lanes */
+/* Blocks with fewer rows take the row-by-row forward. */
+#define LANE_MIN_ROWS 8
+#define INLINE static inline __attribute__((always_inline))
 
 /* Shapes shared by every task of one call. */
 typedef struct AttnDims {
@@ -28,7 +39,7 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 /* s[r][j] (row stride lds) = a_r . b_j over HD, for r < na, j < nb: the score-tile
  * product. Blocks of 2 rows x 4 keys keep 8 sums in registers and load each operand once
  * per 8 multiply-adds; short edges reuse the last row / key (results discarded). */
-static void dots(float *s, int64_t lds, const float *const *a, int64_t na,
+INLINE void dots(float *s, int64_t lds, const float *const *a, int64_t na,
                  const float *const *b, int64_t nb, int64_t HD) {
     for (int64_t r = 0; r < na; r += 2) {
         const float *a0 = a[r], *a1 = a[min64(r + 1, na - 1)];
@@ -52,26 +63,58 @@ static void dots(float *s, int64_t lds, const float *const *a, int64_t na,
     }
 }
 
-/* y_i[:] += sum_x c[i][x] * x_x[:] over HD, for i < ny, x < nx (c row stride ldc): the
- * probability-times-values product. Four source rows per pass over each destination. */
-static void accum(float *const *y, int64_t ny, const float *c, int64_t ldc,
+/* y_i[:] += sum_x c(i, x) * x_x[:] over HD, for i < ny, x < nx, where c(i, x) is
+ * c[i * si + x * sx]: the probability-times-values products. Four source rows per pass
+ * over each destination. */
+INLINE void accum(float *const *y, int64_t ny, const float *c, int64_t si, int64_t sx,
                   const float *const *x, int64_t nx, int64_t HD) {
     for (int64_t i = 0; i < ny; i++) {
         float *yi = y[i];
-        const float *ci = c + i * ldc;
+        const float *ci = c + i * si;
         for (int64_t j = 0; j < nx; j += 4) {
-            float c0 = ci[j], c1 = 0, c2 = 0, c3 = 0;
+            float c0 = ci[j * sx], c1 = 0, c2 = 0, c3 = 0;
             const float *x0 = x[j], *x1 = x0, *x2 = x0, *x3 = x0;
             if (j + 1 < nx)
-                c1 = ci[j + 1], x1 = x[j + 1];
+                c1 = ci[(j + 1) * sx], x1 = x[j + 1];
             if (j + 2 < nx)
-                c2 = ci[j + 2], x2 = x[j + 2];
+                c2 = ci[(j + 2) * sx], x2 = x[j + 2];
             if (j + 3 < nx)
-                c3 = ci[j + 3], x3 = x[j + 3];
+                c3 = ci[(j + 3) * sx], x3 = x[j + 3];
 #pragma omp simd
             for (int64_t d = 0; d < HD; d++)
                 yi[d] += c0 * x0[d] + c1 * x1[d] + c2 * x2[d] + c3 * x3[d];
         }
+    }
+}
+
+/* at[d * QROWS + r] = a_r[d]: rows a_0..a_{nr-1} into lanes, 0 in the lanes past nr. */
+INLINE void lanes_of(float *at, const float *const *a, int64_t nr, int64_t HD) {
+    for (int64_t r = 0; r < QROWS; r++)
+        for (int64_t d = 0; d < HD; d++)
+            at[d * QROWS + r] = r < nr ? a[r][d] : 0.0f;
+}
+
+/* sT[j * QROWS + r] = a_r . b_j over HD for keys j < nb and every lane r (a in lanes,
+ * at): four keys per pass, each a lane-wise multiply-add; a short edge reuses the last
+ * key (results dropped). */
+INLINE void lane_dots(float *sT, const float *at, const float *const *b, int64_t nb,
+                      int64_t HD) {
+    for (int64_t j = 0; j < nb; j += 4) {
+        const float *b0 = b[j], *b1 = b[min64(j + 1, nb - 1)];
+        const float *b2 = b[min64(j + 2, nb - 1)], *b3 = b[min64(j + 3, nb - 1)];
+        float s0[QROWS] = {0}, s1[QROWS] = {0}, s2[QROWS] = {0}, s3[QROWS] = {0};
+        for (int64_t d = 0; d < HD; d++) {
+            const float *ad = at + d * QROWS;
+            const float k0 = b0[d], k1 = b1[d], k2 = b2[d], k3 = b3[d];
+#pragma omp simd
+            for (int r = 0; r < QROWS; r++) {
+                s0[r] += k0 * ad[r], s1[r] += k1 * ad[r];
+                s2[r] += k2 * ad[r], s3[r] += k3 * ad[r];
+            }
+        }
+        const float *sv[4] = {s0, s1, s2, s3};
+        for (int64_t c = 0; c < 4 && j + c < nb; c++)
+            memcpy(sT + (j + c) * QROWS, sv[c], sizeof s0);
     }
 }
 
@@ -106,8 +149,9 @@ static void kv_rows(const float **dst, const float *src, const SeqSpan *sp, int6
         dst[j] = src + kv_off(sp, g, j0 + j, dm);
 }
 
-/* Forward of one block: online softmax over key tiles (FlashAttention-2, Alg. 1). */
-static void fwd_block(float *out, float *lse, const float *q, const float *k, const float *v,
+/* Forward of one block of a few rows (decoding), row by row: online softmax over key
+ * tiles (FlashAttention-2, Alg. 1). */
+CPU_MULTIVERSION static void fwd_rows(float *out, float *lse, const float *q, const float *k, const float *v,
                       const Block *bk, const AttnDims *dm) {
     float acc[QROWS * CPU_ATTN_MAX_HD]; /* (nr, HD) unnormalized output */
     float s[QROWS * KTILE], mx[QROWS], sum[QROWS];
@@ -141,14 +185,87 @@ static void fwd_block(float *out, float *lse, const float *q, const float *k, co
             }
             mx[r] = m_new;
             for (int64_t j = 0; j < jn; j++) {
-                sr[j] = j < cnt ? expf(sr[j] - m_new) : 0.0f;
+                sr[j] = j < cnt ? vexp(sr[j] - m_new) : 0.0f;
                 sum[r] += sr[j];
             }
         }
-        accum(accr + ra, nr - ra, s + ra * KTILE, KTILE, vr, jn, HD);
+        accum(accr + ra, nr - ra, s + ra * KTILE, KTILE, 1, vr, jn, HD);
     }
     for (int64_t r = 0; r < nr; r++) {
         float inv = 1.0f / sum[r];
+        for (int64_t d = 0; d < HD; d++)
+            out[bk->row[r] * HD + d] = accr[r][d] * inv;
+        if (lse != NULL)
+            lse[bk->row[r]] = mx[r] + logf(sum[r]);
+    }
+}
+
+/* One key tile [j0, j0 + jn) of the online softmax on every lane (row) at once: the
+ * scores sT scaled, keys after the row's position masked, the running max and sum
+ * updated, exp(s - max) left in sT (0 where masked), and in corr the factor the row's
+ * earlier output is rescaled by (exactly 1 when its max did not move). */
+INLINE void lane_softmax(float *sT, float *mx, float *sum, float *corr, const int32_t *pos,
+                         int64_t j0, int64_t jn, float scale) {
+    float m_new[QROWS];
+    memcpy(m_new, mx, sizeof m_new);
+    for (int64_t j = 0; j < jn; j++) {
+        float *s = sT + j * QROWS;
+        const int32_t kp = (int32_t)(j0 + j);
+#pragma omp simd
+        for (int r = 0; r < QROWS; r++) {
+            const float x = kp <= pos[r] ? s[r] * scale : -INFINITY;
+            s[r] = x;
+            m_new[r] = x > m_new[r] ? x : m_new[r];
+        }
+    }
+#pragma omp simd
+    for (int r = 0; r < QROWS; r++) {
+        corr[r] = mx[r] == -INFINITY ? 0.0f : vexp(mx[r] - m_new[r]);
+        sum[r] *= corr[r];
+        mx[r] = m_new[r];
+    }
+    for (int64_t j = 0; j < jn; j++) {
+        float *s = sT + j * QROWS;
+#pragma omp simd
+        for (int r = 0; r < QROWS; r++) {
+            const float e = s[r] == -INFINITY ? 0.0f : vexp(s[r] - mx[r]);
+            s[r] = e;
+            sum[r] += e;
+        }
+    }
+}
+
+/* Forward of a block of at least LANE_MIN_ROWS rows, the rows in lanes. */
+CPU_MULTIVERSION static void fwd_lanes(float *out, float *lse, const float *q, const float *k,
+                                       const float *v, const Block *bk, const AttnDims *dm) {
+    float qt[CPU_ATTN_MAX_HD * QROWS], acc[QROWS * CPU_ATTN_MAX_HD], pT[KTILE * QROWS];
+    float mx[QROWS], sum[QROWS], corr[QROWS];
+    int32_t pos[QROWS];
+    const float *qr[QROWS], *kr[KTILE], *vr[KTILE];
+    float *accr[QROWS];
+    const int64_t HD = dm->HD, nr = bk->nr, n_keys = bk->pos[nr - 1] + 1;
+    for (int64_t r = 0; r < QROWS; r++) {
+        mx[r] = -INFINITY, sum[r] = 0.0f;
+        pos[r] = r < nr ? (int32_t)bk->pos[r] : -1;
+    }
+    for (int64_t r = 0; r < nr; r++)
+        qr[r] = q + bk->row[r] * HD, accr[r] = acc + r * HD;
+    lanes_of(qt, qr, nr, HD);
+    memset(acc, 0, sizeof(float) * (size_t)(nr * HD));
+    for (int64_t j0 = 0; j0 < n_keys; j0 += KTILE) {
+        const int64_t jn = min64(KTILE, n_keys - j0);
+        kv_rows(kr, k, bk->sp, bk->g, j0, jn, dm);
+        kv_rows(vr, v, bk->sp, bk->g, j0, jn, dm);
+        lane_dots(pT, qt, kr, jn, HD);
+        lane_softmax(pT, mx, sum, corr, pos, j0, jn, dm->scale);
+        for (int64_t r = 0; r < nr; r++)
+            if (corr[r] != 1.0f)
+                for (int64_t d = 0; d < HD; d++)
+                    accr[r][d] *= corr[r];
+        accum(accr, nr, pT, 1, QROWS, vr, jn, HD);
+    }
+    for (int64_t r = 0; r < nr; r++) {
+        const float inv = 1.0f / sum[r];
         for (int64_t d = 0; d < HD; d++)
             out[bk->row[r] * HD + d] = accr[r][d] * inv;
         if (lse != NULL)
@@ -172,52 +289,71 @@ void cpu_attn_fwd(void *out, float *lse, const void *q, const void *k, const voi
             for (int64_t b = 0; b < nb; b++) {
                 Block bk;
                 block_init(&bk, sp, g, b * QROWS, min64(b * QROWS + QROWS, n_pairs), &dm);
-                fwd_block(out, lse, q, k, v, &bk, &dm);
+                if (bk.nr >= LANE_MIN_ROWS)
+                    fwd_lanes(out, lse, q, k, v, &bk, &dm);
+                else
+                    fwd_rows(out, lse, q, k, v, &bk, &dm);
             }
     }
 }
 
-/* For rows [ra, nr) of a block against keys [j0, j0 + jn): p = softmax probabilities
- * exp(scale q.k - lse) (0 where causal masks them) and ds = p (dO.v - D) with
- * D = dO.O (FlashAttention-2, Alg. 2). p and ds are (QROWS, KTILE). */
-static void bwd_tile(float *p, float *ds, const float *const *qr, const float *const *dor,
-                     const float *const *kr, const float *const *vr, const float *lse,
-                     const float *D, const Block *bk, int64_t ra, int64_t j0, int64_t jn,
-                     const AttnDims *dm) {
-    dots(p + ra * KTILE, KTILE, qr + ra, bk->nr - ra, kr, jn, dm->HD);
-    dots(ds + ra * KTILE, KTILE, dor + ra, bk->nr - ra, vr, jn, dm->HD);
-    for (int64_t r = ra; r < bk->nr; r++) {
-        int64_t cnt = min64(jn, bk->pos[r] - j0 + 1);
-        float l = lse[bk->row[r]];
-        for (int64_t j = 0; j < jn; j++) {
-            float pj = j < cnt ? expf(p[r * KTILE + j] * dm->scale - l) : 0.0f;
-            p[r * KTILE + j] = pj;
-            ds[r * KTILE + j] = pj * (ds[r * KTILE + j] - D[r]);
+/* A block's rows in lanes for the backward: q and dO transposed, and per row its
+ * position, lse and D = dO . O (in double); the lanes past nr masked (position -1). */
+typedef struct Lanes {
+    float qt[CPU_ATTN_MAX_HD * QROWS], dot[CPU_ATTN_MAX_HD * QROWS];
+    float lse[QROWS], D[QROWS];
+    int32_t pos[QROWS];
+    const float *qr[QROWS], *dor[QROWS];
+} Lanes;
+
+INLINE void lanes_init(Lanes *ln, const float *q, const float *dout, const float *out,
+                       const float *lse, const Block *bk, int64_t HD) {
+    for (int64_t r = 0; r < QROWS; r++) {
+        ln->pos[r] = -1, ln->lse[r] = 0.0f, ln->D[r] = 0.0f;
+        if (r >= bk->nr)
+            continue;
+        ln->qr[r] = q + bk->row[r] * HD, ln->dor[r] = dout + bk->row[r] * HD;
+        const float *o = out + bk->row[r] * HD;
+        double dsum = 0.0;
+        for (int64_t d = 0; d < HD; d++)
+            dsum += (double)ln->dor[r][d] * (double)o[d];
+        ln->D[r] = (float)dsum;
+        ln->lse[r] = lse[bk->row[r]];
+        ln->pos[r] = (int32_t)bk->pos[r];
+    }
+    lanes_of(ln->qt, ln->qr, bk->nr, HD);
+    lanes_of(ln->dot, ln->dor, bk->nr, HD);
+}
+
+/* For a block's rows (lanes) against keys [j0, j0 + jn): pT = the softmax probabilities
+ * exp(scale q.k - lse) (0 where causal masks them) and dsT = p (dO.v - D)
+ * (FlashAttention-2, Alg. 2), both (KTILE, QROWS). */
+INLINE void bwd_lanes(float *pT, float *dsT, const Lanes *ln, const float *const *kr,
+                      const float *const *vr, int64_t j0, int64_t jn, const AttnDims *dm) {
+    lane_dots(pT, ln->qt, kr, jn, dm->HD);
+    lane_dots(dsT, ln->dot, vr, jn, dm->HD);
+    for (int64_t j = 0; j < jn; j++) {
+        float *p = pT + j * QROWS, *ds = dsT + j * QROWS;
+        const int32_t kp = (int32_t)(j0 + j);
+#pragma omp simd
+        for (int r = 0; r < QROWS; r++) {
+            const float pr = kp <= ln->pos[r] ? vexp(p[r] * dm->scale - ln->lse[r]) : 0.0f;
+            p[r] = pr;
+            ds[r] = pr * (ds[r] - ln->D[r]);
         }
     }
 }
 
-/* Pointers to the block's rows of q, dO, and D = dO . O per row. */
-static void block_rows(const float **qr, const float **dor, float *D, const float *q,
-                       const float *dout, const float *out, const Block *bk, int64_t HD) {
-    for (int64_t r = 0; r < bk->nr; r++) {
-        qr[r] = q + bk->row[r] * HD, dor[r] = dout + bk->row[r] * HD;
-        const float *o = out + bk->row[r] * HD;
-        double dsum = 0.0;
-        for (int64_t d = 0; d < HD; d++)
-            dsum += (double)dor[r][d] * (double)o[d];
-        D[r] = (float)dsum;
-    }
-}
-
 /* dk, dv for keys [j0, j0 + jn) of span sp, kv head g: sums over every (query, head) of
- * the group that sees them, one block of rows at a time. This task owns those rows. */
-static void dkv_task(float *dk, float *dv, const float *dout, const float *q, const float *k,
-                     const float *v, const float *out, const float *lse, const SeqSpan *sp,
-                     int64_t g, int64_t j0, int64_t jn, const AttnDims *dm) {
-    float p[QROWS * KTILE], ds[QROWS * KTILE], pt[KTILE * QROWS], dst[KTILE * QROWS];
-    float D[QROWS];
-    const float *qr[QROWS], *dor[QROWS], *kr[KTILE], *vr[KTILE];
+ * the group that sees them, one block of rows at a time. This task owns those rows. The
+ * (key, lane) layout of p and ds is already the coefficient matrix of those sums. */
+CPU_MULTIVERSION static void dkv_task(float *dk, float *dv, const float *dout, const float *q,
+                                      const float *k, const float *v, const float *out,
+                                      const float *lse, const SeqSpan *sp, int64_t g,
+                                      int64_t j0, int64_t jn, const AttnDims *dm) {
+    Lanes ln;
+    float pT[KTILE * QROWS], dsT[KTILE * QROWS];
+    const float *kr[KTILE], *vr[KTILE];
     float *dkr[KTILE], *dvr[KTILE];
     kv_rows(kr, k, sp, g, j0, jn, dm);
     kv_rows(vr, v, sp, g, j0, jn, dm);
@@ -228,38 +364,34 @@ static void dkv_task(float *dk, float *dv, const float *dout, const float *q, co
     for (int64_t p0 = i0 * dm->G; p0 < n_pairs; p0 += QROWS) {
         Block bk;
         block_init(&bk, sp, g, p0, min64(p0 + QROWS, n_pairs), dm);
-        block_rows(qr, dor, D, q, dout, out, &bk, dm->HD);
-        bwd_tile(p, ds, qr, dor, kr, vr, lse, D, &bk, 0, j0, jn, dm);
-        for (int64_t r = 0; r < bk.nr; r++) /* transpose: rows of dk/dv are keys */
-            for (int64_t j = 0; j < jn; j++) {
-                pt[j * QROWS + r] = p[r * KTILE + j];
-                dst[j * QROWS + r] = dm->scale * ds[r * KTILE + j];
-            }
-        accum(dvr, jn, pt, QROWS, dor, bk.nr, dm->HD);
-        accum(dkr, jn, dst, QROWS, qr, bk.nr, dm->HD);
+        lanes_init(&ln, q, dout, out, lse, &bk, dm->HD);
+        bwd_lanes(pT, dsT, &ln, kr, vr, j0, jn, dm);
+        for (int64_t i = 0; i < jn * QROWS; i++)
+            dsT[i] *= dm->scale;
+        accum(dvr, jn, pT, QROWS, 1, ln.dor, bk.nr, dm->HD);
+        accum(dkr, jn, dsT, QROWS, 1, ln.qr, bk.nr, dm->HD);
     }
 }
 
 /* dq for one block of rows (overwritten): sum over key tiles of ds k, times scale. */
-static void dq_block(float *dq, const float *dout, const float *q, const float *k,
-                     const float *v, const float *out, const float *lse, const Block *bk,
-                     const AttnDims *dm) {
-    float acc[QROWS * CPU_ATTN_MAX_HD], p[QROWS * KTILE], ds[QROWS * KTILE], D[QROWS];
-    const float *qr[QROWS], *dor[QROWS], *kr[KTILE], *vr[KTILE];
+CPU_MULTIVERSION static void dq_block(float *dq, const float *dout, const float *q,
+                                      const float *k, const float *v, const float *out,
+                                      const float *lse, const Block *bk, const AttnDims *dm) {
+    Lanes ln;
+    float acc[QROWS * CPU_ATTN_MAX_HD], pT[KTILE * QROWS], dsT[KTILE * QROWS];
+    const float *kr[KTILE], *vr[KTILE];
     float *accr[QROWS];
-    int64_t HD = dm->HD, nr = bk->nr, n_keys = bk->pos[nr - 1] + 1;
-    block_rows(qr, dor, D, q, dout, out, bk, HD);
+    const int64_t HD = dm->HD, nr = bk->nr, n_keys = bk->pos[nr - 1] + 1;
+    lanes_init(&ln, q, dout, out, lse, bk, HD);
     for (int64_t r = 0; r < nr; r++)
         accr[r] = acc + r * HD;
     memset(acc, 0, sizeof(float) * (size_t)(nr * HD));
     for (int64_t j0 = 0; j0 < n_keys; j0 += KTILE) {
-        int64_t jn = min64(KTILE, n_keys - j0), ra = 0;
-        while (bk->pos[ra] < j0)
-            ra++;
+        const int64_t jn = min64(KTILE, n_keys - j0);
         kv_rows(kr, k, bk->sp, bk->g, j0, jn, dm);
         kv_rows(vr, v, bk->sp, bk->g, j0, jn, dm);
-        bwd_tile(p, ds, qr, dor, kr, vr, lse, D, bk, ra, j0, jn, dm);
-        accum(accr + ra, nr - ra, ds + ra * KTILE, KTILE, kr, jn, HD);
+        bwd_lanes(pT, dsT, &ln, kr, vr, j0, jn, dm);
+        accum(accr, nr, dsT, 1, QROWS, kr, jn, HD);
     }
     for (int64_t r = 0; r < nr; r++)
         for (int64_t d = 0; d < HD; d++)
