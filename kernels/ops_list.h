@@ -202,8 +202,10 @@ OP(void, attn_bwd, (void *dq, void *dk, void *dv, const void *dout, const void *
  * vocabulary on one rank is v0 = 0 and V = vocab_size; under tp each rank passes its
  * slice and the worker combines the per-rank results (worker/model/model_tp.c). */
 /* out (T,D) = table[ids[t] - v0] when v0 <= ids[t] < v0 + V, else 0 (another rank holds
- * that row: a sum over the ranks completes the lookup). table (V,D). */
-OP(void, embed_fwd, (void *out, const int32_t *ids, const void *table, int64_t T, int64_t D,
+ * that row: a sum over the ranks completes the lookup). table (V,D) in any format
+ * weight_bytes supports (a GGUF's embedding kept in its blocks): each looked-up row is
+ * decoded as wmatmul_fwd decodes it, so a tied lm_head and the lookup see one matrix. */
+OP(void, embed_fwd, (void *out, const int32_t *ids, Weight table, int64_t T, int64_t D,
                      int64_t v0, int64_t V))
 /* Cross-entropy statistics per row of logits (T,V): lse[t] = log-sum-exp of the row (of
  * this range only) and tgt[t] = logits[t][targets[t] - v0] when the target lies in the

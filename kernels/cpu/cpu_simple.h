@@ -9,7 +9,10 @@
 
 #include "kernels/ops.h"
 
-/* vocab_simple.c: libm expf per element, the sum in double */
+/* vocab_simple.c: the embedding's rows decoded whole by the plain-C panel decoders
+ * (wpanel.h); libm expf per element, the sum in double */
+void cpu_embed_fwd_simple(void *out, const int32_t *ids, Weight table, int64_t T, int64_t D,
+                          int64_t v0, int64_t V);
 void cpu_xent_fwd_simple(float *lse, float *tgt, const void *logits, const int32_t *targets,
                          int64_t T, int64_t V, int64_t v0);
 void cpu_xent_bwd_simple(void *dlogits, const void *logits, const float *lse,

@@ -7,24 +7,47 @@
  * torch.nn.functional.cross_entropy on fp32 logits per row (HF LlamaForCausalLM's loss
  * before any reduction): loss = logsumexp(row) - row[target]. The exponentials are
  * summed in double over fp32 blocks: a 128K vocabulary of terms <= 1 would otherwise lose
- * ~1e-4 relative. Rows split across threads; each row's loops are vectorized with vexp.h's
+ * ~1e-4 relative. The embedding's rows are decoded by the frozen matmuls' panel decoders
+ * (wpanel.h), so a quantized table gives the floats a tied lm_head multiplies. Rows split
+ * across threads; each row's loops are vectorized with vexp.h's
  * expf and built per x86-64 level. The plain loops they replaced are vocab_simple.c. */
 #include "kernels/cpu/cpu_ops.h"
 
 #include <math.h>
 #include <string.h>
 
+#include "kernels/cpu/matmul_avx512.h"
 #include "kernels/cpu/vexp.h"
+#include "kernels/cpu/wpanel.h"
 
-void cpu_embed_fwd(void *out, const int32_t *ids, const void *table, int64_t T, int64_t D,
+/* Row r of table (D columns, in its format) into dst: the whole blocks straight into
+ * dst through the panel decoder, a padded tail block through a block-sized scratch. */
+static void embed_row(float *dst, Weight table, int64_t D, int64_t r, WPanelFn panel_of) {
+    const int64_t be = weight_block_elems(table.format) > 0 ? weight_block_elems(table.format)
+                                                            : 1;
+    const int64_t whole = D / be * be;
+    int64_t ld = 0;
+    if (whole > 0) {
+        const float *p = panel_of(table.data, D, r, 1, 0, whole, dst, &ld);
+        if (p != dst) /* fp32: the row itself */
+            memcpy(dst, p, (size_t)whole * sizeof(float));
+    }
+    if (whole < D) {
+        float tail[256]; /* the largest block (Q4_K, Q6_K) */
+        const float *p = panel_of(table.data, D, r, 1, whole, D - whole, tail, &ld);
+        memcpy(dst + whole, p, (size_t)(D - whole) * sizeof(float));
+    }
+}
+
+void cpu_embed_fwd(void *out, const int32_t *ids, Weight table, int64_t T, int64_t D,
                    int64_t v0, int64_t V) {
     float *o = out;
-    const float *tab = table;
+    const WPanelFn panel_of = cpu_wpanel_fn(table.format, cpu_avx512_usable());
 #pragma omp parallel for schedule(static) if (T * D >= CPU_PAR_MIN)
     for (int64_t t = 0; t < T; t++) {
         const int64_t r = (int64_t)ids[t] - v0;
         if (r >= 0 && r < V)
-            memcpy(o + t * D, tab + r * D, (size_t)D * sizeof(float));
+            embed_row(o + t * D, table, D, r, panel_of);
         else
             memset(o + t * D, 0, (size_t)D * sizeof(float));
     }

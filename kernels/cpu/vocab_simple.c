@@ -1,17 +1,37 @@
-/* kernels/cpu/vocab_simple.c -- the simple twins of vocab.c's cross-entropy and argmax
- * (kernels/cpu/cpu_simple.h): one libm expf per element, the exponentials summed in double,
- * a scalar scan for the argmax. The reference the fast ones are tested against. */
+/* kernels/cpu/vocab_simple.c -- the simple twins of vocab.c's embedding, cross-entropy and
+ * argmax (kernels/cpu/cpu_simple.h): a whole table row decoded by plain C, one libm expf
+ * per element, the exponentials summed in double, a scalar scan for the argmax. The
+ * reference the fast ones are tested against. */
 #include "kernels/cpu/cpu_simple.h"
 
 #include <math.h>
 #include <string.h>
 
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/wpanel.h"
 
 /* The target's column in this range, or -1 when it has none or another rank holds it. */
 static int64_t local_col(int32_t target, int64_t V, int64_t v0) {
     const int64_t c = (int64_t)target - v0;
     return target >= 0 && c >= 0 && c < V ? c : -1;
+}
+
+void cpu_embed_fwd_simple(void *out, const int32_t *ids, Weight table, int64_t T, int64_t D,
+                          int64_t v0, int64_t V) {
+    float *o = out;
+    const WPanelFn panel_of = cpu_wpanel_fn(table.format, 0);
+    const int64_t ld = cpu_wpanel_ld(table.format, D);
+    for (int64_t t = 0; t < T; t++) {
+        const int64_t r = (int64_t)ids[t] - v0;
+        if (r < 0 || r >= V) {
+            memset(o + t * D, 0, (size_t)D * sizeof(float));
+            continue;
+        }
+        float row[ld];
+        int64_t ldr = 0;
+        const float *p = panel_of(table.data, D, r, 1, 0, D, row, &ldr);
+        memcpy(o + t * D, p, (size_t)D * sizeof(float));
+    }
 }
 
 void cpu_xent_fwd_simple(float *lse, float *tgt, const void *logits, const int32_t *targets,

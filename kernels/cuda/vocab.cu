@@ -1,6 +1,6 @@
 /* kernels/cuda/vocab.cu -- the ops over a vocabulary range [v0, v0 + V) (DESIGN §3) on
- * bf16, with global ids: embedding lookup, fused cross-entropy statistics and backward,
- * greedy argmax. The whole vocabulary is the range [0, vocab_size); under tp the worker
+ * bf16, with global ids: fused cross-entropy statistics and backward, greedy argmax (the
+ * embedding lookup is weights.cu's: it decodes a table in a block format). The whole vocabulary is the range [0, vocab_size); under tp the worker
  * combines the ranks (worker/model/model_tp.c). Cross-entropy: one block per row; each
  * thread keeps an online (max, sum-exp) pair over its strided part of the row and the
  * block merges the pairs in a fixed order (reproducible), so no fp32 copy of the logits
@@ -108,16 +108,6 @@ __device__ __forceinline__ void argmax_row(const bf16 *row, int64_t V, float *be
 }
 
 #define VOCAB_ROW_THREADS 512 /* one block per logits row */
-#define VOCAB_EW_THREADS 256  /* the embedding's grid-stride copy */
-
-__global__ void embed_kernel(bf16 *out, const int32_t *ids, const bf16 *table, int64_t T,
-                             int64_t D, int64_t v0, int64_t V) {
-    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < T * D;
-         i += (int64_t)gridDim.x * blockDim.x) {
-        const int64_t t = i / D, d = i % D, r = (int64_t)ids[t] - v0;
-        out[i] = (r >= 0 && r < V) ? table[r * D + d] : to_bf(0.0f);
-    }
-}
 
 /* The target's column in this range, or -1. */
 __device__ __forceinline__ int64_t range_col(int32_t target, int64_t V, int64_t v0) {
@@ -168,15 +158,6 @@ __global__ void argmax_kernel(float *val, int32_t *ids, const bf16 *logits, int6
     }
 }
 
-void cuda_embed_fwd(void *out, const int32_t *ids, const void *table, int64_t T, int64_t D,
-                    int64_t v0, int64_t V) {
-    if (T <= 0 || D <= 0)
-        return;
-    CudaCtx *ctx = cuda_ctx();
-    embed_kernel<<<cuda_grid(T * D, VOCAB_EW_THREADS), VOCAB_EW_THREADS, 0, ctx->stream>>>(
-        (bf16 *)out, ids, (const bf16 *)table, T, D, v0, V);
-    cuda_op_done(ctx, "embed_fwd");
-}
 
 void cuda_xent_fwd(float *lse, float *tgt, const void *logits, const int32_t *targets,
                    int64_t T, int64_t V, int64_t v0) {

@@ -7,7 +7,8 @@
  * compute), so the dequantized copy never exceeds WQ_SCRATCH_BYTES; under
  * TLM_CUDA_KERNELS=simple, the reference twin: 16 x 16 output tiles whose weight tiles are
  * dequantized into shared memory as bf16 and summed in fp32 by plain FMAs. Both decode an
- * element exactly as io/base/quant.c does (then round to bf16). Enqueue on the backend
+ * element exactly as io/base/quant.c does (then round to bf16). The embedding lookup
+ * lives here too: it decodes its rows through the same element decoder. Enqueue on the backend
  * stream; do not synchronize (uploads excepted). */
 #include <cuda_fp16.h>
 
@@ -165,6 +166,41 @@ __global__ void wq_dequant_kernel(bf16 *dst, const uint8_t *w, size_t row_bytes,
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total;
          i += (int64_t)gridDim.x * blockDim.x)
         dst[i] = to_bf(wq_elem(fmt, w + (size_t)(n0 + i / K) * row_bytes, i % K));
+}
+
+/* ---- the embedding lookup over a vocabulary range (ops_list.h embed_fwd): a table in
+ * bf16 (fp32 and bf16 weights alike) is copied, one in a block format decoded element by
+ * element as the matmuls decode it (wq_elem), so a tied lm_head sees the same numbers. */
+#define WQ_EMBED_THREADS 256
+
+__global__ void wq_embed_kernel(bf16 *out, const int32_t *ids, const uint8_t *table,
+                                size_t row_bytes, int fmt, int64_t T, int64_t D, int64_t v0,
+                                int64_t V) {
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < T * D;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t t = i / D, d = i % D, r = (int64_t)ids[t] - v0;
+        if (r < 0 || r >= V)
+            out[i] = to_bf(0.0f);
+        else if (fmt == WEIGHT_ELEM || fmt == WEIGHT_BF16)
+            out[i] = ((const bf16 *)table)[r * D + d];
+        else
+            out[i] = to_bf(wq_elem(fmt, table + (size_t)r * row_bytes, d));
+    }
+}
+
+void cuda_embed_fwd(void *out, const int32_t *ids, Weight table, int64_t T, int64_t D,
+                    int64_t v0, int64_t V) {
+    check_format(table.format, "embed_fwd");
+    if (T <= 0 || D <= 0)
+        return;
+    CudaCtx *ctx = cuda_ctx();
+    const size_t row_bytes = table.format == WEIGHT_ELEM || table.format == WEIGHT_BF16
+                                 ? (size_t)D * 2
+                                 : wq_row_bytes(table.format, D);
+    wq_embed_kernel<<<cuda_grid(T * D, WQ_EMBED_THREADS), WQ_EMBED_THREADS, 0, ctx->stream>>>(
+        (bf16 *)out, ids, (const uint8_t *)table.data, row_bytes, (int)table.format, T, D, v0,
+        V);
+    cuda_op_done(ctx, "embed_fwd");
 }
 
 /* out (M,N) += bias (N) broadcast over rows. */

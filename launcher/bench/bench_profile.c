@@ -237,7 +237,7 @@ static void p_attn_bwd(void *dq, void *dk, void *dv, const void *dout, const voi
     PROFILED(PROF_ATTN, in->attn_bwd(dq, dk, dv, dout, q, k, v, out, lse, spans, n_spans, Tq,
                                      H, KVH, HD));
 }
-static void p_embed_fwd(void *out, const int32_t *ids, const void *table, int64_t T,
+static void p_embed_fwd(void *out, const int32_t *ids, Weight table, int64_t T,
                         int64_t D, int64_t v0, int64_t V) {
     PROFILED(PROF_XENT, in->embed_fwd(out, ids, table, T, D, v0, V));
 }

@@ -75,9 +75,32 @@ static void room_source(const Ops *ops, int faked, char *buf, size_t n_bytes) {
                  "it in use", gib(sm.cgroup_limit), sm.cgroup_file, gib(sm.cgroup_usage));
 }
 
+/* A .gguf read with its own types: e's weights sized tensor by tensor (the estimate's
+ * formula knows only the file's main type), and the log says which tensors widen. */
+static int file_weights(const JobSpec *job, const ModelConfig *cfg, const ModelOptions *mo,
+                        const Ops *ops, int tp, ModelMemory *e, Err *err) {
+    ModelFileWeights fw;
+    if (model_file_weights(job->model.path, cfg, mo, tp, ops->elem_bytes, &fw, err) != 0)
+        return -1;
+    e->total_bytes = e->total_bytes - e->weights_bytes + fw.weights_bytes;
+    e->weights_bytes = fw.weights_bytes;
+    e->matrix_bytes = fw.matrix_bytes;
+    e->dense_bytes = fw.dense_bytes;
+    const double mib = 1024.0 * 1024.0;
+    log_info("memory check: %s's weights sized tensor by tensor: %.1f MiB per rank (the "
+             "file's tensors %.1f MiB; widened to %s: %d tensor(s), %.1f MiB in the file -> "
+             "%.1f%s%s)", job->model.path, (double)fw.weights_bytes / mib,
+             (double)fw.file_bytes / mib, dtype_name(ops->elem), fw.n_widened,
+             (double)fw.widened_file_bytes / mib, (double)fw.widened_bytes / mib,
+             fw.n_widened > 0 ? ": " : "", fw.widened);
+    return 0;
+}
+
 int ttl_check_memory(const JobSpec *job, const ModelConfig *cfg, const ModelOptions *mo,
                      const Ops *ops, int tp, Err *err) {
-    const ModelMemory e = model_memory_estimate(cfg, mo, tp, ops->elem_bytes);
+    ModelMemory e = model_memory_estimate(cfg, mo, tp, ops->elem_bytes);
+    if (mo->weight_file_types && file_weights(job, cfg, mo, ops, tp, &e, err) != 0)
+        return -1;
     size_t room = 0, total = 0;
     int faked = 0;
     Err why = {{0}};

@@ -128,19 +128,27 @@ static int upload_rope(Model *m, Err *err) {
 static void log_memory(const Model *m, const char *dir) {
     ModelMemory e = model_memory_estimate(&m->cfg, &m->opt, m->tp, m->ops->elem_bytes);
     const double mib = 1024.0 * 1024.0;
-    char parts[256]; /* what the weights are made of */
-    snprintf(parts, sizeof parts, "matrices %s %.1f, embedding+norms %s %.1f",
-             m->opt.weight_format == WEIGHT_ELEM ? dtype_name(m->ops->elem)
-                                                 : weight_format_name(m->opt.weight_format),
+    char parts[320]; /* what the weights are made of */
+    const WeightFormat wf = m->opt.weight_format;
+    snprintf(parts, sizeof parts, "matrices %s %.1f, embedding+norms %s %.1f%s",
+             wf == WEIGHT_ELEM ? dtype_name(m->ops->elem) : weight_format_name(wf),
              (double)e.matrix_bytes / mib, dtype_name(m->ops->elem),
-             (double)e.dense_bytes / mib);
+             (double)e.dense_bytes / mib,
+             weight_is_blocked(wf) ? "; the embedding is not quantized (only the matrices "
+                                     "are, as QLoRA)" : "");
     if (m->w_from_gguf) { /* what was allocated, each matrix in its format */
+        const int kept = m->embed.format != WEIGHT_ELEM;
+        const size_t matrices = m->w_matrix_bytes - (kept ? m->w_embed_bytes : 0);
+        const size_t norms = m->w_dense_bytes - (kept ? 0 : m->w_embed_bytes);
+        const char *tied = m->cfg.tie_embeddings && m->lm_head.data == m->embed.data
+                               ? ", also the tied lm_head" : "";
         e.total_bytes += m->w_matrix_bytes + m->w_dense_bytes - e.weights_bytes;
         e.weights_bytes = m->w_matrix_bytes + m->w_dense_bytes;
-        snprintf(parts, sizeof parts, "matrices %.1f: %s; embedding+norms %s %.1f, the "
-                 "embedding widened from the file's %s", (double)m->w_matrix_bytes / mib,
-                 m->w_formats, dtype_name(m->ops->elem), (double)m->w_dense_bytes / mib,
-                 m->w_embed_type);
+        snprintf(parts, sizeof parts, "matrices %.1f: %s; embedding %s %.1f (%s the file's "
+                 "%s%s); norms %s %.1f", (double)matrices / mib, m->w_formats,
+                 kept ? weight_format_name(m->embed.format) : dtype_name(m->ops->elem),
+                 (double)m->w_embed_bytes / mib, kept ? "kept in" : "widened from",
+                 m->w_embed_type, tied, dtype_name(m->ops->elem), (double)norms / mib);
     }
     log_info("model %s on %s, tp rank %d/%d (H %lld, KVH %lld, F %lld, vocab [%lld, %lld)): "
              "memory estimate %.1f MiB = weights %.1f (%s) + LoRA+AdamW %.1f + KV cache %.1f "

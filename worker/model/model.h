@@ -79,7 +79,10 @@ typedef struct ModelOptions {
  *   with Ti = max_tokens, Tt = max_train_tokens, Ta = max(Ti, Tt), B = max_seqs.
  * Each carved view is also rounded up to 256 bytes (not counted). With bf16 weights
  * (weight_format) the matrices take 2 bytes, not e, and a tied lm_head gets its own bf16
- * copy: the weights term stays above the truth unless V*D outweighs the layers. */
+ * copy: the weights term stays above the truth unless V*D outweighs the layers. Under
+ * weight_file_types (a .gguf read in place) the embedding is a matrix in weight_format
+ * (the file's main type) and a tied lm_head is that matrix; the pre-load check sizes
+ * each tensor by its own type instead (model_file_weights). */
 typedef struct ModelMemory {
     size_t weights_bytes, lora_bytes, kv_bytes, act_bytes, total_bytes;
     size_t matrix_bytes; /* of weights_bytes: the frozen matrices, in weight_format */
@@ -111,6 +114,27 @@ void model_close(Model *m); /* accepts NULL */
  * model_open; WEIGHT_ELEM for a directory or a file that cannot be read (model_open then
  * says why). */
 WeightFormat model_file_weight_format(const char *path);
+
+/* The weights of a .gguf file read with each tensor's own type (weight_file_types), sized
+ * tensor by tensor as model_open will store them (model_load_gguf.c: the embedding and
+ * each matrix kept in its block type, the rest widened), on the largest rank of tp. */
+typedef struct ModelFileWeights {
+    size_t weights_bytes;        /* this rank's weights, as ModelMemory.weights_bytes */
+    size_t matrix_bytes;         /*   the frozen matrices and the embedding, each in its
+                                  *   storage (model_open's matrices) */
+    size_t dense_bytes;          /*   norms and biases, in the elem type */
+    size_t file_bytes;           /* all of the file's tensors */
+    size_t widened_file_bytes;   /* the file bytes of the tensors stored in another type */
+    size_t widened_bytes;        /*   and what they take stored (in weights_bytes) */
+    int n_widened;               /*   how many */
+    char widened[128];           /*   the first few HF names ("model.norm.weight F16") */
+} ModelFileWeights;
+
+/* Reads path's header and tensor table (borrowed; nothing is uploaded) for cfg (from that
+ * file) opened with o (weight_file_types set) on tp ranks of elem_bytes. 0, or -1 with
+ * err naming the file and the tensor. */
+int model_file_weights(const char *path, const ModelConfig *cfg, const ModelOptions *o, int tp,
+                       size_t elem_bytes, ModelFileWeights *out, Err *err);
 
 const ModelConfig *model_config(const Model *m); /* borrowed */
 const Ops *model_ops(const Model *m);            /* borrowed */

@@ -121,15 +121,18 @@ struct Model {
 
     /* frozen weights: one allocation */
     void *w_block;
-    void *embed;              /* (V, D) embed_tokens */
+    Weight embed;             /* (V, D) embed_tokens: the elem type, or a .gguf file's own
+                               * type under weight_file_types (kept in its blocks) */
     void *final_norm;         /* (D) model.norm */
-    Weight lm_head;           /* (V, D) in the weight format; its data == embed when tied
-                               * and the format is the elem type (else its own copy) */
+    Weight lm_head;           /* (V, D) in the weight format; == embed when tied and the
+                               * embedding is in that format (else its own copy) */
     LayerWeights *layers;     /* host (L) of backend pointers */
-    size_t w_matrix_bytes, w_dense_bytes; /* what the load allocated (model_specs_alloc) */
+    size_t w_matrix_bytes, w_dense_bytes; /* what the load allocated (model_specs_alloc): */
+    size_t w_embed_bytes;     /*   the embedding's part of w_matrix_bytes (a GGUF's
+                               *   embedding kept in its type) or of w_dense_bytes */
     int w_from_gguf;          /* read in place from a .gguf file (model_load_gguf.c): */
     size_t w_file_bytes;      /*   the file's tensor bytes, */
-    char w_formats[96];       /*   the matrices' formats ("q4_1 x210, q8_0 x1"), */
+    char w_formats[96];       /*   the layers' and an own lm_head's formats ("q4_1 x210"), */
     char w_embed_type[16];    /*   the file's type of the embedding ("Q8_0") */
     float *rope_cos, *rope_sin; /* backend (max_pos, HD/2) */
 
@@ -215,6 +218,10 @@ ModelOptions model_resolve_options(const ModelOptions *o, const ModelConfig *cfg
 
 /* [r n / tp, (r + 1) n / tp) is rank r's part of n rows. */
 int64_t model_split_begin(int64_t n, int tp, int r);
+
+/* Bytes of a (rows, cols) frozen matrix in format f on a backend of elem type e bytes
+ * (bf16 2 bytes, a block format rows of whole blocks): what weight_bytes allocates. */
+size_t model_matrix_bytes(WeightFormat f, size_t rows, size_t cols, size_t e);
 
 /* ---- model.c */
 /* Checks an adapter against the model's limits (NULL passes). */

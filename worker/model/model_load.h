@@ -1,6 +1,6 @@
 /* worker/model/model_load.h -- the weight table shared by the two weight sources
- * (internal to worker/model): model_load.c names and sizes every weight and reads a
- * safetensors directory, model_load_gguf.c reads a .gguf file in place. Both fill the
+ * (internal to worker/model): model_specs.c names and sizes every weight, model_load.c
+ * reads a safetensors directory, model_load_gguf.c a .gguf file in place. Both fill the
  * same WeightSpec table, so a weight's name, shape and tp slice are stated once. */
 #ifndef TLM_WORKER_MODEL_LOAD_H
 #define TLM_WORKER_MODEL_LOAD_H
@@ -13,10 +13,9 @@
 typedef struct WeightSpec {
     char name[160];
     void **slot;
-    Weight *matrix;           /* a frozen matrix: slot is &matrix->data, stored in its
-                               * format; NULL: a norm, bias or the embedding (elem type) */
-    int skip;                 /* not loaded (a GGUF's tied lm_head that stays the
-                               * embedding: the file's embedding is in the elem type) */
+    Weight *matrix;           /* a frozen matrix (or a GGUF's embedding kept in its own
+                               * type): slot is &matrix->data, stored in its format;
+                               * NULL: a norm, bias or the embedding in the elem type */
     int64_t full_rows, full_cols;
     int64_t row0, rows, col0, cols;
     int64_t below_rows;       /* rows of the matrix stacked below this one in its view */
@@ -30,7 +29,11 @@ typedef struct SpecList {
     int tp, tp_rank;
 } SpecList;
 
-/* One backend allocation for every spec not skipped, in each matrix's format (a stacked
+/* The weight table of m (cfg, opt, L, tp, tp_rank and layers set): specs->v allocated
+ * (the caller frees it), one spec per weight this rank loads. */
+int model_weight_specs(Model *m, SpecList *specs, Err *err);
+
+/* One backend allocation for every spec, in each matrix's format (a stacked
  * matrix inside the view of the one above it: the same format), and the largest
  * column-slice stage a safetensors load needs (F32 rows: *stage_bytes). */
 int model_specs_alloc(Model *m, const SpecList *specs, size_t *stage_bytes, Err *err);

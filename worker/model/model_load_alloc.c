@@ -42,11 +42,9 @@ static void place_stacked(Model *m, const SpecList *specs) {
 int model_specs_alloc(Model *m, const SpecList *specs, size_t *stage_bytes, Err *err) {
     BlockPlan plan = {0};
     *stage_bytes = 0;
-    m->w_matrix_bytes = m->w_dense_bytes = 0;
+    m->w_matrix_bytes = m->w_dense_bytes = m->w_embed_bytes = 0;
     for (int i = 0; i < specs->n; i++) {
         const WeightSpec *w = &specs->v[i];
-        if (w->skip)
-            continue;
         int64_t n = w->cols > 0 ? w->rows * w->cols : w->rows;
         const size_t bytes = w->matrix != NULL
                                  ? m->ops->weight_bytes(w->matrix->format, w->rows, w->cols)
@@ -61,6 +59,8 @@ int model_specs_alloc(Model *m, const SpecList *specs, size_t *stage_bytes, Err 
                                                                w->rows + w->below_rows, w->cols)
                                         : bytes);
         *(w->matrix != NULL ? &m->w_matrix_bytes : &m->w_dense_bytes) += bytes;
+        if (w->slot == &m->embed.data)
+            m->w_embed_bytes = bytes;
         if (w->cols != w->full_cols && (size_t)n * 4 > *stage_bytes)
             *stage_bytes = (size_t)n * 4; /* F32 is the widest stored dtype accepted */
     }

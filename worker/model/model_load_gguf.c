@@ -53,9 +53,6 @@ static int resolve_format(Model *m, WeightSpec *w, const GgufTensor *t, const ch
                        "tensor's own type), f32 or bf16", path, t->name, w->name,
                        type_name(t->type), weight_format_name(f));
     w->matrix->format = f;
-    /* a tied lm_head that is the elem-type embedding is the embedding itself */
-    if (w->matrix == &m->lm_head && m->cfg.tie_embeddings && f == WEIGHT_ELEM)
-        w->skip = 1;
     return 0;
 }
 
@@ -132,11 +129,12 @@ static int upload_floats(Model *m, const WeightSpec *w, const GgufHfTensor *h, f
     return 0;
 }
 
-/* "q4_1 x210, q8_0 x1": the matrices' formats and counts, for the memory log line. */
+/* "q4_1 x210, q8_0 x1": the matrices' formats and counts (the embedding apart), for the
+ * memory log line. */
 static void describe_formats(Model *m, const SpecList *specs) {
     int count[WEIGHT_N_FORMATS] = {0};
     for (int i = 0; i < specs->n; i++)
-        if (specs->v[i].matrix != NULL && !specs->v[i].skip)
+        if (specs->v[i].matrix != NULL && specs->v[i].matrix != &m->embed)
             count[specs->v[i].matrix->format]++;
     size_t at = 0;
     m->w_formats[0] = '\0';
@@ -149,9 +147,10 @@ static void describe_formats(Model *m, const SpecList *specs) {
                                    count[f]);
 }
 
-/* Each spec's file tensor (by HF name) and, for a matrix, its storage. */
+/* Each spec's file tensor (by HF name) and, for a matrix, its storage; says (loud != 0)
+ * when gate and up differ in type. */
 static int match_specs(Model *m, const char *path, SpecList *specs, const GgufHfTensor *list,
-                       int n_list, const GgufHfTensor **src, Err *err) {
+                       int n_list, const GgufHfTensor **src, int loud, Err *err) {
     for (int i = 0; i < specs->n; i++) {
         WeightSpec *w = &specs->v[i];
         src[i] = NULL;
@@ -168,8 +167,6 @@ static int match_specs(Model *m, const char *path, SpecList *specs, const GgufHf
                            (long long)w->full_rows, (long long)w->full_cols);
         if (w->matrix != NULL && resolve_format(m, w, src[i]->src, path, err) != 0)
             return -1;
-        if (w->skip)
-            m->lm_head.format = WEIGHT_ELEM;
     }
     /* gate_proj and up_proj share one view (w_gu): a file holding them in two types has
      * both dequantized to the elem type rather than either one rounded again */
@@ -177,10 +174,11 @@ static int match_specs(Model *m, const char *path, SpecList *specs, const GgufHf
         WeightSpec *w = &specs->v[i], *a = w->above >= 0 ? &specs->v[w->above] : NULL;
         if (a == NULL || a->matrix->format == w->matrix->format)
             continue;
-        log_info("%s: \"%s\" is %s and \"%s\" %s in the file: both are kept as %s (one "
-                 "stacked matrix)", path, src[w->above]->src->name,
-                 type_name(src[w->above]->src->type), src[i]->src->name,
-                 type_name(src[i]->src->type), dtype_name(m->ops->elem));
+        if (loud)
+            log_info("%s: \"%s\" is %s and \"%s\" %s in the file: both are kept as %s "
+                     "(one stacked matrix)", path, src[w->above]->src->name,
+                     type_name(src[w->above]->src->type), src[i]->src->name,
+                     type_name(src[i]->src->type), dtype_name(m->ops->elem));
         a->matrix->format = w->matrix->format = WEIGHT_ELEM;
     }
     return 0;
@@ -205,8 +203,6 @@ static int load_all(Model *m, const char *path, SpecList *specs, const GgufHfTen
                  : 0;
     for (int i = 0; rc == 0 && i < specs->n; i++) {
         const WeightSpec *w = &specs->v[i];
-        if (w->skip)
-            continue;
         const int blocks = w->matrix != NULL && weight_is_blocked(w->matrix->format) &&
                            weight_ggml_type(w->matrix->format) == (int)src[i]->src->type;
         rc = blocks ? upload_blocks(m, w, src[i], (uint8_t *)stage, stage_bytes, err)
@@ -232,7 +228,7 @@ int model_load_gguf(Model *m, const char *path, SpecList *specs, Err *err) {
     if (rc == 0)
         rc = gguf_hf_tensors(g, &gm, &list, &n_list, err);
     if (rc == 0)
-        rc = match_specs(m, path, specs, list, n_list, src, err);
+        rc = match_specs(m, path, specs, list, n_list, src, 1, err);
     if (rc == 0)
         rc = load_all(m, path, specs, src, err);
     if (rc == 0) {
@@ -268,4 +264,85 @@ WeightFormat model_file_weight_format(const char *path) {
         if (elems[f] > elems[best])
             best = f;
     return (WeightFormat)best;
+}
+
+/* The bytes spec w takes stored (its format, or the elem type), and whether that is the
+ * file tensor's own encoding (blocks kept, F32 in an fp32 elem, BF16 as bf16). */
+static size_t stored_bytes(const WeightSpec *w, uint32_t file_type, size_t elem_bytes,
+                           int *as_in_file) {
+    const int64_t rows = w->full_cols > 0 ? w->rows : 1, cols = w->full_cols > 0 ? w->cols
+                                                                                : w->rows;
+    const WeightFormat f = w->matrix != NULL ? w->matrix->format : WEIGHT_ELEM;
+    *as_in_file = (weight_is_blocked(f) && weight_ggml_type(f) == (int)file_type) ||
+                  (f == WEIGHT_BF16 && file_type == QUANT_BF16) ||
+                  (f == WEIGHT_ELEM && file_type == QUANT_F32 && elem_bytes == 4) ||
+                  (f == WEIGHT_ELEM && file_type == QUANT_BF16 && elem_bytes == 2);
+    return model_matrix_bytes(f, (size_t)rows, (size_t)cols, elem_bytes);
+}
+
+/* Rank r's weights of the file: its spec table resolved against the file's tensors as
+ * model_load_gguf does, each spec sized by its own storage. */
+static int rank_weights(const ModelConfig *cfg, const ModelOptions *o, int tp, int r,
+                        size_t elem_bytes, const GgufHfTensor *list, int n_list,
+                        const char *path, ModelFileWeights *out, Err *err) {
+    Model m = {.cfg = *cfg, .L = cfg->n_layers, .tp = tp, .tp_rank = r};
+    m.opt = model_resolve_options(o, cfg);
+    m.layers = calloc((size_t)m.L, sizeof *m.layers);
+    SpecList specs = {0};
+    const GgufHfTensor **src = NULL;
+    int rc = m.layers == NULL ? err_set(err, "out of host memory for the weight table") : 0;
+    if (rc == 0)
+        rc = model_weight_specs(&m, &specs, err);
+    if (rc == 0 && (src = calloc((size_t)specs.n, sizeof *src)) == NULL)
+        rc = err_set(err, "out of host memory for the weight table");
+    if (rc == 0)
+        rc = match_specs(&m, path, &specs, list, n_list, src, 0, err);
+    for (int i = 0; rc == 0 && i < specs.n; i++) {
+        const WeightSpec *w = &specs.v[i];
+        int as_in_file = 0;
+        const size_t bytes = stored_bytes(w, src[i]->src->type, elem_bytes, &as_in_file);
+        out->weights_bytes += bytes;
+        *(w->matrix != NULL ? &out->matrix_bytes : &out->dense_bytes) += bytes;
+        if (as_in_file)
+            continue;
+        /* this rank's share of the file tensor: its rows (or vector elements) */
+        const int64_t full = w->full_rows * (w->full_cols > 0 ? w->full_cols : 1);
+        const int64_t part = w->rows * (w->full_cols > 0 ? w->cols : 1);
+        out->widened_file_bytes += (size_t)((double)src[i]->src->n_bytes * part / full);
+        out->widened_bytes += bytes;
+        const size_t at = strlen(out->widened);
+        if (out->n_widened++ < 3)
+            snprintf(out->widened + at, sizeof out->widened - at, "%s%s %s",
+                     at > 0 ? ", " : "", w->name, type_name(src[i]->src->type));
+    }
+    free(src);
+    free(specs.v);
+    free(m.layers);
+    return rc;
+}
+
+int model_file_weights(const char *path, const ModelConfig *cfg, const ModelOptions *o, int tp,
+                       size_t elem_bytes, ModelFileWeights *out, Err *err) {
+    *out = (ModelFileWeights){0};
+    Gguf *g = gguf_open(path, err);
+    if (g == NULL)
+        return -1;
+    GgufModel gm;
+    GgufHfTensor *list = NULL;
+    int n_list = 0;
+    int rc = gguf_model_read(g, &gm, err);
+    if (rc == 0)
+        rc = gguf_hf_tensors(g, &gm, &list, &n_list, err);
+    tp = tp < 1 ? 1 : tp;
+    for (int r = 0; rc == 0 && r < tp; r++) { /* the largest rank (vocabulary slices) */
+        ModelFileWeights w = {0};
+        rc = rank_weights(cfg, o, tp, r, elem_bytes, list, n_list, path, &w, err);
+        if (rc == 0 && w.weights_bytes > out->weights_bytes)
+            *out = w;
+    }
+    for (int64_t i = 0; rc == 0 && i < gguf_n_tensors(g); i++)
+        out->file_bytes += gguf_tensor(g, i)->n_bytes;
+    free(list);
+    gguf_close(g);
+    return rc;
 }

@@ -91,8 +91,7 @@ ModelOptions model_resolve_options(const ModelOptions *o, const ModelConfig *cfg
  * ffn), and slices differing by at most one row otherwise (the vocabulary). */
 int64_t model_split_begin(int64_t n, int tp, int r) { return (int64_t)r * n / tp; }
 
-/* Bytes of a (rows, cols) frozen matrix in format f, elem type e bytes. */
-static size_t matrix_bytes(WeightFormat f, size_t rows, size_t cols, size_t e) {
+size_t model_matrix_bytes(WeightFormat f, size_t rows, size_t cols, size_t e) {
     if (f == WEIGHT_ELEM)
         return e * rows * cols;
     if (f == WEIGHT_BF16)
@@ -113,16 +112,20 @@ ModelMemory model_memory_estimate(const ModelConfig *cfg, const ModelOptions *o,
     const size_t QD = H * HD, KD = KVH * HD, R = (size_t)r.max_lora_rank;
     ModelMemory m = {0};
 
-    /* the frozen matrices in the weight format (a block format: rows of whole blocks), the
-     * embedding, norms and biases in the elem type; a tied lm_head is the embedding itself
-     * only in the elem type, else its own copy in the format (model_load.c) */
+    /* the frozen matrices in the weight format (a block format: rows of whole blocks),
+     * norms and biases in the elem type, the embedding too unless a GGUF keeps it in its
+     * type (weight_file_types: sized here by the main one); a tied lm_head is the
+     * embedding itself when both are in one storage, else its own copy in the format
+     * (model_load.c) */
     const WeightFormat wf = r.weight_format;
-    const int tied_shared = cfg->tie_embeddings && wf == WEIGHT_ELEM && !r.weight_file_types;
-    m.dense_bytes = e * (V * D + D + L * (2 * D + (cfg->qkv_bias ? QD + 2 * KD : 0)));
-    m.matrix_bytes = (tied_shared ? 0 : matrix_bytes(wf, V, D, e)) +
-                     L * (matrix_bytes(wf, QD, D, e) + 2 * matrix_bytes(wf, KD, D, e) +
-                          matrix_bytes(wf, D, QD, e) + 2 * matrix_bytes(wf, F, D, e) +
-                          matrix_bytes(wf, D, F, e));
+    const int kept = r.weight_file_types != 0;
+    const int tied_shared = cfg->tie_embeddings && (wf == WEIGHT_ELEM || kept);
+    m.dense_bytes = e * ((kept ? 0 : V * D) + D +
+                         L * (2 * D + (cfg->qkv_bias ? QD + 2 * KD : 0)));
+#define MB(rows, cols) model_matrix_bytes(wf, rows, cols, e)
+    m.matrix_bytes = (kept ? MB(V, D) : 0) + (tied_shared ? 0 : MB(V, D)) +
+                     L * (MB(QD, D) + 2 * MB(KD, D) + MB(D, QD) + 2 * MB(F, D) + MB(D, F));
+#undef MB
     m.weights_bytes = m.dense_bytes + m.matrix_bytes;
 
     const uint32_t tg = r.est_lora_targets != 0 ? r.est_lora_targets

@@ -232,7 +232,7 @@ static void test_rows(void **state) {
     memset(cache, 0, sizeof(float) * V * D);
     const int32_t ids[T] = {5, 0, 32, 5, 17, 1, 31};
     const int32_t slots[T] = {3, 9, 0, 32, 1, 2, 30};
-    ops->embed_fwd(out, ids, table, T, D, 0, V); /* the whole vocabulary */
+    ops->embed_fwd(out, ids, (Weight){table, WEIGHT_ELEM}, T, D, 0, V); /* the whole vocabulary */
     for (int t = 0; t < T; t++)
         assert_memory_equal(out + t * D, table + ids[t] * D, D * sizeof(float));
     ops->rows_scatter(cache, slots, out, T, D);

@@ -8,6 +8,8 @@
  *    (dX = dY W, overwrite and accumulate) equal the whole matrix dequantized by
  *    quant_dequantize and multiplied by OpenBLAS sgemm: norm-wise <= 1e-5, elementwise
  *    to fp32 rounding of K-term sums; the plain-C panel kernels and the simple twins too;
+ *  - embed_fwd and its simple twin look rows of such a table up (a GGUF's embedding kept
+ *    in its blocks) bit-identical to the same reference, a vocabulary slice too;
  *  - NF4 byte-identical to bitsandbytes' quantize_4bit (a golden, tests/ref);
  *  - the quantizers are what their formats promise: Q8_0 within half a step of the
  *    block's scale, NF4 the nearest of its 16 levels times the block's absmax, a zero
@@ -148,6 +150,42 @@ static int64_t check_panels(WeightFormat f, const void *w, const float *ref, int
     return bad;
 }
 
+/* embed_fwd (fast where the CPU has AVX-512) and its simple twin over the table w: each
+ * looked-up row bit-identical to the reference, ids outside the range zero; the whole
+ * vocabulary and a slice [v0, N) whose table starts at row v0's bytes. */
+static int64_t check_embed(WeightFormat f, const void *w, const float *ref, int64_t N,
+                           int64_t K) {
+    enum { T = 6 };
+    const int64_t v0s[2] = {0, N / 3};
+    const int32_t ids[T] = {0, (int32_t)(N - 1), (int32_t)(N / 2), (int32_t)N, -1,
+                            (int32_t)(N / 3)};
+    float *out = malloc((size_t)(T * K) * sizeof *out);
+    int64_t bad = 0;
+    for (int s = 0; s < 2; s++)
+        for (int simple = 0; simple < 2; simple++) {
+            const int64_t v0 = v0s[s], V = N - v0;
+            const Weight tab = {(unsigned char *)w + cpu_weight_bytes(f, v0, K), f};
+            for (int64_t i = 0; i < T * K; i++)
+                out[i] = 7.0f; /* every element must be written */
+            if (simple)
+                cpu_embed_fwd_simple(out, ids, tab, T, K, v0, V);
+            else
+                cpu_embed_fwd(out, ids, tab, T, K, v0, V);
+            for (int t = 0; t < T; t++)
+                for (int64_t k = 0; k < K; k++) {
+                    const int in = ids[t] >= v0 && ids[t] < N;
+                    const float got = out[t * K + k], want = in ? ref[ids[t] * K + k] : 0.0f;
+                    if (memcmp(&got, &want, sizeof got) != 0 && bad++ < 3)
+                        tu_fail("%s embed_fwd%s N %lld K %lld v0 %lld id %d col %lld: %.9g, "
+                                "expected %.9g", weight_format_name(f), simple ? " simple" : "",
+                                (long long)N, (long long)K, (long long)v0, ids[t],
+                                (long long)k, got, want);
+                }
+        }
+    free(out);
+    return bad;
+}
+
 typedef struct Bufs {
     float *x, *dy, *bias, *out, *ref_out, *dx, *ref_dx;
 } Bufs;
@@ -228,6 +266,7 @@ static int64_t check_format(WeightFormat f, int64_t M, int64_t N, int64_t K) {
     if (cpu_avx512_usable())
         bad += check_panels(f, wd, ref, N, K, 1);
     bad += check_products(f, (Weight){wd, f}, ref, &b, M, N, K);
+    bad += check_embed(f, wd, ref, N, K);
     free(ref);
     free(wd);
     free(wf);

@@ -42,7 +42,7 @@ int main(void) {
     logits[2 * V + 30] = logits[2 * V + 14] = 9.0f; /* tie inside the second slice */
 
     /* the whole vocabulary: one range [0, V) */
-    o->embed_fwd(emb_want, ids, table, T, D, 0, V);
+    o->embed_fwd(emb_want, ids, (Weight){table, WEIGHT_ELEM}, T, D, 0, V);
     o->xent_fwd(lse, tlog, logits, tgt, T, V, 0);
     for (int t = 0; t < T; t++)
         loss[t] = tgt[t] >= 0 ? lse[t] - tlog[t] : 0.0f;
@@ -56,7 +56,7 @@ int main(void) {
         const int64_t v0 = SLICE0[s], n = SLICE0[s + 1] - v0;
         float part[T * V], part_emb[T * D], l[T], z[T], val[T];
         int32_t id[T];
-        o->embed_fwd(part_emb, ids, table + v0 * D, T, D, v0, n);
+        o->embed_fwd(part_emb, ids, (Weight){table + v0 * D, WEIGHT_ELEM}, T, D, v0, n);
         for (int i = 0; i < T * D; i++)
             emb_got[i] += part_emb[i];
         cols(part, logits, T, v0, n);

@@ -261,8 +261,8 @@ int cases_elementwise(void) {
     Dual out = dual_new(BUF_ELEM, T * D, NULL), src = dual_new(BUF_ELEM, T * D, hsrc);
     Dual rows = dual_new(BUF_ELEM, R * D, NULL), scat = dual_new(BUF_I32, T, hscat);
     Dual gath = dual_new(BUF_I32, T, hgath);
-    h_cpu->embed_fwd(out.c, ids.c, tab.c, T, D, 0, V); /* the whole vocabulary */
-    h_gpu->embed_fwd(out.g, ids.g, tab.g, T, D, 0, V);
+    h_cpu->embed_fwd(out.c, ids.c, (Weight){tab.c, WEIGHT_ELEM}, T, D, 0, V); /* all of it */
+    h_gpu->embed_fwd(out.g, ids.g, (Weight){tab.g, WEIGHT_ELEM}, T, D, 0, V);
     fails += check("embed_fwd T=7 D=33", &out, -1, TOL_EXACT);
     h_cpu->rows_scatter(rows.c, scat.c, src.c, T, D);
     h_gpu->rows_scatter(rows.g, scat.g, src.g, T, D);

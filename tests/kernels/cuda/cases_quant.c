@@ -1,7 +1,8 @@
 /* tests/kernels/cuda/cases_quant.c -- frozen weights in the block formats (issue 18) on
  * CUDA against the CPU backend: the same blocks (quantized by the CPU backend from bf16
  * values, or random K-format blocks) uploaded as they are to both, wmatmul_fwd (with
- * bias, accumulate) and wmatmul_bwd compared at TOL_BF16, in both kernel families (the
+ * bias, accumulate), wmatmul_bwd and embed_fwd (the blocks as an embedding table)
+ * compared at TOL_BF16, in both kernel families (the
  * dequantize-to-bf16-chunks + cuBLAS default and the shared-memory-tile simple twin); and
  * weight_upload's host quantizer giving the CPU backend's bytes. */
 #include <stdio.h>
@@ -64,6 +65,17 @@ static int one(WeightFormat f, int64_t M, int64_t N, int64_t K, int acc) {
     snprintf(label, sizeof label, "wmatmul_bwd %s M=%lld N=%lld K=%lld acc=%d",
              weight_format_name(f), (long long)M, (long long)N, (long long)K, acc);
     fails += check(label, &dx, -1, TOL_BF16);
+    { /* the same blocks as an embedding table (N rows of K), ids in and out of range */
+        int32_t *hid = h_rand_ids(M + 3, -1, (int32_t)N + 2);
+        Dual id = dual_new(BUF_I32, M + 3, hid), e = dual_new(BUF_ELEM, (M + 3) * K, NULL);
+        h_cpu->embed_fwd(e.c, id.c, (Weight){wc, f}, M + 3, K, 0, N);
+        h_gpu->embed_fwd(e.g, id.g, (Weight){wg, f}, M + 3, K, 0, N);
+        snprintf(label, sizeof label, "embed_fwd %s V=%lld D=%lld T=%lld",
+                 weight_format_name(f), (long long)N, (long long)K, (long long)(M + 3));
+        fails += check(label, &e, -1, TOL_BF16);
+        dual_free(&id), dual_free(&e);
+        free(hid);
+    }
     if (f != WEIGHT_Q4_K && f != WEIGHT_Q6_K) { /* the CUDA upload quantizes alike */
         unsigned char *back = malloc(n_bytes);
         h_gpu->weight_upload((Weight){wg, f}, hw, DTYPE_F32, N, K);

@@ -60,8 +60,8 @@ static int slice_case(int64_t T, int64_t V, int64_t v0) {
     int32_t *hid = h_rand_ids(T, 0, (int32_t)(v0 + V + 50));
     Dual tb = dual_new(BUF_ELEM, V * D, tab), id = dual_new(BUF_I32, T, hid);
     Dual out = dual_new(BUF_ELEM, T * D, NULL);
-    h_cpu->embed_fwd(out.c, id.c, tb.c, T, D, v0, V);
-    h_gpu->embed_fwd(out.g, id.g, tb.g, T, D, v0, V);
+    h_cpu->embed_fwd(out.c, id.c, (Weight){tb.c, WEIGHT_ELEM}, T, D, v0, V);
+    h_gpu->embed_fwd(out.g, id.g, (Weight){tb.g, WEIGHT_ELEM}, T, D, v0, V);
     fails += check("embed_fwd slice", &out, -1, TOL_EXACT);
     dual_free(&tb), dual_free(&id), dual_free(&out);
     free(tab), free(hid);

@@ -12,6 +12,8 @@
  *     with the same ce (<= 1e-4 rel each) and ends with the same adapter (<= 1e-3 rel);
  *   - model.weights f32 from the GGUF gives the conversion's logits (<= 1e-5);
  *   - model.weights q8_0 from this Q4_1 file is refused naming the tensor and the choices;
+ *   - the pre-load memory check sizes each tensor by its own type: the file's tensor
+ *     bytes exactly on fp32 (widened norms accounted for on bf16);
  *   - NF4 quantized at load from the F32 conversion: each prompt's ce within 15% of the
  *     unquantized model's (measured: worst 11.6%, mean 0.33 nats; the F32 weights are
  *     already Q4_1's levels, so NF4 rounds a second time) and the TLM loop on NF4 selects
@@ -261,6 +263,36 @@ static int check_nf4(const char *dir, Model *f, const int32_t *tok, const int32_
     return fails;
 }
 
+/* The pre-load memory check's weights (model_file_weights): each tensor sized by its own
+ * type, so on an fp32 backend (this file's norms are F32) they are the file's tensor bytes
+ * exactly, and on a bf16 one the file's less the widened norms' file bytes plus their
+ * bf16 bytes; the formula of the file's main type alone is printed beside them. */
+static int check_file_weights(const char *gguf, const ModelConfig *cfg) {
+    const ModelOptions mo = {.max_tokens = MAX_TOK, .weight_format = WEIGHT_Q4_1,
+                             .weight_file_types = 1};
+    const double mib = 1024.0 * 1024.0;
+    int fails = 0;
+    for (size_t e = 4; e >= 2; e -= 2) {
+        ModelFileWeights fw;
+        Err err = {{0}};
+        tu_check_rc(model_file_weights(gguf, cfg, &mo, 1, e, &fw, &err), "model_file_weights",
+                    err.msg);
+        const ModelMemory formula = model_memory_estimate(cfg, &mo, 1, e);
+        const size_t want = fw.file_bytes - fw.widened_file_bytes + fw.widened_bytes;
+        fails += check(fw.weights_bytes == want && fw.weights_bytes ==
+                                                       fw.matrix_bytes + fw.dense_bytes &&
+                           (e == 4 ? fw.n_widened == 0 && want == fw.file_bytes
+                                   : fw.n_widened == 2 * cfg->n_layers + 1),
+                       "memory check (elem %zu bytes): weights %zu B (%.2f MiB) == the file's "
+                       "tensors %zu B less %d widened (%zu B in the file -> %zu B: %s); the "
+                       "main type's formula says %.2f MiB", e, fw.weights_bytes,
+                       (double)fw.weights_bytes / mib, fw.file_bytes, fw.n_widened,
+                       fw.widened_file_bytes, fw.widened_bytes, fw.widened,
+                       (double)formula.weights_bytes / mib);
+    }
+    return fails;
+}
+
 static int check_refusal(const char *gguf) {
     Err err = {{0}};
     Model *m = open_model(gguf, WEIGHT_Q8_0, 0, &err);
@@ -326,6 +358,7 @@ int main(void) {
     fails += check_tlm(q, f, ids, lens);
     fails += check_nf4(dir, f, ids, lens);
     fails += check_refusal(gguf);
+    fails += check_file_weights(gguf, cq);
     free(ids);
     model_close(q);
     model_close(f);

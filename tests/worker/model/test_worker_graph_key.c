@@ -98,9 +98,10 @@ static void r_upload_async(void *d, const void *s, size_t n) {
 }
 
 /* the ops of a decode step: name and every argument into the step's hash */
-static void r_embed_fwd(void *out, const int32_t *ids, const void *t, int64_t T, int64_t D,
+static void r_embed_fwd(void *out, const int32_t *ids, Weight t, int64_t T, int64_t D,
                         int64_t v0, int64_t V) {
-    NAME("embed_fwd"), MIX(out), MIX(ids), MIX(t), MIX(T), MIX(D), MIX(v0), MIX(V);
+    NAME("embed_fwd"), MIX(out), MIX(ids), MIX(t.data), MIX(t.format), MIX(T), MIX(D), MIX(v0);
+    MIX(V);
     g_rec.in->embed_fwd(out, ids, t, T, D, v0, V);
 }
 static void r_rmsnorm_fwd(void *out, float *rstd, const void *x, const void *w, int64_t T,
