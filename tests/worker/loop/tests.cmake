@@ -19,6 +19,12 @@ foreach(bs 1 2)
     COMMAND ${TLM_MPIEXEC} -n 2 $<TARGET_FILE:test_ttl_dp> ${bs})
 endforeach()
 
+# NF4 on a real float model: stories260K quantized at load vs fp32 and bf16, base ce and
+# the online TLM loop's selections on test_ttl_shared's stream (six short runs).
+tlm_add_test(test_ttl_stories_nf4 SOURCES ${TLM_TTL_TEST_DIR}/test_ttl_stories_nf4.c
+             LABELS "cpu;shared" TIMEOUT 300)
+add_dependencies(test_ttl_stories_nf4 tlm)
+
 # The TLM effect on stories260K over 200 GSM8K samples (two runs, ~30 s of CPU).
 tlm_add_test(test_ttl_effect SOURCES ${TLM_TTL_TEST_DIR}/test_ttl_effect.c
              LABELS "cpu;shared" TIMEOUT 600)
