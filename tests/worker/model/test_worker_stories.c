@@ -6,7 +6,9 @@
  *       within 1e-4 relative (per sequence max|d| / max|want|, and also element-wise);
  *   (b) greedy decoding from BOS gives the README's 24 ids exactly;
  *   (c) the converted tokenizer decodes them to "Once upon a time, there was a little
- *       girl named Lily." ...
+ *       girl named Lily." ...;
+ *   (d) quantized at load (issue 18), the golden sequence's mean ce: NF4 within
+ *       NF4_GOLDEN_TOL nats of fp32 and farther than bf16 (so it was quantized).
  * Skipped (exit 77) when ../shared is absent. */
 #include <math.h>
 #include <stdio.h>
@@ -27,6 +29,7 @@
 static const int32_t README_IDS[N_GREEDY] = {403, 407, 261, 378, 432, 383, 286, 261,
                                              376, 298, 315, 421, 395, 317, 426, 338,
                                              401, 396, 267, 337, 410, 408, 419, 292};
+#define NF4_GOLDEN_TOL 0.12 /* nats; measured +0.084 (fp32 0.1395 -> NF4 0.2233) */
 static const char README_TEXT[] = "Once upon a time, there was a little girl named Lily.";
 
 /* llama2.c .bin + tokenizer.bin -> out (a Hugging Face directory). */
@@ -112,6 +115,49 @@ static int check_greedy(Model *m, const char *dir) {
     return fails;
 }
 
+/* The golden sequence's mean ce (BOS + the README's 24 greedy ids) under m. */
+static float golden_ce(Model *m) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/data/golden/stories260k/golden.safetensors",
+             tu_source_dir());
+    SafeTensors *st = wt_st_open(path);
+    int64_t n;
+    int32_t *tok = wt_get_i32(st, "tokens", -1, &n);
+    const int32_t len = (int32_t)n;
+    float ce;
+    Err err = {{0}};
+    tu_check_rc(model_forward(m, NULL, tok, &len, 1, 0, &ce, &err), "forward", err.msg);
+    free(tok);
+    st_close(st);
+    return ce;
+}
+
+/* NF4 and bf16 (quantized at load) on the golden sequence against fp32: its ce, measured
+ * and bounded (NF4_GOLDEN_TOL), NF4's above bf16's (so the weights were quantized). */
+static int check_quantized(Model *f, const char *dir) {
+    Err err = {{0}};
+    ModelOptions mo = {.max_tokens = 64, .max_seqs = 2, .max_train_tokens = -1,
+                       .weight_format = WEIGHT_NF4};
+    Model *n4 = model_open(dir, ops_cpu(), &mo, &err);
+    tu_check_rc(n4 == NULL, "model_open (nf4)", err.msg);
+    mo.weight_format = WEIGHT_BF16;
+    Model *bf = model_open(dir, ops_cpu(), &mo, &err);
+    tu_check_rc(bf == NULL, "model_open (bf16)", err.msg);
+    const double c32 = golden_ce(f), c4 = golden_ce(n4), c16 = golden_ce(bf);
+    const double d4 = fabs(c4 - c32), d16 = fabs(c16 - c32);
+    model_close(n4);
+    model_close(bf);
+    char msg[256];
+    snprintf(msg, sizeof msg, "stories260K golden sequence ce: fp32 %.4f, nf4 %.4f (%+.4f, "
+             "bound %.2f), bf16 %.4f (%+.4f)", c32, c4, c4 - c32, NF4_GOLDEN_TOL, c16,
+             c16 - c32);
+    if (d4 <= NF4_GOLDEN_TOL && d4 > d16) {
+        tu_note("%s", msg);
+        return 0;
+    }
+    return tu_fail("%s", msg);
+}
+
 int main(void) {
     const char *shared = tu_shared_dir();
     if (shared == NULL)
@@ -124,6 +170,7 @@ int main(void) {
     tu_check_rc(m == NULL, "model_open", err.msg);
     int fails = check_logits(m);
     fails += check_greedy(m, dir);
+    fails += check_quantized(m, dir);
     model_close(m);
     return tu_report(fails);
 }
