@@ -175,6 +175,9 @@ OP(void, swiglu_gu_fwd, (void *out, const void *gu, int64_t T, int64_t F))
 OP(void, swiglu_gu_bwd, (void *dgu, const void *dout, const void *gu, int64_t T, int64_t F))
 /* y (n) += x (n). */
 OP(void, add, (void *y, const void *x, int64_t n))
+/* x (M,N): row m *= s[m] (s fp32 (M)), in place. The per-token loss weights applied to a
+ * gradient formed with unit weights (the chunked lm_head's, worker/model/backward.c). */
+OP(void, scale_rows, (void *x, const float *s, int64_t M, int64_t N))
 /* dst[idx[i]] = src[i] for rows of row_elems elements (scatter into a KV cache). */
 OP(void, rows_scatter, (void *dst, const int32_t *idx, const void *src, int64_t n_rows,
                         int64_t row_elems))

@@ -74,6 +74,14 @@ void cpu_add(void *y, const void *x, int64_t n) {
         ys[i] += xs[i];
 }
 
+void cpu_scale_rows(void *x, const float *s, int64_t M, int64_t N) {
+    float *xs = x;
+#pragma omp parallel for schedule(static) if (M * N >= CPU_PAR_MIN)
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t n = 0; n < N; n++)
+            xs[m * N + n] *= s[m];
+}
+
 void cpu_rows_scatter(void *dst, const int32_t *idx, const void *src, int64_t n_rows,
                       int64_t row_elems) {
     float *d = dst;

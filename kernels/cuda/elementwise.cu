@@ -1,5 +1,5 @@
 /* kernels/cuda/elementwise.cu -- the memory-bound ops: SwiGLU and its gradient (also over
- * [gate | up] rows, swiglu_gu_*), residual add, row scatter/gather (KV cache writes,
+ * [gate | up] rows, swiglu_gu_*), residual add, per-row scaling, row scatter/gather (KV cache writes,
  * last-token gathers).
  * Grid-stride loops with 64-bit indices; fp32 math, one bf16 rounding per output.
  * Enqueues on the backend stream; does not synchronize. */
@@ -76,6 +76,16 @@ __global__ void add_kernel(bf16 *y, const bf16 *x, int64_t n) {
     GRID_STRIDE(i, n) y[i] = to_bf(ld_bf(y, i) + ld_bf(x, i));
 }
 
+/* Rows stride over the grid's y, columns over its x (no 64-bit division per element). */
+__global__ void scale_rows_kernel(bf16 *x, const float *s, int64_t M, int64_t N) {
+    for (int64_t m = blockIdx.y; m < M; m += gridDim.y) {
+        const float sm = s[m];
+        for (int64_t n = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; n < N;
+             n += (int64_t)gridDim.x * blockDim.x)
+            x[m * N + n] = to_bf(ld_bf(x, m * N + n) * sm);
+    }
+}
+
 /* scatter: dst[idx[r]] = src[r]; gather: dst[r] = src[idx[r]] (rows of row_elems). */
 __global__ void rows_move_kernel(bf16 *dst, const bf16 *src, const int32_t *idx,
                                  int64_t n_rows, int64_t row_elems, int scatter) {
@@ -134,6 +144,14 @@ void cuda_add(void *y, const void *x, int64_t n) {
     add_kernel<<<cuda_grid(n, EW_THREADS), EW_THREADS, 0, ctx->stream>>>((bf16 *)y,
                                                                          (const bf16 *)x, n);
     cuda_op_done(ctx, "add");
+}
+
+void cuda_scale_rows(void *x, const float *s, int64_t M, int64_t N) {
+    if (M <= 0 || N <= 0)
+        return;
+    CudaCtx *ctx = cuda_ctx();
+    scale_rows_kernel<<<gu_grid(M, N), EW_THREADS, 0, ctx->stream>>>((bf16 *)x, s, M, N);
+    cuda_op_done(ctx, "scale_rows");
 }
 
 void cuda_rows_scatter(void *dst, const int32_t *idx, const void *src, int64_t n_rows,

@@ -156,6 +156,7 @@ static int ttl_open(Ttl *t, const Method *method, Err *err) {
                        .max_lora_rank = (int32_t)(job->lora.rank > TTL_MIN_LORA_RANK
                                                       ? job->lora.rank : TTL_MIN_LORA_RANK),
                        .comm = tp_comm(t), .est_lora_targets = loop_lora_targets(job),
+                       .full_logits = method->needs_logits,
                        .est_kv_slots = slots, .est_kv_ctx = L + new_tok};
     loop_weight_format(job, &mo);
     const int tp = tp_comm(t) != NULL ? comm_size(tp_comm(t), COMM_TP) : 1;

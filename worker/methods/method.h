@@ -97,6 +97,10 @@ typedef struct Method {
      * paper's setting; 0 for tlm/none): the train pass must hold batch_size samples of
      * cutoff_len + gen_tokens tokens (worker/loop/ttl.c sizes max_train_tokens with it). */
     int32_t gen_tokens;
+    /* 1: the objective reads the whole logits of its passes (model_logits, model_dlogits:
+     * the entropy methods), so the loop opens the model with ModelOptions.full_logits;
+     * 0: the cross-entropy only, and the model runs its lm_head in row chunks. */
+    int needs_logits;
     /* Optional (NULL: stateless). Allocates the method's per-run state for steps of up to
      * max_seqs samples of up to max_len input tokens, so score and backward allocate
      * nothing; m and lora borrowed (must outlive the state); *state owned, released by

@@ -35,6 +35,7 @@ const Method method_come = {
     .score = ent_score_all,
     .backward = ent_step_backward,
     .gen_tokens = ENT_GEN_TOKENS,
+    .needs_logits = 1,
     .open = come_open,
     .close = ent_state_close,
 };

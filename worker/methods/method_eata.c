@@ -159,6 +159,7 @@ const Method method_eata = {
     .score = eata_score,
     .backward = eata_backward,
     .gen_tokens = ENT_GEN_TOKENS,
+    .needs_logits = 1,
     .open = eata_open,
     .close = eata_close,
 };

@@ -22,6 +22,9 @@ int ent_open(EntState *st, Model *m, Lora *lora, const MethodParams *p, int32_t 
         return err_set(err, "the entropy objectives need the answers generated before the "
                             "update epoch: use method.setting: online");
     const ModelOptions mo = model_options(m);
+    if (!mo.full_logits)
+        return err_set(err, "the entropy objectives read the whole logits: the model must "
+                            "be opened with ModelOptions.full_logits (Method.needs_logits)");
     st->max_tok = (int64_t)max_seqs * (max_len + ENT_GEN_TOKENS);
     if (mo.max_train_tokens < st->max_tok)
         return err_set(err, "a train pass of %d samples x (%lld input + %d generated) tokens "

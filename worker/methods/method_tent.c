@@ -24,6 +24,7 @@ const Method method_tent = {
     .score = ent_score_all,
     .backward = ent_step_backward,
     .gen_tokens = ENT_GEN_TOKENS,
+    .needs_logits = 1,
     .open = tent_open,
     .close = ent_state_close,
 };

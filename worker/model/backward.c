@@ -10,6 +10,8 @@
  * layer's matmuls reading its elem copy (bw.dres; the same buffer on CPU). */
 #include "worker/model/model_impl.h"
 
+#include "io/base/log.h"
+
 /* A wrapped projection y = x W^T + scale (x A^T) B^T: adds dA, dB from dy, and, when dx is
  * not NULL, scale (dy B) A into dx (the frozen part of dx is the caller's wmatmul_bwd). */
 static void lora_grad(const Model *m, Lora *lora, int64_t l, LoraTarget tg, void *dx,
@@ -117,15 +119,11 @@ static int layer_bwd(Model *m, Lora *lora, int64_t l, Err *err) {
     return 0;
 }
 
-/* From dlogits (T, V) in m->logits (written over the logits) to the LoRA gradients:
- * lm_head and the final norm, then every layer top-down. Shared by model_backward
- * (dlogits from the cross-entropy) and model_backward_logits (a method's own loss on the
- * logits, e.g. the entropy objectives of worker/methods/method_tent.c). */
-static int dlogits_bwd(Model *m, Lora *lora, Err *err) {
+/* From the lm_head's input gradient in bw.dxn (T, D; under tp this rank's partial sum)
+ * to the LoRA gradients: the final norm, then every layer top-down. */
+static int head_input_bwd(Model *m, Lora *lora, Err *err) {
     const Ops *o = m->ops;
     const int64_t T = m->pass.n_tok;
-    /* under tp dlogits are this rank's vocabulary columns (T, V/tp): a partial dxn */
-    o->wmatmul_bwd(m->bw.dxn, m->logits, m->lm_head, T, m->V, m->D, 0);
     if (sum_dxn(m, "the lm_head input gradient", err) != 0)
         return -1;
     o->zero(m->bw.dres32, (size_t)(T * m->D) * sizeof(float));
@@ -142,6 +140,16 @@ static int dlogits_bwd(Model *m, Lora *lora, Err *err) {
         if (layer_bwd(m, lora, l, err) != 0)
             return err_prefix(err, "backward of layer %lld: ", (long long)l);
     return model_tp_sum(m, lora->grads, lora->n_reduce, COMM_F32, "LoRA dA", err);
+}
+
+/* From dlogits (T, V) in m->logits (written over the logits; full_logits) to the LoRA
+ * gradients: the lm_head, then head_input_bwd. Shared by model_backward (dlogits from
+ * the cross-entropy) and model_backward_logits (a method's own loss on the logits, e.g.
+ * the entropy objectives of worker/methods/method_tent.c). */
+static int dlogits_bwd(Model *m, Lora *lora, Err *err) {
+    /* under tp dlogits are this rank's vocabulary columns (T, V/tp): a partial dxn */
+    m->ops->wmatmul_bwd(m->bw.dxn, m->logits, m->lm_head, m->pass.n_tok, m->V, m->D, 0);
+    return head_input_bwd(m, lora, err);
 }
 
 int model_backward(Model *m, Lora *lora, const float *dce, Err *err) {
@@ -171,8 +179,15 @@ int model_backward(Model *m, Lora *lora, const float *dce, Err *err) {
         return 0; /* every gradient contribution is zero: nothing to add */
     o->upload_raw(m->bw.dloss, m->h_dloss, (size_t)T * sizeof(float));
 
-    /* LlamaForCausalLM: logits = lm_head(norm(x_final)); dlogits in place. Under tp
-     * this rank's vocabulary columns against the whole vocabulary's lse (model_tp.c). */
+    /* LlamaForCausalLM: logits = lm_head(norm(x_final)). Chunked (forward.c head_xent):
+     * d loss / d xnf row t = dloss_t (softmax - onehot) W, whose unit-weight part the
+     * forward left in dxn; scaled here, before the tp sum (linear, so once after). */
+    if (!m->opt.full_logits) {
+        o->scale_rows(m->bw.dxn, m->bw.dloss, T, m->D);
+        return head_input_bwd(m, lora, err);
+    }
+    /* whole logits: dlogits in place. Under tp this rank's vocabulary columns against the
+     * whole vocabulary's lse (model_tp.c). */
     o->xent_bwd(m->logits, m->logits, m->tok_lse, p->targets, m->bw.dloss, T, m->V, m->v0);
     return dlogits_bwd(m, lora, err);
 }
@@ -187,9 +202,19 @@ static int check_last_train(const Model *m, const Lora *lora, Err *err) {
     return 0;
 }
 
-void *model_dlogits(Model *m) { return m->logits; }
+void *model_dlogits(Model *m) {
+    if (!m->opt.full_logits) {
+        log_error("model_dlogits: the model was opened without full_logits (its logits "
+                  "buffer holds one chunk of %lld rows)", (long long)m->C);
+        return NULL;
+    }
+    return m->logits;
+}
 
 int model_backward_logits(Model *m, Lora *lora, Err *err) {
+    if (!m->opt.full_logits)
+        return err_set(err, "model_backward_logits needs a model opened with full_logits "
+                       "(a method whose loss reads the logits: Method.needs_logits)");
     if (check_last_train(m, lora, err) != 0)
         return -1;
     m->last_train = 0; /* the dlogits are consumed: one backward per forward */

@@ -274,6 +274,41 @@ static int set_rows(Model *m, const Lora *lora, const int32_t *row_adapter, int6
     return 0;
 }
 
+/* The lm_head and the cross-entropy over chunks of m->C rows: logits (n, V) of rows
+ * [r0, r0 + n) (under tp this rank's vocabulary columns), their per-row losses into
+ * h_loss and tok_lse, and, in a train pass of a chunked model, at once the lm_head input
+ * gradient of each row's loss with unit weight, (softmax - onehot) W, into bw.dxn's rows
+ * (model_backward scales row t by its d loss: a per-row scalar known only then, since
+ * TLM's sample weight depends on the sample's whole ce). Each chunk is consumed before
+ * the next overwrites the buffer, so the whole (T, V) never exists and no lm_head pass
+ * is recomputed. With full_logits one chunk holds every row and a train pass keeps the
+ * logits for the backward instead (model_backward's xent_bwd, model_backward_logits). */
+static int head_xent(Model *m, int train, Err *err) {
+    const Ops *o = m->ops;
+    const int64_t T = m->pass.n_tok, D = m->D, V = m->V;
+    const size_t row = (size_t)D * o->elem_bytes;
+    const int unit_grad = train && !m->opt.full_logits;
+    if (unit_grad) { /* d loss_t / d loss_t = 1 on the rows the ce counts, 0 elsewhere */
+        for (int64_t t = 0; t < T; t++)
+            m->h_dloss[t] = m->h_pred[t] ? 1.0f : 0.0f;
+        o->upload_raw(m->bw.dloss, m->h_dloss, (size_t)T * sizeof(float));
+    }
+    for (int64_t r0 = 0; r0 < T; r0 += m->C) {
+        const int64_t n = T - r0 < m->C ? T - r0 : m->C;
+        o->wmatmul_fwd(m->logits, (const char *)m->xnf + (size_t)r0 * row, m->lm_head, NULL,
+                       n, V, D, 0);
+        if (model_vocab_xent(m, r0, n, err) != 0)
+            return -1;
+        if (!unit_grad)
+            continue;
+        o->xent_bwd(m->logits, m->logits, m->tok_lse + r0, m->pass.targets + r0,
+                    m->bw.dloss + r0, n, V, m->v0);
+        o->wmatmul_bwd((char *)m->bw.dxn + (size_t)r0 * row, m->logits, m->lm_head, n, V, D,
+                       0);
+    }
+    return 0;
+}
+
 int model_forward_rows(Model *m, const Lora *lora, const int32_t *row_adapter,
                        const int32_t *tokens, const int32_t *seq_lens, int32_t n_seqs,
                        const uint8_t *loss_mask, int train, float *ce, Err *err) {
@@ -292,18 +327,15 @@ int model_forward_rows(Model *m, const Lora *lora, const int32_t *row_adapter,
     m->last_train = train;
     m->last_lora = lora;
 
-    const Ops *o = m->ops;
     if (model_layers_fwd(m, lora, train, NULL, NULL, err) != 0) /* xnf = norm(x_final) */
         return -1;
-    /* logits (T, V): under tp this rank's vocabulary columns (T, V/tp) */
-    o->wmatmul_fwd(m->logits, m->xnf, m->lm_head, NULL, T, m->V, m->D, 0);
-    if (model_vocab_xent(m, err) != 0)
+    mark_predictions(m, seq_lens, n_seqs, loss_mask);
+    if (head_xent(m, train, err) != 0)
         return -1;
 
     /* HF's loss for one sample: mean over its shifted targets (len - 1 of them, or the
      * masked ones). Summed in double so the result does not depend on how the batch was
      * packed. */
-    mark_predictions(m, seq_lens, n_seqs, loss_mask);
     m->last_ce_valid = 1;
     int64_t t = 0;
     for (int32_t s = 0; s < n_seqs; s++) {

@@ -70,7 +70,7 @@ static int alloc_workspaces(Model *m, Err *err) {
     block_add(&p, &m->x_final, t * m->D * e);
     block_add(&p, &m->xnf, t * m->D * e);
     block_add(&p, &m->rstdf, t * f);
-    block_add(&p, &m->logits, t * m->V * e);
+    block_add(&p, &m->logits, (size_t)m->C * m->V * e);
     block_add(&p, &m->tok_lse, t * f);
     /* the vocabulary-parallel head's per-row statistics (model_tp.c) */
     block_add(&p, &m->tok_part, 2 * t * f);
@@ -152,10 +152,12 @@ static void log_memory(const Model *m, const char *dir) {
     }
     log_info("model %s on %s, tp rank %d/%d (H %lld, KVH %lld, F %lld, vocab [%lld, %lld)): "
              "memory estimate %.1f MiB = weights %.1f (%s) + LoRA+AdamW %.1f + KV cache %.1f "
-             "+ activations %.1f", dir, m->ops->name, m->tp_rank, m->tp, (long long)m->H,
-             (long long)m->KVH, (long long)m->F, (long long)m->v0, (long long)(m->v0 + m->V),
-             (double)e.total_bytes / mib, (double)e.weights_bytes / mib, parts,
-             (double)e.lora_bytes / mib, (double)e.kv_bytes / mib, (double)e.act_bytes / mib);
+             "+ activations %.1f (the logits %s %lld rows)", dir, m->ops->name, m->tp_rank,
+             m->tp, (long long)m->H, (long long)m->KVH, (long long)m->F, (long long)m->v0,
+             (long long)(m->v0 + m->V), (double)e.total_bytes / mib,
+             (double)e.weights_bytes / mib, parts, (double)e.lora_bytes / mib,
+             (double)e.kv_bytes / mib, (double)e.act_bytes / mib,
+             m->opt.full_logits ? "whole:" : "in chunks of", (long long)m->C);
     if (m->w_from_gguf)
         log_info("model %s read in place: the file's tensors %.1f MiB, this rank's weights "
                  "%.1f MiB", dir, (double)m->w_file_bytes / mib,
@@ -184,6 +186,7 @@ Model *model_open(const char *dir, const Ops *ops, const ModelOptions *options, 
     m->V = m->cfg.vocab_size;
     m->T_any = m->opt.max_tokens > m->opt.max_train_tokens ? m->opt.max_tokens
                                                            : m->opt.max_train_tokens;
+    m->C = m->opt.logit_rows;
     if (m->H % m->KVH != 0 || m->HD % 2 != 0) {
         err_set(err, "%s/config.json: %lld heads not a multiple of %lld kv heads, or odd "
                      "head_dim %lld", dir, (long long)m->H, (long long)m->KVH, (long long)m->HD);
@@ -240,6 +243,11 @@ ModelOptions model_options(const Model *m) { return m->opt; }
 const void *model_logits(const Model *m, int64_t *n_tok) {
     if (n_tok != NULL)
         *n_tok = m->pass.n_tok;
+    if (!m->opt.full_logits) { /* not the last chunk: that would be some rows only */
+        log_error("model_logits: the model was opened without full_logits (its logits "
+                  "buffer holds one chunk of %lld rows)", (long long)m->C);
+        return NULL;
+    }
     return m->logits;
 }
 

@@ -50,6 +50,13 @@ typedef struct ModelOptions {
     int32_t weight_file_types; /* a .gguf model: each matrix keeps the file's own type
                                * (model.weights auto); weight_format then names the file's
                                * main type and only sizes the memory estimate */
+    int64_t logit_rows;       /* C: the lm_head + cross-entropy run over chunks of C token
+                               * rows and the logits buffer holds one chunk (C, V/tp), never
+                               * the whole (T, V); 0 = 256; at least max_seqs (a decode or
+                               * prefill head fits one chunk), at most T of any pass */
+    int32_t full_logits;      /* keep every pass's whole logits (T, V/tp) (model_logits,
+                               * model_dlogits / model_backward_logits: the entropy methods,
+                               * tests that read logits); then logit_rows = T of any pass */
     Comm *comm;               /* tp group (borrowed, must outlive the model); NULL or a tp
                                * group of one: the whole model on this rank */
     /* For the memory estimate logged at open only (model_memory_estimate): */
@@ -74,9 +81,11 @@ typedef struct ModelOptions {
  *   acts    = Ti * (e*(2*D + 2*QD + 2*KD + 3*F) + 4*(2 + 7*R))            inference set
  *           + L * Tt * (e*(4*D + 2*QD + 2*KD + 3*F) + 4*(2 + H + 7*R))    training sets
  *           + Tt * (e*(2*D + 2*QD + 2*KD + 3*F) + 4*(R + 1))               backward work
- *           + Ta * (e*(2*D + V) + 4*(4 + 2*tp)) + 4*(5*Ta + 5*B)           head, tables
+ *           + Ta * (e*2*D + 4*(4 + 2*tp)) + C*e*V + 4*(5*Ta + 5*B)       head, tables
  *           + 2 * 4 * max_pos * HD/2                                       rope tables
- *   with Ti = max_tokens, Tt = max_train_tokens, Ta = max(Ti, Tt), B = max_seqs.
+ *   with Ti = max_tokens, Tt = max_train_tokens, Ta = max(Ti, Tt), B = max_seqs,
+ *   C = logit_rows resolved (Ta with full_logits). A chunked train pass keeps the lm_head's
+ *   input gradient in the backward work's dxn (T, D), so it costs no more rows.
  * Each carved view is also rounded up to 256 bytes (not counted). With bf16 weights
  * (weight_format) the matrices take 2 bytes, not e, and a tied lm_head gets its own bf16
  * copy: the weights term stays above the truth unless V*D outweighs the layers. Under
@@ -144,7 +153,9 @@ ModelOptions model_options(const Model *m);
 /* Forward over n_seqs sequences packed back to back: tokens (host, sum(seq_lens)) and
  * seq_lens (host, n_seqs), both borrowed. Sequence s's targets are its own next tokens
  * (none at its last token, and none when it has one token). Computes logits (T, V) for
- * every token and ce (host, n_seqs, written) = the mean over s's predicted tokens of
+ * every token (kept whole only with ModelOptions.full_logits; otherwise chunk by chunk,
+ * each consumed by the loss before the next) and ce (host, n_seqs, written) = the mean
+ * over s's predicted tokens of
  * -log p(target), Hugging Face's causal-LM loss of that sample alone (0 for a sequence
  * of one token). lora (borrowed) may be NULL for the base model. train != 0 keeps every
  * activation model_backward needs (T <= max_train_tokens). Errors: limits exceeded,
@@ -196,13 +207,16 @@ int model_backward(Model *m, Lora *lora, const float *dce, Err *err);
  * Under tp the dlogits are this rank's vocabulary columns (T, V/tp): a loss over the
  * whole vocabulary needs its statistics combined over tp first (as model_tp.c does for
  * the cross-entropy); the backward is then collective over tp.
- * Errors as model_backward (no train forward just before, another adapter). */
+ * Errors as model_backward (no train forward just before, another adapter), and a
+ * model opened without ModelOptions.full_logits. */
 int model_backward_logits(Model *m, Lora *lora, Err *err);
-void *model_dlogits(Model *m); /* the logits buffer, writable (borrowed) */
+/* The logits buffer, writable (borrowed); NULL (logged) without full_logits. */
+void *model_dlogits(Model *m);
 
 /* The logits (T, V) of the last forward (backend memory, borrowed; elem type of ops;
  * valid until the next pass), and that pass's T. Under tp: this rank's vocabulary
- * columns only, (T, V/tp) (model_vocab_range). */
+ * columns only, (T, V/tp) (model_vocab_range). Only with ModelOptions.full_logits: a
+ * chunked model holds one chunk, and then this logs an error and returns NULL. */
 const void *model_logits(const Model *m, int64_t *n_tok);
 
 /* This rank's vocabulary slice [*v0, *v0 + *n_vocab) (0 and V without tp); either

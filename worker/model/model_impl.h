@@ -87,6 +87,9 @@ typedef struct BackWork {
     float *dh;                /* (T, R) lora_bwd workspace */
     float *dloss;             /* (T) d loss / d per-token loss */
 } BackWork;
+/* A chunked train forward (no full_logits) leaves in dxn the lm_head's input gradient of
+ * each row's loss with unit weight, (softmax - onehot) W (summed over tp later), which
+ * model_backward scales by the per-row d loss (known only then). */
 
 /* One pass's index tables: host staging and its backend copy, one upload per pass,
  * enqueued (upload_async), so it costs the host no wait. Layout (int32): tokens (T) |
@@ -143,7 +146,10 @@ struct Model {
     void *x_final;            /* (T_any, D) residual stream after the last layer */
     void *xnf;                /* (T_any, D) model.norm(x_final) */
     float *rstdf;             /* (T_any) */
-    void *logits;             /* (T_any, V) this rank's vocabulary columns */
+    int64_t C;                /* rows of a logits chunk (opt.logit_rows; T_any with
+                               * full_logits) */
+    void *logits;             /* (C, V) this rank's vocabulary columns of one chunk of
+                               * rows (forward.c: the chunked head) */
     float *tok_lse;           /* (T_any) logsumexp of each logits row over the whole
                                * vocabulary (combined from every tp rank) */
     float *tok_part;          /* (2, T_any) this range's (lse, target logit) per row, or
@@ -200,12 +206,13 @@ int model_tp_sum(Model *m, void *buf, int64_t count, CommType type, const char *
 int model_vocab_argmax_enqueue(Model *m, int64_t n, Err *err);
 void model_vocab_argmax_finish(Model *m, int64_t n, int32_t *ids);
 
-/* Vocabulary-parallel cross-entropy of m->logits over the pass's targets without
- * gathering logits: per row this range's (lse, target logit), all-gathered over tp and
- * combined in double on the host. Writes m->h_loss (host, T: lse - target logit, 0 where
- * no target) and m->tok_lse (the whole vocabulary's lse, for xent_bwd).
+/* Vocabulary-parallel cross-entropy of m->logits, the pass's rows [r0, r0 + n) (one
+ * chunk), over their targets without gathering logits: per row this range's (lse,
+ * target logit), all-gathered over tp and combined in double on the host. Writes
+ * m->h_loss[r0..] (host: lse - target logit, 0 where no target) and m->tok_lse[r0..]
+ * (the whole vocabulary's lse, for xent_bwd).
  * Collective over tp: every tp rank must call. */
-int model_vocab_xent(Model *m, Err *err);
+int model_vocab_xent(Model *m, int64_t r0, int64_t n, Err *err);
 
 /* The CommType of the backend's `void *` elements, for tp sums of activations. */
 static inline CommType model_elem_comm(const Model *m) {

@@ -84,6 +84,15 @@ ModelOptions model_resolve_options(const ModelOptions *o, const ModelConfig *cfg
         r.max_pos = cfg->max_pos > 0 && cfg->max_pos < 8192 ? cfg->max_pos : 8192;
     if (r.max_lora_rank <= 0)
         r.max_lora_rank = 16;
+    /* the logits chunk: one pass's rows at most, every head of a decode step or prefill
+     * (one row a sequence) at least */
+    const int64_t Ta = r.max_tokens > r.max_train_tokens ? r.max_tokens : r.max_train_tokens;
+    if (r.logit_rows <= 0)
+        r.logit_rows = 256;
+    if (r.logit_rows < r.max_seqs)
+        r.logit_rows = r.max_seqs;
+    if (r.full_logits || r.logit_rows > Ta)
+        r.logit_rows = Ta;
     return r;
 }
 
@@ -154,7 +163,8 @@ ModelMemory model_memory_estimate(const ModelConfig *cfg, const ModelOptions *o,
                   L * Tt * (e * (4 * D + 2 * QD + 2 * KD + 3 * F) + f * (2 + H + 7 * R)) +
                   Tt * (e * (D + 2 * QD + 2 * KD + 3 * F) + (e != f ? e * D : 0) +
                         f * (D + R + 1)) + /* bw: dres32 fp32, dres its elem copy */
-                  Ta * (e * (2 * D + V) + f * head_stats) + 4 * (5 * Ta + 5 * B) +
+                  Ta * (e * 2 * D + f * head_stats) + (size_t)r.logit_rows * e * V +
+                  4 * (5 * Ta + 5 * B) +
                   2 * f * (size_t)r.max_pos * (HD / 2);
     m.total_bytes = m.weights_bytes + m.lora_bytes + m.kv_bytes + m.act_bytes;
     return m;

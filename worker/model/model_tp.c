@@ -80,10 +80,9 @@ static void download_stats(Model *m, int64_t n) {
     m->pass.in_flight = 0;
 }
 
-int model_vocab_xent(Model *m, Err *err) {
-    const int64_t T = m->pass.n_tok;
+int model_vocab_xent(Model *m, int64_t r0, int64_t T, Err *err) {
     /* (lse_r, target logit_r) of this range per row */
-    m->ops->xent_fwd(m->tok_part, m->tok_part + T, m->logits, m->pass.targets, T, m->V,
+    m->ops->xent_fwd(m->tok_part, m->tok_part + T, m->logits, m->pass.targets + r0, T, m->V,
                      m->v0);
     if (gather_stats(m, T, "cross-entropy", err) != 0)
         return -1;
@@ -91,7 +90,7 @@ int model_vocab_xent(Model *m, Err *err) {
     /* lse = log sum_r exp(lse_r), with the largest lse_r factored out (one range: exactly
      * lse_0); the target logit lives on exactly one rank (0 elsewhere), so summing picks
      * it. The host copy of the pass's targets says which rows have one. */
-    const int32_t *tgt = m->pass.host + 2 * T;
+    const int32_t *tgt = m->pass.host + 2 * m->pass.n_tok + r0;
     for (int64_t t = 0; t < T; t++) {
         double mx = -INFINITY, z = 0.0;
         for (int r = 0; r < m->tp; r++) {
@@ -106,9 +105,9 @@ int model_vocab_xent(Model *m, Err *err) {
         /* row t of rank 0's lse was read above and later rows are still intact: its
          * place takes the whole vocabulary's lse, uploaded below for the backward */
         m->h_gath[t] = (float)lse;
-        m->h_loss[t] = tgt[t] >= 0 ? (float)(lse - z) : 0.0f;
+        m->h_loss[r0 + t] = tgt[t] >= 0 ? (float)(lse - z) : 0.0f;
     }
-    m->ops->upload_raw(m->tok_lse, m->h_gath, (size_t)T * sizeof(float));
+    m->ops->upload_raw(m->tok_lse + r0, m->h_gath, (size_t)T * sizeof(float));
     return 0;
 }
 

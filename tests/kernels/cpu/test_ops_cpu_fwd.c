@@ -217,6 +217,14 @@ static void test_elementwise(void **state) {
             want[i] = (double)y[i] + ud[i];
         ops->add(y, u, n);
         assert_int_equal(cmp("add", y, want, n, 0, 1e-7), 0);
+        /* scale_rows: y as (M, n / M), row m times s[m]; the tail past M * N untouched */
+        const int64_t M = n >= 7 ? 7 : 1, N = n / M;
+        float s[7];
+        kfill(s, M, &rng, -3, 3);
+        for (int64_t i = 0; i < n; i++)
+            want[i] = i < M * N ? (double)y[i] * s[i / N] : (double)y[i];
+        ops->scale_rows(y, s, M, N);
+        assert_int_equal(cmp("scale_rows", y, want, n, 0, 1e-7), 0);
         free(g), free(u), free(out), free(y), free(gd), free(ud), free(want);
     }
 }

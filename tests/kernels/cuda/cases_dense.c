@@ -248,6 +248,15 @@ int cases_elementwise(void) {
         h_cpu->add(u.c, d.c, n);
         h_gpu->add(u.g, d.g, n);
         fails += check("add", &u, -1, TOL_BF16);
+        /* scale_rows over (rows, n / rows) of u, each row its own factor */
+        const int64_t rows = n >= 7 ? 7 : 1;
+        float *hs = h_rand(rows, -3, 3);
+        Dual sc = dual_new(BUF_F32, rows, hs);
+        h_cpu->scale_rows(u.c, sc.c, rows, n / rows);
+        h_gpu->scale_rows(u.g, sc.g, rows, n / rows);
+        fails += check("scale_rows", &u, -1, TOL_BF16);
+        dual_free(&sc);
+        free(hs);
         dual_free(&g), dual_free(&u), dual_free(&d), dual_free(&out), dual_free(&dg);
         dual_free(&du);
         free(hg), free(hu), free(hd);

@@ -53,7 +53,7 @@ void mt_open(MtFixture *f, const char *name, double norm_scale) {
     wt_make_tiny_model(dir, &spec);
     scale_final_norm(dir, norm_scale);
     const int64_t T = MT_N * (MT_MAX_LEN + 80);
-    ModelOptions mo = {.max_tokens = T, .max_train_tokens = T, .max_seqs = MT_N,
+    ModelOptions mo = {.full_logits = 1, .max_tokens = T, .max_train_tokens = T, .max_seqs = MT_N,
                        .max_pos = 128, .max_lora_rank = 4};
     Err err = {{0}};
     f->m = model_open(dir, ops_cpu(), &mo, &err);

@@ -163,7 +163,7 @@ static int check_estimate(TpCase *tc, int tp) {
 static int open_models(TpCase *tc, int tp) {
     Err err = {{0}};
     const int gguf = strcmp(tc->name, "smollm2_gguf") == 0; /* the file's own types */
-    ModelOptions mo = {.max_tokens = 1024, .max_seqs = 16, .max_lora_rank = 16,
+    ModelOptions mo = {.full_logits = 1, .max_tokens = 1024, .max_seqs = 16, .max_lora_rank = 16,
                        .max_pos = 1024, .comm = tc->comm,
                        .weight_format = gguf ? WEIGHT_Q4_1 : WEIGHT_ELEM,
                        .weight_file_types = gguf};

@@ -49,7 +49,7 @@ static const FormatBound BOUNDS[] = {
 static FormatBound g_bound = {"bf16", WEIGHT_BF16, 1e-2, 0.95};
 
 static Model *open_as(const char *dir, WeightFormat f) {
-    const ModelOptions mo = {.max_tokens = N_PROMPTS * (PROMPT_LEN + N_NEW), .max_seqs = N_PROMPTS,
+    const ModelOptions mo = {.full_logits = 1, .max_tokens = N_PROMPTS * (PROMPT_LEN + N_NEW), .max_seqs = N_PROMPTS,
                              .max_pos = PROMPT_LEN + N_NEW, .weight_format = f};
     Err err = {{0}};
     Model *m = model_open(dir, ops_cpu(), &mo, &err);
@@ -175,7 +175,7 @@ static void convert_stories(const char *shared, const char *out) {
 
 /* model.weights q4_k on a safetensors model: refused, naming the choices. */
 static int check_refusal(const char *dir) {
-    const ModelOptions mo = {.max_tokens = 8, .max_seqs = 1, .max_pos = 8,
+    const ModelOptions mo = {.full_logits = 1, .max_tokens = 8, .max_seqs = 1, .max_pos = 8,
                              .weight_format = WEIGHT_Q4_K};
     Err err = {{0}};
     Model *m = model_open(dir, ops_cpu(), &mo, &err);

@@ -20,7 +20,7 @@ static int run_case(const Ops *ops, const char *name) {
     snprintf(dir, sizeof dir, "%s/tests/data/golden/%s", tu_source_dir(), name);
     SafeTensors *st = wt_st_open(tu_path(dir, "golden.safetensors"));
     Err err = {{0}};
-    ModelOptions mo = {.max_tokens = 1024, .max_seqs = 16, .max_lora_rank = 16, .max_pos = 1024};
+    ModelOptions mo = {.full_logits = 1, .max_tokens = 1024, .max_seqs = 16, .max_lora_rank = 16, .max_pos = 1024};
     Model *m = model_open(dir, ops, &mo, &err);
     tu_check_rc(m == NULL, "model_open", err.msg);
     const int64_t V = model_config(m)->vocab_size;

@@ -89,7 +89,7 @@ int main(void) {
     tu_check_rc(m == NULL, "model_open", err.msg);
     Generator *g = gen_open(m, 3, 32, &err); /* 3 slots < 5 prompts: two waves */
     tu_check_rc(g == NULL, "gen_open", err.msg);
-    ModelOptions mo_ref = {.max_tokens = 64, .max_seqs = 1, .max_train_tokens = -1};
+    ModelOptions mo_ref = {.full_logits = 1, .max_tokens = 64, .max_seqs = 1, .max_train_tokens = -1};
     Model *ref = model_open(dir, ops, &mo_ref, &err); /* the naive decoder's model */
     tu_check_rc(ref == NULL, "model_open", err.msg);
 

@@ -65,7 +65,7 @@ static int check(int ok, const char *fmt, ...) {
 }
 
 static Model *open_model(const char *path, WeightFormat f, int file_types, Err *err) {
-    const ModelOptions mo = {.max_tokens = N_TLM * MAX_TOK, .max_train_tokens = MAX_TOK,
+    const ModelOptions mo = {.full_logits = 1, .max_tokens = N_TLM * MAX_TOK, .max_train_tokens = MAX_TOK,
                              .max_seqs = N_TLM, .max_pos = MAX_TOK, .weight_format = f,
                              .weight_file_types = file_types};
     return model_open(path, ops_cpu(), &mo, err);

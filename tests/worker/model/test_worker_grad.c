@@ -247,7 +247,7 @@ static int run_model(const char *name, const TinySpec *spec) {
     wt_make_tiny_model(dir, spec);
     Err err = {{0}};
     const Ops *ops = ops_cpu();
-    ModelOptions mo = {.max_tokens = 32, .max_seqs = 4, .max_lora_rank = 4};
+    ModelOptions mo = {.full_logits = 1, .max_tokens = 32, .max_seqs = 4, .max_lora_rank = 4};
     Model *m = model_open(dir, ops, &mo, &err);
     tu_check_rc(m == NULL, "model_open", err.msg);
     int32_t tok[16];

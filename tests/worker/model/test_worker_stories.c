@@ -165,7 +165,7 @@ int main(void) {
     const char *dir = tu_path(tu_tmp_dir(), "stories260K_hf");
     convert(shared, dir);
     Err err = {{0}};
-    ModelOptions mo = {.max_tokens = 64, .max_seqs = 2, .max_train_tokens = -1};
+    ModelOptions mo = {.full_logits = 1, .max_tokens = 64, .max_seqs = 2, .max_train_tokens = -1};
     Model *m = model_open(dir, ops_cpu(), &mo, &err);
     tu_check_rc(m == NULL, "model_open", err.msg);
     int fails = check_logits(m);

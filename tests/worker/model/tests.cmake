@@ -20,6 +20,12 @@ tlm_add_test(test_worker_golden
              SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_golden.c
              ${CMAKE_CURRENT_LIST_DIR}/golden_ttl.c ${TLM_WTEST}
              LABELS "cpu;golden")
+# The chunked lm_head + cross-entropy against the whole logits (issue 18 item 4): ce and
+# LoRA gradients for chunks dividing T, not dividing it and above it.
+tlm_add_test(test_worker_chunk SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_chunk.c
+             ${TLM_WTEST} LABELS cpu)
+tlm_add_test(test_worker_chunk_smollm2 COMMAND $<TARGET_FILE:test_worker_chunk> ARGS smollm2
+             LABELS "cpu;shared")
 tlm_add_test(test_worker_stories
              SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_stories.c ${TLM_WTEST}
              LABELS "cpu;shared;golden")

@@ -6,7 +6,8 @@
  *     1e-5, the final adapter 1e-4 (and vs the golden's), the adapter bit-identical
  *     across dp replicas after every step (tp x dp runs feed every replica the same
  *     sample, sum the gradients over dp and divide by dp, as the loop's all-reduce does);
- *   generation: greedy tokens identical to tp = 1 and to the golden.
+ *   generation: greedy tokens identical to tp = 1 and to the golden;
+ *   the chunked lm_head + cross-entropy of a tp model: ce and LoRA gradients as above.
  * Every number is world-reduced; every function returns the world-summed failures. */
 #include <math.h>
 #include <stdio.h>
@@ -91,6 +92,9 @@ static int check_init(TpCase *tc) {
     return 0;
 }
 
+static int check_chunked(TpCase *tc, Lora *l, Lora *ref, const float *dce,
+                         const float *ce_ref);
+
 int tp_check_batch(TpCase *tc) {
     Err err = {{0}};
     Lora l, ref;
@@ -153,12 +157,59 @@ int tp_check_batch(TpCase *tc) {
             tp_note(tc, "LoRA gradients (gathered) vs golden: worst norm-wise rel err %.2e", e);
     }
     fails += check_save(tc, &l, &ref);
+    fails += check_chunked(tc, &l, &ref, dce, ce_ref);
     lora_free(&l);
     lora_free(&ref);
     free(ce);
     free(ce_ref);
     free(dce);
     return tp_sum_int(tc->comm, fails) > 0;
+}
+
+/* The chunked lm_head + cross-entropy under tp (worker/model/forward.c head_xent): a tp
+ * model opened without full_logits, chunks of C = max(7, batch) rows (so the batch spans
+ * several, the last partial), the vocabulary-parallel statistics gathered per chunk and
+ * the unit lm_head gradients scaled then summed over tp; per-sample ce and the LoRA
+ * gradients of l (the sharded adapter the batch check used) against the whole-logits
+ * tp = 1 reference's (ce_ref, ref's grads), within the batch check's bounds. */
+static int check_chunked(TpCase *tc, Lora *l, Lora *ref, const float *dce,
+                         const float *ce_ref) {
+    Err err = {{0}};
+    const int32_t n = (int32_t)tc->n_seqs;
+    ModelOptions mo = model_options(tc->m);
+    mo.full_logits = 0;
+    mo.logit_rows = 7;
+    mo.max_seqs = n;
+    Model *m = model_open(tc->dir, ops_cpu(), &mo, &err);
+    if (tp_sum_int(tc->comm, m == NULL) > 0) {
+        model_close(m);
+        return tp_fail(tc, "model_open (chunked) failed on some rank: %s", err.msg);
+    }
+    int64_t T = 0;
+    for (int32_t s = 0; s < n; s++)
+        T += tc->lens[s];
+    const int64_t C = model_options(m).logit_rows;
+    float *ce = calloc((size_t)n, 4);
+    lora_zero_grads(l);
+    tu_check_rc(model_forward(m, l, tc->tok, tc->lens, n, 1, ce, &err), "chunked fwd",
+                err.msg);
+    tu_check_rc(model_backward(m, l, dce, &err), "chunked backward", err.msg);
+    double e_ce = 0, e_whole;
+    for (int32_t s = 0; s < n; s++)
+        e_ce = fmax(e_ce, rel(ce[s], ce_ref[s]));
+    e_ce = tp_max(tc->comm, e_ce);
+    const double e_g = tp_adapter_err(tc, l, ref, LORA_GRADS, &e_whole);
+    model_close(m);
+    free(ce);
+    const double tol = tc->tol > 0 ? tc->tol : 1e-5;
+    if (!(e_ce <= tol && e_whole <= tol && e_g <= 10 * tol))
+        return tp_fail(tc, "chunked head (T %lld, C %lld) vs whole logits at tp = 1: ce rel "
+                       "err %.3g, LoRA gradients %.3g, worst tensor %.3g", (long long)T,
+                       (long long)C, e_ce, e_whole, e_g);
+    tp_note(tc, "chunked head (T %lld, C %lld) vs whole logits at tp = 1: ce rel err %.2e, "
+            "LoRA gradients norm-wise %.2e, worst tensor %.2e", (long long)T, (long long)C,
+            e_ce, e_whole, e_g);
+    return 0;
 }
 
 /* One TLM step (DESIGN §1, batch 1) on model m: returns ce, steps the optimizer. dp_avg
