@@ -44,6 +44,8 @@ static const BenchOption k_options[] = {
     {"batch", "B", "sequences of the forward, prompts of batched generation (default 4)"},
     {"new-tokens", "N", "greedy tokens generated per prompt (default 64)"},
     {"repeat", "R", "timed runs per workload after one warm-up; medians (default 5)"},
+    {"logit-rows", "C", "rows of each lm_head + cross-entropy chunk (default 256, at\n"
+                        "                           least B): the logits buffer holds C x V"},
     {"online", "S", "also online TLM end to end: S prompts of AdaptEval-like lengths (cut\n"
                     "                           to T) in stream batches of B, each answered\n"
                     "                           (N new tokens) then trained on (tlm, batch 1)"},
@@ -138,6 +140,7 @@ static int parse_args(int argc, char **argv, BenchArgs *a) {
         else if (!strcmp(name, "batch")) a->cfg.batch = (int32_t)v;
         else if (!strcmp(name, "new-tokens")) a->cfg.new_tokens = (int32_t)v;
         else if (!strcmp(name, "repeat")) a->cfg.repeat = (int32_t)v;
+        else if (!strcmp(name, "logit-rows")) a->cfg.logit_rows = v;
         else if (!strcmp(name, "online")) a->cfg.online = (int32_t)v;
     }
     if (optind < argc) {

@@ -156,7 +156,8 @@ static int ctx_open(BenchCtx *c, const char *dir, Err *err) {
     c->n_new = k->new_tokens;
     const ModelOptions mo = {.max_tokens = B * T, .max_train_tokens = T,
                              .max_seqs = (int32_t)B, .max_pos = T + k->new_tokens,
-                             .max_lora_rank = BENCH_RANK, .weight_format = k->weight_format,
+                             .max_lora_rank = BENCH_RANK, .logit_rows = k->logit_rows,
+                             .weight_format = k->weight_format,
                              .weight_file_types = k->weight_file_types};
     if ((c->m = model_open(dir, c->ops, &mo, err)) == NULL)
         return -1;

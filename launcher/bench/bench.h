@@ -25,6 +25,8 @@ typedef struct BenchConfig {
     int32_t repeat;     /* R: timed runs of each workload, after one warm-up run */
     uint64_t seed;      /* token ids and LoRA init */
     int profile;        /* also fill a BenchProfile (needs N >= 2) */
+    int64_t logit_rows; /* C: the lm_head + cross-entropy's row chunk
+                         * (ModelOptions.logit_rows); 0 = the model's default */
     WeightFormat weight_format; /* of the frozen matrices (ModelOptions.weight_format) */
     int weight_file_types; /* a .gguf model: each matrix in the file's own type
                             * (ModelOptions.weight_file_types; weight_format its main one) */
