@@ -179,15 +179,15 @@ int model_backward(Model *m, Lora *lora, const float *dce, Err *err) {
         return 0; /* every gradient contribution is zero: nothing to add */
     o->upload_raw(m->bw.dloss, m->h_dloss, (size_t)T * sizeof(float));
 
-    /* LlamaForCausalLM: logits = lm_head(norm(x_final)). Chunked (forward.c head_xent):
-     * d loss / d xnf row t = dloss_t (softmax - onehot) W, whose unit-weight part the
-     * forward left in dxn; scaled here, before the tp sum (linear, so once after). */
-    if (!m->opt.full_logits) {
+    /* LlamaForCausalLM: logits = lm_head(norm(x_final)). Over several chunks (forward.c
+     * head_xent): d loss / d xnf row t = dloss_t (softmax - onehot) W, whose unit-weight
+     * part the forward left in dxn; scaled here, before the tp sum (linear, so once). */
+    if (m->unit_grad) {
         o->scale_rows(m->bw.dxn, m->bw.dloss, T, m->D);
         return head_input_bwd(m, lora, err);
     }
-    /* whole logits: dlogits in place. Under tp this rank's vocabulary columns against the
-     * whole vocabulary's lse (model_tp.c). */
+    /* the pass's whole logits (one chunk, or full_logits): dlogits in place. Under tp this
+     * rank's vocabulary columns against the whole vocabulary's lse (model_tp.c). */
     o->xent_bwd(m->logits, m->logits, m->tok_lse, p->targets, m->bw.dloss, T, m->V, m->v0);
     return dlogits_bwd(m, lora, err);
 }

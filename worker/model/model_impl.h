@@ -166,6 +166,9 @@ struct Model {
 
     BackWork bw;              /* zeroed when training is disabled */
     int last_train;           /* the last forward kept activations */
+    int unit_grad;            /* ... and left the lm_head's unit input gradient in bw.dxn
+                               * (forward.c head_xent: a chunked pass of T > C rows); 0: it
+                               * left the whole logits (T <= C, or full_logits) */
     const Lora *last_lora;    /* the adapter of the last forward (borrowed) */
 };
 
