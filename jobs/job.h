@@ -131,6 +131,12 @@ typedef struct JobSpec {
         int64_t batch_size;   /* samples per update step, default 1 */
         double max_grad_norm; /* default 1.0; 0 disables clipping */
         int reset_per_batch;  /* restart AdamW moments every stream batch, default 1 */
+        /* activation recomputation (HF's gradient checkpointing): a train pass keeps each
+         * layer's input only and the backward reruns each layer's forward; the same
+         * numbers bit for bit, far less activation memory, one more forward of the
+         * layers per backward; default false (a LLaMA-Factory job: true unless
+         * disable_gradient_checkpointing) */
+        int gradient_checkpointing;
         double beta1, beta2, eps, weight_decay; /* 0.9, 0.999, 1e-8, 0 */
     } optim;
     struct {

@@ -46,6 +46,7 @@ void job_defaults(JobSpec *spec) {
     spec->optim.batch_size = 1;
     spec->optim.max_grad_norm = 1.0;
     spec->optim.reset_per_batch = 1;
+    spec->optim.gradient_checkpointing = 0; /* speed first; LLaMA-Factory's default is on */
     spec->optim.beta1 = 0.9; /* AdamW as HF Trainer's defaults */
     spec->optim.beta2 = 0.999;
     spec->optim.eps = 1e-8;

@@ -110,6 +110,7 @@ static const JobField fields[] = {
     INT("optim.batch_size", optim.batch_size, 1, I32),
     REAL("optim.max_grad_norm", optim.max_grad_norm, 0, INFINITY, 0, 0),
     BOOL("optim.reset_per_batch", optim.reset_per_batch),
+    BOOL("optim.gradient_checkpointing", optim.gradient_checkpointing),
     REAL("optim.beta1", optim.beta1, 0, 1, 0, 1),
     REAL("optim.beta2", optim.beta2, 0, 1, 0, 1),
     REAL("optim.eps", optim.eps, 0, INFINITY, 1, 0),

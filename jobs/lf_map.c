@@ -227,6 +227,16 @@ static int map_number_note(Ctx *c, const LfEntry *e, const char *why) {
     return map_ignored(c, e, why);
 }
 
+/* LLaMA-Factory turns HF's gradient checkpointing on for training unless
+ * disable_gradient_checkpointing (model/model_utils/checkpointing.py); tlm's recompute
+ * gives the same numbers bit for bit, so only memory and time follow the key. */
+static int map_disable_ckpt(Ctx *c, const LfEntry *e, const char *arg) {
+    int v;
+    if (as_bool(e, &v) != 0)
+        return refuse(c, e, "expected true or false");
+    return set_native(c, e, arg, v ? "false" : "true", 1);
+}
+
 /* HF refuses an output_dir holding results unless overwrite_output_dir; tlm run does the
  * same, and --overwrite moves the earlier results aside rather than over-writing them. */
 static int map_overwrite(Ctx *c, const LfEntry *e, const char *arg) {
@@ -298,6 +308,7 @@ static const LfKey keys[] = {
     {"num_train_epochs", map_one, "tlm takes one pass over the test stream (each prompt is "
                                   "seen once); write num_train_epochs: 1"},
     {"max_grad_norm", map_native, "optim.max_grad_norm"},
+    {"disable_gradient_checkpointing", map_disable_ckpt, "optim.gradient_checkpointing"},
     {"seed", map_native, "seed"},
     {"output_dir", map_native, "output.dir"},
     {"save_steps", map_native, "output.checkpoint_every"},
@@ -379,6 +390,9 @@ static int finish(Ctx *c) {
     default_to(c, "cutoff_len", "data.cutoff_len", "2048", "");
     default_to(c, "max_new_tokens", "generate.max_new_tokens", "1024", "");
     default_to(c, "per_device_train_batch_size", "optim.batch_size", "8", "");
+    default_to(c, "disable_gradient_checkpointing", "optim.gradient_checkpointing", "true",
+               " (disable_gradient_checkpointing false: activations recomputed in the "
+               "backward, the same numbers, less memory, more time)");
     if (find(c, "lora_target") == NULL) {
         LfEntry all = {.key = "lora_target", .value = "all", .line = 0};
         map_targets(c, &all, "lora.targets");

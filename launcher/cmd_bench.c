@@ -53,6 +53,9 @@ static const BenchOption k_options[] = {
                            "                           the bytes a decode step reads), or q8_0,\n"
                            "                           q4_0, q4_1, nf4 quantized at load; a .gguf\n"
                            "                           --model keeps the file's own types unless given"},
+    {"gradient-checkpointing", NULL, "the update step keeps each layer's input only and\n"
+                                     "                           recomputes its activations in the\n"
+                                     "                           backward (optim.gradient_checkpointing)"},
     {"json", NULL, "also print one JSON line per model"},
     {"ceilings", NULL, "measure the matmul peak and copy bandwidth first, then print the\n"
                        "                           update step's MFU and each decode's share of\n"
@@ -124,6 +127,7 @@ static int parse_args(int argc, char **argv, BenchArgs *a) {
         else if (!strcmp(name, "json")) a->json = 1;
         else if (!strcmp(name, "ceilings")) a->ceilings = 1;
         else if (!strcmp(name, "profile")) a->cfg.profile = 1;
+        else if (!strcmp(name, "gradient-checkpointing")) a->cfg.gradient_checkpointing = 1;
         else if (!strcmp(name, "cpu-weights")) {
             WeightFormat f = WEIGHT_ELEM;
             if (strcmp(optarg, "fp32") && weight_format_parse(optarg, &f) != 0) {
@@ -301,7 +305,9 @@ static int bench_one(const BenchArgs *a, const Ops *ops, const char *label, cons
     printf("  blas: %s\n", blas_line);
     printf("  %-40s %12.1f tok/s  %9.4f s\n", "forward (B x T, no backward)", r.fwd_tok_s,
            r.fwd_s);
-    printf("  %-40s %12.1f tok/s  %9.4f s\n", "update step (T, LoRA q,v r8, AdamW)",
+    printf("  %-40s %12.1f tok/s  %9.4f s\n",
+           k->gradient_checkpointing ? "update step (T, LoRA q,v r8, AdamW, recompute)"
+                                     : "update step (T, LoRA q,v r8, AdamW)",
            r.step_tok_s, r.step_s);
     printf("  %-40s %12.1f tok/s  %9.4f s\n", "generation, batch 1", r.gen1_tok_s, r.gen1_s);
     char gb[40];
@@ -332,6 +338,7 @@ static int bench_one(const BenchArgs *a, const Ops *ops, const char *label, cons
         json_str(blas.cpu.brand);
         printf(", \"weights\": \"%s\"", k->weight_format == WEIGHT_ELEM
                                               ? "elem" : weight_format_name(k->weight_format));
+        printf(", \"gradient_checkpointing\": %s", k->gradient_checkpointing ? "true" : "false");
         printf(", \"backend\": \"%s\", \"threads\": %s, \"T\": %lld, \"B\": %d, \"N\": %d, "
                "\"R\": %d, \"seed\": %llu, \"forward_tok_s\": %.6g, \"step_tok_s\": %.6g, "
                "\"gen1_tok_s\": %.6g, \"genb_tok_s\": %.6g, \"forward_s\": %.6g, "

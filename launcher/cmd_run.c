@@ -113,9 +113,11 @@ static void print_job(const JobSpec *j) {
     log_info("  lora     rank %lld, alpha %g, targets %s", (long long)j->lora.rank,
              j->lora.alpha, targets);
     log_info("  optim    lr %g %s, warmup_ratio %g, batch_size %lld, max_grad_norm %g, "
-             "reset_per_batch %s", j->optim.lr, job_schedule_name(j->optim.schedule),
-             j->optim.warmup_ratio, (long long)j->optim.batch_size, j->optim.max_grad_norm,
-             j->optim.reset_per_batch ? "true" : "false");
+             "reset_per_batch %s, gradient_checkpointing %s", j->optim.lr,
+             job_schedule_name(j->optim.schedule), j->optim.warmup_ratio,
+             (long long)j->optim.batch_size, j->optim.max_grad_norm,
+             j->optim.reset_per_batch ? "true" : "false",
+             j->optim.gradient_checkpointing ? "true" : "false");
     log_info("  generate max_new_tokens %lld; backend %s; tp %lld; output %s; seed %llu",
              (long long)j->generate.max_new_tokens, job_backend_name(j->backend),
              (long long)j->parallel.tp, j->output.dir, (unsigned long long)j->seed);

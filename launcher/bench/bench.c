@@ -158,7 +158,8 @@ static int ctx_open(BenchCtx *c, const char *dir, Err *err) {
                              .max_seqs = (int32_t)B, .max_pos = T + k->new_tokens,
                              .max_lora_rank = BENCH_RANK, .logit_rows = k->logit_rows,
                              .weight_format = k->weight_format,
-                             .weight_file_types = k->weight_file_types};
+                             .weight_file_types = k->weight_file_types,
+                             .gradient_checkpointing = k->gradient_checkpointing};
     if ((c->m = model_open(dir, c->ops, &mo, err)) == NULL)
         return -1;
     const ModelConfig *mc = model_config(c->m);

@@ -30,6 +30,8 @@ typedef struct BenchConfig {
     WeightFormat weight_format; /* of the frozen matrices (ModelOptions.weight_format) */
     int weight_file_types; /* a .gguf model: each matrix in the file's own type
                             * (ModelOptions.weight_file_types; weight_format its main one) */
+    int gradient_checkpointing; /* the update step recomputes the layers' activations in
+                            * its backward (ModelOptions.gradient_checkpointing) */
     int32_t online;     /* S > 0: also online TLM over S prompts (bench_online.h), in
                          * stream batches of B, cut to T tokens, N new tokens each */
 } BenchConfig;

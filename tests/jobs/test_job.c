@@ -82,6 +82,7 @@ static void test_defaults(void **state) {
     assert_int_equal(s.optim.schedule, JOB_CONSTANT);
     assert_int_equal(s.optim.batch_size, 1);
     assert_true(s.optim.max_grad_norm == 1.0 && s.optim.reset_per_batch == 1);
+    assert_int_equal(s.optim.gradient_checkpointing, 0); /* speed first, unlike LF */
     assert_true(s.optim.beta1 == 0.9 && s.optim.beta2 == 0.999 && s.optim.eps == 1e-8 &&
                 s.optim.weight_decay == 0.0);
     assert_int_equal(s.generate.max_new_tokens, 512);
@@ -177,6 +178,8 @@ static void test_errors(void **state) {
     expect_file_error("model: {path: m}\ndata: {path: d}\nlora: {zzzzzz: 1}\n",
                       ":3:8: lora.zzzzzz: unknown key (valid keys under lora: rank, alpha, "
                       "targets)");
+    expect_file_error("model: {path: m}\ndata: {path: d}\noptim: {gradient_checkpointing: 1}\n",
+                      ":3:33: optim.gradient_checkpointing: expected true or false, got \"1\"");
     expect_file_error("model: {path: m}\ndata: {path: d}\noptim: {reset_per_batch: maybe}\n",
                       ":3:26: optim.reset_per_batch: expected true or false, got \"maybe\"");
     expect_file_error("model: {path: m}\ndata: {path: d}\nlora: 8\n",
@@ -204,6 +207,8 @@ static void test_set(void **state) {
     assert_int_equal(job_load_string(design_example, "design.yaml", &s, &err), 0);
     assert_int_equal(job_set(&s, "lora.rank=16", &err), 0);
     assert_int_equal(s.lora.rank, 16);
+    assert_int_equal(job_set(&s, "optim.gradient_checkpointing=true", &err), 0);
+    assert_int_equal(s.optim.gradient_checkpointing, 1);
     before = s;
     assert_int_equal(job_set(&s, "lora.rank=sixteen", &err), -1);
     assert_msg_ends(err.msg, "--set lora.rank: expected a positive integer, got \"sixteen\"");

@@ -98,7 +98,10 @@ static void test_online_keys(void **state) {
     assert_int_equal(notes_of(&notes, "finetuning_type"), 1);
     assert_int_equal(notes_of(&notes, "overwrite_output_dir"), 1); /* as --overwrite */
     assert_int_equal(notes.overwrite_output_dir, 1);
-    assert_int_equal(notes.n_notes, (int)(sizeof ignored / sizeof ignored[0]) + 2);
+    /* LLaMA-Factory checkpoints activations unless disable_gradient_checkpointing */
+    assert_int_equal(s.optim.gradient_checkpointing, 1);
+    assert_int_equal(notes_of(&notes, "disable_gradient_checkpointing"), 1);
+    assert_int_equal(notes.n_notes, (int)(sizeof ignored / sizeof ignored[0]) + 3);
     for (int i = 0; i < notes.n_notes; i++) /* "key: ignored: why" with a why */
         assert_true(strlen(strchr(notes.notes[i], ':')) > 12);
 }
@@ -151,8 +154,10 @@ static void test_overrides(void **state) {
     (void)state;
     JobSpec s;
     const char *ov[] = {"learning_rate=1e-3", "lora_target=all", "setting=offline_ttl",
-                        "output_dir='out/x y'", "seed=7", "template=empty", "max_samples=null"};
-    load_ok(ONLINE, ov, 7, &s, NULL);
+                        "output_dir='out/x y'", "seed=7", "template=empty", "max_samples=null",
+                        "disable_gradient_checkpointing=true"};
+    load_ok(ONLINE, ov, 8, &s, NULL);
+    assert_int_equal(s.optim.gradient_checkpointing, 0);
     assert_true(s.optim.lr == 1e-3);
     assert_int_equal(s.lora.n_targets, 7);
     assert_string_equal(s.lora.targets[6], "down_proj");
@@ -176,6 +181,8 @@ static void test_refusals(void **state) {
     refused("num_train_epochs=3.0", "num_train_epochs (command line): 3.0: tlm takes one pass");
     refused("gradient_accumulation_steps=4", "gradient_accumulation_steps (command line): 4: "
                                              "tlm averages a step's loss");
+    refused("disable_gradient_checkpointing=2", "disable_gradient_checkpointing (command "
+                                                "line): 2: expected true or false");
     refused("stage=sft", "stage (command line): sft: tlm runs the ttl stage only");
     refused("finetuning_type=full", "finetuning_type (command line): full: tlm trains LoRA");
     refused("lr_scheduler_type=linear", "linear: tlm has the constant, constant_with_warmup "

@@ -157,6 +157,7 @@ static int ttl_open(Ttl *t, const Method *method, Err *err) {
                                                       ? job->lora.rank : TTL_MIN_LORA_RANK),
                        .comm = tp_comm(t), .est_lora_targets = loop_lora_targets(job),
                        .full_logits = method->needs_logits,
+                       .gradient_checkpointing = job->optim.gradient_checkpointing,
                        .est_kv_slots = slots, .est_kv_ctx = L + new_tok};
     loop_weight_format(job, &mo);
     const int tp = tp_comm(t) != NULL ? comm_size(tp_comm(t), COMM_TP) : 1;

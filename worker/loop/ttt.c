@@ -59,7 +59,8 @@ static int open_model(Ttt *t, Err *err) {
                        .max_pos = L + new_tok,
                        .max_lora_rank = (int32_t)(job->lora.rank > TTT_MIN_LORA_RANK
                                                       ? job->lora.rank : TTT_MIN_LORA_RANK),
-                       .comm = tp_comm(t)};
+                       .comm = tp_comm(t),
+                       .gradient_checkpointing = job->optim.gradient_checkpointing};
     ModelConfig cfg;
     if (model_src_config(job->model.path, &cfg, err) != 0)
         return -1;

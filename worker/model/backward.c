@@ -120,7 +120,9 @@ static int layer_bwd(Model *m, Lora *lora, int64_t l, Err *err) {
 }
 
 /* From the lm_head's input gradient in bw.dxn (T, D; under tp this rank's partial sum)
- * to the LoRA gradients: the final norm, then every layer top-down. */
+ * to the LoRA gradients: the final norm, then every layer top-down (with
+ * gradient_checkpointing each layer's forward rerun first from its saved input, as HF's
+ * gradient checkpointing reruns each decoder layer: torch.utils.checkpoint). */
 static int head_input_bwd(Model *m, Lora *lora, Err *err) {
     const Ops *o = m->ops;
     const int64_t T = m->pass.n_tok;
@@ -136,9 +138,15 @@ static int head_input_bwd(Model *m, Lora *lora, Err *err) {
      * sum then adds it once, plus this backward's shares from every rank. */
     if (m->tp_rank != 0)
         o->zero(lora->grads, (size_t)lora->n_reduce * sizeof(float));
-    for (int64_t l = m->L - 1; l >= 0; l--)
+    for (int64_t l = m->L - 1; l >= 0; l--) {
+        /* checkpointed: the shared set holds the last layer's activations (the forward
+         * ran it last); every other layer's are recomputed from its saved input */
+        if (m->opt.gradient_checkpointing && l + 1 < m->L &&
+            model_layer_refwd(m, lora, l, err) != 0)
+            return err_prefix(err, "recomputing layer %lld for the backward: ", (long long)l);
         if (layer_bwd(m, lora, l, err) != 0)
             return err_prefix(err, "backward of layer %lld: ", (long long)l);
+    }
     return model_tp_sum(m, lora->grads, lora->n_reduce, COMM_F32, "LoRA dA", err);
 }
 

@@ -205,6 +205,18 @@ int model_layers_fwd(Model *m, const Lora *lora, int train, void *const *k_cache
     return 0;
 }
 
+int model_layer_refwd(Model *m, const Lora *lora, int64_t l, Err *err) {
+    LayerActs *a = &m->train[l];
+    const int last = l + 1 == m->L;
+    /* the forward wrote xn1 with the previous layer's fused add + norm: the same
+     * arithmetic as rmsnorm_fwd on its result (kernels/ops_list.h add_rmsnorm_fwd) */
+    m->ops->rmsnorm_fwd(a->xn1, a->rstd1, a->x, m->layers[l].attn_norm, m->pass.n_tok,
+                        m->D, m->cfg.rms_eps);
+    const NextNorm next = {last ? m->final_norm : m->layers[l + 1].attn_norm, m->ck_norm,
+                           m->ck_rstd};
+    return layer_fwd(m, lora, l, a, m->ck_out, &next, 1, NULL, NULL, err);
+}
+
 /* Which positions' predictions sample s's ce averages: every one but the last (HF's
  * shifted labels), or, with loss_mask, those whose target token is marked. */
 static void mark_predictions(Model *m, const int32_t *seq_lens, int32_t n_seqs,

@@ -13,14 +13,14 @@
 #include "io/convert/gguf_source.h"
 #include "worker/model/model_impl.h"
 
-/* One layer's activation views of `rows` tokens. Inference sets share the residual
- * stream (x, x2 -> x_final, filled by the caller) and keep no attention lse. */
+/* One layer's activation views of `rows` tokens but its input x (the caller's: a train
+ * layer's own, x_final for the inference set). Inference sets share the residual stream
+ * (x2 -> x_final, filled by the caller) and keep no attention lse. */
 static void plan_layer_acts(BlockPlan *p, const Model *m, LayerActs *a, int64_t rows,
                             int train) {
     const size_t e = m->ops->elem_bytes, f = sizeof(float);
     const size_t t = (size_t)rows;
     if (train) {
-        block_add(p, &a->x, t * m->D * e);
         block_add(p, &a->x2, t * m->D * e);
         block_add(p, &a->lse, t * m->H * f);
     }
@@ -54,6 +54,25 @@ static void plan_back_work(BlockPlan *p, const Model *m, BackWork *w, int64_t ro
     block_add(p, &w->dloss, t * f);
 }
 
+/* The training activations: each layer's input x and its own set, or, with
+ * gradient_checkpointing, each layer's x, one set into *shared (the caller copies its
+ * views into every train[l] once allocated) and the recompute's discarded outputs. */
+static void plan_train_acts(BlockPlan *p, Model *m, LayerActs *shared, int64_t rows) {
+    const size_t row = (size_t)m->D * m->ops->elem_bytes, t = (size_t)rows;
+    const int ckpt = m->opt.gradient_checkpointing;
+    for (int64_t l = 0; l < m->L; l++) {
+        block_add(p, &m->train[l].x, t * row);
+        if (!ckpt)
+            plan_layer_acts(p, m, &m->train[l], rows, 1);
+    }
+    if (!ckpt)
+        return;
+    plan_layer_acts(p, m, shared, rows, 1);
+    block_add(p, &m->ck_out, t * row);
+    block_add(p, &m->ck_norm, t * row);
+    block_add(p, &m->ck_rstd, t * sizeof(float));
+}
+
 /* Activations, pass tables, rope tables and the backward workspace: one allocation
  * for the whole run (reused by every pass; nothing is allocated per step). */
 static int alloc_workspaces(Model *m, Err *err) {
@@ -62,9 +81,10 @@ static int alloc_workspaces(Model *m, Err *err) {
     const size_t t = (size_t)m->T_any;
     const size_t table_ints = (size_t)(4 * m->T_any + 5 * B);
     BlockPlan p = {0};
+    LayerActs shared = {0}; /* gradient_checkpointing's one train set */
     plan_layer_acts(&p, m, &m->infer, m->opt.max_tokens, 0);
-    for (int64_t l = 0; Tt > 0 && l < m->L; l++)
-        plan_layer_acts(&p, m, &m->train[l], Tt, 1);
+    if (Tt > 0)
+        plan_train_acts(&p, m, &shared, Tt);
     if (Tt > 0)
         plan_back_work(&p, m, &m->bw, Tt);
     block_add(&p, &m->x_final, t * m->D * e);
@@ -85,6 +105,11 @@ static int alloc_workspaces(Model *m, Err *err) {
     /* inference: the residual stream is updated in place in x_final */
     m->infer.x = m->x_final;
     m->infer.x2 = m->x_final;
+    for (int64_t l = 0; Tt > 0 && m->opt.gradient_checkpointing && l < m->L; l++) {
+        void *x = m->train[l].x;
+        m->train[l] = shared;
+        m->train[l].x = x;
+    }
     if (Tt > 0 && e == f)
         m->bw.dres = m->bw.dres32;
 
@@ -152,11 +177,15 @@ static void log_memory(const Model *m, const char *dir) {
     }
     log_info("model %s on %s, tp rank %d/%d (H %lld, KVH %lld, F %lld, vocab [%lld, %lld)): "
              "memory estimate %.1f MiB = weights %.1f (%s) + LoRA+AdamW %.1f + KV cache %.1f "
-             "+ activations %.1f (the logits %s %lld rows)", dir, m->ops->name, m->tp_rank,
-             m->tp, (long long)m->H, (long long)m->KVH, (long long)m->F, (long long)m->v0,
+             "+ activations %.1f (%s; the logits %s %lld rows)", dir, m->ops->name,
+             m->tp_rank, m->tp, (long long)m->H, (long long)m->KVH, (long long)m->F, (long long)m->v0,
              (long long)(m->v0 + m->V), (double)e.total_bytes / mib,
              (double)e.weights_bytes / mib, parts, (double)e.lora_bytes / mib,
              (double)e.kv_bytes / mib, (double)e.act_bytes / mib,
+             m->opt.max_train_tokens <= 0    ? "no training pass"
+             : m->opt.gradient_checkpointing ? "activations recomputed in the backward: "
+                                               "each layer keeps only its input"
+                                             : "every layer's kept for the backward",
              m->opt.full_logits ? "whole:" : "in chunks of", (long long)m->C);
     if (m->w_from_gguf)
         log_info("model %s read in place: the file's tensors %.1f MiB, this rank's weights "

@@ -57,6 +57,14 @@ typedef struct ModelOptions {
     int32_t full_logits;      /* keep every pass's whole logits (T, V/tp) (model_logits,
                                * model_dlogits / model_backward_logits: the entropy methods,
                                * tests that read logits); then logit_rows = T of any pass */
+    int32_t gradient_checkpointing; /* activation recomputation (optim.gradient_checkpointing,
+                               * HF's gradient_checkpointing_enable): a train forward keeps
+                               * only each layer's input x (T, D) and runs every layer
+                               * through one shared activation set; the backward reruns
+                               * layer l's forward from its x (same kernels, same adapter,
+                               * so the same bits: ce and gradients bit-identical) just
+                               * before layer l's backward. Costs about one more forward of
+                               * the layers per backward; 0 = every layer keeps its set */
     Comm *comm;               /* tp group (borrowed, must outlive the model); NULL or a tp
                                * group of one: the whole model on this rank */
     /* For the memory estimate logged at open only (model_memory_estimate): */
@@ -80,6 +88,9 @@ typedef struct ModelOptions {
  *   kv      = 2 (k, v) * L * slots * ctx * KD * e
  *   acts    = Ti * (e*(2*D + 2*QD + 2*KD + 3*F) + 4*(2 + 7*R))            inference set
  *           + L * Tt * (e*(4*D + 2*QD + 2*KD + 3*F) + 4*(2 + H + 7*R))    training sets
+ *             (gradient_checkpointing: L * Tt * e*D, each layer's input only, + one
+ *             shared set and the recompute's discarded outputs,
+ *             Tt * (e*(5*D + 2*QD + 2*KD + 3*F) + 4*(3 + H + 7*R)))
  *           + Tt * (e*(2*D + 2*QD + 2*KD + 3*F) + 4*(R + 1))               backward work
  *           + Ta * (e*2*D + 4*(4 + 2*tp)) + C*e*V + 4*(5*Ta + 5*B)       head, tables
  *           + 2 * 4 * max_pos * HD/2                                       rope tables

@@ -53,8 +53,10 @@ typedef struct LayerWeights {
 } LayerWeights;
 
 /* Activations of one layer for one pass; backend. In training every layer has its own
- * set (kept for the backward); in inference all layers share one set and the residual
- * stream is updated in place (x == x2 == the model's x_final). */
+ * set (kept for the backward), or, with gradient_checkpointing, its own x only and every
+ * other view shared by all layers (the backward recomputes them layer by layer:
+ * model_layer_refwd); in inference all layers share one set and the residual stream is
+ * updated in place (x == x2 == the model's x_final). */
 typedef struct LayerActs {
     void *x;                  /* (T, D) residual stream entering the layer */
     void *xn1;                /* (T, D) input_layernorm(x) */
@@ -142,7 +144,13 @@ struct Model {
     /* activations: one allocation */
     void *a_block;
     LayerActs infer;          /* rows max_tokens */
-    LayerActs *train;         /* host (L); rows max_train_tokens; NULL if no training */
+    LayerActs *train;         /* host (L); rows max_train_tokens; NULL if no training.
+                               * gradient_checkpointing: train[l].x is layer l's own, the
+                               * other views are the one shared set's, in every layer */
+    void *ck_out;             /* gradient_checkpointing (else NULL): (Tt, D) a recomputed */
+    void *ck_norm;            /*   layer's output and its next norm's, (Tt, D), (Tt): */
+    float *ck_rstd;           /*   written and discarded (the saved x of the next layer
+                               *   and the head's x_final, xnf stay as the forward left them) */
     void *x_final;            /* (T_any, D) residual stream after the last layer */
     void *xnf;                /* (T_any, D) model.norm(x_final) */
     float *rstdf;             /* (T_any) */
@@ -187,6 +195,15 @@ int model_pass_set(Model *m, const int32_t *tokens, const int32_t *len, const in
  * Errors: a failed collective. */
 int model_layers_fwd(Model *m, const Lora *lora, int train, void *const *k_cache,
                      void *const *v_cache, Err *err);
+
+/* gradient_checkpointing: reruns layer l's train forward from its saved input
+ * train[l].x into the shared set (backward.c skips it for the last layer: the forward
+ * left that layer's set in place), with
+ * lora (the last forward's) and m->pass as the forward had them: input_layernorm, then
+ * the layer as model_layers_fwd ran it, so every view holds the bits that forward wrote
+ * (deterministic ops), its outputs going to ck_out / ck_norm. Collective over tp (the
+ * layer's all-reduces rerun). Errors: a failed collective. */
+int model_layer_refwd(Model *m, const Lora *lora, int64_t l, Err *err);
 
 /* ---- model_tp.c */
 /* Sets m->tp, tp_rank, comm from m->opt.comm and divides m's H, KVH, F by tp, and

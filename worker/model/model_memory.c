@@ -159,8 +159,16 @@ ModelMemory model_memory_estimate(const ModelConfig *cfg, const ModelOptions *o,
     const size_t Ta = Ti > Tt ? Ti : Tt, B = (size_t)r.max_seqs;
     /* the head: rstdf, tok_lse, tok_part (2) and tok_gath (2 tp) floats per row */
     const size_t head_stats = 4 + 2 * (size_t)tp;
+    /* a layer's train set: x, x2, xn1, xn2 (D), q, att (QD), k, v (KD), gu (2F), act (F);
+     * rstd1, rstd2, lse (H) and 7 LoRA h (R) in fp32 */
+    const size_t train_set = e * (4 * D + 2 * QD + 2 * KD + 3 * F) + f * (2 + H + 7 * R);
+    /* checkpointed: every layer's x, one set but its x, the recompute's two (D) outputs
+     * and rstd */
+    const size_t train_rows = r.gradient_checkpointing
+                                  ? L * e * D + train_set - e * D + 2 * e * D + f
+                                  : L * train_set;
     m.act_bytes = Ti * (e * (2 * D + 2 * QD + 2 * KD + 3 * F) + f * (2 + 7 * R)) +
-                  L * Tt * (e * (4 * D + 2 * QD + 2 * KD + 3 * F) + f * (2 + H + 7 * R)) +
+                  Tt * train_rows +
                   Tt * (e * (D + 2 * QD + 2 * KD + 3 * F) + (e != f ? e * D : 0) +
                         f * (D + R + 1)) + /* bw: dres32 fp32, dres its elem copy */
                   Ta * (e * 2 * D + f * head_stats) + (size_t)r.logit_rows * e * V +

@@ -26,6 +26,12 @@ tlm_add_test(test_worker_chunk SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_chu
              ${TLM_WTEST} LABELS cpu)
 tlm_add_test(test_worker_chunk_smollm2 COMMAND $<TARGET_FILE:test_worker_chunk> ARGS smollm2
              LABELS "cpu;shared")
+# Activation recomputation (ModelOptions.gradient_checkpointing) against the kept
+# activations: ce, LoRA gradients and a TLM loop's adapter bit-equal, the memory estimate.
+tlm_add_test(test_worker_ckpt SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_ckpt.c
+             ${TLM_WTEST} LABELS cpu)
+tlm_add_test(test_worker_ckpt_smollm2 COMMAND $<TARGET_FILE:test_worker_ckpt> ARGS smollm2
+             LABELS "cpu;shared")
 tlm_add_test(test_worker_stories
              SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_worker_stories.c ${TLM_WTEST}
              LABELS "cpu;shared;golden")
