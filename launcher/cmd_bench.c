@@ -306,7 +306,7 @@ static int bench_one(const BenchArgs *a, const Ops *ops, const char *label, cons
     printf("  %-40s %12.1f tok/s  %9.4f s\n", "forward (B x T, no backward)", r.fwd_tok_s,
            r.fwd_s);
     printf("  %-40s %12.1f tok/s  %9.4f s\n",
-           k->gradient_checkpointing ? "update step (T, LoRA q,v r8, AdamW, recompute)"
+           k->gradient_checkpointing ? "update step (T, recomputed activations)"
                                      : "update step (T, LoRA q,v r8, AdamW)",
            r.step_tok_s, r.step_s);
     printf("  %-40s %12.1f tok/s  %9.4f s\n", "generation, batch 1", r.gen1_tok_s, r.gen1_s);
