@@ -7,7 +7,9 @@
  *     across dp replicas after every step (tp x dp runs feed every replica the same
  *     sample, sum the gradients over dp and divide by dp, as the loop's all-reduce does);
  *   generation: greedy tokens identical to tp = 1 and to the golden;
- *   the chunked lm_head + cross-entropy of a tp model: ce and LoRA gradients as above.
+ *   the chunked lm_head + cross-entropy of a tp model: ce and LoRA gradients as above;
+ *   activation recomputation (gradient_checkpointing) at the same tp: ce and this rank's
+ *     LoRA gradients bit-equal to the tp model that keeps its activations.
  * Every number is world-reduced; every function returns the world-summed failures. */
 #include <math.h>
 #include <stdio.h>
@@ -94,6 +96,7 @@ static int check_init(TpCase *tc) {
 
 static int check_chunked(TpCase *tc, Lora *l, Lora *ref, const float *dce,
                          const float *ce_ref);
+static int check_recompute(TpCase *tc, Lora *l, const float *dce);
 
 int tp_check_batch(TpCase *tc) {
     Err err = {{0}};
@@ -158,6 +161,7 @@ int tp_check_batch(TpCase *tc) {
     }
     fails += check_save(tc, &l, &ref);
     fails += check_chunked(tc, &l, &ref, dce, ce_ref);
+    fails += check_recompute(tc, &l, dce);
     lora_free(&l);
     lora_free(&ref);
     free(ce);
@@ -209,6 +213,49 @@ static int check_chunked(TpCase *tc, Lora *l, Lora *ref, const float *dce,
     tp_note(tc, "chunked head (T %lld, C %lld) vs whole logits at tp = 1: ce rel err %.2e, "
             "LoRA gradients norm-wise %.2e, worst tensor %.2e", (long long)T, (long long)C,
             e_ce, e_whole, e_g);
+    return 0;
+}
+
+/* A train forward + backward of the batch on model m with the sharded adapter l: ce
+ * (host, n_seqs) and this rank's gradients (owned-after-return). */
+static float *train_pass(TpCase *tc, Model *m, Lora *l, const float *dce, float *ce) {
+    Err err = {{0}};
+    lora_zero_grads(l);
+    tu_check_rc(model_forward(m, l, tc->tok, tc->lens, (int32_t)tc->n_seqs, 1, ce, &err),
+                "train fwd", err.msg);
+    tu_check_rc(model_backward(m, l, dce, &err), "backward", err.msg);
+    float *g = malloc((size_t)l->n_params * sizeof *g);
+    l->ops->download_raw(g, l->grads, (size_t)l->n_params * sizeof *g);
+    return g;
+}
+
+/* Activation recomputation under tp (worker/model/backward.c: each layer's forward rerun,
+ * its all-reduces included, before its backward): a tp model opened as tc->m but with
+ * gradient_checkpointing gives this rank's ce and LoRA gradients bit for bit. */
+static int check_recompute(TpCase *tc, Lora *l, const float *dce) {
+    Err err = {{0}};
+    const int32_t n = (int32_t)tc->n_seqs;
+    ModelOptions mo = model_options(tc->m);
+    mo.gradient_checkpointing = 1;
+    Model *m = model_open(tc->dir, ops_cpu(), &mo, &err);
+    if (tp_sum_int(tc->comm, m == NULL) > 0) {
+        model_close(m);
+        return tp_fail(tc, "model_open (recompute) failed on some rank: %s", err.msg);
+    }
+    float *ce = calloc((size_t)n, 4), *ce_ck = calloc((size_t)n, 4);
+    float *g = train_pass(tc, tc->m, l, dce, ce), *g_ck = train_pass(tc, m, l, dce, ce_ck);
+    const int bad = memcmp(ce, ce_ck, (size_t)n * 4) != 0 ||
+                    memcmp(g, g_ck, (size_t)l->n_params * sizeof *g) != 0;
+    const double e = tp_max(tc->comm, tu_rel_norm_err(g_ck, g, l->n_params));
+    const int n_bad = tp_sum_int(tc->comm, bad);
+    model_close(m);
+    free(ce), free(ce_ck), free(g), free(g_ck);
+    if (n_bad > 0)
+        return tp_fail(tc, "recomputed activations vs kept at tp = %d: ce or LoRA gradients "
+                       "differ on %d rank(s) (gradients norm-wise %.3g)",
+                       comm_size(tc->comm, COMM_TP), n_bad, e);
+    tp_note(tc, "recomputed activations vs kept at tp = %d: ce and every rank's LoRA "
+            "gradients bit-equal", comm_size(tc->comm, COMM_TP));
     return 0;
 }
 
