@@ -5,8 +5,9 @@
  * sample is predicted twice or lost and the final adapter equals an uninterrupted run's
  * on the same rank layout.
  * Refused: another model (config hash), a job that differs in a key that changes results
- * (every key except output.*, parallel.tp, model.path — the hash stands for the model —
- * and, online, data.max_samples may change as long as it keeps the samples done).
+ * (every key except output.*, parallel.tp, optim.gradient_checkpointing — the same
+ * numbers either way —, model.path — the hash stands for the model — and, online,
+ * data.max_samples may change as long as it keeps the samples done).
  * Rank layout: tp may change (the adapter is stored gathered); dp may change too, since
  * every checkpoint sits at a stream-batch boundary where every dp rank's position is the
  * same (re-sharding is the i mod dp rule on the next batch); the run then equals an
@@ -51,6 +52,7 @@ static int check_job(const Ttl *t, const char *path, const CkptState *st, Err *e
     memcpy(&old->output, &job->output, sizeof old->output);
     memcpy(&old->parallel, &job->parallel, sizeof old->parallel);
     memcpy(old->model.path, job->model.path, sizeof old->model.path);
+    old->optim.gradient_checkpointing = job->optim.gradient_checkpointing; /* bit-identical */
     const int online = old->method.setting == JOB_ONLINE;
     const int64_t ms = job->data.max_samples;
     if (online && (ms < 0 || ms >= st->samples_done))
@@ -60,7 +62,8 @@ static int check_job(const Ttl *t, const char *path, const CkptState *st, Err *e
     free(old);
     if (d != 0)
         return err_set(err, "checkpoint %s was written for a different job: %s (checkpoint "
-                       "vs this job); only output.*, parallel.tp and, online, a "
+                       "vs this job); only output.*, parallel.tp, "
+                       "optim.gradient_checkpointing and, online, a "
                        "data.max_samples that keeps the %lld samples done may change",
                        path, diff, (long long)st->samples_done);
     if (st->dp_size != t->core.dp_size)

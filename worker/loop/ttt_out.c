@@ -77,8 +77,9 @@ static FILE *open_cut(const char *dir, const char *name, int64_t n_lines, Err *e
     return f;
 }
 
-/* The job of a progress record against this one: only output.*, parallel.tp, model.path
- * and data.max_samples may differ (a task's result does not depend on them). */
+/* The job of a progress record against this one: only output.*, parallel.tp, model.path,
+ * optim.gradient_checkpointing and data.max_samples may differ (a task's result does not
+ * depend on them). */
 static int check_job(const JobSpec *job, const char *yaml, const char *path, Err *err) {
     JobSpec *old = malloc(sizeof *old);
     if (old == NULL)
@@ -92,10 +93,11 @@ static int check_job(const JobSpec *job, const char *yaml, const char *path, Err
         memcpy(&old->parallel, &job->parallel, sizeof old->parallel);
         memcpy(old->model.path, job->model.path, sizeof old->model.path);
         old->data.max_samples = job->data.max_samples; /* more or fewer tasks to go */
+        old->optim.gradient_checkpointing = job->optim.gradient_checkpointing;
         if (job_diff(old, job, diff, sizeof diff) != 0)
             rc = err_set(err, "resume: %s was written for a different job: %s (progress vs "
-                         "this job); only output.*, parallel.tp, model.path and "
-                         "data.max_samples may change",
+                         "this job); only output.*, parallel.tp, model.path, "
+                         "optim.gradient_checkpointing and data.max_samples may change",
                          path, diff);
     }
     free(old);
