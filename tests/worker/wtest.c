@@ -187,3 +187,11 @@ void wt_lora_randomize(Lora *l, uint64_t seed, float s) {
     wt_fill(l->host, l->n_params, &seed, -s, s);
     l->ops->upload_raw(l->params, l->host, (size_t)l->n_params * sizeof(float));
 }
+
+void wt_smollm2_gguf(char *path, size_t n) {
+    const char *shared = tu_shared_dir();
+    if (shared == NULL)
+        tu_skip("../shared is absent (SmolLM2-135M-Instruct's GGUF lives there)");
+    snprintf(path, n, "%s/models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf",
+             shared);
+}

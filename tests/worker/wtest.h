@@ -5,6 +5,7 @@
 #ifndef TLM_TESTS_WORKER_WTEST_H
 #define TLM_TESTS_WORKER_WTEST_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "io/model/safetensors.h"
@@ -27,6 +28,10 @@ void wt_fill(float *x, int64_t n, uint64_t *s, double lo, double hi);
 /* Seeded prompts for generation tests: n_prompts prompts of lens[p] token ids in
  * [0, vocab) packed into ids (room for their sum); returns that sum. */
 int wt_random_prompts(int32_t *ids, const int32_t *lens, int n_prompts, uint64_t seed, int vocab);
+
+/* The path of ../shared's SmolLM2-135M-Instruct Q4_1 GGUF into path (n bytes); skips the
+ * test (exit 77) when ../shared is absent. */
+void wt_smollm2_gguf(char *path, size_t n);
 
 /* Opens path or exits the test with the error (exit 1). */
 SafeTensors *wt_st_open(const char *path);

@@ -354,12 +354,8 @@ static int tiny_case(const char *name, const TinySpec *spec) {
 int main(int argc, char **argv) {
     int fails = 0;
     if (argc > 1 && strcmp(argv[1], "smollm2") == 0) {
-        const char *shared = tu_shared_dir();
-        if (shared == NULL)
-            tu_skip("../shared is absent (SmolLM2's GGUF lives there)");
         char path[4096];
-        snprintf(path, sizeof path,
-                 "%s/models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf", shared);
+        wt_smollm2_gguf(path, sizeof path);
         static const int32_t lens[MAX_SEQS] = {37, 50, 25, 16}; /* T 128 */
         Case c = {.name = "SmolLM2 Q4_1", .path = path, .lens = lens,
                   .mo = {.max_tokens = 160, .max_seqs = MAX_SEQS, .max_lora_rank = 4,

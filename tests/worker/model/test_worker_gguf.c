@@ -303,12 +303,8 @@ static int check_refusal(const char *gguf) {
 }
 
 int main(void) {
-    const char *shared = tu_shared_dir();
-    if (shared == NULL)
-        tu_skip("../shared is absent (SmolLM2-135M-Instruct's GGUF lives there)");
     char gguf[4096];
-    snprintf(gguf, sizeof gguf,
-             "%s/models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf", shared);
+    wt_smollm2_gguf(gguf, sizeof gguf);
     const char *dir = tu_path(tu_tmp_dir(), "gguf_smollm2_f32");
     Err err = {{0}};
     tu_check_rc(gguf_convert(gguf, dir, DTYPE_F32, NULL, NULL, &err), "gguf_convert", err.msg);
