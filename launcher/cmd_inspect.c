@@ -129,10 +129,11 @@ static double print_job(const char *ckpt, const char *yaml) {
     printf("\n     method %s, %s, threshold %g, lamb %g, stream_batch %lld\n",
            job_method_name(j.method.name), job_setting_name(j.method.setting),
            j.method.threshold, j.method.lamb, (long long)j.method.stream_batch);
-    printf("     lora r %lld alpha %g; optim lr %g %s, batch %lld, reset per batch %s; tp %lld;"
-           " seed %llu; output %s\n", (long long)j.lora.rank, j.lora.alpha, j.optim.lr,
-           job_schedule_name(j.optim.schedule), (long long)j.optim.batch_size,
-           j.optim.reset_per_batch ? "yes" : "no", (long long)j.parallel.tp,
+    printf("     lora r %lld alpha %g; optim lr %g %s, batch %lld, reset per batch %s,"
+           " activations %s; tp %lld; seed %llu; output %s\n", (long long)j.lora.rank,
+           j.lora.alpha, j.optim.lr, job_schedule_name(j.optim.schedule),
+           (long long)j.optim.batch_size, j.optim.reset_per_batch ? "yes" : "no",
+           j.optim.gradient_checkpointing ? "recomputed" : "kept", (long long)j.parallel.tp,
            (unsigned long long)j.seed, j.output.dir);
     return j.method.threshold;
 }

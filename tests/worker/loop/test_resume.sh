@@ -121,6 +121,9 @@ case_signal() {
     # final adapter and outputs must still be the uninterrupted run's, bit for bit
     run "$d" --resume auto --set optim.gradient_checkpointing=true > "$TMP/sig3.log" 2>&1 ||
         { fail "final resume (gradient_checkpointing on) failed"; tail -3 "$TMP/sig3.log"; }
+    local last; last=$(ls "$d"/ckpt-*.h5 | sort -V | tail -1)
+    "$BIN" inspect "$last" | grep -q "activations recomputed" ||
+        fail "tlm inspect $last: the job line does not say activations recomputed"
     echo "SIGTERM after $n1 samples, SIGUSR1 after $(grep -o 'stopped by SIGUSR1 after [0-9]*' "$TMP/sig2.log" | grep -o '[0-9]*$')"
     compare "$d"
 }
@@ -335,7 +338,8 @@ nan_stop() {
     cmp -s <(strip_metrics "$TMP/ref/metrics.jsonl" | head -n "$b") <(strip_metrics "$d/metrics.jsonl") ||
         fail "NaN at $k: metrics.jsonl is not the reference's first $b lines (timings aside)"
     "$BIN" inspect "$d/ckpt-$ck.h5" > "$TMP/nan-$k.inspect" 2>&1 &&
-        grep -q "step $ck" "$TMP/nan-$k.inspect" ||
+        grep -q "step $ck" "$TMP/nan-$k.inspect" &&
+        grep -q "activations kept" "$TMP/nan-$k.inspect" ||
         { fail "NaN at $k: tlm inspect ckpt-$ck.h5"; cat "$TMP/nan-$k.inspect"; }
     run "$d" "$@" --resume auto > "$TMP/nan-$k-resume.log" 2>&1 ||
         { fail "NaN at $k: the resume failed"; tail -3 "$TMP/nan-$k-resume.log"; return; }
