@@ -8,6 +8,7 @@
 #include "io/convert/gguf_convert.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,11 +145,15 @@ int gguf_model_read(const Gguf *g, GgufModel *m, Err *err) {
     snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", a);
     if (gguf_get_float(g, key, &eps, err) != 0)
         return -1;
-    if (!(theta > 0) || !(eps > 0))
-        return err_set(err, "%s: rope.freq_base %g and layer_norm_rms_epsilon %g must be "
-                       "positive", gguf_path(g), theta, eps);
     m->rope_theta = (float)theta;
     m->rms_eps = (float)eps;
+    /* checked as the float32 the model uses: a value that underflows to 0 or
+     * overflows to inf would write a config.json that config loading refuses (found by
+     * tests/fuzz/fuzz_gguf: a FLOAT64 epsilon 8.1e-48 became "rms_norm_eps": 0.0) */
+    if (!(m->rope_theta > 0) || !isfinite(m->rope_theta) || !(m->rms_eps > 0) ||
+        !isfinite(m->rms_eps))
+        return err_set(err, "%s: rope.freq_base %g and layer_norm_rms_epsilon %g must be "
+                       "positive and finite in float32", gguf_path(g), theta, eps);
     if (gguf_opt_int(g, "tokenizer.ggml.bos_token_id", -1, &m->bos_id, err) ||
         gguf_opt_int(g, "tokenizer.ggml.eos_token_id", -1, &m->eos_id, err) ||
         gguf_opt_int(g, "tokenizer.ggml.padding_token_id", -1, &m->pad_id, err))

@@ -273,6 +273,8 @@ static void test_fuzz_regressions(void **state) {
                                         "offset 18446742974197926368 run past the end"},
         {"regress-block-count-huge", "key \"llama.block_count\": 7274497 layers, but the file "
                                      "holds 12 tensors (9 per layer)"},
+        {"regress-eps-underflow", "layer_norm_rms_epsilon 8.13278e-48 must be positive and "
+                                  "finite in float32"},
         {"regress-merges-no-split", NULL},
         {"regress-merges-none", NULL},
     };
