@@ -1,27 +1,10 @@
 /* kernels/ops.c -- choosing a backend by name, the room in its memory (with the test
- * hook that fakes it). */
+ * hook that fakes it). The CUDA backend's own entry points are in ops_cuda.c. */
 #include "kernels/ops.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#ifndef TLM_HAVE_CUDA
-const Ops *ops_cuda(int device, Err *err) {
-    err_set(err, "backend cuda: this tlm was built without CUDA (configure with TLM_CUDA=ON "
-                 "on a machine with nvcc)");
-    return NULL;
-}
-
-int ops_cuda_device_count(void) { return 0; }
-
-int ops_cuda_bus_id(int device, char *buf, size_t n_bytes) {
-    (void)device;
-    if (n_bytes > 0)
-        buf[0] = '\0';
-    return -1;
-}
-#endif
 
 const Ops *ops_select(const char *name, int device, Err *err) {
     if (strcmp(name, "cpu") == 0)

@@ -100,6 +100,11 @@ const Ops *ops_cpu(void);
  * without CUDA or no usable device exists. */
 const Ops *ops_cuda(int device, Err *err);
 
+/* Loads the CUDA backend module (libtlm_kernels_cuda.so, cuBLAS with it) without touching
+ * a device: 0 once it loads with every symbol resolved, -1 with err naming the module and
+ * the loader's reason (and always -1 in a build without CUDA). ops_cuda() calls it. */
+int ops_cuda_load(Err *err);
+
 /* The CUDA devices this process sees (the runtime applies CUDA_VISIBLE_DEVICES), 0 when
  * tlm was built without CUDA or no driver or device answers. Opens nothing. */
 int ops_cuda_device_count(void);

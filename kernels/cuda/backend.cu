@@ -1,8 +1,10 @@
 /* kernels/cuda/backend.cu -- the CUDA backend's Ops table (generated from
- * kernels/ops_list.h) and ops_cuda(device): it checks and selects the device
+ * kernels/ops_list.h) and the module's entry point cuda_backend_open(device), which
+ * ops_cuda() calls (kernels/ops_cuda.c): it checks and selects the device
  * (cudaSetDevice) and opens its context (context.cu) on first use. Ops carry no context
  * argument, so every op finds its context through the *current* device. Not
  * thread-safe for the first ops_cuda() call of a device; later calls only read. */
+#include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_common.cuh"
 
 static const Ops cuda_ops_table = {
@@ -14,7 +16,7 @@ static const Ops cuda_ops_table = {
 #undef OP
 };
 
-extern "C" const Ops *ops_cuda(int device, Err *err) {
+extern "C" const Ops *cuda_backend_open(int device, Err *err) {
     int n_devices = 0;
     cudaError_t e = cudaGetDeviceCount(&n_devices);
     if (e != cudaSuccess || n_devices == 0) {
@@ -37,25 +39,4 @@ extern "C" const Ops *ops_cuda(int device, Err *err) {
         return NULL;
     }
     return &cuda_ops_table;
-}
-
-extern "C" int ops_cuda_device_count(void) {
-    int n_devices = 0;
-    if (cudaGetDeviceCount(&n_devices) != cudaSuccess) {
-        cudaGetLastError(); /* no driver or no device: not an error for a caller that asks */
-        return 0;
-    }
-    return n_devices;
-}
-
-extern "C" int ops_cuda_bus_id(int device, char *buf, size_t n_bytes) {
-    if (n_bytes > 0)
-        buf[0] = '\0';
-    if (n_bytes == 0 || cudaDeviceGetPCIBusId(buf, (int)n_bytes, device) != cudaSuccess) {
-        cudaGetLastError();
-        if (n_bytes > 0)
-            buf[0] = '\0';
-        return -1;
-    }
-    return 0;
 }

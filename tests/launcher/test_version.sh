@@ -1,6 +1,6 @@
 #!/bin/sh
 # tests/launcher/test_version.sh -- `tlm --version` / `tlm version` name the version, the
-# commit, the backends, the BLAS with its kernel family and the MPI library; a mistyped
+# commit, the backends (a CUDA build's module loading), the BLAS with its kernel family and the MPI library; a mistyped
 # command suggests the nearest one and exits 2. Env: TLM_BIN (set by CTest).
 set -eu
 tlm=${TLM_BIN:?set TLM_BIN to the tlm executable}
@@ -12,6 +12,11 @@ echo "$out"
 echo "$out" | grep -Eq '^tlm [0-9]+\.[0-9]+\.[0-9]+ \(commit [0-9a-f]{7,}(-dirty)?|^tlm [0-9.]+ \(commit unknown' ||
   fail "no version and commit line"
 echo "$out" | grep -Eq '^backends: cpu' || fail "no backends line"
+# a CUDA build's backend is a module loaded at run time: it must load (all symbols bound)
+if echo "$out" | grep -q '^backends: cpu, cuda'; then
+  echo "$out" | grep -Eq '^backends: cpu, cuda \(.*; libtlm_kernels_cuda\.so loads\)$' ||
+    fail "the CUDA backend module does not load"
+fi
 echo "$out" | grep -Eq '^blas: OpenBLAS [0-9.]+ \(OpenMP\), kernels [A-Za-z0-9_]+ \(' ||
   fail "no BLAS line with its kernel family"
 echo "$out" | grep -Eq '^comm: .*MPI' || fail "no MPI line"

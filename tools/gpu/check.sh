@@ -7,7 +7,8 @@
 #   unpack   the kit into a private prefix ($TLM_GPUKIT_DIR, default /tmp/tlm-gpukit; never /)
 #   cudalibs find the toolkit's libcublas/libcublasLt/libnccl (CUDA_HOME, /usr/local/cuda,
 #            the pip nvidia-* wheels of python3) and put them on LD_LIBRARY_PATH
-#   load     every program's libraries resolve (ldd) and `tlm --version` runs
+#   load     every program's libraries resolve (ldd), and `tlm --version` runs and loads
+#            the CUDA backend module
 #   gpu      a GPU answers (nvidia-smi); without one the check stops here: "no GPU"
 #   tests    the gpu tests: test_ops_cuda (every op vs the CPU backend), test_worker_cuda
 #   memcheck / racecheck  compute-sanitizer on test_ops_cuda at small sizes
@@ -113,15 +114,19 @@ record cudalibs "ok: ${libpath:-system}" $((SECONDS - t0))
 # load -------------------------------------------------------------------------------
 t0=$SECONDS
 unresolved=""
-for e in "$prefix"/bin/*; do
+for e in "$prefix"/bin/* "$prefix"/lib/libtlm_kernels_cuda.so; do
   { echo "== ldd $e"; "${kit[@]}" ldd "$e"; } >>"$OUT/env.log" 2>&1
   bad=$("${kit[@]}" ldd "$e" 2>&1 | grep -E 'not found|No such file' | awk '{print $1}' | paste -sd ' ')
   [ -z "$bad" ] || unresolved+=" $(basename "$e"): $bad;"
 done
 tlm=$prefix/bin/tlm
-version=$("${kit[@]}" "$tlm" --version 2>&1 | head -1)
+version=$("${kit[@]}" "$tlm" --version 2>&1)
 vrc=$?
 echo "tlm --version: $version" >>"$OUT/env.log"
+# the CUDA backend is a module tlm dlopens: --version says whether it loads
+backends=$(grep '^backends:' <<<"$version")
+[[ "$backends" == *"libtlm_kernels_cuda.so loads)" ]] || unresolved+=" $backends;"
+version=$(head -1 <<<"$version")
 if [ -n "$unresolved" ] || [ $vrc -ne 0 ]; then
   record load "FAILED:${unresolved:- tlm --version: $version}" $((SECONDS - t0)); finish 1
 fi

@@ -7,7 +7,8 @@
 # (-O2, as CI builds it: gcc -O3 finds -Werror maybe-uninitialized noise in io/convert.)
 # What is in it: a Release build for sm_80 + sm_90 (build-gpukit/) of tlm and the GPU
 # test programs, and every shared library they load that is neither glibc's nor the
-# CUDA toolkit's big ones (libcublas, libcublasLt, libnccl, the driver's libcuda): HDF5,
+# CUDA toolkit's big ones (libcublas, libcublasLt, libnccl, the driver's libcuda), tlm's
+# own libtlm_io_base.so and CUDA backend module among them: HDF5,
 # libyaml, jansson, PCRE2, utf8proc, OpenBLAS, libgomp, Open MPI and their own needs,
 # copied from this machine, plus libcudart. The executables find them through an
 # $ORIGIN/../lib rpath (DT_RPATH, so the libraries' own needs resolve there too, except
@@ -38,23 +39,27 @@ nice -n 10 cmake --build "$build" -j "$jobs" --target "${targets[@]}"
 
 rm -rf "$stage" && mkdir -p "$stage/bin" "$stage/lib"
 for p in "${programs[@]}"; do cp "$build/$p" "$stage/bin/"; done
-# Every library ldd resolves for the programs, by soname, minus the skipped ones.
+# tlm's own shared libraries: libtlm_io_base and the CUDA backend module that ops_cuda()
+# dlopens (kernels/ops_cuda.c), which ldd of the programs does not show: cuBLAS is its need.
+cp "$build"/lib/libtlm_*.so "$stage/lib/"
+objects=("$stage"/bin/* "$stage"/lib/libtlm_*.so)
+# Every library ldd resolves for them, by soname, minus the skipped ones.
 declare -A seen=()
-for exe in "$stage"/bin/*; do
+for exe in "${objects[@]}"; do
   while read -r name _ path _; do
     [[ "$path" == /* ]] || continue
     [[ "$name" =~ $skip_re ]] && continue
     [ -n "${seen[$name]:-}" ] && continue
     seen[$name]=1
-    cp -L "$path" "$stage/lib/$name"
-  done < <(ldd "$exe" | grep '=>')
+    [ -e "$stage/lib/$name" ] || cp -L "$path" "$stage/lib/$name"
+  done < <(LD_LIBRARY_PATH="$stage/lib" ldd "$exe" | grep '=>')
 done
 # Check: with the kit's lib/ first (check.sh puts it on LD_LIBRARY_PATH too: Debian's
 # libmpi carries its own RUNPATH, which hides the executable's RPATH from its needs),
 # nothing but the skipped glibc/CUDA libraries may come from elsewhere.
 libdir=$(cd "$stage/lib" && pwd -P)
-for exe in "$stage"/bin/*; do
-  bad=$(LD_LIBRARY_PATH=$libdir ldd "$exe" | awk '/=>/ {print $1, $3}' | grep -Ev "$skip_re" |
+for exe in "${objects[@]}"; do
+  bad=$(LD_LIBRARY_PATH=$libdir ldd "$exe" | awk '/=>/ {print $1, $3}' | { grep -Ev "$skip_re" || true; } |
     while read -r name path; do
       [ "$(dirname "$(realpath -m "$path")")" = "$libdir" ] || echo "$name $path"
     done)
@@ -69,7 +74,7 @@ dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -c . || t
   echo "nvcc $(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p'), archs 80;90"
   echo "programs: ${targets[*]}"
   echo "libraries: $(cd "$stage/lib" && ls | paste -sd ' ')"
-  echo "needs from the GPU image: $(for e in "$stage"/bin/*; do ldd "$e"; done | awk '{print $1}' | grep -E '^lib(cublas|cublasLt|nccl|cuda)\.so' | sort -u | paste -sd ' ')"
+  echo "needs from the GPU image: $(for e in "${objects[@]}"; do LD_LIBRARY_PATH=$libdir ldd "$e"; done | awk '{print $1}' | grep -E '^lib(cublas|cublasLt|nccl|cuda)\.so' | sort -u | paste -sd ' ')"
 } >"$stage/MANIFEST"
 # gzip, not xz: every image has gzip (a bare Debian minbase has no xz)
 tar -C "$stage" -cf - . | gzip -9 >"$kit/tlm-gpukit.tar.gz"

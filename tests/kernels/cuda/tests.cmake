@@ -14,7 +14,8 @@ if(TLM_HAVE_CUDA)
             ${CMAKE_CURRENT_LIST_DIR}/cases_quant.c
             ${CMAKE_CURRENT_LIST_DIR}/cases_graph.c
     LABELS gpu)
-  target_link_libraries(test_ops_cuda PRIVATE CUDA::cudart)
+  # it calls the module's own cuda_kernels_simple, so it links the module itself
+  target_link_libraries(test_ops_cuda PRIVATE tlm_kernels_cuda CUDA::cudart)
   # The tensor-core attention kernels compiled for the host and run lane by lane by a
   # lockstep emulator against a float64 reference: their indexing checked without a GPU
   # (label cpu, so CI runs it wherever nvcc and its headers are).
