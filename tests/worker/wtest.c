@@ -127,6 +127,31 @@ int wt_has(const SafeTensors *st, const char *name) {
     return st_get(st, name, -1, NULL, &t, NULL) == 0;
 }
 
+double wt_adapter_err(const Lora *l, const SafeTensors *st, const char *prefix) {
+    double worst = 0;
+    char key[LORA_KEY_BYTES], name[LORA_KEY_BYTES + 64];
+    for (int64_t layer = 0; layer < l->n_layers; layer++)
+        for (int t = 0; t < LORA_N_TARGETS; t++) {
+            const LoraView *v = lora_view(l, layer, (LoraTarget)t);
+            if (v == NULL)
+                continue;
+            const int64_t na = l->cfg.rank * v->n_in, nb = v->n_out * l->cfg.rank;
+            float *a = malloc((size_t)na * 4), *b = malloc((size_t)nb * 4);
+            lora_download(l, layer, (LoraTarget)t, 0, a, b);
+            for (int is_b = 0; is_b < 2; is_b++) {
+                lora_key(key, sizeof key, layer, (LoraTarget)t, is_b);
+                snprintf(name, sizeof name, "%s.%s", prefix, key);
+                float *want = wt_get_f32(st, name, is_b ? nb : na, NULL);
+                const double r = tu_rel_norm_err(is_b ? b : a, want, is_b ? nb : na);
+                worst = r > worst || isnan(r) ? r : worst;
+                free(want);
+            }
+            free(a);
+            free(b);
+        }
+    return worst;
+}
+
 static StTensor get_or_die(const SafeTensors *st, const char *name, int64_t n, int64_t *n_out) {
     Err err = {{0}};
     StTensor t;

@@ -42,6 +42,9 @@ float *wt_get_f32(const SafeTensors *st, const char *name, int64_t n, int64_t *n
 int32_t *wt_get_i32(const SafeTensors *st, const char *name, int64_t n, int64_t *n_out);
 /* 1 when the file has the tensor. */
 int wt_has(const SafeTensors *st, const char *name);
+/* The worst norm-wise relative error of any A or B of l against the golden tensors
+ * "<prefix>.<lora_key>" of st (NaN when any is NaN); exits on a missing tensor. */
+double wt_adapter_err(const Lora *l, const SafeTensors *st, const char *prefix);
 
 /* Sets every view's A and B of l to uniform values in [-s, s) (host -> backend). */
 void wt_lora_randomize(Lora *l, uint64_t seed, float s);

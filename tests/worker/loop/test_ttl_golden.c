@@ -35,32 +35,6 @@ static uint32_t meta_targets(json_t *meta) {
     return bits != 0 ? bits : LORA_BIT(LORA_Q) | LORA_BIT(LORA_V);
 }
 
-/* The worst norm-wise relative error over every targeted tensor of l vs ttl.final.*. */
-static double final_adapter_err(const Lora *l, const SafeTensors *st) {
-    double worst = 0;
-    char key[256], name[320];
-    for (int64_t layer = 0; layer < l->n_layers; layer++)
-        for (int t = 0; t < LORA_N_TARGETS; t++) {
-            const LoraView *v = lora_view(l, layer, (LoraTarget)t);
-            if (v == NULL)
-                continue;
-            const int64_t na = l->cfg.rank * v->n_in, nb = v->n_out * l->cfg.rank;
-            float *a = malloc((size_t)na * 4), *b = malloc((size_t)nb * 4);
-            lora_download(l, layer, (LoraTarget)t, 0, a, b);
-            for (int is_b = 0; is_b < 2; is_b++) {
-                lora_key(key, sizeof key, layer, (LoraTarget)t, is_b);
-                snprintf(name, sizeof name, "ttl.final.%s", key);
-                float *want = wt_get_f32(st, name, is_b ? nb : na, NULL);
-                const double r = tu_rel_norm_err(is_b ? b : a, want, is_b ? nb : na);
-                worst = r > worst || isnan(r) ? r : worst;
-                free(want);
-            }
-            free(a);
-            free(b);
-        }
-    return worst;
-}
-
 static int run_case(const char *name) {
     const char *dir = tu_path(tu_path(tu_source_dir(), "tests/data/golden"), name);
     char meta_path[4096];
@@ -129,7 +103,7 @@ static int run_case(const char *name) {
     if (!(e_ce <= 1e-5) || !(e_w <= 1e-5))
         fails += tu_fail("%s: ce max abs err %.3g, weight max rel err %.3g (limit 1e-5)", name,
                          e_ce, e_w);
-    const double e_final = final_adapter_err(&l, st);
+    const double e_final = wt_adapter_err(&l, st, "ttl.final");
     if (!(e_final <= 1e-4))
         fails += tu_fail("%s: final adapter norm-wise rel err %.3g > 1e-4", name, e_final);
     if (core.step != n || core.opt.step != n)

@@ -39,32 +39,6 @@ static uint32_t meta_targets(json_t *meta) {
     return bits;
 }
 
-/* The worst norm-wise relative error over every tensor of l against ttt.final.<key>. */
-static double adapter_err(const Lora *l, const SafeTensors *st) {
-    double worst = 0;
-    char key[LORA_KEY_BYTES], name[LORA_KEY_BYTES + 16];
-    for (int64_t layer = 0; layer < l->n_layers; layer++)
-        for (int t = 0; t < LORA_N_TARGETS; t++) {
-            const LoraView *v = lora_view(l, layer, (LoraTarget)t);
-            if (v == NULL)
-                continue;
-            const int64_t na = l->cfg.rank * v->n_in, nb = v->n_out * l->cfg.rank;
-            float *a = malloc((size_t)na * 4), *b = malloc((size_t)nb * 4);
-            lora_download(l, layer, (LoraTarget)t, 0, a, b);
-            for (int is_b = 0; is_b < 2; is_b++) {
-                lora_key(key, sizeof key, layer, (LoraTarget)t, is_b);
-                snprintf(name, sizeof name, "ttt.final.%s", key);
-                float *want = wt_get_f32(st, name, is_b ? nb : na, NULL);
-                const double r = tu_rel_norm_err(is_b ? b : a, want, is_b ? nb : na);
-                worst = r > worst || isnan(r) ? r : worst;
-                free(want);
-            }
-            free(a);
-            free(b);
-        }
-    return worst;
-}
-
 int main(void) {
     const char *golden = tu_path(tu_source_dir(), "tests/data/golden");
     const char *dir = tu_path(golden, "ttt");
@@ -122,7 +96,7 @@ int main(void) {
         const double r = fabs(losses.v[i] - w_loss[i]) / fabs((double)w_loss[i]);
         e_loss = r > e_loss || isnan(r) ? r : e_loss;
     }
-    const double e_final = adapter_err(&l, st);
+    const double e_final = wt_adapter_err(&l, st, "ttt.final");
     if (!(e_loss <= 1e-4))
         fails += tu_fail("step loss max rel err %.3g > 1e-4", e_loss);
     if (!(e_final <= 1e-4))
