@@ -33,6 +33,19 @@ int wt_random_prompts(int32_t *ids, const int32_t *lens, int n_prompts, uint64_t
     return n_tok;
 }
 
+int64_t wt_masked_batch(const int32_t *lens, int n_seqs, int vocab, int32_t **tok,
+                        uint8_t **mask) {
+    int64_t T = 0;
+    for (int s = 0; s < n_seqs; s++)
+        T += lens[s];
+    *tok = malloc((size_t)T * sizeof(int32_t));
+    *mask = malloc((size_t)T);
+    wt_random_prompts(*tok, lens, n_seqs, 1234, vocab);
+    for (int64_t t = 0; t < T; t++)
+        (*mask)[t] = (uint8_t)(t % 3 != 0);
+    return T;
+}
+
 /* One tensor of the tiny model: host data (owned by the caller's table). */
 static int add_tensor(StOut *outs, float **bufs, int n, const char *name, int64_t rows,
                       int64_t cols, uint64_t *s, double lo, double hi) {

@@ -28,6 +28,11 @@ void wt_fill(float *x, int64_t n, uint64_t *s, double lo, double hi);
 /* Seeded prompts for generation tests: n_prompts prompts of lens[p] token ids in
  * [0, vocab) packed into ids (room for their sum); returns that sum. */
 int wt_random_prompts(int32_t *ids, const int32_t *lens, int n_prompts, uint64_t seed, int vocab);
+/* A training batch of n_seqs sequences of lens[s] tokens: seeded ids (wt_random_prompts,
+ * seed 1234) into *tok and a loss mask marking two of every three targets into *mask
+ * (both owned-after-return, free()); returns the token count. */
+int64_t wt_masked_batch(const int32_t *lens, int n_seqs, int vocab, int32_t **tok,
+                        uint8_t **mask);
 
 /* The path of ../shared's SmolLM2-135M-Instruct Q4_1 GGUF into path (n bytes); skips the
  * test (exit 77) when ../shared is absent. */

@@ -318,16 +318,8 @@ static int check_estimate(const Case *c) {
     return fails;
 }
 
-/* The batch's tokens (seeded) and a loss mask marking two of every three targets. */
 static void make_batch(Case *c, int64_t V) {
-    c->T = 0;
-    for (int s = 0; s < MAX_SEQS; s++)
-        c->T += c->lens[s];
-    c->tok = malloc((size_t)c->T * sizeof(int32_t));
-    c->mask = malloc((size_t)c->T);
-    wt_random_prompts(c->tok, c->lens, MAX_SEQS, 1234, (int)V);
-    for (int64_t t = 0; t < c->T; t++)
-        c->mask[t] = (uint8_t)(t % 3 != 0);
+    c->T = wt_masked_batch(c->lens, MAX_SEQS, (int)V, &c->tok, &c->mask);
 }
 
 static int tiny_case(const char *name, const TinySpec *spec) {
