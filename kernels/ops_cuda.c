@@ -72,15 +72,15 @@ int ops_cuda_bus_id(int device, char *buf, size_t n_bytes) {
 
 #else
 
-const Ops *ops_cuda(int device, Err *err) {
-    (void)device;
-    err_set(err, "backend cuda: this tlm was built without CUDA (configure with TLM_CUDA=ON "
-                 "on a machine with nvcc)");
-    return NULL;
+int ops_cuda_load(Err *err) {
+    return err_set(err, "backend cuda: this tlm was built without CUDA (configure with "
+                        "TLM_CUDA=ON on a machine with nvcc)");
 }
 
-int ops_cuda_load(Err *err) {
-    return err_set(err, "backend cuda: this tlm was built without CUDA");
+const Ops *ops_cuda(int device, Err *err) {
+    (void)device;
+    ops_cuda_load(err);
+    return NULL;
 }
 
 int ops_cuda_device_count(void) { return 0; }
